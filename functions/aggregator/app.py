@@ -1,0 +1,56 @@
+"""Aggregator: writes a finished job's result files and announces them, once per job."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.parser.types import Json
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from portal_import.aggregate import AggregateDeps, aggregate_job
+from portal_import.aws.jobs import JobStore
+from portal_import.aws.notifier import Notifier
+from portal_import.aws.storage import Storage
+from portal_import.config import AggregatorSettings
+from portal_import.messages import AggregateRequest
+from portal_import.observability import logger, metrics, tracer
+
+
+class AggregateRequestRecord(SqsRecordModel):
+    body: Json[AggregateRequest]  # type: ignore[assignment]
+
+
+# Each failed message is reported and retried alone, even when every message of the batch failed.
+processor = BatchProcessor(
+    event_type=EventType.SQS, model=AggregateRequestRecord, logger=logger, raise_on_entire_batch_failure=False  # type: ignore[arg-type]
+)
+
+
+@lru_cache(maxsize=1)
+def _deps(settings: AggregatorSettings) -> AggregateDeps:
+    return AggregateDeps(
+        jobs=JobStore(settings.jobs_table),
+        storage=Storage(settings.results_bucket),
+        notifier=Notifier(settings.topic_arn),
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = AggregatorSettings.from_env()
+
+    def record_handler(record: AggregateRequestRecord) -> None:
+        summary = aggregate_job(record.body.job_id, _deps(settings), settings)
+        if summary:
+            metrics.add_metric(name="JobsCompleted", unit="Count", value=1)
+            metrics.add_metric(name="RowsSucceeded", unit="Count", value=summary["succeeded"])
+            metrics.add_metric(name="RowsFailed", unit="Count", value=summary["failed"])
+
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,69 @@
+"""Email sender: sends the activation emails of each batch once, at no more than the configured rate."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.parser.types import Json
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from portal_import.aws.directory import Directory
+from portal_import.aws.jobs import JobStore
+from portal_import.aws.mailer import Mailer
+from portal_import.aws.ratelimit import SendSlots
+from portal_import.config import EmailSenderSettings
+from portal_import.messages import EmailBatch
+from portal_import.observability import logger, metrics, tracer
+from portal_import.send import SendDeps, send_activation_emails
+
+
+class EmailBatchRecord(SqsRecordModel):
+    body: Json[EmailBatch]  # type: ignore[assignment]
+
+
+settings = EmailSenderSettings.from_env()
+# Each failed message is reported and retried alone, even when every message of the batch failed.
+processor = BatchProcessor(
+    event_type=EventType.SQS, model=EmailBatchRecord, logger=logger, raise_on_entire_batch_failure=False  # type: ignore[arg-type]
+)
+# A batch delivered again (SQS is at-least-once, the worker may re-send it) sends nothing a second time.
+idempotency = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=7 * 24 * 3600)
+persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+
+
+@lru_cache(maxsize=1)
+def _deps() -> SendDeps:
+    return SendDeps(
+        directory=Directory(settings.directory_table),
+        jobs=JobStore(settings.jobs_table),
+        slots=SendSlots(settings.jobs_table, settings.email_rate_per_second),
+        mailer=Mailer(),
+    )
+
+
+@idempotent_function(data_keyword_argument="batch", config=idempotency, persistence_store=persistence)
+def send_once(batch: EmailBatch) -> int:
+    return send_activation_emails(batch, _deps(), settings)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    idempotency.register_lambda_context(context)
+
+    def record_handler(record: EmailBatchRecord) -> None:
+        sent = send_once(batch=record.body)
+        metrics.add_metric(name="ActivationEmailsSent", unit="Count", value=sent)
+
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,142 @@
+"""`portal-import`: the administrator's command. `local run` imports a file on an embedded stack."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SAMPLE_DIR = PACKAGE_DIR / "sample"
+TEMPLATE = PACKAGE_DIR.parents[1] / "template.yaml"
+# Generous: a job finishes long before this unless something is wrong.
+JOB_TIMEOUT_SECONDS = 6 * 3600
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="portal-import", description="Bulk-create portal users from a CSV file.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    local = commands.add_parser("local", help="run the stack locally on an embedded AWS (no account, no Docker)")
+    local_commands = local.add_subparsers(dest="local_command", required=True)
+    run = local_commands.add_parser("run", help="import one CSV file and download its results")
+    run.add_argument("import_csv", metavar="IMPORT_CSV", type=Path, help="the file to drop into imports/")
+    run.add_argument("--contacts", type=Path, default=SAMPLE_DIR / "contacts.csv",
+                     help="ContactId,SalesforceId,Email,FirstName,LastName,PortalUserId (default: bundled sample)")
+    run.add_argument("--roles", type=Path, default=SAMPLE_DIR / "roles.csv",
+                     help="Name,Active (default: bundled sample)")
+    run.add_argument("--send-activation-email", action="store_true", help="email each new user a set-password link")
+    run.add_argument("--mode", choices=["import", "validate"], default="import",
+                     help="validate runs every check and writes the result files without creating users")
+    run.add_argument("--email-rate", type=float, metavar="R", help="emails per second (default: the template's)")
+    run.add_argument("--out", type=Path, help="where to put the results (default ./import-results/<jobId>/)")
+    run.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")
+    run.add_argument("--stats", action="store_true", help="add AWS request counts, timings and email send times")
+    run.add_argument("--verbose", action="store_true", help="also print the functions' log lines on stderr")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    try:
+        return _run(args)
+    except UsageError as error:
+        print(f"portal-import: {error}", file=sys.stderr)
+        return 2
+
+
+def _check_inputs(args: argparse.Namespace) -> None:
+    for label, path in (("import file", args.import_csv), ("--contacts", args.contacts), ("--roles", args.roles)):
+        if not path.is_file():
+            raise UsageError(f"{label} {path} does not exist or is not a file.")
+    if args.email_rate is not None and args.email_rate <= 0:
+        raise UsageError("--email-rate must be a positive number of emails per second.")
+
+
+def _embedded_aws_environment() -> None:
+    # The embedded AWS must never reach a real account, whatever credentials the user has configured.
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        os.environ.pop(name, None)
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "MOTO_ALLOW_NONEXISTENT_REGION": "true",
+        }
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    _check_inputs(args)
+    _embedded_aws_environment()
+    warnings.filterwarnings("ignore")  # moto's notes on resources it only partly emulates are not for the user
+
+    from moto import mock_aws
+
+    from portal_import_local.job_run import run_import
+    from portal_import_local.seed import DirectoryFileError
+
+    with tempfile.TemporaryDirectory() as scratch, mock_aws():
+        log_path = Path(scratch) / "function-logs.jsonl"
+        try:
+            outcome = run_import(args, log_path)
+        except DirectoryFileError as error:
+            raise UsageError(str(error)) from error
+        result_dir: Path = outcome["resultDir"]
+        shutil.copyfile(log_path, result_dir / "function-logs.jsonl")
+    report: dict[str, Any] = {key: outcome[key] for key in (
+        "jobId", "status", "error", "totalRows", "succeeded", "failed", "emailsQueued", "emailsSent")}
+    report["resultDir"] = str(result_dir)
+    if args.stats:
+        report.update(awsRequests=outcome["awsRequests"], wallSeconds=outcome["wallSeconds"],
+                      emailSendTimes=outcome["emailSendTimes"])
+    if args.json:
+        print(json.dumps(report))
+    else:
+        _print_human(report, outcome)
+    if report["status"] != "COMPLETED":
+        print(f"portal-import: the file was rejected: {report['error']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_human(report: dict[str, Any], outcome: dict[str, Any]) -> None:
+    notice = outcome["notification"]
+    print(f"Job {report['jobId']}: {report['status']}")
+    print(f"  rows {report['totalRows']}, created {report['succeeded']}, failed {report['failed']}, "
+          f"activation emails queued {report['emailsQueued']}, sent {report['emailsSent']}")
+    print()
+    print("Notification")
+    print(f"  Subject: {notice['subject']}")
+    for line in notice["message"].splitlines():
+        print(f"  {line}")
+    print()
+    print(f"Results in {report['resultDir']}/")
+    for name in ("success.csv", "failure.csv", "summary.json", "notification.json", "outbox/"):
+        print(f"  {name}")
+    if "wallSeconds" in report:
+        print(f"\n{report['wallSeconds']:.2f} s from upload to results; AWS requests: {report['awsRequests']}")
+
+
+def entry_point() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry_point()

@@ -1,0 +1,119 @@
+"""Running function code in-process as Lambda would: its own environment, a context, and a count of its AWS calls."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import botocore.client
+
+from portal_import_local.stack import REGION, FunctionSpec
+
+# Set while function code runs, so that only its AWS calls are counted (not the runtime's own polling).
+_current: ContextVar[CallLog | None] = ContextVar("portal_import_current_calls", default=None)
+
+
+@dataclass
+class CallLog:
+    """AWS requests made by function code: counts per 'Service.Operation' and when each email went out."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    email_send_times: list[float] = field(default_factory=list)
+
+
+_original_make_api_call = botocore.client.BaseClient._make_api_call
+
+
+def _counting_make_api_call(self: Any, operation_name: str, api_params: Any) -> Any:
+    log = _current.get()
+    if log is None:
+        return _original_make_api_call(self, operation_name, api_params)
+    service = self.meta.service_model.service_id
+    log.counts[f"{service}.{operation_name}"] += 1
+    result = _original_make_api_call(self, operation_name, api_params)
+    if service == "SESv2" and operation_name == "SendEmail":
+        log.email_send_times.append(time.time())
+    return result
+
+
+def install_call_counting() -> None:
+    botocore.client.BaseClient._make_api_call = _counting_make_api_call  # type: ignore[method-assign]
+
+
+class LambdaContext:
+    """The parts of Lambda's context object that Powertools and handlers read."""
+
+    def __init__(self, spec: FunctionSpec) -> None:
+        self.function_name = spec.name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = spec.memory_mb
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:{spec.name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{spec.name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + spec.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+# What Lambda itself sets, plus what Powertools needs to run without X-Ray or CloudWatch here.
+_RUNTIME_ENVIRONMENT = {
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+    "POWERTOOLS_TRACE_DISABLED": "1",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+}
+
+
+@contextlib.contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class FunctionHost:
+    """One function of the stack, loaded from its CodeUri the first time it is invoked."""
+
+    def __init__(self, spec: FunctionSpec, calls: CallLog) -> None:
+        self.spec = spec
+        self._calls = calls
+        self._handler: Callable[[dict[str, Any], Any], Any] | None = None
+        self._environment = {**spec.environment, **_RUNTIME_ENVIRONMENT, "AWS_LAMBDA_FUNCTION_NAME": spec.name}
+
+    def _load(self) -> Callable[[dict[str, Any], Any], Any]:
+        module_name, _, attribute = self.spec.handler.rpartition(".")
+        path = self.spec.code_dir / f"{module_name.replace('.', '/')}.py"
+        unique = f"portal_import_function_{self.spec.logical_id}"
+        spec = importlib.util.spec_from_file_location(unique, path)
+        if spec is None or spec.loader is None:
+            raise FileNotFoundError(f"no handler module at {path}")
+        module: ModuleType = importlib.util.module_from_spec(spec)
+        sys.modules[unique] = module
+        spec.loader.exec_module(module)
+        return getattr(module, attribute)  # type: ignore[no-any-return]
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        with _environment(self._environment):
+            token = _current.set(self._calls)
+            try:
+                if self._handler is None:
+                    self._handler = self._load()
+                return self._handler(event, LambdaContext(self.spec))
+            finally:
+                _current.reset(token)

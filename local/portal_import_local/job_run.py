@@ -1,0 +1,85 @@
+"""One `local run`: provision, seed, drop the file, deliver events until done, and collect the results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from portal_import.aws.directory import Directory
+from portal_import_local.runtime import LocalRuntime
+from portal_import_local.seed import load_directory, read_directory
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._@-]+")
+
+
+def run_import(args: argparse.Namespace, log_path: Path) -> dict[str, Any]:
+    from portal_import_local.cli import JOB_TIMEOUT_SECONDS, TEMPLATE
+
+    data = read_directory(args.contacts, args.roles)  # before provisioning: a bad file fails fast
+    parameters = {"EmailRatePerSecond": f"{args.email_rate:g}"} if args.email_rate else {}
+    runtime = LocalRuntime(TEMPLATE, parameters)
+    log_file = log_path.open("w", encoding="utf-8")
+    runtime.send_function_logs_to(_Tee(log_file, sys.stderr) if args.verbose else log_file)
+    runtime.verify_sender(runtime.stack.parameters["SenderAddress"])
+    load_directory(Directory(runtime.stack.directory_table), data)
+
+    metadata = {"send-activation-email": "true" if args.send_activation_email else "false", "mode": args.mode}
+    started = time.monotonic()
+    event = runtime.upload(args.import_csv, f"imports/{args.import_csv.name}", metadata)
+    (job_id,) = runtime.deliver_s3_event(event)
+    notice = runtime.run_until_done(job_id, JOB_TIMEOUT_SECONDS)
+    wall_seconds = time.monotonic() - started
+    log_file.close()
+
+    result_dir: Path = args.out or Path("import-results") / job_id
+    result_dir.mkdir(parents=True, exist_ok=True)
+    prefix = f"results/{job_id}/"
+    for name in ("success.csv", "failure.csv", "summary.json"):
+        (result_dir / name).write_bytes(runtime.download(prefix + name))
+    notification = {"subject": notice.subject, "message": notice.message, "attributes": notice.attributes}
+    (result_dir / "notification.json").write_text(json.dumps(notification, indent=2) + "\n", encoding="utf-8")
+    outbox = result_dir / "outbox"
+    outbox.mkdir(exist_ok=True)
+    emails = runtime.sent_emails()
+    for number, raw in enumerate(emails, start=1):
+        recipient = _recipient(raw)
+        (outbox / f"{number:05d}-{_SAFE_NAME.sub('_', recipient)}.eml").write_bytes(raw)
+
+    summary = json.loads((result_dir / "summary.json").read_text(encoding="utf-8"))
+    return {
+        **{key: summary[key] for key in ("jobId", "status", "error", "totalRows", "succeeded", "failed", "emailsQueued")},
+        "emailsSent": len(emails),
+        "resultDir": result_dir,
+        "notification": notification,
+        "awsRequests": dict(sorted(runtime.calls.counts.items())),
+        "wallSeconds": round(wall_seconds, 3),
+        "emailSendTimes": runtime.calls.email_send_times,
+    }
+
+
+def _recipient(raw: bytes) -> str:
+    for line in raw.split(b"\n"):
+        if line.lower().startswith(b"to:"):
+            return line[3:].strip().decode("utf-8", "replace")
+    return "unknown"
+
+
+class _Tee:
+    """A stream that writes to two streams (the log file, and stderr with --verbose)."""
+
+    def __init__(self, *streams: IO[str]) -> None:
+        self._streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self._streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self._streams:
+            stream.flush()

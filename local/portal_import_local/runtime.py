@@ -1,0 +1,293 @@
+"""The local stand-in for the Lambda service: delivers the bucket's notification and the SQS event source
+mappings to the functions in-process, with the template's batch sizes, partial batch failures and redrive.
+
+The local clock runs fast in one place: a message whose processing failed becomes visible again at once
+instead of after its queue's visibility timeout, so retries and redrive to the DLQ happen in seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import traceback
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from portal_import_local.host import CallLog, FunctionHost, install_call_counting
+from portal_import_local.stack import REGION, Stack, provision
+
+_ACCOUNT = "123456789012"
+_IDLE_SLEEP = 0.02
+# Lambda retries a failed asynchronous invocation (the S3 notification) twice.
+_ASYNC_ATTEMPTS = 3
+
+
+class JobStalled(RuntimeError):
+    """Every queue is empty but the job has no results: some rows can no longer be accounted for."""
+
+
+@dataclass(frozen=True)
+class Notification:
+    subject: str
+    message: str
+    attributes: dict[str, str]
+
+
+class LocalRuntime:
+    def __init__(self, template_path: Path, parameters: dict[str, str]) -> None:
+        install_call_counting()
+        self.session = boto3.Session(region_name=REGION)
+        self.stack: Stack = provision(template_path, parameters, self.session)
+        self.calls = CallLog()
+        self.hosts = {logical_id: FunctionHost(spec, self.calls) for logical_id, spec in self.stack.functions.items()}
+        self._s3 = self.session.client("s3")
+        self._sqs = self.session.client("sqs")
+        self._ddb = self.session.client("dynamodb")
+        self._notifications_url = self._subscribe_to_topic()
+        self._notifications: list[Notification] = []
+        self._log_stream: Any = sys.stderr
+
+    def send_function_logs_to(self, stream: Any) -> None:
+        """Function log lines go to `stream` instead of stdout (which belongs to the command's own output)."""
+        # The functions share one Logger; it reads its service name from the environment when created.
+        any_function = next(iter(self.stack.functions.values()))
+        os.environ.setdefault("POWERTOOLS_SERVICE_NAME", any_function.environment.get("POWERTOOLS_SERVICE_NAME", ""))
+        from portal_import.observability import logger
+
+        logger.registered_handler.setStream(stream)  # type: ignore[attr-defined]
+        self._log_stream = stream
+
+    def _log_crash(self, function: str, crash: BaseException) -> None:
+        """What Lambda would write to the function's log group when an invocation raises."""
+        line = {
+            "level": "ERROR",
+            "message": f"Invocation of {function} failed",
+            "function": function,
+            "errorType": type(crash).__name__,
+            "stackTrace": traceback.format_exception(crash),
+        }
+        self._log_stream.write(json.dumps(line) + "\n")
+
+    def _subscribe_to_topic(self) -> str:
+        """An SQS queue on the topic stands in for the administrator's inbox."""
+        url = self._sqs.create_queue(QueueName="portal-import-local-notifications")["QueueUrl"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.session.client("sns").subscribe(TopicArn=self.stack.topic_arn, Protocol="sqs", Endpoint=arn)
+        return str(url)
+
+    # Dropping a file
+
+    def upload(self, path: Path, key: str, metadata: dict[str, str]) -> dict[str, Any]:
+        with path.open("rb") as handle:
+            response = self._s3.put_object(Bucket=self.stack.bucket, Key=key, Body=handle, Metadata=metadata)
+        head = self._s3.head_object(Bucket=self.stack.bucket, Key=key, VersionId=response["VersionId"])
+        return self._s3_event(key, head)
+
+    def _s3_event(self, key: str, head: dict[str, Any]) -> dict[str, Any]:
+        now = datetime.now(timezone.utc)
+        version = head.get("VersionId")
+        return {
+            "Records": [
+                {
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "awsRegion": REGION,
+                    "eventTime": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                    "eventName": "ObjectCreated:Put",
+                    "userIdentity": {"principalId": "AWS:LOCALADMIN"},
+                    "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                    "responseElements": {"x-amz-request-id": uuid.uuid4().hex[:16].upper(), "x-amz-id-2": "local"},
+                    "s3": {
+                        "s3SchemaVersion": "1.0",
+                        "configurationId": "FileDropped",
+                        "bucket": {
+                            "name": self.stack.bucket,
+                            "ownerIdentity": {"principalId": "LOCALADMIN"},
+                            "arn": f"arn:aws:s3:::{self.stack.bucket}",
+                        },
+                        "object": {
+                            "key": key.replace(" ", "+"),
+                            "size": int(head["ContentLength"]),
+                            "eTag": head["ETag"].strip('"'),
+                            "versionId": version,
+                            "sequencer": hashlib.sha256(f"{key}{version}{now}".encode()).hexdigest()[:18].upper(),
+                        },
+                    },
+                }
+            ]
+        }
+
+    def deliver_s3_event(self, event: dict[str, Any]) -> list[str]:
+        """Invokes the function the bucket notifies, retrying as Lambda does for asynchronous invocations."""
+        key = event["Records"][0]["s3"]["object"]["key"].replace("+", " ")
+        trigger = self.stack.bucket_trigger
+        if not trigger.matches(key):
+            return []
+        error: Exception | None = None
+        for _ in range(_ASYNC_ATTEMPTS):
+            try:
+                result = self.hosts[trigger.function].invoke(event)
+                return list(result.get("jobIds", [])) if isinstance(result, dict) else []
+            except Exception as failure:  # noqa: BLE001 - Lambda retries whatever the function raised
+                self._log_crash(trigger.function, failure)
+                error = failure
+        raise RuntimeError(f"the splitter failed {_ASYNC_ATTEMPTS} times: {error}") from error
+
+    # Delivering queues
+
+    def pump(self) -> bool:
+        """One pass over every event source mapping; True when any batch was delivered."""
+        delivered = False
+        for trigger in self.stack.queue_triggers:
+            response = self._sqs.receive_message(
+                QueueUrl=trigger.queue_url,
+                MaxNumberOfMessages=min(trigger.batch_size, 10),
+                VisibilityTimeout=trigger.visibility_timeout,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            messages = response.get("Messages", [])
+            if not messages:
+                continue
+            delivered = True
+            failed = self._invoke_with_batch(trigger.function, trigger.queue_arn, messages, trigger.report_item_failures)
+            for message in messages:
+                if message["MessageId"] in failed:
+                    # The fast clock: the visibility timeout of a failed message is over at once.
+                    self._sqs.change_message_visibility(
+                        QueueUrl=trigger.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
+                else:
+                    self._sqs.delete_message(QueueUrl=trigger.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return delivered
+
+    def _invoke_with_batch(
+        self, function: str, queue_arn: str, messages: list[dict[str, Any]], report_item_failures: bool
+    ) -> set[str]:
+        event = {"Records": [_sqs_record(message, queue_arn) for message in messages]}
+        everything = {message["MessageId"] for message in messages}
+        try:
+            response = self.hosts[function].invoke(event)
+        except Exception as crash:  # noqa: BLE001 - a crashed invocation fails its whole batch, as on Lambda
+            self._log_crash(function, crash)
+            return everything
+        if not report_item_failures:
+            return set()
+        failures = (response or {}).get("batchItemFailures", []) if isinstance(response, dict) else []
+        return {failure["itemIdentifier"] for failure in failures}
+
+    def queues_empty(self) -> bool:
+        for trigger in self.stack.queue_triggers:
+            attributes = self._sqs.get_queue_attributes(
+                QueueUrl=trigger.queue_url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            if int(attributes["ApproximateNumberOfMessages"]) or int(attributes["ApproximateNumberOfMessagesNotVisible"]):
+                return False
+        return True
+
+    def dead_letters(self) -> int:
+        total = 0
+        for dlq_url in self.stack.dead_letter_queues.values():
+            attributes = self._sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
+            total += int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+        return total
+
+    # Waiting for a job
+
+    def notifications(self) -> list[Notification]:
+        while True:
+            response = self._sqs.receive_message(QueueUrl=self._notifications_url, MaxNumberOfMessages=10)
+            messages = response.get("Messages", [])
+            if not messages:
+                return list(self._notifications)
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                attributes = {name: value.get("Value", "") for name, value in envelope.get("MessageAttributes", {}).items()}
+                self._notifications.append(
+                    Notification(subject=envelope.get("Subject", ""), message=envelope.get("Message", ""), attributes=attributes)
+                )
+                self._sqs.delete_message(QueueUrl=self._notifications_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def completion_notice(self, job_id: str) -> Notification | None:
+        for notification in self.notifications():
+            if notification.attributes.get("event") == "import-completed" and notification.attributes.get("jobId") == job_id:
+                return notification
+        return None
+
+    def results_exist(self, job_id: str) -> bool:
+        listed = self._s3.list_objects_v2(Bucket=self.stack.bucket, Prefix=f"results/{job_id}/summary.json")
+        return bool(listed.get("KeyCount"))
+
+    def run_until_done(self, job_id: str, timeout: float) -> Notification:
+        """Delivers events until the job's results and notification exist and every queue is drained."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.pump():
+                continue
+            if self.queues_empty():
+                notice = self.completion_notice(job_id) if self.results_exist(job_id) else None
+                if notice is not None:
+                    return notice
+                raise JobStalled(
+                    f"job {job_id} stopped before its results were written "
+                    f"({self.dead_letters()} message(s) in dead-letter queues)"
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} did not finish within {timeout:.0f} seconds")
+            time.sleep(_IDLE_SLEEP)
+
+    # Reading results
+
+    def download(self, key: str) -> bytes:
+        return bytes(self._s3.get_object(Bucket=self.stack.bucket, Key=key)["Body"].read())
+
+    def sent_emails(self) -> list[bytes]:
+        """Raw MIME of every email SES accepted, in the order they were sent."""
+        from moto.ses.models import ses_backends
+
+        backend = ses_backends[_ACCOUNT][REGION]
+        return [message.raw_data.encode() for message in backend.sent_messages if hasattr(message, "raw_data")]
+
+    def verify_sender(self, address: str) -> None:
+        """SES only sends from a verified identity; a deployment verifies it once, the local stack here."""
+        self.session.client("ses").verify_email_identity(EmailAddress=address)
+
+
+def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    attributes = message.get("Attributes", {})
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {
+            "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
+            "SentTimestamp": attributes.get("SentTimestamp", str(int(time.time() * 1000))),
+            "SenderId": attributes.get("SenderId", "AIDAIENQZJOLO23YVJ4VO"),
+            "ApproximateFirstReceiveTimestamp": attributes.get(
+                "ApproximateFirstReceiveTimestamp", str(int(time.time() * 1000))
+            ),
+        },
+        "messageAttributes": {
+            name: {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value["DataType"],
+            }
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }

@@ -1,0 +1,81 @@
+"""Loading a directory (Contacts, existing portal users, Roles) from the CSV files of `--contacts`/`--roles`."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from portal_import.aws.directory import Contact, Directory, PortalUser
+from portal_import.ids import canonical_salesforce_id
+
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+
+
+class DirectoryFileError(ValueError):
+    """A --contacts or --roles file that cannot be loaded; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class DirectoryData:
+    contacts: list[Contact]
+    users: list[PortalUser]
+    roles: dict[str, bool]
+
+
+def _rows(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            missing = [name for name in required if name not in (reader.fieldnames or [])]
+            if missing:
+                raise DirectoryFileError(
+                    f"{path} has no {', '.join(missing)} column; its header must be {','.join(required)}."
+                )
+            return [{k: (v or "").strip() for k, v in row.items() if k} for row in reader]
+    except OSError as error:
+        raise DirectoryFileError(f"cannot read {path}: {error.strerror}.") from error
+    except UnicodeDecodeError as error:
+        raise DirectoryFileError(f"{path} is not UTF-8 text; save it as CSV UTF-8.") from error
+
+
+def read_directory(contacts_path: Path, roles_path: Path) -> DirectoryData:
+    contacts: list[Contact] = []
+    users: list[PortalUser] = []
+    for line, row in enumerate(_rows(contacts_path, ("ContactId", "SalesforceId", "Email")), start=2):
+        contact_id = row["ContactId"]
+        if len(contact_id) != 19:
+            raise DirectoryFileError(f"{contacts_path} row {line}: ContactId '{contact_id}' is not 19 characters.")
+        salesforce_id = ""
+        if row["SalesforceId"]:
+            salesforce_id = canonical_salesforce_id(row["SalesforceId"]) or ""
+            if not salesforce_id:
+                raise DirectoryFileError(
+                    f"{contacts_path} row {line}: SalesforceId '{row['SalesforceId']}' is not a valid "
+                    "15- or 18-character Salesforce ID."
+                )
+        contacts.append(
+            Contact(
+                contact_id=contact_id,
+                salesforce_id=salesforce_id,
+                email=row["Email"],
+                first_name=row.get("FirstName", ""),
+                last_name=row.get("LastName", ""),
+            )
+        )
+        if row.get("PortalUserId"):
+            users.append(PortalUser(contact_id=contact_id, user_id=row["PortalUserId"], role="", created_at=""))
+    roles: dict[str, bool] = {}
+    for line, row in enumerate(_rows(roles_path, ("Name", "Active")), start=2):
+        active = row["Active"].lower()
+        if active not in _TRUE | _FALSE:
+            raise DirectoryFileError(f"{roles_path} row {line}: Active must be true or false, not '{row['Active']}'.")
+        roles[row["Name"]] = active in _TRUE
+    return DirectoryData(contacts=contacts, users=users, roles=roles)
+
+
+def load_directory(directory: Directory, data: DirectoryData) -> None:
+    directory.put_roles(data.roles)
+    directory.put_contacts(data.contacts)
+    directory.put_users(data.users)

@@ -1,0 +1,206 @@
+"""Provisioning template.yaml on moto, and what the runtime needs to know about the result.
+
+moto cannot run Lambda code, so the two ways AWS invokes functions here — the bucket's notification and the
+SQS event source mappings — are taken out of the template before it is created and delivered by the runtime.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from portal_import_local.template import load_template, transform_template
+
+STACK_NAME = "portal-import-local"
+ARTIFACT_BUCKET = "portal-import-local-artifacts"
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    name: str
+    code_dir: Path
+    handler: str
+    timeout: int
+    memory_mb: int
+    environment: dict[str, str]
+
+
+@dataclass(frozen=True)
+class QueueTrigger:
+    """An SQS event source mapping: which queue feeds which function, and how."""
+
+    function: str  # logical id
+    queue_url: str
+    queue_arn: str
+    batch_size: int
+    report_item_failures: bool
+    visibility_timeout: int
+
+
+@dataclass(frozen=True)
+class BucketTrigger:
+    function: str
+    events: tuple[str, ...]
+    prefix: str
+    suffix: str
+
+    def matches(self, key: str) -> bool:
+        return key.startswith(self.prefix) and key.endswith(self.suffix)
+
+
+@dataclass(frozen=True)
+class Stack:
+    bucket: str
+    topic_arn: str
+    directory_table: str
+    jobs_table: str
+    functions: dict[str, FunctionSpec]
+    queue_triggers: list[QueueTrigger]
+    bucket_trigger: BucketTrigger
+    dead_letter_queues: dict[str, str]  # queue url -> its DLQ url
+    parameters: dict[str, str]
+
+
+def _strip_invocations(template: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Removes what would make moto try to run Lambda code; returns the bucket notification and the ESMs."""
+    resources = template["Resources"]
+    mappings = [
+        resources.pop(logical_id)["Properties"]
+        for logical_id in [k for k, v in resources.items() if v["Type"] == "AWS::Lambda::EventSourceMapping"]
+    ]
+    notification: dict[str, Any] = {}
+    for resource in resources.values():
+        if resource["Type"] == "AWS::S3::Bucket":
+            notification = resource.get("Properties", {}).pop("NotificationConfiguration", None) or notification
+    # An email subscription would only ever wait for confirmation here.
+    for logical_id in [k for k, v in resources.items() if v["Type"] == "AWS::SNS::Subscription"]:
+        resources.pop(logical_id)
+    return notification, mappings
+
+
+def _logical_of(reference: Any) -> str:
+    if isinstance(reference, dict):
+        if "Ref" in reference:
+            return str(reference["Ref"])
+        if "Fn::GetAtt" in reference:
+            return str(reference["Fn::GetAtt"][0])
+    raise ValueError(f"cannot tell which resource {reference!r} refers to")
+
+
+def _placeholder_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "Code runs in-process in the local runtime.\n")
+    return buffer.getvalue()
+
+
+def _apply_what_moto_skips(transformed: dict[str, Any], physical: dict[str, str], session: boto3.Session) -> None:
+    """Bucket properties moto's CloudFormation does not act on, applied through the S3 API instead."""
+    s3 = session.client("s3")
+    for logical_id, resource in transformed["Resources"].items():
+        if resource["Type"] != "AWS::S3::Bucket":
+            continue
+        properties = resource.get("Properties", {})
+        if properties.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+            s3.put_bucket_versioning(Bucket=physical[logical_id], VersioningConfiguration={"Status": "Enabled"})
+
+
+def provision(template_path: Path, parameters: dict[str, str], session: boto3.Session) -> Stack:
+    """Creates the stack on the (already active) moto; `session` is the runtime's own, not the functions'."""
+    root = template_path.parent
+    sam_template = load_template(template_path)
+    transformed = transform_template(
+        sam_template, artifact_bucket=ARTIFACT_BUCKET, parameters=parameters, iam_client=session.client("iam")
+    )
+    notification, mappings = _strip_invocations(transformed)
+
+    s3 = session.client("s3")
+    s3.create_bucket(Bucket=ARTIFACT_BUCKET)
+    code = _placeholder_zip()
+    for logical_id, resource in transformed["Resources"].items():
+        if resource["Type"] in ("AWS::Lambda::Function", "AWS::Lambda::LayerVersion"):
+            location = resource["Properties"].get("Code") or resource["Properties"].get("Content")
+            s3.put_object(Bucket=location["S3Bucket"], Key=location["S3Key"], Body=code)
+
+    cloudformation = session.client("cloudformation")
+    cloudformation.create_stack(
+        StackName=STACK_NAME,
+        TemplateBody=json.dumps(transformed),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    stack = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        raise RuntimeError(f"the local stack could not be created: {stack.get('StackStatusReason')}")
+    physical = {
+        summary["LogicalResourceId"]: summary["PhysicalResourceId"]
+        for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=STACK_NAME)
+        for summary in page["StackResourceSummaries"]
+    }
+
+    _apply_what_moto_skips(transformed, physical, session)
+
+    lambda_client = session.client("lambda")
+    functions: dict[str, FunctionSpec] = {}
+    for logical_id, resource in sam_template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        configuration = lambda_client.get_function_configuration(FunctionName=physical[logical_id])
+        functions[logical_id] = FunctionSpec(
+            logical_id=logical_id,
+            name=configuration["FunctionName"],
+            code_dir=root / resource["Properties"]["CodeUri"],
+            handler=configuration["Handler"],
+            timeout=int(configuration["Timeout"]),
+            memory_mb=int(configuration["MemorySize"]),
+            environment={k: str(v) for k, v in configuration.get("Environment", {}).get("Variables", {}).items()},
+        )
+
+    sqs = session.client("sqs")
+    triggers: list[QueueTrigger] = []
+    dead_letters: dict[str, str] = {}
+    for mapping in mappings:
+        queue_url = physical[_logical_of(mapping["EventSourceArn"])]
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+        triggers.append(
+            QueueTrigger(
+                function=_logical_of(mapping["FunctionName"]),
+                queue_url=queue_url,
+                queue_arn=attributes["QueueArn"],
+                batch_size=int(mapping.get("BatchSize", 10)),
+                report_item_failures="ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", []),
+                visibility_timeout=int(attributes.get("VisibilityTimeout", 30)),
+            )
+        )
+        if "RedrivePolicy" in attributes:
+            dlq_arn = json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"]
+            dead_letters[queue_url] = sqs.get_queue_url(QueueName=dlq_arn.rsplit(":", 1)[-1])["QueueUrl"]
+
+    (lambda_configuration,) = notification["LambdaConfigurations"]
+    rules = {rule["Name"]: rule["Value"] for rule in lambda_configuration["Filter"]["S3Key"]["Rules"]}
+    bucket_trigger = BucketTrigger(
+        function=_logical_of(lambda_configuration["Function"]),
+        events=(lambda_configuration["Event"],),
+        prefix=rules.get("prefix", ""),
+        suffix=rules.get("suffix", ""),
+    )
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+    return Stack(
+        bucket=outputs["ImportBucketName"],
+        topic_arn=outputs["NotificationTopicArn"],
+        directory_table=outputs["DirectoryTableName"],
+        jobs_table=outputs["JobsTableName"],
+        functions=functions,
+        queue_triggers=triggers,
+        bucket_trigger=bucket_trigger,
+        dead_letter_queues=dead_letters,
+        parameters={p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])},
+    )

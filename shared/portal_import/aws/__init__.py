@@ -1,0 +1,1 @@
+"""Thin adapters over boto3: the only modules of the project that talk to AWS."""

@@ -1,0 +1,272 @@
+"""The directory table: Contacts (findable by Salesforce ID), Roles with an active flag, and portal Users.
+
+Items: Contact (pk CONTACT#<id>, sk CONTACT), its Salesforce alias (pk SALESFORCE#<18-char id>, sk CONTACT),
+its portal User (pk CONTACT#<id>, sk USER: at most one per Contact, ever), and Roles (pk ROLE, sk <name>).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from portal_import.aws.clients import client
+from portal_import.ids import ContactRef
+
+_BATCH_GET_LIMIT = 100
+_TRANSACTION_LIMIT = 100
+_BATCH_WRITE_LIMIT = 25
+
+
+@dataclass(frozen=True)
+class Contact:
+    contact_id: str
+    salesforce_id: str = ""
+    email: str = ""
+    first_name: str = ""
+    last_name: str = ""
+
+
+@dataclass(frozen=True)
+class PortalUser:
+    contact_id: str
+    user_id: str
+    role: str
+    job_id: str = ""
+    row: int = 0
+    created_at: str = ""
+    activation_token_hash: str = ""
+    activation_expires_at: str = ""
+
+
+def _contact_key(contact_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"CONTACT#{contact_id}"}, "sk": {"S": "CONTACT"}}
+
+
+def _alias_key(salesforce_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"SALESFORCE#{salesforce_id}"}, "sk": {"S": "CONTACT"}}
+
+
+def _user_key(contact_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"CONTACT#{contact_id}"}, "sk": {"S": "USER"}}
+
+
+def _s(item: dict[str, Any], name: str) -> str:
+    return str(item.get(name, {}).get("S", ""))
+
+
+def _user_from_item(item: dict[str, Any]) -> PortalUser:
+    return PortalUser(
+        contact_id=_s(item, "ContactId"),
+        user_id=_s(item, "UserId"),
+        role=_s(item, "Role"),
+        job_id=_s(item, "JobId"),
+        row=int(item.get("RowNumber", {}).get("N", "0")),
+        created_at=_s(item, "CreatedAt"),
+        activation_token_hash=_s(item, "ActivationTokenHash"),
+        activation_expires_at=_s(item, "ActivationExpiresAt"),
+    )
+
+
+def _user_item(user: PortalUser) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **_user_key(user.contact_id),
+        "ContactId": {"S": user.contact_id},
+        "UserId": {"S": user.user_id},
+        "Role": {"S": user.role},
+        "CreatedAt": {"S": user.created_at},
+    }
+    if user.job_id:
+        item["JobId"] = {"S": user.job_id}
+        item["RowNumber"] = {"N": str(user.row)}
+    if user.activation_token_hash:
+        item["ActivationTokenHash"] = {"S": user.activation_token_hash}
+        item["ActivationExpiresAt"] = {"S": user.activation_expires_at}
+    return item
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    created: list[PortalUser]
+    existing: dict[str, PortalUser]  # contact id -> the user that was already there
+
+
+class Directory:
+    def __init__(self, table_name: str) -> None:
+        self._table = table_name
+        self._ddb = client("dynamodb")
+
+    # Reads
+
+    def active_roles(self) -> dict[str, bool]:
+        """Every Role by name with its active flag, read once when a job starts."""
+        roles: dict[str, bool] = {}
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :role",
+            "ExpressionAttributeValues": {":role": {"S": "ROLE"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._ddb.query(**kwargs)
+            for item in page.get("Items", []):
+                roles[item["sk"]["S"]] = bool(item.get("Active", {}).get("BOOL", False))
+            if "LastEvaluatedKey" not in page:
+                return roles
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def resolve(self, refs: Iterable[ContactRef]) -> dict[str, Contact]:
+        """Contacts by ref.key for the refs that name an existing Contact (others are absent)."""
+        refs = [ref for ref in refs if ref.kind != "invalid"]
+        aliases = {ref.key for ref in refs if ref.kind == "salesforce"}
+        contact_of_alias: dict[str, str] = {}
+        for item in self._batch_get([_alias_key(sf) for sf in sorted(aliases)]):
+            contact_of_alias[item["pk"]["S"].removeprefix("SALESFORCE#")] = _s(item, "ContactId")
+        wanted = {ref.key for ref in refs if ref.kind == "contact"} | set(contact_of_alias.values())
+        contacts = {
+            _s(item, "ContactId"): Contact(
+                contact_id=_s(item, "ContactId"),
+                salesforce_id=_s(item, "SalesforceId"),
+                email=_s(item, "Email"),
+                first_name=_s(item, "FirstName"),
+                last_name=_s(item, "LastName"),
+            )
+            for item in self._batch_get([_contact_key(cid) for cid in sorted(wanted)])
+        }
+        resolved: dict[str, Contact] = {}
+        for ref in refs:
+            contact_id = contact_of_alias.get(ref.key, "") if ref.kind == "salesforce" else ref.key
+            if contact_id in contacts:
+                resolved[ref.key] = contacts[contact_id]
+        return resolved
+
+    def existing_users(self, contact_ids: Iterable[str]) -> dict[str, PortalUser]:
+        keys = [_user_key(cid) for cid in sorted(set(contact_ids))]
+        return {user.contact_id: user for user in map(_user_from_item, self._batch_get(keys))}
+
+    def _batch_get(self, keys: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for chunk in _chunks(keys, _BATCH_GET_LIMIT):
+            request: dict[str, Any] = {self._table: {"Keys": list(chunk), "ConsistentRead": True}}
+            attempt = 0
+            while request:
+                response = self._ddb.batch_get_item(RequestItems=request)
+                yield from response.get("Responses", {}).get(self._table, [])
+                request = response.get("UnprocessedKeys") or {}
+                if request:
+                    attempt += 1
+                    time.sleep(min(0.05 * 2**attempt, 2.0))
+
+    # Writes
+
+    def create_users(self, users: Sequence[PortalUser]) -> CreateResult:
+        """Creates each user unless its Contact already has one (insert only, conditional on the item)."""
+        created: list[PortalUser] = []
+        existing: dict[str, PortalUser] = {}
+        for chunk in _chunks(users, _TRANSACTION_LIMIT):
+            pending = list(chunk)
+            while pending:
+                refused = self._put_users(pending)
+                if not refused:
+                    created.extend(pending)
+                    break
+                existing.update(refused)
+                pending = [user for user in pending if user.contact_id not in refused]
+        return CreateResult(created=created, existing=existing)
+
+    def _put_users(self, users: Sequence[PortalUser]) -> dict[str, PortalUser]:
+        """Writes all or none; returns the users already there when a condition refused the transaction."""
+        actions = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": _user_item(user),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+            for user in users
+        ]
+        try:
+            self._ddb.transact_write_items(TransactItems=actions)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons", [])
+            refused = {
+                user.contact_id: _user_from_item(reason.get("Item") or {})
+                for user, reason in zip(users, reasons)
+                if reason.get("Code") == "ConditionalCheckFailed"
+            }
+            if not refused:
+                raise  # cancelled for another reason (conflict, throttling): let the message be retried
+            missing = [cid for cid, user in refused.items() if not user.user_id]
+            if missing:  # the old item was not returned: read it
+                refused.update(self.existing_users(missing))
+            return refused
+        return {}
+
+    def set_activation_tokens(self, tokens: Sequence[tuple[str, str, str]]) -> None:
+        """Stores (contact id, token hash, expiry) on each user; a new token replaces any earlier one."""
+        for chunk in _chunks(tokens, _TRANSACTION_LIMIT):
+            self._ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": _user_key(contact_id),
+                            "UpdateExpression": "SET ActivationTokenHash = :hash, ActivationExpiresAt = :expires",
+                            "ConditionExpression": "attribute_exists(pk)",
+                            "ExpressionAttributeValues": {":hash": {"S": token_hash}, ":expires": {"S": expires}},
+                        }
+                    }
+                    for contact_id, token_hash, expires in chunk
+                ]
+            )
+
+    # Seeding (local runtime, `directory load`)
+
+    def put_roles(self, roles: dict[str, bool]) -> None:
+        self._batch_write(
+            [{"pk": {"S": "ROLE"}, "sk": {"S": name}, "Name": {"S": name}, "Active": {"BOOL": active}}
+             for name, active in roles.items()]
+        )
+
+    def put_contacts(self, contacts: Iterable[Contact]) -> None:
+        items: list[dict[str, Any]] = []
+        for contact in contacts:
+            items.append(
+                {
+                    **_contact_key(contact.contact_id),
+                    "ContactId": {"S": contact.contact_id},
+                    "SalesforceId": {"S": contact.salesforce_id},
+                    "Email": {"S": contact.email},
+                    "FirstName": {"S": contact.first_name},
+                    "LastName": {"S": contact.last_name},
+                }
+            )
+            if contact.salesforce_id:
+                items.append({**_alias_key(contact.salesforce_id), "ContactId": {"S": contact.contact_id}})
+        self._batch_write(items)
+
+    def put_users(self, users: Iterable[PortalUser]) -> None:
+        self._batch_write([_user_item(user) for user in users])
+
+    def _batch_write(self, items: Sequence[dict[str, Any]]) -> None:
+        for chunk in _chunks(items, _BATCH_WRITE_LIMIT):
+            request: dict[str, Any] = {self._table: [{"PutRequest": {"Item": item}} for item in chunk]}
+            attempt = 0
+            while request:
+                response = self._ddb.batch_write_item(RequestItems=request)
+                request = response.get("UnprocessedItems") or {}
+                if request:
+                    attempt += 1
+                    time.sleep(min(0.05 * 2**attempt, 2.0))
+

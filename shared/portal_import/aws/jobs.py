@@ -1,0 +1,169 @@
+"""The jobs table: one item per job holding its options, status and progress counters."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from portal_import.aws.clients import client
+from portal_import.job import Job, JobStatus
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _is_conditional_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class JobStore:
+    def __init__(self, table_name: str) -> None:
+        self._table = table_name
+        self._ddb = client("dynamodb")
+
+    def create(self, job: Job, *, source_version: str) -> bool:
+        """Creates the job; False when it already exists (the same S3 event delivered again)."""
+        item: dict[str, Any] = {
+            "pk": {"S": job.job_id},
+            "SourceBucket": {"S": job.source_bucket},
+            "SourceKey": {"S": job.source_key},
+            "SourceVersion": {"S": source_version},
+            "Mode": {"S": job.mode},
+            "SendActivationEmail": {"BOOL": job.send_activation_email},
+            "Status": {"S": job.status.value},
+            "StartedAt": {"S": job.started_at},
+        }
+        try:
+            self._ddb.put_item(
+                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def get(self, job_id: str) -> Job | None:
+        response = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": job_id}}, ConsistentRead=True)
+        item = response.get("Item")
+        return _job_from_item(item) if item else None
+
+    def set_options(self, job_id: str, *, mode: str, send_activation_email: bool) -> None:
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": job_id}},
+            UpdateExpression="SET #mode = :mode, SendActivationEmail = :send",
+            ExpressionAttributeNames={"#mode": "Mode"},
+            ExpressionAttributeValues={":mode": {"S": mode}, ":send": {"BOOL": send_activation_email}},
+        )
+
+    def finish_split(self, job_id: str, *, total_rows: int, chunk_count: int) -> Job:
+        response = self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": job_id}},
+            UpdateExpression="SET TotalRows = :total, ChunkCount = :chunks, #status = :processing",
+            ConditionExpression="#status = :splitting",
+            ExpressionAttributeNames={"#status": "Status"},
+            ExpressionAttributeValues={
+                ":total": {"N": str(total_rows)},
+                ":chunks": {"N": str(chunk_count)},
+                ":processing": {"S": JobStatus.PROCESSING.value},
+                ":splitting": {"S": JobStatus.SPLITTING.value},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return _job_from_item(response["Attributes"])
+
+    def fail(self, job_id: str, error: str) -> None:
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": job_id}},
+            UpdateExpression="SET #status = :failed, #error = :error",
+            ExpressionAttributeNames={"#status": "Status", "#error": "Error"},
+            ExpressionAttributeValues={":failed": {"S": JobStatus.FAILED.value}, ":error": {"S": error}},
+        )
+
+    def record_chunk(
+        self, job_id: str, seq: int, *, rows: int, succeeded: int, failed: int, emails_queued: int
+    ) -> Job:
+        """Counts a chunk's rows exactly once: a redelivered chunk leaves the counters as they are."""
+        try:
+            response = self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": job_id}},
+                UpdateExpression=(
+                    "ADD ChunksDone :seq, RowsDone :rows, Succeeded :ok, Failed :failed, EmailsQueued :emails"
+                ),
+                ConditionExpression="attribute_exists(pk) AND NOT contains(ChunksDone, :seqn)",
+                ExpressionAttributeValues={
+                    ":seq": {"NS": [str(seq)]},
+                    ":seqn": {"N": str(seq)},
+                    ":rows": {"N": str(rows)},
+                    ":ok": {"N": str(succeeded)},
+                    ":failed": {"N": str(failed)},
+                    ":emails": {"N": str(emails_queued)},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            job = self.get(job_id)
+            if job is None:
+                raise LookupError(f"job {job_id} does not exist") from error
+            return job
+        return _job_from_item(response["Attributes"])
+
+    def add_emails_sent(self, job_id: str, count: int) -> None:
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": job_id}},
+            UpdateExpression="ADD EmailsSent :n",
+            ExpressionAttributeValues={":n": {"N": str(count)}},
+        )
+
+    def mark_notified(self, job_id: str, *, status: JobStatus, completed_at: str) -> None:
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": job_id}},
+            UpdateExpression="SET #status = :status, CompletedAt = :at, NotifiedAt = :at",
+            ExpressionAttributeNames={"#status": "Status"},
+            ExpressionAttributeValues={":status": {"S": status.value}, ":at": {"S": completed_at}},
+        )
+
+
+def _number(item: dict[str, Any], name: str) -> int | None:
+    value = item.get(name)
+    return int(value["N"]) if value else None
+
+
+def _string(item: dict[str, Any], name: str) -> str | None:
+    value = item.get(name)
+    return value["S"] if value else None
+
+
+def _job_from_item(item: dict[str, Any]) -> Job:
+    mode = _string(item, "Mode")
+    return Job(
+        job_id=item["pk"]["S"],
+        source_bucket=item["SourceBucket"]["S"],
+        source_key=item["SourceKey"]["S"],
+        mode="validate" if mode == "validate" else "import",
+        send_activation_email=item.get("SendActivationEmail", {}).get("BOOL", False),
+        status=JobStatus(item["Status"]["S"]),
+        started_at=item["StartedAt"]["S"],
+        error=_string(item, "Error"),
+        total_rows=_number(item, "TotalRows"),
+        chunk_count=_number(item, "ChunkCount"),
+        chunks_done={int(n) for n in item.get("ChunksDone", {}).get("NS", [])},
+        rows_done=_number(item, "RowsDone") or 0,
+        succeeded=_number(item, "Succeeded") or 0,
+        failed=_number(item, "Failed") or 0,
+        emails_queued=_number(item, "EmailsQueued") or 0,
+        emails_sent=_number(item, "EmailsSent") or 0,
+        completed_at=_string(item, "CompletedAt"),
+        notified_at=_string(item, "NotifiedAt"),
+    )

@@ -1,0 +1,56 @@
+"""Each function's environment, validated once at handler entry; logic receives these models, never os.environ."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_Settings = TypeVar("_Settings", bound="_FromEnvironment")
+
+
+class _FromEnvironment(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    @classmethod
+    def from_env(cls: type[_Settings], environ: Mapping[str, str] | None = None) -> _Settings:
+        return cls.model_validate(dict(os.environ if environ is None else environ))
+
+
+class SplitterSettings(_FromEnvironment):
+    jobs_table: str = Field(alias="JOBS_TABLE")
+    directory_table: str = Field(alias="DIRECTORY_TABLE")
+    rows_queue_url: str = Field(alias="ROWS_QUEUE_URL")
+    aggregate_queue_url: str = Field(alias="AGGREGATE_QUEUE_URL")
+    send_activation_email_default: bool = Field(alias="SEND_ACTIVATION_EMAIL_DEFAULT")
+    max_file_bytes: int = Field(alias="MAX_FILE_BYTES", gt=0)
+    max_rows: int = Field(alias="MAX_ROWS", gt=0)
+    max_field_chars: int = Field(alias="MAX_FIELD_CHARS", gt=0)
+
+
+class WorkerSettings(_FromEnvironment):
+    jobs_table: str = Field(alias="JOBS_TABLE")
+    directory_table: str = Field(alias="DIRECTORY_TABLE")
+    results_bucket: str = Field(alias="RESULTS_BUCKET")
+    email_queue_url: str = Field(alias="EMAIL_QUEUE_URL")
+    aggregate_queue_url: str = Field(alias="AGGREGATE_QUEUE_URL")
+
+
+class EmailSenderSettings(_FromEnvironment):
+    jobs_table: str = Field(alias="JOBS_TABLE")
+    directory_table: str = Field(alias="DIRECTORY_TABLE")
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+    activation_link_ttl_hours: int = Field(alias="ACTIVATION_LINK_TTL_HOURS", gt=0)
+    portal_name: str = Field(alias="PORTAL_NAME")
+    portal_url: str = Field(alias="PORTAL_URL")
+    sender_address: str = Field(alias="SENDER_ADDRESS")
+    email_rate_per_second: float = Field(alias="EMAIL_RATE_PER_SECOND", gt=0)
+
+
+class AggregatorSettings(_FromEnvironment):
+    jobs_table: str = Field(alias="JOBS_TABLE")
+    results_bucket: str = Field(alias="RESULTS_BUCKET")
+    topic_arn: str = Field(alias="TOPIC_ARN")
+    result_link_ttl_seconds: int = Field(alias="RESULT_LINK_TTL_SECONDS", gt=0)

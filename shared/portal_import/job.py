@@ -1,0 +1,58 @@
+"""A job: one import file's run through the pipeline, its identity and its progress."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import Enum
+
+from portal_import.messages import Mode
+
+
+class JobStatus(str, Enum):
+    SPLITTING = "SPLITTING"  # the splitter is still reading the file
+    PROCESSING = "PROCESSING"  # every chunk is queued; workers are accounting for rows
+    COMPLETED = "COMPLETED"  # results written and announced
+    FAILED = "FAILED"  # the file itself was rejected
+
+
+def job_id_for(bucket: str, key: str, version: str, event_time: str) -> str:
+    """The same S3 object version always gives the same job, so a redelivered event starts nothing new.
+
+    The time prefix makes job ids sort by when the file arrived.
+    """
+    digest = hashlib.sha256(f"{bucket}\n{key}\n{version}".encode()).hexdigest()[:12]
+    stamp = "".join(ch for ch in event_time[:19] if ch.isdigit())
+    return f"{stamp[:8]}T{stamp[8:14]}Z-{digest}"
+
+
+@dataclass
+class Job:
+    job_id: str
+    source_bucket: str
+    source_key: str
+    mode: Mode
+    send_activation_email: bool
+    status: JobStatus
+    started_at: str
+    error: str | None = None
+    total_rows: int | None = None  # known once the splitter has read the whole file
+    chunk_count: int | None = None
+    chunks_done: set[int] = field(default_factory=set)
+    rows_done: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    emails_queued: int = 0
+    emails_sent: int = 0
+    completed_at: str | None = None
+    notified_at: str | None = None
+
+    @property
+    def all_rows_accounted(self) -> bool:
+        return self.chunk_count is not None and len(self.chunks_done) >= self.chunk_count
+
+    @property
+    def ready_to_aggregate(self) -> bool:
+        return self.status is JobStatus.FAILED or (
+            self.status is JobStatus.PROCESSING and self.all_rows_accounted
+        )

@@ -1,0 +1,80 @@
+"""The messages functions pass each other (row chunks, outcomes, emails, aggregate requests), defined once."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+Mode = Literal["import", "validate"]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, exclude_none=True)
+
+
+class ChunkRow(_Message):
+    """One data record as read from the file; `error` is set when rules 1-4 already failed it."""
+
+    row: int
+    contact_id: str
+    role: str
+    error: str | None = None
+
+
+class RowChunk(_Message):
+    """Consecutive rows of one job: the unit of work of the worker and of the result files."""
+
+    job_id: str
+    seq: int = Field(ge=0)
+    mode: Mode
+    send_activation_email: bool
+    rows: list[ChunkRow]
+
+
+class Outcome(_Message):
+    """Where one row ended up. Failures keep the input values so the failure file can be re-imported."""
+
+    row: int
+    input_contact_id: str
+    input_role: str
+    contact_id: str = ""
+    role: str = ""
+    user_id: str = ""
+    activation_email: str = ""
+    error: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.error is None
+
+
+class ChunkOutcomes(_Message):
+    job_id: str
+    seq: int
+    outcomes: list[Outcome]
+
+
+class EmailRecipient(_Message):
+    row: int
+    user_id: str
+    contact_id: str
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+
+
+class EmailBatch(_Message):
+    """Activation emails for users created from one chunk; `key` identifies it across redeliveries."""
+
+    key: str
+    job_id: str
+    recipients: list[EmailRecipient]
+
+
+class AggregateRequest(_Message):
+    job_id: str

@@ -1,0 +1,71 @@
+"""The results-ready message an administrator reads: subject, body, and the machine-readable detail."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+IMPORT_COMPLETED = "import-completed"
+EMAILS_SENT = "emails-sent"
+DETAIL_TYPE_COMPLETED = "Import Completed"
+
+# What to do about each kind of failure, from the product's troubleshooting tips.
+_NEXT_STEPS = {
+    "Missing Contact ID": "fill in the ContactId cell.",
+    "Role is required": "fill in the Role cell with the name of an active portal Role.",
+    "Invalid Role": "use the exact, case-sensitive name of an active portal Role.",
+    "Duplicate Contact ID in file": "nothing to do: the Contact's first row in the file was processed.",
+    "Contact not found": "use the 19-character Contact ID (15- and 18-character Salesforce IDs are converted); "
+    "a wrong or foreign ID fails.",
+    "User already exists": "no action is needed: these Contacts already have portal access.",
+    "Processing error": "upload the failure file again; these rows hit a fault, not a data problem.",
+}
+
+
+def _ascii_subject(text: str) -> str:
+    # SNS subjects must be ASCII, without line breaks, and under 100 characters.
+    plain = re.sub(r"[^\x20-\x7e]", "?", text)
+    return plain if len(plain) < 100 else plain[:96] + "..."
+
+
+def compose(summary: Mapping[str, Any], errors: Counter[str], links: Mapping[str, str], expires_in: int) -> tuple[str, str]:
+    """Returns (subject, message) for the results-ready notification."""
+    file_name = str(summary["sourceKey"]).rsplit("/", 1)[-1]
+    validate = summary["mode"] == "validate"
+    if summary["status"] == "FAILED":
+        subject = f"Portal user import FAILED: {file_name}"
+        lines = [
+            f"The import of {summary['sourceKey']} could not run.",
+            "",
+            f"Reason: {summary['error']}",
+            "",
+            "Fix the file and upload it to imports/ again.",
+        ]
+    else:
+        verb = "would be created" if validate else "created"
+        subject = (
+            f"Portal user import {'validated' if validate else 'completed'}: {file_name} - "
+            f"{summary['succeeded']} {verb}, {summary['failed']} failed"
+        )
+        lines = [
+            f"The {'validation' if validate else 'import'} of {summary['sourceKey']} is complete (job {summary['jobId']}).",
+            "",
+            f"Rows: {summary['totalRows']}",
+            f"Users {verb}: {summary['succeeded']}",
+            f"Failed rows: {summary['failed']}",
+        ]
+        if summary["sendActivationEmail"] and not validate:
+            lines.append(f"Activation emails queued: {summary['emailsQueued']}")
+        if errors:
+            lines += ["", "Failures by reason:"]
+            for error, count in errors.most_common():
+                lines.append(f"  {error}: {count} - {_NEXT_STEPS.get(error, 'see the Error column.')}")
+            lines += ["", "Correct the rows in the failure file and upload it to imports/ as it is to retry them."]
+    hours = expires_in / 3600
+    lines += ["", f"Result files (links valid for {hours:g} hours):"]
+    for name, key in (("Success file", "successKey"), ("Failure file", "failureKey"), ("Summary", "summaryKey")):
+        lines.append(f"  {name}: {links[key + 'Uri']}")
+        lines.append(f"    {links[key + 'Url']}")
+    return _ascii_subject(subject), "\n".join(lines) + "\n"

@@ -1,0 +1,140 @@
+"""The row rules of an import (CONTRACTS §2) and the exact error texts a failure file carries.
+
+FileChecks applies rules 1-4, which need only the file and the job's Role snapshot; 5-7 are decided by the worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from portal_import.ids import ContactRef, normalize_contact_id
+from portal_import.reader import Record
+
+MISSING_CONTACT_ID = "Missing Contact ID"
+ROLE_REQUIRED = "Role is required"
+INVALID_ROLE = "Invalid Role"
+DUPLICATE_CONTACT_ID = "Duplicate Contact ID in file"
+CONTACT_NOT_FOUND = "Contact not found"
+USER_ALREADY_EXISTS = "User already exists"
+PROCESSING_ERROR = "Processing error"
+
+_LISTED_ROLES = 10
+# Cells can be up to the field limit long; an error text quotes only the beginning of one.
+_SHOWN_CHARS = 60
+
+
+def with_detail(error: str, detail: str) -> str:
+    """The full error text: the rule's error, then the detail after ': ' when there is one."""
+    return f"{error}: {detail}" if detail else error
+
+
+def _shown(value: str) -> str:
+    if len(value) <= _SHOWN_CHARS:
+        return f"'{value}'"
+    return f"'{value[:_SHOWN_CHARS]}...'"
+
+
+@dataclass(frozen=True)
+class CheckedRow:
+    row_number: int
+    input_contact_id: str
+    input_role: str
+    contact_id: str
+    role: str
+    ref: ContactRef | None
+    error: str | None
+
+
+class FileChecks:
+    """Rules 1-4: everything decidable from the file and the job's Role snapshot, in file order."""
+
+    def __init__(self, roles: Mapping[str, bool]) -> None:
+        self._active = frozenset(name for name, active in roles.items() if active)
+        self._inactive = frozenset(name for name, active in roles.items() if not active)
+        self._active_by_folded: dict[str, str] = {}
+        for name in sorted(self._active):
+            self._active_by_folded.setdefault(name.casefold(), name)
+        # Normalized Contact ID -> the row that first passed rules 1-3 with it.
+        self._seen: dict[str, int] = {}
+
+    def check(self, record: Record) -> CheckedRow:
+        """Apply rules 1-4 to the next record; records must come in file order."""
+        contact_id = record.contact_id.strip()
+        role = record.role.strip()
+
+        def checked(ref: ContactRef | None, error: str | None) -> CheckedRow:
+            return CheckedRow(
+                row_number=record.row_number,
+                input_contact_id=record.contact_id,
+                input_role=record.role,
+                contact_id=contact_id,
+                role=role,
+                ref=ref,
+                error=error,
+            )
+
+        if not contact_id:
+            return checked(None, MISSING_CONTACT_ID)
+        if not role:
+            return checked(None, ROLE_REQUIRED)
+        ref = normalize_contact_id(contact_id)
+        if role not in self._active:
+            return checked(
+                ref, with_detail(INVALID_ROLE, self._invalid_role_detail(role))
+            )
+        first_row = self._seen.get(ref.key)
+        if first_row is not None:
+            return checked(
+                ref,
+                with_detail(DUPLICATE_CONTACT_ID, f"same Contact as row {first_row}"),
+            )
+        self._seen[ref.key] = record.row_number
+        return checked(ref, None)
+
+    def _invalid_role_detail(self, role: str) -> str:
+        suggestion = self._active_by_folded.get(role.casefold())
+        if suggestion is not None:
+            return f"{_shown(role)} (did you mean '{suggestion}'?)"
+        if role in self._inactive:
+            return f"{_shown(role)} is not active"
+        if not self._active:
+            return f"{_shown(role)} is not an active portal Role (there are no active Roles)"
+        names = sorted(self._active, key=str.casefold)
+        listed = ", ".join(names[:_LISTED_ROLES])
+        if len(names) > _LISTED_ROLES:
+            listed += f" and {len(names) - _LISTED_ROLES} more"
+        return f"{_shown(role)} is not an active portal Role (active Roles: {listed})"
+
+
+def contact_not_found(ref: ContactRef) -> str:
+    """The full rule-5 error text for a ContactId that resolves to no Contact."""
+    if ref.kind == "invalid":
+        return with_detail(CONTACT_NOT_FOUND, ref.reason)
+    if ref.kind == "salesforce":
+        return with_detail(
+            CONTACT_NOT_FOUND, f"no Contact has Salesforce ID '{ref.key}'"
+        )
+    return with_detail(CONTACT_NOT_FOUND, f"no Contact has ID '{ref.key}'")
+
+
+def user_already_exists(contact_id: str, user_id: str) -> str:
+    """The full rule-6 error text: the Contact already has a portal user, which is left unchanged."""
+    return with_detail(
+        USER_ALREADY_EXISTS,
+        f"Contact {contact_id} already has portal user {user_id}; no action is needed",
+    )
+
+
+def is_valid_email(address: str) -> bool:
+    """Whether an activation email can be addressed to this: one '@', a local part, a dotted domain, no spaces."""
+    if (
+        not address
+        or address.count("@") != 1
+        or any(char.isspace() for char in address)
+    ):
+        return False
+    local, domain = address.split("@")
+    if not local or "." not in domain:
+        return False
+    return all(domain.split("."))

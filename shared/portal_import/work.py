@@ -1,0 +1,193 @@
+"""Processing one chunk of rows: resolve Contacts, create portal users insert-only, record every outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from portal_import.activation import new_user_id
+from portal_import.aws.directory import Contact, Directory, PortalUser
+from portal_import.aws.jobs import JobStore, now_iso
+from portal_import.aws.queues import QueueSender
+from portal_import.aws.storage import Storage
+from portal_import.ids import ContactRef, normalize_contact_id
+from portal_import.job import JobStatus
+from portal_import.messages import AggregateRequest, ChunkOutcomes, EmailBatch, EmailRecipient, Outcome, RowChunk
+from portal_import.observability import logger
+from portal_import.results import activation_email_status
+from portal_import.rules import contact_not_found, is_valid_email, user_already_exists
+
+EMAILS_PER_MESSAGE = 50
+
+
+@dataclass(frozen=True)
+class WorkDeps:
+    jobs: JobStore
+    directory: Directory
+    storage: Storage
+    email_queue: QueueSender
+    aggregate_queue: QueueSender
+
+
+@dataclass
+class _Candidate:
+    """A row that passed every check that needs no write: its user is about to be created."""
+
+    row: int
+    input_contact_id: str
+    input_role: str
+    role: str
+    contact: Contact
+    wants_email: bool
+
+
+def process_chunk(chunk: RowChunk, deps: WorkDeps) -> None:
+    logger.append_keys(job_id=chunk.job_id, chunk=chunk.seq)
+    job = deps.jobs.get(chunk.job_id)
+    if job is None or job.status is JobStatus.FAILED:
+        logger.warning("Chunk of a job that does not exist or was rejected; nothing to do")
+        return
+    if chunk.seq in job.chunks_done:
+        logger.info("Chunk already accounted for (redelivery)")
+        return
+    outcomes, emails = _decide(chunk, deps)
+    deps.storage.put_outcomes(ChunkOutcomes(job_id=chunk.job_id, seq=chunk.seq, outcomes=outcomes))
+    queued = deps.email_queue.send_all(batch.to_json() for batch in _email_batches(chunk, emails))
+    succeeded = sum(1 for outcome in outcomes if outcome.succeeded)
+    progress = deps.jobs.record_chunk(
+        chunk.job_id,
+        chunk.seq,
+        rows=len(outcomes),
+        succeeded=succeeded,
+        failed=len(outcomes) - succeeded,
+        emails_queued=len(emails),
+    )
+    logger.info("Chunk done", extra={"rows": len(outcomes), "succeeded": succeeded, "email_messages": queued})
+    if progress.ready_to_aggregate:
+        deps.aggregate_queue.send(AggregateRequest(job_id=chunk.job_id).to_json())
+
+
+def _decide(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailRecipient]]:
+    outcomes: dict[int, Outcome] = {}
+
+    def fail(row: int, contact_id: str, role: str, error: str) -> None:
+        outcomes[row] = Outcome(row=row, input_contact_id=contact_id, input_role=role, error=error)
+
+    refs: dict[int, ContactRef] = {}
+    for row in chunk.rows:
+        if row.error:
+            fail(row.row, row.contact_id, row.role, row.error)
+            continue
+        ref = normalize_contact_id(row.contact_id.strip())
+        if ref.kind == "invalid":
+            fail(row.row, row.contact_id, row.role, contact_not_found(ref))
+        else:
+            refs[row.row] = ref
+
+    contacts = deps.directory.resolve(refs.values())
+    candidates: list[_Candidate] = []
+    claimed: dict[str, _Candidate] = {}  # contact id -> first row of this chunk that names it
+    later_rows: list[tuple[int, str, str, str]] = []
+    for row in chunk.rows:
+        if row.row not in refs:
+            continue
+        contact = contacts.get(refs[row.row].key)
+        if contact is None:
+            fail(row.row, row.contact_id, row.role, contact_not_found(refs[row.row]))
+        elif contact.contact_id in claimed:  # the same Contact through another ID form: decided by the first
+            later_rows.append((row.row, row.contact_id, row.role, contact.contact_id))
+        else:
+            candidate = _Candidate(
+                row=row.row,
+                input_contact_id=row.contact_id,
+                input_role=row.role,
+                role=row.role.strip(),
+                contact=contact,
+                wants_email=chunk.send_activation_email and is_valid_email(contact.email),
+            )
+            claimed[contact.contact_id] = candidate
+            candidates.append(candidate)
+
+    if chunk.mode == "validate":
+        holders = deps.directory.existing_users(claimed)
+        created = {c.contact.contact_id: "" for c in candidates if c.contact.contact_id not in holders}
+    else:
+        created, holders = _create_users(chunk.job_id, candidates, deps.directory)
+
+    emails: list[EmailRecipient] = []
+    for candidate in candidates:
+        contact_id = candidate.contact.contact_id
+        if contact_id in holders:
+            error = user_already_exists(contact_id, holders[contact_id].user_id)
+            fail(candidate.row, candidate.input_contact_id, candidate.input_role, error)
+            continue
+        outcomes[candidate.row] = Outcome(
+            row=candidate.row,
+            input_contact_id=candidate.input_contact_id,
+            input_role=candidate.input_role,
+            contact_id=contact_id,
+            role=candidate.role,
+            user_id=created[contact_id],
+            activation_email=activation_email_status(
+                requested=chunk.send_activation_email,
+                valid_email=is_valid_email(candidate.contact.email),
+                validate_mode=chunk.mode == "validate",
+            ),
+        )
+        if candidate.wants_email and chunk.mode == "import":
+            emails.append(
+                EmailRecipient(
+                    row=candidate.row,
+                    user_id=created[contact_id],
+                    contact_id=contact_id,
+                    email=candidate.contact.email,
+                    first_name=candidate.contact.first_name,
+                    last_name=candidate.contact.last_name,
+                )
+            )
+    for row_number, input_contact_id, input_role, contact_id in later_rows:
+        holder = created.get(contact_id) or (holders[contact_id].user_id if contact_id in holders else "")
+        fail(row_number, input_contact_id, input_role, user_already_exists(contact_id, holder))
+    return [outcomes[row] for row in sorted(outcomes)], emails
+
+
+def _create_users(
+    job_id: str, candidates: Sequence[_Candidate], directory: Directory
+) -> tuple[dict[str, str], dict[str, PortalUser]]:
+    """Returns (contact id -> new user id) and (contact id -> user that already held the Contact)."""
+    created_at = now_iso()
+    users: list[PortalUser] = []
+    for candidate in candidates:
+        users.append(
+            PortalUser(
+                contact_id=candidate.contact.contact_id,
+                user_id=new_user_id(),
+                role=candidate.role,
+                job_id=job_id,
+                row=candidate.row,
+                created_at=created_at,
+            )
+        )
+    result = directory.create_users(users)
+    created = {user.contact_id: user.user_id for user in result.created}
+    holders: dict[str, PortalUser] = {}
+    by_contact = {candidate.contact.contact_id: candidate for candidate in candidates}
+    for contact_id, holder in result.existing.items():
+        candidate = by_contact[contact_id]
+        if holder.job_id == job_id and holder.row == candidate.row:
+            # This very row created the user in an earlier attempt that did not finish: it is ours.
+            created[contact_id] = holder.user_id
+        else:
+            holders[contact_id] = holder
+    return created, holders
+
+
+def _email_batches(chunk: RowChunk, emails: list[EmailRecipient]) -> list[EmailBatch]:
+    return [
+        EmailBatch(
+            key=f"{chunk.job_id}#{chunk.seq}#{start // EMAILS_PER_MESSAGE}",
+            job_id=chunk.job_id,
+            recipients=emails[start : start + EMAILS_PER_MESSAGE],
+        )
+        for start in range(0, len(emails), EMAILS_PER_MESSAGE)
+    ]

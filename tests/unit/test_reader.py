@@ -1,0 +1,450 @@
+"""Unit tests of reading an import file: encodings, delimiters, header mapping, row numbers and rejections."""
+
+import codecs
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from portal_import.reader import (
+    FileRejected,
+    ImportFile,
+    Limits,
+    Record,
+    map_header,
+    open_import,
+)
+
+MIXED = Path(__file__).resolve().parents[1] / "fixtures" / "mixed"
+ROLE = "Partenaire Privilégié"
+
+
+def pieces(data: bytes, size: int) -> Iterator[bytes]:
+    return (data[start : start + size] for start in range(0, len(data), size))
+
+
+def read(
+    data: bytes, limits: Limits | None = None, chunk_size: int = 8192
+) -> list[Record]:
+    return list(open_import(pieces(data, chunk_size), limits or Limits()).records())
+
+
+def rows(data: bytes) -> list[tuple[int, str, str]]:
+    return [
+        (record.row_number, record.contact_id, record.role) for record in read(data)
+    ]
+
+
+def rejection(data: bytes, limits: Limits | None = None) -> str:
+    with pytest.raises(FileRejected) as caught:
+        read(data, limits)
+    message = str(caught.value)
+    # Every rejection is one sentence a person can act on.
+    assert message.endswith(".")
+    assert message[0].isupper()
+    return message
+
+
+# --- header mapping ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        ["ContactId", "Role"],
+        ["contact id", "role"],
+        ["CONTACT_ID", "ROLE"],
+        ["Contact Id", " Role "],
+        ["\ufeffContactId", "Role"],
+        ["contact-id", "rOlE"],
+    ],
+)
+def test_header_variants_map_to_the_two_columns(header: list[str]) -> None:
+    # Given / When / Then
+    assert map_header(header) == {"ContactId": 0, "Role": 1}
+
+
+def test_columns_may_come_in_any_order_with_extra_columns_ignored() -> None:
+    # Given / When
+    found = rows(
+        b"Notes,Role,Email,Contact ID\r\nhello,Customer,a@b.c,0037KWyWfty6uEv0001\r\n"
+    )
+
+    # Then
+    assert found == [(2, "0037KWyWfty6uEv0001", "Customer")]
+
+
+def test_short_record_gives_empty_cells() -> None:
+    # Given / When / Then
+    assert rows(b"ContactId,Notes,Role\n0037KWyWfty6uEv0001\n") == [
+        (2, "0037KWyWfty6uEv0001", "")
+    ]
+
+
+def test_values_are_passed_on_untrimmed() -> None:
+    # Given / When / Then
+    assert rows(b"ContactId,Role\n  003T51M4lm8yatX0001 , Partner User  \n") == [
+        (2, "  003T51M4lm8yatX0001 ", " Partner User  ")
+    ]
+
+
+# --- encodings -----------------------------------------------------------------------------------------------
+
+
+def test_utf8_without_bom() -> None:
+    # Given / When
+    opened = open_import([f"ContactId,Role\n003a,{ROLE}\n".encode()])
+
+    # Then
+    assert opened.encoding == "utf-8"
+    assert [record.role for record in opened.records()] == [ROLE]
+
+
+def test_utf8_with_bom() -> None:
+    # Given / When
+    opened = open_import([codecs.BOM_UTF8 + f"ContactId,Role\n003a,{ROLE}\n".encode()])
+
+    # Then
+    assert opened.encoding == "utf-8-sig"
+    assert [(record.contact_id, record.role) for record in opened.records()] == [
+        ("003a", ROLE)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bom", "codec"),
+    [(codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")],
+)
+def test_utf16_with_bom_tab_delimited_as_excel_unicode_text(
+    bom: bytes, codec: str
+) -> None:
+    # Given a file saved by Excel as "Unicode text"
+    data = (
+        bom
+        + f"ContactId\tRole\r\n0037KWyWfty6uEv0001\t{ROLE}\r\n\t\r\n003a\tCustomer\r\n".encode(
+            codec
+        )
+    )
+
+    # When
+    opened = open_import(pieces(data, 7))
+
+    # Then
+    assert (opened.encoding, opened.delimiter) == ("utf-16", "\t")
+    assert [(r.row_number, r.contact_id, r.role) for r in opened.records()] == [
+        (2, "0037KWyWfty6uEv0001", ROLE),
+        (4, "003a", "Customer"),
+    ]
+
+
+def test_windows_1252_file_reads_accented_role() -> None:
+    # Given a file saved by Excel as plain "CSV" on Windows
+    data = f"ContactId;Role\r\n0037KWyWfty6uEv0001;{ROLE}\r\n".encode("cp1252")
+
+    # When
+    opened = open_import(pieces(data, 1))
+
+    # Then
+    assert opened.encoding == "cp1252"
+    assert [record.role for record in opened.records()] == [ROLE]
+
+
+def test_windows_1252_byte_after_the_first_64_kb_of_utf8_still_reads_correctly() -> (
+    None
+):
+    # Given a UTF-8 file with one Windows-1252 'é' far down
+    body = b"".join(b"%019d,Customer\n" % number for number in range(5000))
+    data = b"ContactId,Role\n" + body + "003b,Privilégié\n".encode("cp1252")
+
+    # When
+    opened = open_import(pieces(data, 1000))
+    last = list(opened.records())[-1]
+
+    # Then
+    assert opened.encoding == "utf-8"
+    assert (last.row_number, last.role) == (5002, "Privilégié")
+
+
+def test_undefined_windows_1252_byte_does_not_stop_the_import() -> None:
+    # Given / When / Then
+    assert rows(b"ContactId,Role\n003a,X\x81Y\n") == [(2, "003a", "X\x81Y")]
+
+
+# --- delimiters and line ends --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_delimiter_is_sniffed_from_the_header(delimiter: str) -> None:
+    # Given a file whose values contain the other candidate characters
+    data = f'ContactId{delimiter}Role\n003a{delimiter}"A,B;C|D"\n'.encode()
+
+    # When
+    opened = open_import([data])
+
+    # Then
+    assert opened.delimiter == delimiter
+    assert [(r.contact_id, r.role) for r in opened.records()] == [("003a", "A,B;C|D")]
+
+
+def test_delimiter_inside_quotes_in_the_header_is_not_counted() -> None:
+    # Given / When
+    opened = open_import([b'"Contact Id";Role;"a,b,c"\n003a;Customer;x\n'])
+
+    # Then
+    assert opened.delimiter == ";"
+    assert [(r.contact_id, r.role) for r in opened.records()] == [("003a", "Customer")]
+
+
+@pytest.mark.parametrize("newline", [b"\r\n", b"\n", b"\r"])
+def test_crlf_lf_and_cr_line_ends(newline: bytes) -> None:
+    # Given
+    data = newline.join(
+        [b"ContactId,Role", b"003a,Customer", b"", b"003b,Partner User", b""]
+    )
+
+    # When / Then
+    assert rows(data) == [(2, "003a", "Customer"), (4, "003b", "Partner User")]
+
+
+@pytest.mark.parametrize("newline", [b"\r\n", b"\n", b"\r"])
+def test_quoted_line_breaks_stay_in_one_record_and_row_numbers_count_records(
+    newline: bytes,
+) -> None:
+    # Given a Notes value spanning three lines, then another record
+    data = newline.join(
+        [
+            b"ContactId,Role,Notes",
+            b'003a,"Customer","first',
+            b'second, ""quoted""',
+            b'third"',
+            b"003b,Customer,x",
+            b"",
+        ]
+    )
+
+    # When
+    found = read(data)
+
+    # Then
+    assert [(r.row_number, r.contact_id) for r in found] == [(2, "003a"), (3, "003b")]
+
+
+def test_quoted_line_break_in_the_role_is_kept() -> None:
+    # Given / When / Then
+    assert rows(b'ContactId,Role\n003a,"Partner\nUser"\n') == [
+        (2, "003a", "Partner\nUser")
+    ]
+
+
+def test_blank_records_are_skipped_but_keep_their_row_numbers() -> None:
+    # Given
+    data = b"ContactId,Role,Notes\n,,\n003a,Customer,\n\n  ,\t, \n003b,Customer,\n,,\n"
+
+    # When / Then
+    assert rows(data) == [(3, "003a", "Customer"), (6, "003b", "Customer")]
+
+
+# --- streaming -----------------------------------------------------------------------------------------------
+
+
+def test_worked_example_row_numbers_match_the_expected_file() -> None:
+    # Given
+    with (MIXED / "expected.csv").open(newline="", encoding="utf-8") as expected_file:
+        expected = [
+            (int(row["RowNumber"]), row["InputContactId"], row["InputRole"])
+            for row in csv.DictReader(expected_file)
+        ]
+
+    # When
+    found = rows((MIXED / "import.csv").read_bytes())
+
+    # Then
+    assert found == expected
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 64 * 1024 + 1])
+def test_chunk_boundaries_do_not_change_the_result(chunk_size: int) -> None:
+    # Given the worked example in every encoding, with a multi-line quoted field and accents
+    text = (MIXED / "import.csv").read_text(encoding="utf-8")
+    variants = [
+        text.encode("utf-8"),
+        codecs.BOM_UTF8 + text.encode("utf-8"),
+        codecs.BOM_UTF16_LE + text.replace(",", "\t").encode("utf-16-le"),
+        text.replace(",", ";").encode("cp1252"),
+    ]
+
+    # When / Then
+    for data in variants:
+        whole = open_import([data])
+        split = open_import(pieces(data, chunk_size))
+        assert (split.encoding, split.delimiter) == (whole.encoding, whole.delimiter)
+        assert list(split.records()) == list(whole.records())
+
+
+def test_open_reads_only_the_beginning_and_records_are_read_lazily() -> None:
+    # Given a 10 MB file arriving in 1 KB chunks, counting what has been pulled
+    pulled = 0
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal pulled
+        yield b"ContactId,Role\n"
+        for _ in range(10_000):
+            pulled += 1
+            yield b"0037KWyWfty6uEv0001,Customer\n" * 35
+
+    # When the file is opened and its first record read
+    opened = open_import(chunks())
+    at_open = pulled
+    first = next(opened.records())
+
+    # Then only about the first 64 KB has been read
+    assert first.row_number == 2
+    assert at_open < 100
+    assert pulled < 200
+
+
+# --- rejections ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data", [b"", codecs.BOM_UTF8, codecs.BOM_UTF16_LE, b"  \r\n\n"]
+)
+def test_empty_file_is_rejected(data: bytes) -> None:
+    # Given / When / Then
+    assert rejection(data).startswith("The file is empty;")
+
+
+def test_empty_first_row_is_rejected() -> None:
+    # Given / When / Then
+    assert "first row of the file is empty" in rejection(
+        b",,\n0037KWyWfty6uEv0001,Customer\n"
+    )
+
+
+def test_file_without_a_header_is_rejected() -> None:
+    # Given a file that starts with data
+    message = rejection(b"0037KWyWfty6uEv0001,Customer\n")
+
+    # Then
+    assert message == (
+        "The first row of the file must be a header naming the ContactId and Role columns; "
+        "add a header row such as ContactId,Role (found columns: 0037KWyWfty6uEv0001, Customer)."
+    )
+
+
+def test_missing_contact_id_column_is_rejected() -> None:
+    # Given / When / Then
+    assert rejection(b"Id,Role\n003a,Customer\n") == (
+        "The file has no ContactId column; add a column named ContactId next to Role (found columns: Id, Role)."
+    )
+
+
+def test_missing_role_column_is_rejected() -> None:
+    # Given / When / Then
+    assert rejection(b"ContactId,Notes\n003a,x\n") == (
+        "The file has no Role column; add a column named Role next to ContactId (found columns: ContactId, Notes)."
+    )
+
+
+def test_two_columns_for_one_field_is_rejected() -> None:
+    # Given / When / Then
+    assert rejection(b"ContactId,Role,contact id\n003a,Customer,003b\n") == (
+        "The file has two ContactId columns (column 1 'ContactId' and column 3 'contact id'); "
+        "keep one of them and upload the file again."
+    )
+
+
+def test_long_header_is_listed_shortly() -> None:
+    # Given / When
+    message = rejection(
+        ",".join(f"Column{number}" for number in range(30)).encode() + b"\n"
+    )
+
+    # Then
+    assert "Column9 and 20 more)." in message
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00",  # an .xlsx workbook
+        "ContactId\tRole\n".encode("utf-16-le"),  # UTF-16 without its byte order mark
+    ],
+)
+def test_binary_content_is_rejected(data: bytes) -> None:
+    # Given / When / Then
+    assert "binary data" in rejection(data)
+
+
+def test_too_many_rows_is_rejected_mid_stream_after_the_allowed_rows() -> None:
+    # Given a limit of 2 rows and a file of 3 (plus a blank record, which does not count)
+    data = b"ContactId,Role\n003a,C\n,\n003b,C\n003c,C\n"
+    records = open_import([data], Limits(max_rows=2)).records()
+
+    # When / Then
+    assert [next(records).contact_id, next(records).contact_id] == ["003a", "003b"]
+    with pytest.raises(
+        FileRejected,
+        match=r"^The file has more than 2 rows; split it into files of at most 2 rows",
+    ):
+        next(records)
+
+
+def test_exactly_max_rows_is_accepted() -> None:
+    # Given / When / Then
+    assert len(read(b"ContactId,Role\n003a,C\n\n003b,C\n", Limits(max_rows=2))) == 2
+
+
+def test_value_at_the_field_limit_is_accepted() -> None:
+    # Given / When / Then
+    assert rows(b"ContactId,Role\n003a," + b"x" * 32_000 + b"\n")[0][2] == "x" * 32_000
+
+
+def test_oversized_field_is_rejected_naming_the_row() -> None:
+    # Given / When
+    message = rejection(
+        b"ContactId,Role\n003a,short\n003b," + b"x" * 11 + b"\n",
+        Limits(max_field_chars=10),
+    )
+
+    # Then
+    assert message.startswith("Row 3 has a value longer than 10 characters")
+
+
+def test_unclosed_quote_is_rejected_instead_of_swallowing_the_file() -> None:
+    # Given a quote opened on row 2 and never closed
+    data = b'ContactId,Role\n003a,"Customer\n' + b"003b,Customer\n" * 5000
+
+    # When / Then
+    assert rejection(data).startswith(
+        "Row 2 has a value longer than 32,000 characters, often because a quote"
+    )
+
+
+def test_enormous_line_is_rejected() -> None:
+    # Given a single 2 MB line of separators
+    data = b"ContactId,Role\n" + b"," * 2_000_000
+
+    # When / Then
+    assert rejection(data).startswith("Row 2 has a line longer than")
+
+
+def test_reading_leaves_the_process_wide_csv_field_limit_unchanged() -> None:
+    # Given
+    before = csv.field_size_limit()
+
+    # When
+    read(b"ContactId,Role\n003a,C\n", Limits(max_field_chars=10))
+
+    # Then
+    assert csv.field_size_limit() == before
+
+
+def test_import_file_reports_encoding_and_delimiter() -> None:
+    # Given / When
+    opened = open_import([b"ContactId|Role\n"])
+
+    # Then
+    assert isinstance(opened, ImportFile)
+    assert (opened.encoding, opened.delimiter) == ("utf-8", "|")
+    assert list(opened.records()) == []
