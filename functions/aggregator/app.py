@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.parser.types import Json
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -20,12 +21,15 @@ from portal_import.observability import logger, metrics, tracer
 
 
 class AggregateRequestRecord(SqsRecordModel):
-    body: Json[AggregateRequest]  # type: ignore[assignment]
+    body: Json[AggregateRequest]
 
 
 # Each failed message is reported and retried alone, even when every message of the batch failed.
 processor = BatchProcessor(
-    event_type=EventType.SQS, model=AggregateRequestRecord, logger=logger, raise_on_entire_batch_failure=False  # type: ignore[arg-type]
+    event_type=EventType.SQS,
+    model=AggregateRequestRecord,
+    logger=logger,
+    raise_on_entire_batch_failure=False,
 )
 
 
@@ -41,7 +45,7 @@ def _deps(settings: AggregatorSettings) -> AggregateDeps:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     settings = AggregatorSettings.from_env()
 
     def record_handler(record: AggregateRequestRecord) -> None:
@@ -51,6 +55,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             metrics.add_metric(name="RowsSucceeded", unit="Count", value=summary["succeeded"])
             metrics.add_metric(name="RowsFailed", unit="Count", value=summary["failed"])
 
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

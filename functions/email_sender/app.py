@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -26,13 +27,16 @@ from portal_import.send import SendDeps, send_activation_emails
 
 
 class EmailBatchRecord(SqsRecordModel):
-    body: Json[EmailBatch]  # type: ignore[assignment]
+    body: Json[EmailBatch]
 
 
 settings = EmailSenderSettings.from_env()
 # Each failed message is reported and retried alone, even when every message of the batch failed.
 processor = BatchProcessor(
-    event_type=EventType.SQS, model=EmailBatchRecord, logger=logger, raise_on_entire_batch_failure=False  # type: ignore[arg-type]
+    event_type=EventType.SQS,
+    model=EmailBatchRecord,
+    logger=logger,
+    raise_on_entire_batch_failure=False,
 )
 # A batch delivered again (SQS is at-least-once, the worker may re-send it) sends nothing a second time.
 idempotency = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=7 * 24 * 3600)
@@ -57,13 +61,11 @@ def send_once(batch: EmailBatch) -> int:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency.register_lambda_context(context)
 
     def record_handler(record: EmailBatchRecord) -> None:
         sent = send_once(batch=record.body)
         metrics.add_metric(name="ActivationEmailsSent", unit="Count", value=sent)
 
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -31,6 +31,8 @@ def _deps(settings: SplitterSettings) -> SplitDeps:
 
 def _dropped(record: S3RecordModel) -> DroppedFile:
     obj = record.s3.object
+    if obj is None:
+        raise ValueError("an S3 ObjectCreated record always names its object")
     return DroppedFile(
         bucket=record.s3.bucket.name,
         key=unquote_plus(obj.key),

@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.parser.types import Json
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,12 +22,15 @@ from portal_import.work import WorkDeps, process_chunk
 
 
 class RowChunkRecord(SqsRecordModel):
-    body: Json[RowChunk]  # type: ignore[assignment]
+    body: Json[RowChunk]
 
 
 # Each failed message is reported and retried alone, even when every message of the batch failed.
 processor = BatchProcessor(
-    event_type=EventType.SQS, model=RowChunkRecord, logger=logger, raise_on_entire_batch_failure=False  # type: ignore[arg-type]
+    event_type=EventType.SQS,
+    model=RowChunkRecord,
+    logger=logger,
+    raise_on_entire_batch_failure=False,
 )
 
 
@@ -44,13 +48,11 @@ def _deps(settings: WorkerSettings) -> WorkDeps:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     deps = _deps(WorkerSettings.from_env())
 
     def record_handler(record: RowChunkRecord) -> None:
         process_chunk(record.body, deps)
         metrics.add_metric(name="RowsProcessed", unit="Count", value=len(record.body.rows))
 
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

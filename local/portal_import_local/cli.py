@@ -8,7 +8,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -31,13 +30,22 @@ def _parser() -> argparse.ArgumentParser:
     local_commands = local.add_subparsers(dest="local_command", required=True)
     run = local_commands.add_parser("run", help="import one CSV file and download its results")
     run.add_argument("import_csv", metavar="IMPORT_CSV", type=Path, help="the file to drop into imports/")
-    run.add_argument("--contacts", type=Path, default=SAMPLE_DIR / "contacts.csv",
-                     help="ContactId,SalesforceId,Email,FirstName,LastName,PortalUserId (default: bundled sample)")
-    run.add_argument("--roles", type=Path, default=SAMPLE_DIR / "roles.csv",
-                     help="Name,Active (default: bundled sample)")
+    run.add_argument(
+        "--contacts",
+        type=Path,
+        default=SAMPLE_DIR / "contacts.csv",
+        help="ContactId,SalesforceId,Email,FirstName,LastName,PortalUserId (default: bundled sample)",
+    )
+    run.add_argument(
+        "--roles", type=Path, default=SAMPLE_DIR / "roles.csv", help="Name,Active (default: bundled sample)"
+    )
     run.add_argument("--send-activation-email", action="store_true", help="email each new user a set-password link")
-    run.add_argument("--mode", choices=["import", "validate"], default="import",
-                     help="validate runs every check and writes the result files without creating users")
+    run.add_argument(
+        "--mode",
+        choices=["import", "validate"],
+        default="import",
+        help="validate runs every check and writes the result files without creating users",
+    )
     run.add_argument("--email-rate", type=float, metavar="R", help="emails per second (default: the template's)")
     run.add_argument("--out", type=Path, help="where to put the results (default ./import-results/<jobId>/)")
     run.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")
@@ -100,12 +108,17 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(str(error)) from error
         result_dir: Path = outcome["resultDir"]
         shutil.copyfile(log_path, result_dir / "function-logs.jsonl")
-    report: dict[str, Any] = {key: outcome[key] for key in (
-        "jobId", "status", "error", "totalRows", "succeeded", "failed", "emailsQueued", "emailsSent")}
+    report: dict[str, Any] = {
+        key: outcome[key]
+        for key in ("jobId", "status", "error", "totalRows", "succeeded", "failed", "emailsQueued", "emailsSent")
+    }
     report["resultDir"] = str(result_dir)
     if args.stats:
-        report.update(awsRequests=outcome["awsRequests"], wallSeconds=outcome["wallSeconds"],
-                      emailSendTimes=outcome["emailSendTimes"])
+        report.update(
+            awsRequests=outcome["awsRequests"],
+            wallSeconds=outcome["wallSeconds"],
+            emailSendTimes=outcome["emailSendTimes"],
+        )
     if args.json:
         print(json.dumps(report))
     else:
@@ -119,8 +132,10 @@ def _run(args: argparse.Namespace) -> int:
 def _print_human(report: dict[str, Any], outcome: dict[str, Any]) -> None:
     notice = outcome["notification"]
     print(f"Job {report['jobId']}: {report['status']}")
-    print(f"  rows {report['totalRows']}, created {report['succeeded']}, failed {report['failed']}, "
-          f"activation emails queued {report['emailsQueued']}, sent {report['emailsSent']}")
+    print(
+        f"  rows {report['totalRows']}, created {report['succeeded']}, failed {report['failed']}, "
+        f"activation emails queued {report['emailsQueued']}, sent {report['emailsSent']}"
+    )
     print()
     print("Notification")
     print(f"  Subject: {notice['subject']}")

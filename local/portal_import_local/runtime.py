@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sys
-import traceback
 import time
+import traceback
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +64,9 @@ class LocalRuntime:
         os.environ.setdefault("POWERTOOLS_SERVICE_NAME", any_function.environment.get("POWERTOOLS_SERVICE_NAME", ""))
         from portal_import.observability import logger
 
-        logger.registered_handler.setStream(stream)  # type: ignore[attr-defined]
+        handler = logger.registered_handler
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(stream)
         self._log_stream = stream
 
     def _log_crash(self, function: str, crash: BaseException) -> None:
@@ -91,8 +95,8 @@ class LocalRuntime:
         head = self._s3.head_object(Bucket=self.stack.bucket, Key=key, VersionId=response["VersionId"])
         return self._s3_event(key, head)
 
-    def _s3_event(self, key: str, head: dict[str, Any]) -> dict[str, Any]:
-        now = datetime.now(timezone.utc)
+    def _s3_event(self, key: str, head: Mapping[str, Any]) -> dict[str, Any]:
+        now = datetime.now(UTC)
         version = head.get("VersionId")
         return {
             "Records": [
@@ -158,7 +162,9 @@ class LocalRuntime:
             if not messages:
                 continue
             delivered = True
-            failed = self._invoke_with_batch(trigger.function, trigger.queue_arn, messages, trigger.report_item_failures)
+            failed = self._invoke_with_batch(
+                trigger.function, trigger.queue_arn, messages, trigger.report_item_failures
+            )
             for message in messages:
                 if message["MessageId"] in failed:
                     # The fast clock: the visibility timeout of a failed message is over at once.
@@ -170,7 +176,7 @@ class LocalRuntime:
         return delivered
 
     def _invoke_with_batch(
-        self, function: str, queue_arn: str, messages: list[dict[str, Any]], report_item_failures: bool
+        self, function: str, queue_arn: str, messages: Sequence[Mapping[str, Any]], report_item_failures: bool
     ) -> set[str]:
         event = {"Records": [_sqs_record(message, queue_arn) for message in messages]}
         everything = {message["MessageId"] for message in messages}
@@ -190,14 +196,18 @@ class LocalRuntime:
                 QueueUrl=trigger.queue_url,
                 AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
             )["Attributes"]
-            if int(attributes["ApproximateNumberOfMessages"]) or int(attributes["ApproximateNumberOfMessagesNotVisible"]):
+            if int(attributes["ApproximateNumberOfMessages"]) or int(
+                attributes["ApproximateNumberOfMessagesNotVisible"]
+            ):
                 return False
         return True
 
     def dead_letters(self) -> int:
         total = 0
         for dlq_url in self.stack.dead_letter_queues.values():
-            attributes = self._sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
+            attributes = self._sqs.get_queue_attributes(
+                QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+            )
             total += int(attributes["Attributes"]["ApproximateNumberOfMessages"])
         return total
 
@@ -211,15 +221,22 @@ class LocalRuntime:
                 return list(self._notifications)
             for message in messages:
                 envelope = json.loads(message["Body"])
-                attributes = {name: value.get("Value", "") for name, value in envelope.get("MessageAttributes", {}).items()}
+                attributes = {
+                    name: value.get("Value", "") for name, value in envelope.get("MessageAttributes", {}).items()
+                }
                 self._notifications.append(
-                    Notification(subject=envelope.get("Subject", ""), message=envelope.get("Message", ""), attributes=attributes)
+                    Notification(
+                        subject=envelope.get("Subject", ""), message=envelope.get("Message", ""), attributes=attributes
+                    )
                 )
                 self._sqs.delete_message(QueueUrl=self._notifications_url, ReceiptHandle=message["ReceiptHandle"])
 
     def completion_notice(self, job_id: str) -> Notification | None:
         for notification in self.notifications():
-            if notification.attributes.get("event") == "import-completed" and notification.attributes.get("jobId") == job_id:
+            if (
+                notification.attributes.get("event") == "import-completed"
+                and notification.attributes.get("jobId") == job_id
+            ):
                 return notification
         return None
 
@@ -262,7 +279,7 @@ class LocalRuntime:
         self.session.client("ses").verify_email_identity(EmailAddress=address)
 
 
-def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+def _sqs_record(message: Mapping[str, Any], queue_arn: str) -> dict[str, Any]:
     attributes = message.get("Attributes", {})
     return {
         "messageId": message["MessageId"],

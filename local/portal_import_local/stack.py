@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,12 +126,14 @@ def provision(template_path: Path, parameters: dict[str, str], session: boto3.Se
     s3 = session.client("s3")
     s3.create_bucket(Bucket=ARTIFACT_BUCKET)
     code = _placeholder_zip()
-    for logical_id, resource in transformed["Resources"].items():
+    for resource in transformed["Resources"].values():
         if resource["Type"] in ("AWS::Lambda::Function", "AWS::Lambda::LayerVersion"):
             location = resource["Properties"].get("Code") or resource["Properties"].get("Content")
             s3.put_object(Bucket=location["S3Bucket"], Key=location["S3Key"], Body=code)
 
     cloudformation = session.client("cloudformation")
+    # moto notes each resource type it only records (the bucket policy): expected, and not for the user.
+    logging.getLogger("moto").setLevel(logging.ERROR)
     cloudformation.create_stack(
         StackName=STACK_NAME,
         TemplateBody=json.dumps(transformed),

@@ -6,10 +6,13 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import boto3
 import yaml
+from samtranslator.parser.parser import Parser
 from samtranslator.public.exceptions import InvalidDocumentException
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
-from samtranslator.translator.transform import transform
+from samtranslator.translator.translator import Translator
+from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 
 
 class _CloudFormationLoader(yaml.SafeLoader):
@@ -26,7 +29,7 @@ def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[st
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(node, deep=True)
     return {name: value}
 
 
@@ -46,7 +49,12 @@ def artifact_key(logical_id: str) -> str:
 
 
 def transform_template(
-    template: dict[str, Any], *, artifact_bucket: str, parameters: dict[str, str], iam_client: Any
+    template: dict[str, Any],
+    *,
+    artifact_bucket: str,
+    parameters: dict[str, str],
+    iam_client: Any,
+    region: str = "us-east-1",
 ) -> dict[str, Any]:
     """The CloudFormation form of the SAM template, local code locations pointed at an artifacts bucket."""
     sam = copy.deepcopy(template)
@@ -55,8 +63,14 @@ def transform_template(
         for uri in ("CodeUri", "ContentUri"):
             if uri in properties:
                 properties[uri] = f"s3://{artifact_bucket}/{artifact_key(logical_id)}"
+    # What samtranslator's transform() does, with the region given rather than read from the environment.
+    parameter_values = dict(parameters)
+    to_py27_compatible_template(sam, parameter_values)
+    translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=region))
+    policies = ManagedPolicyLoader(iam_client)
     try:
-        return dict(transform(sam, parameters, ManagedPolicyLoader(iam_client)))
+        transformed = translator.translate(sam, parameter_values=parameter_values, get_managed_policy_map=policies.load)
+        return dict(undo_mark_unicode_str_in_template(transformed))
     except InvalidDocumentException as error:
         causes = "; ".join(str(cause) for cause in error.causes)
         raise ValueError(f"template.yaml is not a valid SAM template: {causes}") from error

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formataddr, format_datetime, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 from html import escape
 from urllib.parse import urlencode
 
@@ -21,7 +21,7 @@ class ActivationToken:
 
 def new_token(ttl_hours: int, now: datetime | None = None) -> ActivationToken:
     token = secrets.token_urlsafe(32)
-    expires = (now or datetime.now(timezone.utc)) + timedelta(hours=ttl_hours)
+    expires = (now or datetime.now(UTC)) + timedelta(hours=ttl_hours)
     return ActivationToken(
         token=token,
         token_hash=hash_token(token),
@@ -61,7 +61,7 @@ class ActivationEmail:
         message["Subject"] = f"Activate your {self.portal_name} account"
         message["From"] = formataddr((self.portal_name, self.sender))
         message["To"] = self.recipient
-        message["Date"] = format_datetime(datetime.now(timezone.utc))
+        message["Date"] = format_datetime(datetime.now(UTC))
         message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
         message.set_content(
             f"{greeting}\n\n"

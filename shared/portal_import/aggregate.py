@@ -42,7 +42,11 @@ def aggregate_job(job_id: str, deps: AggregateDeps, settings: AggregatorSettings
         return None
 
     prefix = results_prefix(job_id)
-    keys = {"successKey": f"{prefix}success.csv", "failureKey": f"{prefix}failure.csv", "summaryKey": f"{prefix}summary.json"}
+    keys = {
+        "successKey": f"{prefix}success.csv",
+        "failureKey": f"{prefix}failure.csv",
+        "summaryKey": f"{prefix}summary.json",
+    }
     counts, errors = _write_result_files(job, deps.storage, keys)
     completed_at = now_iso()
     status = JobStatus.FAILED if job.status is JobStatus.FAILED else JobStatus.COMPLETED
@@ -71,34 +75,44 @@ def aggregate_job(job_id: str, deps: AggregateDeps, settings: AggregatorSettings
         links[f"{name}Uri"] = deps.storage.uri(key)
         links[f"{name}Url"] = deps.storage.presigned_url(key, settings.result_link_ttl_seconds)
     subject, message = compose(summary, errors, links, settings.result_link_ttl_seconds)
-    detail = {**summary, "errorCounts": dict(errors), "links": links, "linksExpireInSeconds": settings.result_link_ttl_seconds}
+    detail = {
+        **summary,
+        "errorCounts": dict(errors),
+        "links": links,
+        "linksExpireInSeconds": settings.result_link_ttl_seconds,
+    }
     deps.notifier.publish(
         event=IMPORT_COMPLETED, subject=subject, message=message, detail_type=DETAIL_TYPE_COMPLETED, detail=detail
     )
     deps.jobs.mark_notified(job_id, status=status, completed_at=completed_at)
-    logger.info("Job announced", extra={"status": status.value, "succeeded": summary["succeeded"], "failed": summary["failed"]})
+    logger.info(
+        "Job announced", extra={"status": status.value, "succeeded": summary["succeeded"], "failed": summary["failed"]}
+    )
     return summary
 
 
 def _write_result_files(job: Job, storage: Storage, keys: dict[str, str]) -> tuple[Counter[str], Counter[str]]:
     counts: Counter[str] = Counter(succeeded=0, failed=0, emailsQueued=0)
     errors: Counter[str] = Counter()
-    with tempfile.SpooledTemporaryFile(_SPOOL_BYTES) as success_file, tempfile.SpooledTemporaryFile(
-        _SPOOL_BYTES
-    ) as failure_file:
-        success = CsvResultWriter(success_file, SUCCESS_HEADER)  # type: ignore[arg-type]
-        failure = CsvResultWriter(failure_file, FAILURE_HEADER)  # type: ignore[arg-type]
+    with (
+        tempfile.SpooledTemporaryFile(_SPOOL_BYTES) as success_file,
+        tempfile.SpooledTemporaryFile(_SPOOL_BYTES) as failure_file,
+    ):
+        success = CsvResultWriter(success_file, SUCCESS_HEADER)
+        failure = CsvResultWriter(failure_file, FAILURE_HEADER)
         if job.status is not JobStatus.FAILED:
             for chunk in storage.iter_outcomes(job.job_id):
                 for outcome in chunk.outcomes:
                     if outcome.error is None:
-                        success.write((outcome.row, outcome.contact_id, outcome.role, outcome.user_id, outcome.activation_email))
+                        success.write(
+                            (outcome.row, outcome.contact_id, outcome.role, outcome.user_id, outcome.activation_email)
+                        )
                         counts["succeeded"] += 1
                         counts["emailsQueued"] += outcome.activation_email == QUEUED
                     else:
                         failure.write((outcome.row, outcome.input_contact_id, outcome.input_role, outcome.error))
                         counts["failed"] += 1
                         errors[outcome.error.split(":", 1)[0]] += 1
-        storage.put_result(keys["successKey"], success_file, "text/csv; charset=utf-8")  # type: ignore[arg-type]
-        storage.put_result(keys["failureKey"], failure_file, "text/csv; charset=utf-8")  # type: ignore[arg-type]
+        storage.put_result(keys["successKey"], success_file, "text/csv; charset=utf-8")
+        storage.put_result(keys["failureKey"], failure_file, "text/csv; charset=utf-8")
     return counts, errors

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from portal_import.messages import Mode
 
 
-class JobStatus(str, Enum):
+class JobStatus(StrEnum):
     SPLITTING = "SPLITTING"  # the splitter is still reading the file
     PROCESSING = "PROCESSING"  # every chunk is queued; workers are accounting for rows
     COMPLETED = "COMPLETED"  # results written and announced
@@ -53,6 +53,4 @@ class Job:
 
     @property
     def ready_to_aggregate(self) -> bool:
-        return self.status is JobStatus.FAILED or (
-            self.status is JobStatus.PROCESSING and self.all_rows_accounted
-        )
+        return self.status is JobStatus.FAILED or (self.status is JobStatus.PROCESSING and self.all_rows_accounted)

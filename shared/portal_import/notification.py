@@ -30,7 +30,9 @@ def _ascii_subject(text: str) -> str:
     return plain if len(plain) < 100 else plain[:96] + "..."
 
 
-def compose(summary: Mapping[str, Any], errors: Counter[str], links: Mapping[str, str], expires_in: int) -> tuple[str, str]:
+def compose(
+    summary: Mapping[str, Any], errors: Counter[str], links: Mapping[str, str], expires_in: int
+) -> tuple[str, str]:
     """Returns (subject, message) for the results-ready notification."""
     file_name = str(summary["sourceKey"]).rsplit("/", 1)[-1]
     validate = summary["mode"] == "validate"
@@ -50,7 +52,8 @@ def compose(summary: Mapping[str, Any], errors: Counter[str], links: Mapping[str
             f"{summary['succeeded']} {verb}, {summary['failed']} failed"
         )
         lines = [
-            f"The {'validation' if validate else 'import'} of {summary['sourceKey']} is complete (job {summary['jobId']}).",
+            f"The {'validation' if validate else 'import'} of {summary['sourceKey']} is complete "
+            f"(job {summary['jobId']}).",
             "",
             f"Rows: {summary['totalRows']}",
             f"Users {verb}: {summary['succeeded']}",

@@ -40,9 +40,7 @@ def _decode_as_cp1252(error: UnicodeError) -> tuple[str, int]:
         raise error
     raw = error.object[error.start : error.end]
     # cp1252 leaves five bytes undefined; reading those as Latin-1 keeps every byte visible instead of failing.
-    text = "".join(
-        bytes([byte]).decode("cp1252", errors="ignore") or chr(byte) for byte in raw
-    )
+    text = "".join(bytes([byte]).decode("cp1252", errors="ignore") or chr(byte) for byte in raw)
     return text, error.end
 
 
@@ -140,9 +138,7 @@ def _cell(cells: list[str], index: int) -> str:
     return cells[index] if index < len(cells) else ""
 
 
-def _next_row(
-    rows: Iterator[list[str]], row_number: int, limits: Limits
-) -> list[str] | None:
+def _next_row(rows: Iterator[list[str]], row_number: int, limits: Limits) -> list[str] | None:
     """The next CSV record, with parse failures turned into a rejection that names the row."""
     # The csv module's limit is process-wide: set it only while this file's reader runs, then put it back.
     previous_limit = csv.field_size_limit(limits.max_field_chars)
@@ -222,16 +218,12 @@ def sniff_delimiter(header_line: str) -> str:
 
 
 def _first_line(prefix: bytes, codec: str, errors: str) -> str:
-    text = codecs.getincrementaldecoder(codec)(errors=errors).decode(
-        prefix, final=False
-    )
+    text = codecs.getincrementaldecoder(codec)(errors=errors).decode(prefix, final=False)
     return text.splitlines()[0] if text else ""
 
 
 def _normalize_name(name: str) -> str:
-    return "".join(
-        char for char in name if not char.isspace() and char not in "_-\ufeff"
-    ).casefold()
+    return "".join(char for char in name if not char.isspace() and char not in "_-\ufeff").casefold()
 
 
 _FIELDS_BY_NAME = {_normalize_name(field): field for field in (CONTACT_ID, ROLE)}
@@ -272,8 +264,7 @@ def map_header(names: Sequence[str]) -> dict[str, int]:
         )
     if CONTACT_ID not in columns:
         raise FileRejected(
-            "The file has no ContactId column; "
-            f"add a column named ContactId next to Role (found columns: {found})."
+            f"The file has no ContactId column; add a column named ContactId next to Role (found columns: {found})."
         )
     if ROLE not in columns:
         raise FileRejected(
@@ -295,9 +286,7 @@ def open_import(chunks: Iterable[bytes], limits: Limits = Limits()) -> ImportFil
     delimiter = sniff_delimiter(_first_line(prefix, codec, errors))
 
     raw = _ChunkStream(itertools.chain([prefix], chunk_iterator))
-    text = io.TextIOWrapper(
-        io.BufferedReader(raw), encoding=codec, errors=errors, newline=""
-    )
+    text = io.TextIOWrapper(io.BufferedReader(raw), encoding=codec, errors=errors, newline="")
     rows = csv.reader(_bounded_lines(text), delimiter=delimiter)
 
     header = _next_row(rows, 1, limits)

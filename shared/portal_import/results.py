@@ -32,7 +32,7 @@ def escape_cell(value: str) -> str:
 
 
 class CsvResultWriter:
-    """Writes one result CSV (UTF-8 with BOM, header first, CRLF or LF consistently) to a binary file object, row by row."""
+    """Writes one result CSV (UTF-8 with BOM, header first, CRLF line ends) to a binary file, row by row."""
 
     def __init__(self, fileobj: BinarySink, header: Sequence[str]) -> None:
         self._fileobj = fileobj
@@ -57,9 +57,7 @@ class CsvResultWriter:
         self._buffer.truncate()
 
 
-def activation_email_status(
-    *, requested: bool, valid_email: bool, validate_mode: bool
-) -> str:
+def activation_email_status(*, requested: bool, valid_email: bool, validate_mode: bool) -> str:
     """The ActivationEmail value of a created (or, in validate mode, creatable) user."""
     if not requested:
         return NOT_REQUESTED

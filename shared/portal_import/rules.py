@@ -80,9 +80,7 @@ class FileChecks:
             return checked(None, ROLE_REQUIRED)
         ref = normalize_contact_id(contact_id)
         if role not in self._active:
-            return checked(
-                ref, with_detail(INVALID_ROLE, self._invalid_role_detail(role))
-            )
+            return checked(ref, with_detail(INVALID_ROLE, self._invalid_role_detail(role)))
         first_row = self._seen.get(ref.key)
         if first_row is not None:
             return checked(
@@ -112,9 +110,7 @@ def contact_not_found(ref: ContactRef) -> str:
     if ref.kind == "invalid":
         return with_detail(CONTACT_NOT_FOUND, ref.reason)
     if ref.kind == "salesforce":
-        return with_detail(
-            CONTACT_NOT_FOUND, f"no Contact has Salesforce ID '{ref.key}'"
-        )
+        return with_detail(CONTACT_NOT_FOUND, f"no Contact has Salesforce ID '{ref.key}'")
     return with_detail(CONTACT_NOT_FOUND, f"no Contact has ID '{ref.key}'")
 
 
@@ -128,11 +124,7 @@ def user_already_exists(contact_id: str, user_id: str) -> str:
 
 def is_valid_email(address: str) -> bool:
     """Whether an activation email can be addressed to this: one '@', a local part, a dotted domain, no spaces."""
-    if (
-        not address
-        or address.count("@") != 1
-        or any(char.isspace() for char in address)
-    ):
+    if not address or address.count("@") != 1 or any(char.isspace() for char in address):
         return False
     local, domain = address.split("@")
     if not local or "." not in domain:

@@ -38,7 +38,7 @@ def send_activation_emails(batch: EmailBatch, deps: SendDeps, settings: EmailSen
         [(contact_id, token.token_hash, token.expires_at) for contact_id, token in tokens.items()]
     )
     slots = deps.slots.reserve(len(batch.recipients))
-    for recipient, slot in zip(batch.recipients, slots):
+    for recipient, slot in zip(batch.recipients, slots, strict=True):
         wait = slot - deps.clock()
         if wait > 0:
             deps.sleep(wait)

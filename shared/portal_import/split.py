@@ -88,8 +88,9 @@ def _fan_out(dropped: DroppedFile, job_id: str, deps: SplitDeps, settings: Split
     checks = FileChecks(deps.directory.active_roles())
     counted = _Counter()
     rows = (
-        ChunkRow(row=checked.row_number, contact_id=checked.input_contact_id, role=checked.input_role,
-                 error=checked.error)
+        ChunkRow(
+            row=checked.row_number, contact_id=checked.input_contact_id, role=checked.input_role, error=checked.error
+        )
         for checked in map(checks.check, counted.records(import_file.records()))
     )
     chunks = deps.rows_queue.send_all(chunk.to_json() for chunk in _chunked(rows, job_id, options))
@@ -113,12 +114,18 @@ def _chunked(rows: Iterator[ChunkRow], job_id: str, options: ImportOptions) -> I
     for row in rows:
         row_size = len(f"{row.contact_id}{row.role}{row.error or ''}".encode()) + 64  # JSON keys and quoting
         if batch and (len(batch) >= CHUNK_ROWS or size + row_size > CHUNK_BYTES):
-            yield RowChunk(job_id=job_id, seq=seq, mode=options.mode,
-                           send_activation_email=options.send_activation_email, rows=batch)
+            yield RowChunk(
+                job_id=job_id,
+                seq=seq,
+                mode=options.mode,
+                send_activation_email=options.send_activation_email,
+                rows=batch,
+            )
             seq += 1
             batch, size = [], 0
         batch.append(row)
         size += row_size
     if batch:
-        yield RowChunk(job_id=job_id, seq=seq, mode=options.mode,
-                       send_activation_email=options.send_activation_email, rows=batch)
+        yield RowChunk(
+            job_id=job_id, seq=seq, mode=options.mode, send_activation_email=options.send_activation_email, rows=batch
+        )

@@ -1,6 +1,7 @@
 """Unit tests of Contact ID normalization and the Salesforce checksum."""
 
 import pytest
+
 from portal_import.ids import (
     ContactRef,
     canonical_salesforce_id,
@@ -37,9 +38,7 @@ def test_19_character_id_is_a_contact_id_matched_as_given() -> None:
         ("003f2UxG4uikYAZ", "003f2UxG4uikYAZAF2"),
     ],
 )
-def test_15_character_id_is_converted_to_its_18_character_form(
-    given: str, canonical: str
-) -> None:
+def test_15_character_id_is_converted_to_its_18_character_form(given: str, canonical: str) -> None:
     # Given a 15-character Salesforce ID from the worked example / When
     ref = normalize_contact_id(given)
 
@@ -102,9 +101,7 @@ def test_suffix_character_outside_the_alphabet_makes_the_id_invalid() -> None:
     assert ref.kind == "invalid"
 
 
-@pytest.mark.parametrize(
-    "given", ["abc", "0037KWyWfty6uEv00", "0037KWyWfty6uEv00011", "0"]
-)
+@pytest.mark.parametrize("given", ["abc", "0037KWyWfty6uEv00", "0037KWyWfty6uEv00011", "0"])
 def test_wrong_length_is_invalid_and_says_what_to_use(given: str) -> None:
     # Given / When
     ref = normalize_contact_id(given)
@@ -112,10 +109,7 @@ def test_wrong_length_is_invalid_and_says_what_to_use(given: str) -> None:
     # Then
     assert ref.kind == "invalid"
     assert ref.key == given
-    assert (
-        "use the 19-character Contact ID or a 15- or 18-character Salesforce ID"
-        in ref.reason
-    )
+    assert "use the 19-character Contact ID or a 15- or 18-character Salesforce ID" in ref.reason
 
 
 def test_wrong_length_reason_names_the_value_and_its_length() -> None:
@@ -148,8 +142,6 @@ def test_15_characters_with_punctuation_is_not_a_salesforce_id() -> None:
         ("00351hTRu4SV3SUBG1", None),
     ],
 )
-def test_canonical_salesforce_id_for_seeding_the_directory(
-    given: str, canonical: str | None
-) -> None:
+def test_canonical_salesforce_id_for_seeding_the_directory(given: str, canonical: str | None) -> None:
     # Given / When / Then
     assert canonical_salesforce_id(given) == canonical

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from portal_import.reader import (
     FileRejected,
     ImportFile,
@@ -23,16 +24,12 @@ def pieces(data: bytes, size: int) -> Iterator[bytes]:
     return (data[start : start + size] for start in range(0, len(data), size))
 
 
-def read(
-    data: bytes, limits: Limits | None = None, chunk_size: int = 8192
-) -> list[Record]:
+def read(data: bytes, limits: Limits | None = None, chunk_size: int = 8192) -> list[Record]:
     return list(open_import(pieces(data, chunk_size), limits or Limits()).records())
 
 
 def rows(data: bytes) -> list[tuple[int, str, str]]:
-    return [
-        (record.row_number, record.contact_id, record.role) for record in read(data)
-    ]
+    return [(record.row_number, record.contact_id, record.role) for record in read(data)]
 
 
 def rejection(data: bytes, limits: Limits | None = None) -> str:
@@ -66,9 +63,7 @@ def test_header_variants_map_to_the_two_columns(header: list[str]) -> None:
 
 def test_columns_may_come_in_any_order_with_extra_columns_ignored() -> None:
     # Given / When
-    found = rows(
-        b"Notes,Role,Email,Contact ID\r\nhello,Customer,a@b.c,0037KWyWfty6uEv0001\r\n"
-    )
+    found = rows(b"Notes,Role,Email,Contact ID\r\nhello,Customer,a@b.c,0037KWyWfty6uEv0001\r\n")
 
     # Then
     assert found == [(2, "0037KWyWfty6uEv0001", "Customer")]
@@ -76,9 +71,7 @@ def test_columns_may_come_in_any_order_with_extra_columns_ignored() -> None:
 
 def test_short_record_gives_empty_cells() -> None:
     # Given / When / Then
-    assert rows(b"ContactId,Notes,Role\n0037KWyWfty6uEv0001\n") == [
-        (2, "0037KWyWfty6uEv0001", "")
-    ]
+    assert rows(b"ContactId,Notes,Role\n0037KWyWfty6uEv0001\n") == [(2, "0037KWyWfty6uEv0001", "")]
 
 
 def test_values_are_passed_on_untrimmed() -> None:
@@ -106,25 +99,16 @@ def test_utf8_with_bom() -> None:
 
     # Then
     assert opened.encoding == "utf-8-sig"
-    assert [(record.contact_id, record.role) for record in opened.records()] == [
-        ("003a", ROLE)
-    ]
+    assert [(record.contact_id, record.role) for record in opened.records()] == [("003a", ROLE)]
 
 
 @pytest.mark.parametrize(
     ("bom", "codec"),
     [(codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")],
 )
-def test_utf16_with_bom_tab_delimited_as_excel_unicode_text(
-    bom: bytes, codec: str
-) -> None:
+def test_utf16_with_bom_tab_delimited_as_excel_unicode_text(bom: bytes, codec: str) -> None:
     # Given a file saved by Excel as "Unicode text"
-    data = (
-        bom
-        + f"ContactId\tRole\r\n0037KWyWfty6uEv0001\t{ROLE}\r\n\t\r\n003a\tCustomer\r\n".encode(
-            codec
-        )
-    )
+    data = bom + f"ContactId\tRole\r\n0037KWyWfty6uEv0001\t{ROLE}\r\n\t\r\n003a\tCustomer\r\n".encode(codec)
 
     # When
     opened = open_import(pieces(data, 7))
@@ -149,9 +133,7 @@ def test_windows_1252_file_reads_accented_role() -> None:
     assert [record.role for record in opened.records()] == [ROLE]
 
 
-def test_windows_1252_byte_after_the_first_64_kb_of_utf8_still_reads_correctly() -> (
-    None
-):
+def test_windows_1252_byte_after_the_first_64_kb_of_utf8_still_reads_correctly() -> None:
     # Given a UTF-8 file with one Windows-1252 'é' far down
     body = b"".join(b"%019d,Customer\n" % number for number in range(5000))
     data = b"ContactId,Role\n" + body + "003b,Privilégié\n".encode("cp1252")
@@ -198,9 +180,7 @@ def test_delimiter_inside_quotes_in_the_header_is_not_counted() -> None:
 @pytest.mark.parametrize("newline", [b"\r\n", b"\n", b"\r"])
 def test_crlf_lf_and_cr_line_ends(newline: bytes) -> None:
     # Given
-    data = newline.join(
-        [b"ContactId,Role", b"003a,Customer", b"", b"003b,Partner User", b""]
-    )
+    data = newline.join([b"ContactId,Role", b"003a,Customer", b"", b"003b,Partner User", b""])
 
     # When / Then
     assert rows(data) == [(2, "003a", "Customer"), (4, "003b", "Partner User")]
@@ -231,9 +211,7 @@ def test_quoted_line_breaks_stay_in_one_record_and_row_numbers_count_records(
 
 def test_quoted_line_break_in_the_role_is_kept() -> None:
     # Given / When / Then
-    assert rows(b'ContactId,Role\n003a,"Partner\nUser"\n') == [
-        (2, "003a", "Partner\nUser")
-    ]
+    assert rows(b'ContactId,Role\n003a,"Partner\nUser"\n') == [(2, "003a", "Partner\nUser")]
 
 
 def test_blank_records_are_skipped_but_keep_their_row_numbers() -> None:
@@ -251,8 +229,7 @@ def test_worked_example_row_numbers_match_the_expected_file() -> None:
     # Given
     with (MIXED / "expected.csv").open(newline="", encoding="utf-8") as expected_file:
         expected = [
-            (int(row["RowNumber"]), row["InputContactId"], row["InputRole"])
-            for row in csv.DictReader(expected_file)
+            (int(row["RowNumber"]), row["InputContactId"], row["InputRole"]) for row in csv.DictReader(expected_file)
         ]
 
     # When
@@ -306,9 +283,7 @@ def test_open_reads_only_the_beginning_and_records_are_read_lazily() -> None:
 # --- rejections ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "data", [b"", codecs.BOM_UTF8, codecs.BOM_UTF16_LE, b"  \r\n\n"]
-)
+@pytest.mark.parametrize("data", [b"", codecs.BOM_UTF8, codecs.BOM_UTF16_LE, b"  \r\n\n"])
 def test_empty_file_is_rejected(data: bytes) -> None:
     # Given / When / Then
     assert rejection(data).startswith("The file is empty;")
@@ -316,9 +291,7 @@ def test_empty_file_is_rejected(data: bytes) -> None:
 
 def test_empty_first_row_is_rejected() -> None:
     # Given / When / Then
-    assert "first row of the file is empty" in rejection(
-        b",,\n0037KWyWfty6uEv0001,Customer\n"
-    )
+    assert "first row of the file is empty" in rejection(b",,\n0037KWyWfty6uEv0001,Customer\n")
 
 
 def test_file_without_a_header_is_rejected() -> None:
@@ -356,9 +329,7 @@ def test_two_columns_for_one_field_is_rejected() -> None:
 
 def test_long_header_is_listed_shortly() -> None:
     # Given / When
-    message = rejection(
-        ",".join(f"Column{number}" for number in range(30)).encode() + b"\n"
-    )
+    message = rejection(",".join(f"Column{number}" for number in range(30)).encode() + b"\n")
 
     # Then
     assert "Column9 and 20 more)." in message
@@ -416,9 +387,7 @@ def test_unclosed_quote_is_rejected_instead_of_swallowing_the_file() -> None:
     data = b'ContactId,Role\n003a,"Customer\n' + b"003b,Customer\n" * 5000
 
     # When / Then
-    assert rejection(data).startswith(
-        "Row 2 has a value longer than 32,000 characters, often because a quote"
-    )
+    assert rejection(data).startswith("Row 2 has a value longer than 32,000 characters, often because a quote")
 
 
 def test_enormous_line_is_rejected() -> None:

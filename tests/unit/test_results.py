@@ -6,6 +6,7 @@ import io
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from portal_import.results import (
     FAILURE_HEADER,
     NO_VALID_EMAIL,
@@ -97,9 +98,7 @@ def test_formula_looking_cell_is_written_with_a_leading_quote(start: str) -> Non
     assert read_back(out.getvalue())[1][1] == "'" + start + 'HYPERLINK("http://x")'
 
 
-@pytest.mark.parametrize(
-    "value", ["", "003dQrnpUsuUL02", "'=already quoted", " =1", "a=b", "\n=x"]
-)
+@pytest.mark.parametrize("value", ["", "003dQrnpUsuUL02", "'=already quoted", " =1", "a=b", "\n=x"])
 def test_harmless_cell_is_written_unchanged(value: str) -> None:
     # Given / When / Then
     assert escape_cell(value) == value
@@ -127,13 +126,6 @@ def test_escaped_cell_never_starts_with_a_formula_character(value: str) -> None:
         (True, False, True, NO_VALID_EMAIL),
     ],
 )
-def test_activation_email_status(
-    requested: bool, valid_email: bool, validate_mode: bool, status: str
-) -> None:
+def test_activation_email_status(requested: bool, valid_email: bool, validate_mode: bool, status: str) -> None:
     # Given / When / Then
-    assert (
-        activation_email_status(
-            requested=requested, valid_email=valid_email, validate_mode=validate_mode
-        )
-        == status
-    )
+    assert activation_email_status(requested=requested, valid_email=valid_email, validate_mode=validate_mode) == status

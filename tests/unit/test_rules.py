@@ -4,6 +4,7 @@ import csv
 from pathlib import Path
 
 import pytest
+
 from portal_import.ids import ContactRef, normalize_contact_id
 from portal_import.reader import Record, open_import
 from portal_import.rules import (
@@ -36,14 +37,9 @@ RULE_1_TO_4_ERRORS = (
 )
 
 
-def check_all(
-    rows: list[tuple[str, str]], roles: dict[str, bool] = ROLES
-) -> list[str | None]:
+def check_all(rows: list[tuple[str, str]], roles: dict[str, bool] = ROLES) -> list[str | None]:
     checks = FileChecks(roles)
-    return [
-        checks.check(Record(number, cid, role)).error
-        for number, (cid, role) in enumerate(rows, start=2)
-    ]
+    return [checks.check(Record(number, cid, role)).error for number, (cid, role) in enumerate(rows, start=2)]
 
 
 def test_rule_1_empty_contact_id_is_missing() -> None:
@@ -76,16 +72,12 @@ def test_rule_2_comes_before_rule_5() -> None:
 
 def test_rule_3_role_differing_only_in_case_suggests_the_right_name() -> None:
     # Given / When / Then
-    assert check_all([(CONTACT, "partner user")]) == [
-        "Invalid Role: 'partner user' (did you mean 'Partner User'?)"
-    ]
+    assert check_all([(CONTACT, "partner user")]) == ["Invalid Role: 'partner user' (did you mean 'Partner User'?)"]
 
 
 def test_rule_3_inactive_role_says_it_is_not_active() -> None:
     # Given / When / Then
-    assert check_all([(CONTACT, "Legacy Partner")]) == [
-        "Invalid Role: 'Legacy Partner' is not active"
-    ]
+    assert check_all([(CONTACT, "Legacy Partner")]) == ["Invalid Role: 'Legacy Partner' is not active"]
 
 
 def test_rule_3_unknown_role_lists_the_active_roles() -> None:
@@ -131,9 +123,7 @@ def test_rule_3_comes_before_rule_5_and_keeps_the_contact_reference() -> None:
 
 def test_role_is_matched_after_trimming_and_the_input_is_kept_as_given() -> None:
     # Given / When
-    row = FileChecks(ROLES).check(
-        Record(19, "  003T51M4lm8yatX0001 ", " Partner User  ")
-    )
+    row = FileChecks(ROLES).check(Record(19, "  003T51M4lm8yatX0001 ", " Partner User  "))
 
     # Then
     assert row.error is None
@@ -147,9 +137,7 @@ def test_role_is_matched_after_trimming_and_the_input_is_kept_as_given() -> None
 
 def test_rule_4_second_row_for_the_same_contact_names_the_first() -> None:
     # Given / When / Then
-    assert check_all(
-        [(CONTACT, "Customer"), ("x", "Customer"), (CONTACT, "Partner User")]
-    ) == [
+    assert check_all([(CONTACT, "Customer"), ("x", "Customer"), (CONTACT, "Partner User")]) == [
         None,
         None,
         "Duplicate Contact ID in file: same Contact as row 2",
@@ -173,19 +161,16 @@ def test_rule_4_15_and_18_character_forms_of_one_salesforce_id_are_duplicates() 
 
 def test_rule_4_ignores_earlier_rows_that_failed_rules_1_to_3() -> None:
     # Given a first row with a bad Role, then the same Contact with a good one / When / Then
-    assert check_all(
-        [(CONTACT, "Nope"), (CONTACT, ""), (CONTACT, "Customer"), (CONTACT, "Customer")]
-    ) == [
-        "Invalid Role: 'Nope' is not an active portal Role (active Roles: Customer, Partenaire Privilégié, Partner User)",
+    assert check_all([(CONTACT, "Nope"), (CONTACT, ""), (CONTACT, "Customer"), (CONTACT, "Customer")]) == [
+        "Invalid Role: 'Nope' is not an active portal Role "
+        "(active Roles: Customer, Partenaire Privilégié, Partner User)",
         "Role is required",
         None,
         "Duplicate Contact ID in file: same Contact as row 4",
     ]
 
 
-def test_rule_4_contact_id_and_salesforce_id_of_one_contact_are_not_duplicates_here() -> (
-    None
-):
+def test_rule_4_contact_id_and_salesforce_id_of_one_contact_are_not_duplicates_here() -> None:
     # Given a 19-character ID and a Salesforce ID (the worker decides by rule 6 later) / When / Then
     assert check_all([(CONTACT, "Customer"), ("003FU3EhWt9xlvt", "Customer")]) == [
         None,
@@ -217,9 +202,7 @@ def test_rule_5_text_for_unknown_ids() -> None:
     assert contact_not_found(normalize_contact_id("003dQrnpUsuUL02")) == (
         "Contact not found: no Contact has Salesforce ID '003dQrnpUsuUL02QIG'"
     )
-    assert contact_not_found(normalize_contact_id("abc")).startswith(
-        CONTACT_NOT_FOUND + ": 'abc' is 3 characters"
-    )
+    assert contact_not_found(normalize_contact_id("abc")).startswith(CONTACT_NOT_FOUND + ": 'abc' is 3 characters")
 
 
 def test_rule_6_text_says_no_action_is_needed() -> None:
@@ -269,15 +252,10 @@ def test_is_valid_email(address: str, valid: bool) -> None:
 def test_worked_example_gives_exactly_the_expected_rule_1_to_4_errors() -> None:
     # Given the worked example's file, its Roles and its expected outcomes
     with (MIXED / "roles.csv").open(newline="", encoding="utf-8") as roles_file:
-        roles = {
-            row["Name"]: row["Active"].strip().lower() == "true"
-            for row in csv.DictReader(roles_file)
-        }
+        roles = {row["Name"]: row["Active"].strip().lower() == "true" for row in csv.DictReader(roles_file)}
     with (MIXED / "expected.csv").open(newline="", encoding="utf-8") as expected_file:
         expected = {
-            int(row["RowNumber"]): (
-                row["Outcome"] if row["Outcome"] in RULE_1_TO_4_ERRORS else None
-            )
+            int(row["RowNumber"]): (row["Outcome"] if row["Outcome"] in RULE_1_TO_4_ERRORS else None)
             for row in csv.DictReader(expected_file)
         }
     checks = FileChecks(roles)

@@ -201,8 +201,8 @@ class Directory:
                 raise
             reasons = error.response.get("CancellationReasons", [])
             refused = {
-                user.contact_id: _user_from_item(reason.get("Item") or {})
-                for user, reason in zip(users, reasons)
+                user.contact_id: _user_from_item(dict(reason.get("Item") or {}))
+                for user, reason in zip(users, reasons, strict=False)
                 if reason.get("Code") == "ConditionalCheckFailed"
             }
             if not refused:
@@ -235,8 +235,10 @@ class Directory:
 
     def put_roles(self, roles: dict[str, bool]) -> None:
         self._batch_write(
-            [{"pk": {"S": "ROLE"}, "sk": {"S": name}, "Name": {"S": name}, "Active": {"BOOL": active}}
-             for name, active in roles.items()]
+            [
+                {"pk": {"S": "ROLE"}, "sk": {"S": name}, "Name": {"S": name}, "Active": {"BOOL": active}}
+                for name, active in roles.items()
+            ]
         )
 
     def put_contacts(self, contacts: Iterable[Contact]) -> None:
@@ -269,4 +271,3 @@ class Directory:
                 if request:
                     attempt += 1
                     time.sleep(min(0.05 * 2**attempt, 2.0))
-

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -12,7 +12,7 @@ from portal_import.job import Job, JobStatus
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _is_conditional_failure(error: ClientError) -> bool:
@@ -37,9 +37,7 @@ class JobStore:
             "StartedAt": {"S": job.started_at},
         }
         try:
-            self._ddb.put_item(
-                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
-            )
+            self._ddb.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as error:
             if _is_conditional_failure(error):
                 return False
@@ -86,9 +84,7 @@ class JobStore:
             ExpressionAttributeValues={":failed": {"S": JobStatus.FAILED.value}, ":error": {"S": error}},
         )
 
-    def record_chunk(
-        self, job_id: str, seq: int, *, rows: int, succeeded: int, failed: int, emails_queued: int
-    ) -> Job:
+    def record_chunk(self, job_id: str, seq: int, *, rows: int, succeeded: int, failed: int, emails_queued: int) -> Job:
         """Counts a chunk's rows exactly once: a redelivered chunk leaves the counters as they are."""
         try:
             response = self._ddb.update_item(

@@ -26,9 +26,9 @@ class SendSlots:
     def reserve(self, count: int) -> list[float]:
         """Reserves `count` consecutive slots; returns the epoch second at which each send may go."""
         for _ in range(50):
-            item = self._ddb.get_item(
-                TableName=self._table, Key={"pk": {"S": _LIMITER_KEY}}, ConsistentRead=True
-            ).get("Item")
+            item = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": _LIMITER_KEY}}, ConsistentRead=True).get(
+                "Item"
+            )
             previous = item["NextSlot"]["N"] if item else None
             start = max(self._clock(), float(previous) if previous else 0.0)
             end = start + count / self._rate

@@ -1,0 +1,217 @@
+"""`portal-import local run` end to end, as an administrator runs it: exact result files, summary,
+notification and outbox for the worked example, validate mode, a rejected file, and usage errors."""
+
+from __future__ import annotations
+
+import csv
+import email
+import email.policy
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "mixed"
+CLI = [sys.executable, "-m", "portal_import_local.cli"]
+
+
+def run_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, "local", "run", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT / 'shared'}:{ROOT / 'local'}", "HOME": str(cwd)},
+    )
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), f"{path.name} must start with a UTF-8 BOM"
+    return list(csv.DictReader(raw.decode("utf-8-sig").splitlines()))
+
+
+@pytest.fixture(scope="module")
+def mixed_import(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    work = tmp_path_factory.mktemp("mixed")
+    out = work / "results"
+    result = run_cli(
+        FIXTURES / "import.csv",
+        "--contacts",
+        FIXTURES / "contacts.csv",
+        "--roles",
+        FIXTURES / "roles.csv",
+        "--send-activation-email",
+        "--out",
+        out,
+        "--json",
+        "--stats",
+        cwd=work,
+    )
+    return result, out
+
+
+def test_worked_example_puts_every_row_where_expected(mixed_import: tuple[Any, Path]) -> None:
+    # Given the worked example imported with activation emails on
+    result, out = mixed_import
+    assert result.returncode == 0, result.stderr
+    expected = list(csv.DictReader((FIXTURES / "expected.csv").read_text(encoding="utf-8").splitlines()))
+
+    # When the administrator opens the two result files
+    success = read_csv(out / "success.csv")
+    failure = read_csv(out / "failure.csv")
+
+    # Then each row is in exactly one file, sorted, with the expected resolution, email status or error
+    assert [int(r["RowNumber"]) for r in success] == sorted(int(r["RowNumber"]) for r in success)
+    assert [int(r["RowNumber"]) for r in failure] == sorted(int(r["RowNumber"]) for r in failure)
+    created = {r["RowNumber"]: r for r in success}
+    failed = {r["RowNumber"]: r for r in failure}
+    assert set(created) | set(failed) == {e["RowNumber"] for e in expected}
+    assert not set(created) & set(failed)
+    for row in expected:
+        if row["Outcome"] == "created":
+            got = created[row["RowNumber"]]
+            assert (got["ContactId"], got["Role"], got["ActivationEmail"]) == (
+                row["ContactId"],
+                row["InputRole"].strip(),
+                row["ActivationEmail"],
+            ), row
+            assert got["UserId"].startswith("005") and len(got["UserId"]) == 19
+        else:
+            got = failed[row["RowNumber"]]
+            assert got["Error"].startswith(row["Outcome"]), (row, got)
+            # The failure file keeps the input as it was, so it can be corrected and dropped back
+            assert (got["ContactId"], got["Role"]) == (row["InputContactId"], row["InputRole"])
+
+
+def test_summary_and_json_report_agree_and_add_up(mixed_import: tuple[Any, Path]) -> None:
+    result, out = mixed_import
+    report = json.loads(result.stdout)  # --json: one object and nothing else on stdout
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert set(summary) == {
+        "jobId",
+        "sourceKey",
+        "status",
+        "error",
+        "mode",
+        "totalRows",
+        "succeeded",
+        "failed",
+        "sendActivationEmail",
+        "emailsQueued",
+        "startedAt",
+        "completedAt",
+        "successKey",
+        "failureKey",
+    }
+    assert summary["status"] == "COMPLETED" and summary["error"] is None
+    assert (summary["totalRows"], summary["succeeded"], summary["failed"]) == (40, 28, 12)
+    assert summary["totalRows"] == summary["succeeded"] + summary["failed"]
+    assert summary["emailsQueued"] == 21 and summary["sendActivationEmail"] is True
+    assert summary["successKey"] == f"results/{summary['jobId']}/success.csv"
+    assert {k: report[k] for k in ("jobId", "status", "totalRows", "succeeded", "failed", "emailsQueued")} == {
+        k: summary[k] for k in ("jobId", "status", "totalRows", "succeeded", "failed", "emailsQueued")
+    }
+    assert report["emailsSent"] == 21 and report["resultDir"] == str(out)
+    # --stats counts only what function code asked of AWS
+    assert report["awsRequests"]["SESv2.SendEmail"] == 21
+    assert report["awsRequests"]["SNS.Publish"] == 1
+    assert len(report["emailSendTimes"]) == 21 and report["wallSeconds"] > 0
+
+
+def test_send_times_respect_the_email_rate(mixed_import: tuple[Any, Path]) -> None:
+    # The template's default rate is 10 emails a second: no window of W seconds holds more than 10*W + 10
+    result, _ = mixed_import
+    times = sorted(json.loads(result.stdout)["emailSendTimes"])
+    for i, start in enumerate(times):
+        within_one_second = [t for t in times[i:] if t - start < 1.0]
+        assert len(within_one_second) <= 10 + 10
+
+
+def test_notification_names_file_counts_status_and_links(mixed_import: tuple[Any, Path]) -> None:
+    _, out = mixed_import
+    notice = json.loads((out / "notification.json").read_text(encoding="utf-8"))
+    assert notice["attributes"]["event"] == "import-completed"
+    assert "import.csv" in notice["subject"] and "28 created" in notice["subject"] and "12 failed" in notice["subject"]
+    message = notice["message"]
+    assert ("s3://" in message and "failure.csv" in message and "X-Amz-" in message) or "Signature=" in message
+    assert "Invalid Role: 1" in message and "User already exists: 2" in message
+
+
+def test_outbox_holds_one_activation_email_per_queued_user(mixed_import: tuple[Any, Path]) -> None:
+    _, out = mixed_import
+    emails = [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted((out / "outbox").glob("*.eml"))
+    ]
+    success = read_csv(out / "success.csv")
+    contacts = {r["ContactId"]: r for r in csv.DictReader((FIXTURES / "contacts.csv").read_text().splitlines())}
+    queued = sorted(contacts[r["ContactId"]]["Email"] for r in success if r["ActivationEmail"] == "Queued")
+    assert sorted(m["To"] for m in emails) == queued
+    first = emails[0]
+    text = first.get_body(preferencelist=("plain",)).get_content()  # type: ignore[attr-defined]
+    assert "/activate?token=" in text and "expires" in text
+    assert first.get_body(preferencelist=("html",)) is not None  # type: ignore[attr-defined]
+
+
+def test_validate_mode_checks_everything_and_creates_nothing(tmp_path: Path) -> None:
+    # Given the worked example in validate mode, emails requested
+    result = run_cli(
+        FIXTURES / "import.csv",
+        "--contacts",
+        FIXTURES / "contacts.csv",
+        "--roles",
+        FIXTURES / "roles.csv",
+        "--send-activation-email",
+        "--mode",
+        "validate",
+        "--out",
+        tmp_path / "r",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    success = read_csv(tmp_path / "r" / "success.csv")
+    # Then the same rows pass and fail, no user id is issued, no email is sent
+    assert (report["succeeded"], report["failed"], report["emailsSent"]) == (28, 12, 0)
+    assert {r["ActivationEmail"] for r in success} == {"Would queue", "No valid email"}
+    assert all(r["UserId"] == "" for r in success)
+    assert list((tmp_path / "r" / "outbox").glob("*.eml")) == []
+
+
+def test_file_without_role_column_fails_as_a_whole(tmp_path: Path) -> None:
+    # Given a file with no Role column
+    bad = tmp_path / "no-role.csv"
+    bad.write_text("ContactId,Notes\n0037KWyWfty6uEv0001,x\n", encoding="utf-8")
+    # When it is imported
+    result = run_cli(bad, "--out", tmp_path / "r", cwd=tmp_path)
+    # Then the command exits 1 with the reason, and the job still has a summary and a notification
+    assert result.returncode == 1
+    assert "Role" in result.stderr and "Traceback" not in result.stderr
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["status"] == "FAILED" and "Role" in summary["error"]
+    assert summary["totalRows"] == summary["succeeded"] == summary["failed"] == 0
+    assert read_csv(tmp_path / "r" / "success.csv") == [] and read_csv(tmp_path / "r" / "failure.csv") == []
+    notice = json.loads((tmp_path / "r" / "notification.json").read_text(encoding="utf-8"))
+    assert notice["attributes"]["event"] == "import-completed" and "FAILED" in notice["subject"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["missing.csv"],
+        [str(FIXTURES / "import.csv"), "--email-rate", "0"],
+        [str(FIXTURES / "import.csv"), "--mode", "upsert"],
+        [str(FIXTURES / "import.csv"), "--roles", str(FIXTURES / "contacts.csv")],
+    ],
+)
+def test_usage_errors_exit_2_without_a_traceback(tmp_path: Path, args: list[str]) -> None:
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() and "Traceback" not in result.stderr
