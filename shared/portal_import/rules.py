@@ -114,12 +114,19 @@ def contact_not_found(ref: ContactRef) -> str:
     return with_detail(CONTACT_NOT_FOUND, f"no Contact has ID '{ref.key}'")
 
 
-def user_already_exists(contact_id: str, user_id: str) -> str:
-    """The full rule-6 error text: the Contact already has a portal user, which is left unchanged."""
-    return with_detail(
-        USER_ALREADY_EXISTS,
-        f"Contact {contact_id} already has portal user {user_id}; no action is needed",
-    )
+def user_already_exists(contact_id: str, user_id: str, *, from_row: int | None = None) -> str:
+    """The full rule-6 error text: the Contact already has a portal user, which is left unchanged.
+
+    `from_row` names the earlier row of the same file that gives the Contact its user (through another ID
+    form); in validate mode that user has no ID yet.
+    """
+    if from_row is None:
+        detail = f"Contact {contact_id} already has portal user {user_id}; no action is needed"
+    elif user_id:
+        detail = f"Contact {contact_id} already has portal user {user_id}, created from row {from_row} of this file"
+    else:
+        detail = f"Contact {contact_id} gets its portal user from row {from_row} of this file"
+    return with_detail(USER_ALREADY_EXISTS, detail)
 
 
 def is_valid_email(address: str) -> bool:

@@ -57,8 +57,13 @@ def split_file(dropped: DroppedFile, deps: SplitDeps, settings: SplitterSettings
         started_at=now_iso(),
     )
     if not deps.jobs.create(job, source_version=dropped.version):
-        logger.info("Duplicate S3 event: this file version already has a job", extra={"key": dropped.key})
-        return None
+        existing = deps.jobs.get(job_id)
+        if existing is None or existing.status is not JobStatus.SPLITTING:
+            logger.info("Duplicate S3 event: this file version already has a job", extra={"key": dropped.key})
+            return None
+        # An earlier attempt crashed while splitting (Lambda retries the event): split again. Chunks keep
+        # their sequence numbers, so workers count each chunk once whichever attempt delivered it.
+        logger.info("Resuming the split of a job whose earlier attempt did not finish")
     try:
         rows, chunks = _fan_out(dropped, job_id, deps, settings)
     except FileRejected as rejected:

@@ -12,7 +12,15 @@ from portal_import.aws.queues import QueueSender
 from portal_import.aws.storage import Storage
 from portal_import.ids import ContactRef, normalize_contact_id
 from portal_import.job import JobStatus
-from portal_import.messages import AggregateRequest, ChunkOutcomes, EmailBatch, EmailRecipient, Outcome, RowChunk
+from portal_import.messages import (
+    AggregateRequest,
+    ChunkOutcomes,
+    ChunkRow,
+    EmailBatch,
+    EmailRecipient,
+    Outcome,
+    RowChunk,
+)
 from portal_import.observability import logger
 from portal_import.results import activation_email_status
 from portal_import.rules import contact_not_found, is_valid_email, user_already_exists
@@ -87,7 +95,7 @@ def _decide(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailR
     contacts = deps.directory.resolve(refs.values())
     candidates: list[_Candidate] = []
     claimed: dict[str, _Candidate] = {}  # contact id -> first row of this chunk that names it
-    later_rows: list[tuple[int, str, str, str]] = []
+    later_rows: list[tuple[ChunkRow, _Candidate]] = []
     for row in chunk.rows:
         if row.row not in refs:
             continue
@@ -95,7 +103,7 @@ def _decide(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailR
         if contact is None:
             fail(row.row, row.contact_id, row.role, contact_not_found(refs[row.row]))
         elif contact.contact_id in claimed:  # the same Contact through another ID form: decided by the first
-            later_rows.append((row.row, row.contact_id, row.role, contact.contact_id))
+            later_rows.append((row, claimed[contact.contact_id]))
         else:
             candidate = _Candidate(
                 row=row.row,
@@ -145,9 +153,13 @@ def _decide(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailR
                     last_name=candidate.contact.last_name,
                 )
             )
-    for row_number, input_contact_id, input_role, contact_id in later_rows:
-        holder = created.get(contact_id) or (holders[contact_id].user_id if contact_id in holders else "")
-        fail(row_number, input_contact_id, input_role, user_already_exists(contact_id, holder))
+    for later, first in later_rows:
+        contact_id = first.contact.contact_id
+        if contact_id in holders:  # the Contact had its user before this file
+            error = user_already_exists(contact_id, holders[contact_id].user_id)
+        else:
+            error = user_already_exists(contact_id, created[contact_id], from_row=first.row)
+        fail(later.row, later.contact_id, later.role, error)
     return [outcomes[row] for row in sorted(outcomes)], emails
 
 

@@ -59,20 +59,26 @@ class JobStore:
         )
 
     def finish_split(self, job_id: str, *, total_rows: int, chunk_count: int) -> Job:
-        response = self._ddb.update_item(
-            TableName=self._table,
-            Key={"pk": {"S": job_id}},
-            UpdateExpression="SET TotalRows = :total, ChunkCount = :chunks, #status = :processing",
-            ConditionExpression="#status = :splitting",
-            ExpressionAttributeNames={"#status": "Status"},
-            ExpressionAttributeValues={
-                ":total": {"N": str(total_rows)},
-                ":chunks": {"N": str(chunk_count)},
-                ":processing": {"S": JobStatus.PROCESSING.value},
-                ":splitting": {"S": JobStatus.SPLITTING.value},
-            },
-            ReturnValues="ALL_NEW",
-        )
+        """Records the file's size in rows and chunks; a second attempt that gets here too changes nothing."""
+        try:
+            response = self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": job_id}},
+                UpdateExpression="SET TotalRows = :total, ChunkCount = :chunks, #status = :processing",
+                ConditionExpression="#status = :splitting",
+                ExpressionAttributeNames={"#status": "Status"},
+                ExpressionAttributeValues={
+                    ":total": {"N": str(total_rows)},
+                    ":chunks": {"N": str(chunk_count)},
+                    ":processing": {"S": JobStatus.PROCESSING.value},
+                    ":splitting": {"S": JobStatus.SPLITTING.value},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            return self._existing(job_id, error)
         return _job_from_item(response["Attributes"])
 
     def fail(self, job_id: str, error: str) -> None:
@@ -107,11 +113,14 @@ class JobStore:
         except ClientError as error:
             if not _is_conditional_failure(error):
                 raise
-            job = self.get(job_id)
-            if job is None:
-                raise LookupError(f"job {job_id} does not exist") from error
-            return job
+            return self._existing(job_id, error)
         return _job_from_item(response["Attributes"])
+
+    def _existing(self, job_id: str, cause: Exception) -> Job:
+        job = self.get(job_id)
+        if job is None:
+            raise LookupError(f"job {job_id} does not exist") from cause
+        return job
 
     def add_emails_sent(self, job_id: str, count: int) -> None:
         self._ddb.update_item(
