@@ -43,7 +43,6 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--mode",
         choices=["import", "validate"],
-        default="import",
         help="validate runs every check and writes the result files without creating users",
     )
     run.add_argument("--email-rate", type=float, metavar="R", help="emails per second (default: the template's)")
@@ -71,6 +70,8 @@ def _check_inputs(args: argparse.Namespace) -> None:
     for label, path in (("import file", args.import_csv), ("--contacts", args.contacts), ("--roles", args.roles)):
         if not path.is_file():
             raise UsageError(f"{label} {path} does not exist or is not a file.")
+    if not args.import_csv.name.endswith(".csv"):
+        raise UsageError(f"{args.import_csv.name} does not end in .csv: only imports/*.csv starts a job; rename it.")
     if args.email_rate is not None and args.email_rate <= 0:
         raise UsageError("--email-rate must be a positive number of emails per second.")
 
@@ -98,14 +99,21 @@ def _run(args: argparse.Namespace) -> int:
     from moto import mock_aws
 
     from portal_import_local.job_run import run_import
+    from portal_import_local.runtime import JobStalled
     from portal_import_local.seed import DirectoryFileError
 
     with tempfile.TemporaryDirectory() as scratch, mock_aws():
         log_path = Path(scratch) / "function-logs.jsonl"
         try:
-            outcome = run_import(args, log_path)
+            outcome = run_import(args, TEMPLATE, log_path, JOB_TIMEOUT_SECONDS)
         except DirectoryFileError as error:
             raise UsageError(str(error)) from error
+        except (JobStalled, TimeoutError) as error:
+            kept = (args.out or Path("import-results")) / "function-logs.jsonl"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log_path, kept)
+            print(f"portal-import: {error}; the functions' logs are in {kept}", file=sys.stderr)
+            return 1
         result_dir: Path = outcome["resultDir"]
         shutil.copyfile(log_path, result_dir / "function-logs.jsonl")
     report: dict[str, Any] = {

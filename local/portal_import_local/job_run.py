@@ -17,24 +17,24 @@ from portal_import_local.seed import load_directory, read_directory
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._@-]+")
 
 
-def run_import(args: argparse.Namespace, log_path: Path) -> dict[str, Any]:
-    from portal_import_local.cli import JOB_TIMEOUT_SECONDS, TEMPLATE
-
+def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout: float) -> dict[str, Any]:
     data = read_directory(args.contacts, args.roles)  # before provisioning: a bad file fails fast
     parameters = {"EmailRatePerSecond": f"{args.email_rate:g}"} if args.email_rate else {}
-    runtime = LocalRuntime(TEMPLATE, parameters)
-    log_file = log_path.open("w", encoding="utf-8")
-    runtime.send_function_logs_to(_Tee(log_file, sys.stderr) if args.verbose else log_file)
-    runtime.verify_sender(runtime.stack.parameters["SenderAddress"])
-    load_directory(Directory(runtime.stack.directory_table), data)
+    runtime = LocalRuntime(template, parameters)
+    with log_path.open("w", encoding="utf-8") as log_file:
+        runtime.send_function_logs_to(_Tee(log_file, sys.stderr) if args.verbose else log_file)
+        runtime.verify_sender(runtime.stack.parameters["SenderAddress"])
+        load_directory(Directory(runtime.stack.directory_table), data)
 
-    metadata = {"send-activation-email": "true" if args.send_activation_email else "false", "mode": args.mode}
-    started = time.monotonic()
-    event = runtime.upload(args.import_csv, f"imports/{args.import_csv.name}", metadata)
-    (job_id,) = runtime.deliver_s3_event(event)
-    notice = runtime.run_until_done(job_id, JOB_TIMEOUT_SECONDS)
-    wall_seconds = time.monotonic() - started
-    log_file.close()
+        # Only what the administrator asked for travels as metadata; the rest is the stack's default.
+        metadata = {"send-activation-email": "true"} if args.send_activation_email else {}
+        if args.mode:
+            metadata["mode"] = args.mode
+        started = time.monotonic()
+        event = runtime.upload(args.import_csv, f"imports/{args.import_csv.name}", metadata)
+        (job_id,) = runtime.deliver_s3_event(event)
+        notice = runtime.run_until_done(job_id, timeout)
+        wall_seconds = time.monotonic() - started
 
     result_dir: Path = args.out or Path("import-results") / job_id
     result_dir.mkdir(parents=True, exist_ok=True)

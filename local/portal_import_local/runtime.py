@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus, unquote_plus
 
 import boto3
 
@@ -118,7 +119,7 @@ class LocalRuntime:
                             "arn": f"arn:aws:s3:::{self.stack.bucket}",
                         },
                         "object": {
-                            "key": key.replace(" ", "+"),
+                            "key": quote_plus(key, safe="/"),  # S3 URL-encodes keys in events
                             "size": int(head["ContentLength"]),
                             "eTag": head["ETag"].strip('"'),
                             "versionId": version,
@@ -131,7 +132,7 @@ class LocalRuntime:
 
     def deliver_s3_event(self, event: dict[str, Any]) -> list[str]:
         """Invokes the function the bucket notifies, retrying as Lambda does for asynchronous invocations."""
-        key = event["Records"][0]["s3"]["object"]["key"].replace("+", " ")
+        key = unquote_plus(event["Records"][0]["s3"]["object"]["key"])
         trigger = self.stack.bucket_trigger
         if not trigger.matches(key):
             return []
