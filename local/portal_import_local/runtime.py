@@ -31,6 +31,8 @@ _ACCOUNT = "123456789012"
 _IDLE_SLEEP = 0.02
 # Lambda retries a failed asynchronous invocation (the S3 notification) twice.
 _ASYNC_ATTEMPTS = 3
+# A queue with no dead-letter queue of its own (a DLQ's consumer) retries this often before the runtime gives up.
+_MAX_RECEIVES_WITHOUT_REDRIVE = 10
 
 
 class JobStalled(RuntimeError):
@@ -56,6 +58,7 @@ class LocalRuntime:
         self._ddb = self.session.client("dynamodb")
         self._notifications_url = self._subscribe_to_topic()
         self._notifications: list[Notification] = []
+        self.stuck: list[str] = []  # bodies of messages that failed every local retry on a queue without DLQ
         self._log_stream: Any = sys.stderr
 
     def send_function_logs_to(self, stream: Any) -> None:
@@ -167,6 +170,13 @@ class LocalRuntime:
                 trigger.function, trigger.queue_arn, messages, trigger.report_item_failures
             )
             for message in messages:
+                receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+                if message["MessageId"] in failed and trigger.queue_url not in self.stack.dead_letter_queues:
+                    if receives >= _MAX_RECEIVES_WITHOUT_REDRIVE:
+                        # AWS would keep retrying until the retention period ends; locally, give up and say so.
+                        self.stuck.append(message["Body"])
+                        self._sqs.delete_message(QueueUrl=trigger.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                        continue
                 if message["MessageId"] in failed:
                     # The fast clock: the visibility timeout of a failed message is over at once.
                     self._sqs.change_message_visibility(
@@ -257,7 +267,8 @@ class LocalRuntime:
                     return notice
                 raise JobStalled(
                     f"job {job_id} stopped before its results were written "
-                    f"({self.dead_letters()} message(s) in dead-letter queues)"
+                    f"({self.dead_letters()} message(s) in dead-letter queues, "
+                    f"{len(self.stuck)} that failed every retry)"
                 )
             if time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} did not finish within {timeout:.0f} seconds")

@@ -23,9 +23,12 @@ from portal_import.messages import (
 )
 from portal_import.observability import logger
 from portal_import.results import activation_email_status
-from portal_import.rules import contact_not_found, is_valid_email, user_already_exists
+from portal_import.rules import PROCESSING_ERROR, contact_not_found, is_valid_email, user_already_exists, with_detail
 
 EMAILS_PER_MESSAGE = 50
+PROCESSING_FAILED = with_detail(
+    PROCESSING_ERROR, "this row could not be processed after several attempts; upload it again in a new file"
+)
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,7 @@ class WorkDeps:
 class _Candidate:
     """A row that passed every check that needs no write: its user is about to be created."""
 
-    row: int
-    input_contact_id: str
-    input_role: str
-    role: str
+    source: ChunkRow
     contact: Contact
     wants_email: bool
 
@@ -59,6 +59,58 @@ def process_chunk(chunk: RowChunk, deps: WorkDeps) -> None:
         logger.info("Chunk already accounted for (redelivery)")
         return
     outcomes, emails = _decide(chunk, deps)
+    _record(chunk, outcomes, emails, deps)
+
+
+def account_dead_chunk(chunk: RowChunk, deps: WorkDeps) -> None:
+    """A chunk whose retries are spent (it reached the dead-letter queue): every row still gets an outcome.
+
+    Rows that an attempt did get through (their user exists, created by this job and row) are reported as
+    created; rules 1-4 failures keep their error; the rest fail as `Processing error` so the job can finish.
+    """
+    logger.append_keys(job_id=chunk.job_id, chunk=chunk.seq)
+    job = deps.jobs.get(chunk.job_id)
+    if job is None or job.status is JobStatus.FAILED or chunk.seq in job.chunks_done:
+        logger.info("Dead-lettered chunk needs no accounting", extra={"known_job": job is not None})
+        return
+    try:
+        survivors = _users_created_by(chunk, deps.directory)
+    except Exception:  # noqa: BLE001 - whatever broke the chunk may break this look-up too; account anyway
+        logger.exception("Could not look for users created by the failed attempts")
+        survivors = {}
+    outcomes: list[Outcome] = []
+    emails: list[EmailRecipient] = []
+    for row in chunk.rows:
+        if row.error:
+            outcomes.append(Outcome(row=row.row, input_contact_id=row.contact_id, input_role=row.role, error=row.error))
+        elif row.row in survivors:
+            user, contact = survivors[row.row]
+            outcomes.append(_created(row, user.user_id, contact, chunk))
+            if chunk.send_activation_email and is_valid_email(contact.email):
+                emails.append(_recipient(row.row, user.user_id, contact))
+        else:
+            outcomes.append(
+                Outcome(row=row.row, input_contact_id=row.contact_id, input_role=row.role, error=PROCESSING_FAILED)
+            )
+    logger.warning("Dead-lettered chunk accounted", extra={"rows": len(outcomes), "recovered": len(survivors)})
+    _record(chunk, outcomes, emails, deps)
+
+
+def _users_created_by(chunk: RowChunk, directory: Directory) -> dict[int, tuple[PortalUser, Contact]]:
+    refs = {row.row: normalize_contact_id(row.contact_id.strip()) for row in chunk.rows if not row.error}
+    contacts = directory.resolve(refs.values())
+    users = directory.existing_users(contact.contact_id for contact in contacts.values())
+    found: dict[int, tuple[PortalUser, Contact]] = {}
+    for row_number, ref in refs.items():
+        contact = contacts.get(ref.key)
+        user = users.get(contact.contact_id) if contact else None
+        if contact and user and user.job_id == chunk.job_id and user.row == row_number:
+            found[row_number] = (user, contact)
+    return found
+
+
+def _record(chunk: RowChunk, outcomes: list[Outcome], emails: list[EmailRecipient], deps: WorkDeps) -> None:
+    """Stores the chunk's outcomes, queues its emails, and counts it (once) towards the job's progress."""
     deps.storage.put_outcomes(ChunkOutcomes(job_id=chunk.job_id, seq=chunk.seq, outcomes=outcomes))
     queued = deps.email_queue.send_all(batch.to_json() for batch in _email_batches(chunk, emails))
     succeeded = sum(1 for outcome in outcomes if outcome.succeeded)
@@ -106,10 +158,7 @@ def _decide(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailR
             later_rows.append((row, claimed[contact.contact_id]))
         else:
             candidate = _Candidate(
-                row=row.row,
-                input_contact_id=row.contact_id,
-                input_role=row.role,
-                role=row.role.strip(),
+                source=row,
                 contact=contact,
                 wants_email=chunk.send_activation_email and is_valid_email(contact.email),
             )
@@ -127,38 +176,17 @@ def _decide(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailR
         contact_id = candidate.contact.contact_id
         if contact_id in holders:
             error = user_already_exists(contact_id, holders[contact_id].user_id)
-            fail(candidate.row, candidate.input_contact_id, candidate.input_role, error)
+            fail(candidate.source.row, candidate.source.contact_id, candidate.source.role, error)
             continue
-        outcomes[candidate.row] = Outcome(
-            row=candidate.row,
-            input_contact_id=candidate.input_contact_id,
-            input_role=candidate.input_role,
-            contact_id=contact_id,
-            role=candidate.role,
-            user_id=created[contact_id],
-            activation_email=activation_email_status(
-                requested=chunk.send_activation_email,
-                valid_email=is_valid_email(candidate.contact.email),
-                validate_mode=chunk.mode == "validate",
-            ),
-        )
+        outcomes[candidate.source.row] = _created(candidate.source, created[contact_id], candidate.contact, chunk)
         if candidate.wants_email and chunk.mode == "import":
-            emails.append(
-                EmailRecipient(
-                    row=candidate.row,
-                    user_id=created[contact_id],
-                    contact_id=contact_id,
-                    email=candidate.contact.email,
-                    first_name=candidate.contact.first_name,
-                    last_name=candidate.contact.last_name,
-                )
-            )
+            emails.append(_recipient(candidate.source.row, created[contact_id], candidate.contact))
     for later, first in later_rows:
         contact_id = first.contact.contact_id
         if contact_id in holders:  # the Contact had its user before this file
             error = user_already_exists(contact_id, holders[contact_id].user_id)
         else:
-            error = user_already_exists(contact_id, created[contact_id], from_row=first.row)
+            error = user_already_exists(contact_id, created[contact_id], from_row=first.source.row)
         fail(later.row, later.contact_id, later.role, error)
     return [outcomes[row] for row in sorted(outcomes)], emails
 
@@ -174,9 +202,9 @@ def _create_users(
             PortalUser(
                 contact_id=candidate.contact.contact_id,
                 user_id=new_user_id(),
-                role=candidate.role,
+                role=candidate.source.role.strip(),
                 job_id=job_id,
-                row=candidate.row,
+                row=candidate.source.row,
                 created_at=created_at,
             )
         )
@@ -186,12 +214,39 @@ def _create_users(
     by_contact = {candidate.contact.contact_id: candidate for candidate in candidates}
     for contact_id, holder in result.existing.items():
         candidate = by_contact[contact_id]
-        if holder.job_id == job_id and holder.row == candidate.row:
+        if holder.job_id == job_id and holder.row == candidate.source.row:
             # This very row created the user in an earlier attempt that did not finish: it is ours.
             created[contact_id] = holder.user_id
         else:
             holders[contact_id] = holder
     return created, holders
+
+
+def _created(row: ChunkRow, user_id: str, contact: Contact, chunk: RowChunk) -> Outcome:
+    return Outcome(
+        row=row.row,
+        input_contact_id=row.contact_id,
+        input_role=row.role,
+        contact_id=contact.contact_id,
+        role=row.role.strip(),
+        user_id=user_id,
+        activation_email=activation_email_status(
+            requested=chunk.send_activation_email,
+            valid_email=is_valid_email(contact.email),
+            validate_mode=chunk.mode == "validate",
+        ),
+    )
+
+
+def _recipient(row: int, user_id: str, contact: Contact) -> EmailRecipient:
+    return EmailRecipient(
+        row=row,
+        user_id=user_id,
+        contact_id=contact.contact_id,
+        email=contact.email,
+        first_name=contact.first_name,
+        last_name=contact.last_name,
+    )
 
 
 def _email_batches(chunk: RowChunk, emails: list[EmailRecipient]) -> list[EmailBatch]:

@@ -1,0 +1,54 @@
+"""Dead-letter accountant: a chunk whose retries are spent still gets an outcome for every row."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.parser.types import Json
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from portal_import.aws.directory import Directory
+from portal_import.aws.jobs import JobStore
+from portal_import.aws.queues import QueueSender
+from portal_import.aws.storage import Storage
+from portal_import.config import WorkerSettings
+from portal_import.messages import RowChunk
+from portal_import.observability import logger, metrics, tracer
+from portal_import.work import WorkDeps, account_dead_chunk
+
+
+class RowChunkRecord(SqsRecordModel):
+    body: Json[RowChunk]
+
+
+processor = BatchProcessor(
+    event_type=EventType.SQS, model=RowChunkRecord, logger=logger, raise_on_entire_batch_failure=False
+)
+
+
+@lru_cache(maxsize=1)
+def _deps(settings: WorkerSettings) -> WorkDeps:
+    return WorkDeps(
+        jobs=JobStore(settings.jobs_table),
+        directory=Directory(settings.directory_table),
+        storage=Storage(settings.results_bucket),
+        email_queue=QueueSender(settings.email_queue_url),
+        aggregate_queue=QueueSender(settings.aggregate_queue_url),
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    deps = _deps(WorkerSettings.from_env())
+
+    def record_handler(record: RowChunkRecord) -> None:
+        account_dead_chunk(record.body, deps)
+        metrics.add_metric(name="ChunksDeadLettered", unit="Count", value=1)
+
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
