@@ -171,12 +171,12 @@ class LocalRuntime:
             )
             for message in messages:
                 receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-                if message["MessageId"] in failed and trigger.queue_url not in self.stack.dead_letter_queues:
-                    if receives >= _MAX_RECEIVES_WITHOUT_REDRIVE:
-                        # AWS would keep retrying until the retention period ends; locally, give up and say so.
-                        self.stuck.append(message["Body"])
-                        self._sqs.delete_message(QueueUrl=trigger.queue_url, ReceiptHandle=message["ReceiptHandle"])
-                        continue
+                no_redrive = trigger.queue_url not in self.stack.dead_letter_queues
+                if message["MessageId"] in failed and no_redrive and receives >= _MAX_RECEIVES_WITHOUT_REDRIVE:
+                    # AWS would keep retrying until the retention period ends; locally, give up and say so.
+                    self.stuck.append(message["Body"])
+                    self._sqs.delete_message(QueueUrl=trigger.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                    continue
                 if message["MessageId"] in failed:
                     # The fast clock: the visibility timeout of a failed message is over at once.
                     self._sqs.change_message_visibility(
