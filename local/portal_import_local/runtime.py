@@ -70,7 +70,10 @@ class LocalRuntime:
 
         handler = logger.registered_handler
         if isinstance(handler, logging.StreamHandler):
-            handler.setStream(stream)
+            try:
+                handler.setStream(stream)
+            except ValueError:  # the previous stream was closed already: nothing to flush
+                handler.stream = stream
         self._log_stream = stream
 
     def _log_crash(self, function: str, crash: BaseException) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 
+from portal_import_local import moto_patches
 from portal_import_local.template import load_template, transform_template
 
 STACK_NAME = "portal-import-local"
@@ -116,6 +117,7 @@ def _apply_what_moto_skips(transformed: dict[str, Any], physical: dict[str, str]
 
 def provision(template_path: Path, parameters: dict[str, str], session: boto3.Session) -> Stack:
     """Creates the stack on the (already active) moto; `session` is the runtime's own, not the functions'."""
+    moto_patches.install()
     root = template_path.parent
     sam_template = load_template(template_path)
     transformed = transform_template(

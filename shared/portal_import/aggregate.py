@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +50,7 @@ def aggregate_job(job_id: str, deps: AggregateDeps, settings: AggregatorSettings
         "summaryKey": f"{prefix}summary.json",
     }
     counts, errors = _write_result_files(job, deps.storage, keys)
-    completed_at = now_iso()
+    completed_at = deps.jobs.stamp_completion(job_id, now_iso())  # the same on every attempt
     status = JobStatus.FAILED if job.status is JobStatus.FAILED else JobStatus.COMPLETED
     summary: dict[str, Any] = {
         "jobId": job.job_id,
@@ -81,14 +83,32 @@ def aggregate_job(job_id: str, deps: AggregateDeps, settings: AggregatorSettings
         "links": links,
         "linksExpireInSeconds": settings.result_link_ttl_seconds,
     }
-    deps.notifier.publish(
-        event=IMPORT_COMPLETED, subject=subject, message=message, detail_type=DETAIL_TYPE_COMPLETED, detail=detail
-    )
+    # Each channel is marked as soon as it has been told, so a retried request (after a fault further on)
+    # does not announce the job a second time there.
+    if not job.message_sent_at:
+        deps.notifier.publish_message(event=IMPORT_COMPLETED, subject=subject, message=message, detail=detail)
+        _persist(lambda: deps.jobs.mark_channel(job_id, "MessageSentAt"))
+    if not job.event_sent_at:
+        deps.notifier.put_event(detail_type=DETAIL_TYPE_COMPLETED, detail=detail)
+        _persist(lambda: deps.jobs.mark_channel(job_id, "EventSentAt"))
     deps.jobs.mark_notified(job_id, status=status, completed_at=completed_at)
     logger.info(
         "Job announced", extra={"status": status.value, "succeeded": summary["succeeded"], "failed": summary["failed"]}
     )
     return summary
+
+
+def _persist(write: Callable[[], None], attempts: int = 5) -> None:
+    """Retries a bookkeeping write that must not be lost once the outside world has been told."""
+    for attempt in range(1, attempts + 1):
+        try:
+            write()
+            return
+        except Exception:
+            if attempt == attempts:
+                raise
+            logger.warning("Bookkeeping write failed; retrying", extra={"attempt": attempt})
+            time.sleep(0.05 * 2**attempt)
 
 
 def _write_result_files(job: Job, storage: Storage, keys: dict[str, str]) -> tuple[Counter[str], Counter[str]]:

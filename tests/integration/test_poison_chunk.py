@@ -4,6 +4,7 @@ its rows, so the job completes and notifies (exercised through the local runtime
 from __future__ import annotations
 
 import csv
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ def runtime(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[LocalRu
             Directory(local.stack.directory_table), read_directory(FIXTURES / "contacts.csv", FIXTURES / "roles.csv")
         )
         yield local
+        local.send_function_logs_to(sys.stderr)  # the log file closes with this test
     clients.client.cache_clear()
 
 

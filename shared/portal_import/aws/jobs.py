@@ -130,6 +130,27 @@ class JobStore:
             ExpressionAttributeValues={":n": {"N": str(count)}},
         )
 
+    def stamp_completion(self, job_id: str, at: str) -> str:
+        """Sets the completion time once; returns the one that stands."""
+        response = self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": job_id}},
+            UpdateExpression="SET CompletedAt = if_not_exists(CompletedAt, :at)",
+            ExpressionAttributeValues={":at": {"S": at}},
+            ReturnValues="ALL_NEW",
+        )
+        return str(response["Attributes"]["CompletedAt"]["S"])
+
+    def mark_channel(self, job_id: str, attribute: str) -> None:
+        """Records that the job was announced on one channel (MessageSentAt or EventSentAt)."""
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": job_id}},
+            UpdateExpression="SET #channel = :at",
+            ExpressionAttributeNames={"#channel": attribute},
+            ExpressionAttributeValues={":at": {"S": now_iso()}},
+        )
+
     def mark_notified(self, job_id: str, *, status: JobStatus, completed_at: str) -> None:
         self._ddb.update_item(
             TableName=self._table,
@@ -170,5 +191,7 @@ def _job_from_item(item: dict[str, Any]) -> Job:
         emails_queued=_number(item, "EmailsQueued") or 0,
         emails_sent=_number(item, "EmailsSent") or 0,
         completed_at=_string(item, "CompletedAt"),
+        message_sent_at=_string(item, "MessageSentAt"),
+        event_sent_at=_string(item, "EventSentAt"),
         notified_at=_string(item, "NotifiedAt"),
     )

@@ -16,7 +16,7 @@ class Notifier:
         self._sns = client("sns")
         self._events = client("events")
 
-    def publish(self, *, event: str, subject: str, message: str, detail_type: str, detail: dict[str, Any]) -> None:
+    def publish_message(self, *, event: str, subject: str, message: str, detail: dict[str, Any]) -> None:
         self._sns.publish(
             TopicArn=self._topic_arn,
             Subject=subject,
@@ -27,6 +27,8 @@ class Notifier:
                 "status": {"DataType": "String", "StringValue": str(detail.get("status", ""))},
             },
         )
+
+    def put_event(self, *, detail_type: str, detail: dict[str, Any]) -> None:
         response = self._events.put_events(
             Entries=[{"Source": EVENT_SOURCE, "DetailType": detail_type, "Detail": json.dumps(detail)}]
         )

@@ -1,0 +1,225 @@
+"""Integration fixtures: the real template.yaml provisioned on moto, the four handlers run in-process with their
+own environments, the sample events of events/, and small readers for what a user would look at afterwards."""
+
+from __future__ import annotations
+
+import copy
+import email
+import email.policy
+import hashlib
+import json
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from portal_import.aws import clients
+from portal_import.aws.directory import Directory
+from portal_import.aws.jobs import JobStore, now_iso
+from portal_import.job import Job, JobStatus
+from portal_import_local.host import CallLog, FunctionHost
+from portal_import_local.seed import load_directory, read_directory
+from portal_import_local.stack import REGION, Stack, provision
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+TEMPLATE = ROOT / "template.yaml"
+MIXED = ROOT / "tests" / "fixtures" / "mixed"
+# Every SQS sample event belongs to this job (events/sqs_*.json).
+SAMPLE_JOB_ID = "20250301T093012Z-5f2c1e9a7b3d"
+
+
+def _load_event(name: str) -> dict[str, Any]:
+    """A fresh copy of events/<name>.json, safe to patch."""
+    return copy.deepcopy(json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8")))
+
+
+@pytest.fixture
+def load_event() -> Any:
+    return _load_event
+
+
+def with_bodies(event: dict[str, Any], *bodies: str) -> dict[str, Any]:
+    """The SQS event with its records' bodies replaced (md5OfBody kept consistent), one body per record."""
+    records = event["Records"]
+    assert len(bodies) <= len(records), "the sample event has fewer records than bodies"
+    patched = copy.deepcopy(records[: len(bodies)])
+    for record, body in zip(patched, bodies, strict=True):
+        record["body"] = body
+        record["md5OfBody"] = hashlib.md5(body.encode()).hexdigest()  # what SQS itself sends
+    return {"Records": patched}
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
+    """A fresh moto for each test; the functions' cached boto3 clients are dropped on both sides of it."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    clients.client.cache_clear()
+    with mock_aws():
+        yield boto3.Session(region_name=REGION)
+    clients.client.cache_clear()
+
+
+@dataclass
+class Cloud:
+    """The provisioned stack, its handlers, and what an administrator or a recipient would see."""
+
+    session: boto3.Session
+    stack: Stack
+    hosts: dict[str, FunctionHost]
+
+    # Invoking the handlers as Lambda would
+
+    def splitter(self, event: dict[str, Any]) -> Any:
+        return self.hosts["SplitterFunction"].invoke(event)
+
+    def worker(self, event: dict[str, Any]) -> Any:
+        return self.hosts["WorkerFunction"].invoke(event)
+
+    def email_sender(self, event: dict[str, Any]) -> Any:
+        return self.hosts["EmailSenderFunction"].invoke(event)
+
+    def aggregator(self, event: dict[str, Any]) -> Any:
+        return self.hosts["AggregatorFunction"].invoke(event)
+
+    # Queues, read from the event source mappings of the template
+
+    def queue_of(self, function: str) -> str:
+        (url,) = [t.queue_url for t in self.stack.queue_triggers if t.function == function]
+        return url
+
+    def drain(self, queue_url: str) -> list[str]:
+        """Every message body waiting on the queue (received once; not visible again during the test)."""
+        sqs = self.session.client("sqs")
+        bodies: list[str] = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=3600).get(
+                "Messages", []
+            )
+            if not messages:
+                return bodies
+            bodies += [message["Body"] for message in messages]
+
+    def rows_messages(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for body in self.drain(self.queue_of("WorkerFunction"))]
+
+    def email_messages(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for body in self.drain(self.queue_of("EmailSenderFunction"))]
+
+    def aggregate_messages(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for body in self.drain(self.queue_of("AggregatorFunction"))]
+
+    # The bucket
+
+    def upload(self, key: str, body: bytes, metadata: dict[str, str]) -> dict[str, Any]:
+        """Drops a file; returns the s3_put sample event patched to describe exactly that object version."""
+        s3 = self.session.client("s3")
+        put = s3.put_object(Bucket=self.stack.bucket, Key=key, Body=body, Metadata=metadata)
+        event = _load_event("s3_put")
+        record = event["Records"][0]
+        record["s3"]["bucket"]["name"] = self.stack.bucket
+        record["s3"]["bucket"]["arn"] = f"arn:aws:s3:::{self.stack.bucket}"
+        record["s3"]["object"].update(
+            key=key.replace(" ", "+"), size=len(body), eTag=put["ETag"].strip('"'), versionId=put["VersionId"]
+        )
+        return event
+
+    def read(self, key: str) -> bytes:
+        return bytes(self.session.client("s3").get_object(Bucket=self.stack.bucket, Key=key)["Body"].read())
+
+    def keys(self, prefix: str) -> list[str]:
+        listed = self.session.client("s3").list_objects_v2(Bucket=self.stack.bucket, Prefix=prefix)
+        return [entry["Key"] for entry in listed.get("Contents", [])]
+
+    # The tables, read through the data layer so the tests do not restate item layouts
+
+    def seed_directory(self) -> None:
+        """The worked example's directory: tests/fixtures/mixed/{contacts,roles}.csv."""
+        load_directory(self.directory(), read_directory(MIXED / "contacts.csv", MIXED / "roles.csv"))
+
+    def directory(self) -> Directory:
+        return Directory(self.stack.directory_table)
+
+    def jobs(self) -> JobStore:
+        return JobStore(self.stack.jobs_table)
+
+    def job(self, job_id: str) -> Job:
+        job = self.jobs().get(job_id)
+        assert job is not None, f"job {job_id} does not exist"
+        return job
+
+    def start_job(self, job_id: str, *, chunks: int, rows: int, send_activation_email: bool = True) -> None:
+        """A job as the splitter leaves it once every chunk is queued."""
+        job = Job(
+            job_id=job_id,
+            source_bucket=self.stack.bucket,
+            source_key="imports/sample.csv",
+            mode="import",
+            send_activation_email=send_activation_email,
+            status=JobStatus.SPLITTING,
+            started_at=now_iso(),
+        )
+        assert self.jobs().create(job, source_version="v1")
+        self.jobs().finish_split(job_id, total_rows=rows, chunk_count=chunks)
+
+    # What people receive
+
+    def verify_sender(self) -> str:
+        sender = self.stack.parameters["SenderAddress"]
+        self.session.client("ses").verify_email_identity(EmailAddress=sender)
+        return sender
+
+    def sent_emails(self) -> list[email.message.EmailMessage]:
+        """Every email SES accepted, parsed (moto keeps them; there is no API to read them back)."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ses.models import ses_backends
+
+        backend = ses_backends[DEFAULT_ACCOUNT_ID][REGION]
+        return [
+            email.message_from_bytes(message.raw_data.encode(), policy=email.policy.default)  # type: ignore[misc]
+            for message in backend.sent_messages
+            if hasattr(message, "raw_data")
+        ]
+
+    def subscribe_inbox(self) -> str:
+        """An SQS queue subscribed to the results topic stands in for the administrator's inbox."""
+        sqs = self.session.client("sqs")
+        url = str(sqs.create_queue(QueueName="admin-inbox")["QueueUrl"])
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.session.client("sns").subscribe(TopicArn=self.stack.topic_arn, Protocol="sqs", Endpoint=arn)
+        return url
+
+    def subscribe_events(self) -> str:
+        """An SQS queue that receives the stack's EventBridge events (source portal-user-import)."""
+        sqs = self.session.client("sqs")
+        url = str(sqs.create_queue(QueueName="automation")["QueueUrl"])
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events = self.session.client("events")
+        events.put_rule(Name="import-events", EventPattern=json.dumps({"source": ["portal-user-import"]}))
+        events.put_targets(Rule="import-events", Targets=[{"Id": "automation", "Arn": arn}])
+        return url
+
+
+@pytest.fixture
+def cloud(aws: boto3.Session) -> Cloud:
+    """template.yaml provisioned on moto, with a host per function (each loads its app.py with its environment)."""
+    with warnings.catch_warnings():
+        # moto notes that it only records the bucket policy: expected, and not what these tests are about.
+        warnings.simplefilter("ignore", UserWarning)
+        stack = provision(TEMPLATE, {}, aws)
+    calls = CallLog()
+    return Cloud(
+        session=aws,
+        stack=stack,
+        hosts={logical_id: FunctionHost(spec, calls) for logical_id, spec in stack.functions.items()},
+    )
