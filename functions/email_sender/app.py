@@ -7,18 +7,16 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.parser.types import Json
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from portal_import.aws.directory import Directory
+from portal_import.aws.idempotency import DurableDynamoDBPersistenceLayer
 from portal_import.aws.jobs import JobStore
 from portal_import.aws.mailer import Mailer
+from portal_import.aws.queues import QueueSender
 from portal_import.aws.ratelimit import SendSlots
 from portal_import.config import EmailSenderSettings
 from portal_import.messages import EmailBatch
@@ -40,7 +38,7 @@ processor = BatchProcessor(
 )
 # A batch delivered again (SQS is at-least-once, the worker may re-send it) sends nothing a second time.
 idempotency = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=7 * 24 * 3600)
-persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+persistence = DurableDynamoDBPersistenceLayer(table_name=settings.idempotency_table)
 
 
 @lru_cache(maxsize=1)
@@ -50,6 +48,7 @@ def _deps() -> SendDeps:
         jobs=JobStore(settings.jobs_table),
         slots=SendSlots(settings.jobs_table, settings.email_rate_per_second),
         mailer=Mailer(),
+        email_queue=QueueSender(settings.email_queue_url),
     )
 
 

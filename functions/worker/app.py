@@ -52,7 +52,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     deps = _deps(WorkerSettings.from_env())
 
     def record_handler(record: RowChunkRecord) -> None:
-        process_chunk(record.body, deps)
+        process_chunk(record.body, deps, delivery=int(record.attributes.ApproximateReceiveCount))
         metrics.add_metric(name="RowsProcessed", unit="Count", value=len(record.body.rows))
 
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

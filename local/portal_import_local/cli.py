@@ -23,6 +23,16 @@ class UsageError(Exception):
     pass
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a probability (a number from 0 to 1)") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a probability (a number from 0 to 1)")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="portal-import", description="Bulk-create portal users from a CSV file.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -49,6 +59,30 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="where to put the results (default ./import-results/<jobId>/)")
     run.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")
     run.add_argument("--stats", action="store_true", help="add AWS request counts, timings and email send times")
+    faults = run.add_argument_group("fault injection (what AWS does on a bad day; results must not change)")
+    faults.add_argument("--seed", type=int, metavar="N", help="seed for every fault decision (same seed, same faults)")
+    faults.add_argument(
+        "--fault-api-error",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="any AWS call made by function code fails with probability P",
+    )
+    faults.add_argument(
+        "--fault-redeliver",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="every SQS message (and the S3 event) is delivered again with probability P",
+    )
+    faults.add_argument(
+        "--fault-ses-throttle",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="SES refuses a send as over the sending rate with probability P",
+    )
+    faults.add_argument("--fault-poison-contact", metavar="ID", help="processing of this Contact always raises")
     run.add_argument("--verbose", action="store_true", help="also print the functions' log lines on stderr")
     return parser
 
@@ -99,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
     from moto import mock_aws
 
     from portal_import_local.job_run import run_import
-    from portal_import_local.runtime import JobStalled
+    from portal_import_local.runtime import JobAnnouncedTwice, JobStalled
     from portal_import_local.seed import DirectoryFileError
 
     with tempfile.TemporaryDirectory() as scratch, mock_aws():
@@ -108,7 +142,7 @@ def _run(args: argparse.Namespace) -> int:
             outcome = run_import(args, TEMPLATE, log_path, JOB_TIMEOUT_SECONDS)
         except DirectoryFileError as error:
             raise UsageError(str(error)) from error
-        except (JobStalled, TimeoutError) as error:
+        except (JobStalled, JobAnnouncedTwice, TimeoutError) as error:
             kept = (args.out or Path("import-results")) / "function-logs.jsonl"
             kept.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(log_path, kept)

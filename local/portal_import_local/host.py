@@ -17,6 +17,7 @@ from typing import Any
 
 import botocore.client
 
+from portal_import_local.faults import FaultPlan
 from portal_import_local.stack import REGION, FunctionSpec
 
 # Set while function code runs, so that only its AWS calls are counted (not the runtime's own polling).
@@ -29,6 +30,7 @@ class CallLog:
 
     counts: Counter[str] = field(default_factory=Counter)
     email_send_times: list[float] = field(default_factory=list)
+    faults: FaultPlan = field(default_factory=FaultPlan)
 
 
 _original_make_api_call = getattr(botocore.client.BaseClient, "_make_api_call")  # noqa: B009 - private to botocore
@@ -40,6 +42,9 @@ def _counting_make_api_call(self: Any, operation_name: str, api_params: Any) -> 
         return _original_make_api_call(self, operation_name, api_params)
     service = self.meta.service_model.service_id
     log.counts[f"{service}.{operation_name}"] += 1
+    fault = log.faults.before_call(service, operation_name, api_params)
+    if fault is not None:
+        raise fault
     result = _original_make_api_call(self, operation_name, api_params)
     if service == "SESv2" and operation_name == "SendEmail":
         log.email_send_times.append(time.time())

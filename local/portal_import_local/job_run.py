@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from portal_import.aws.directory import Directory
+from portal_import_local.faults import FaultPlan
 from portal_import_local.runtime import LocalRuntime
 from portal_import_local.seed import load_directory, read_directory
 
@@ -20,7 +21,14 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._@-]+")
 def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout: float) -> dict[str, Any]:
     data = read_directory(args.contacts, args.roles)  # before provisioning: a bad file fails fast
     parameters = {"EmailRatePerSecond": f"{args.email_rate:g}"} if args.email_rate else {}
-    runtime = LocalRuntime(template, parameters)
+    faults = FaultPlan(
+        seed=args.seed,
+        api_error=args.fault_api_error,
+        redeliver=args.fault_redeliver,
+        ses_throttle=args.fault_ses_throttle,
+        poison_contact=args.fault_poison_contact,
+    )
+    runtime = LocalRuntime(template, parameters, faults)
     with log_path.open("w", encoding="utf-8") as log_file:
         runtime.send_function_logs_to(_Tee(log_file, sys.stderr) if args.verbose else log_file)
         runtime.verify_sender(runtime.stack.parameters["SenderAddress"])
@@ -45,6 +53,8 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
     (result_dir / "notification.json").write_text(json.dumps(notification, indent=2) + "\n", encoding="utf-8")
     outbox = result_dir / "outbox"
     outbox.mkdir(exist_ok=True)
+    for stale in outbox.glob("*.eml"):  # from an earlier run into the same --out
+        stale.unlink()
     emails = runtime.sent_emails()
     for number, raw in enumerate(emails, start=1):
         recipient = _recipient(raw)

@@ -24,6 +24,7 @@ from urllib.parse import quote_plus, unquote_plus
 
 import boto3
 
+from portal_import_local.faults import FaultPlan
 from portal_import_local.host import CallLog, FunctionHost, install_call_counting
 from portal_import_local.stack import REGION, Stack, provision
 
@@ -33,6 +34,10 @@ _IDLE_SLEEP = 0.02
 _ASYNC_ATTEMPTS = 3
 # A queue with no dead-letter queue of its own (a DLQ's consumer) retries this often before the runtime gives up.
 _MAX_RECEIVES_WITHOUT_REDRIVE = 10
+
+
+class JobAnnouncedTwice(RuntimeError):
+    """More than one results-ready message for one job: CONTRACTS §4 allows exactly one."""
 
 
 class JobStalled(RuntimeError):
@@ -47,11 +52,12 @@ class Notification:
 
 
 class LocalRuntime:
-    def __init__(self, template_path: Path, parameters: dict[str, str]) -> None:
+    def __init__(self, template_path: Path, parameters: dict[str, str], faults: FaultPlan | None = None) -> None:
         install_call_counting()
         self.session = boto3.Session(region_name=REGION)
         self.stack: Stack = provision(template_path, parameters, self.session)
-        self.calls = CallLog()
+        self.faults = faults or FaultPlan()
+        self.calls = CallLog(faults=self.faults)
         self.hosts = {logical_id: FunctionHost(spec, self.calls) for logical_id, spec in self.stack.functions.items()}
         self._s3 = self.session.client("s3")
         self._sqs = self.session.client("sqs")
@@ -146,6 +152,8 @@ class LocalRuntime:
         for _ in range(_ASYNC_ATTEMPTS):
             try:
                 result = self.hosts[trigger.function].invoke(event)
+                if self.faults.redeliver_now():  # S3 delivers events at least once
+                    self.deliver_s3_event(event)
                 return list(result.get("jobIds", [])) if isinstance(result, dict) else []
             except Exception as failure:  # noqa: BLE001 - Lambda retries whatever the function raised
                 self._log_crash(trigger.function, failure)
@@ -187,6 +195,8 @@ class LocalRuntime:
                     )
                 else:
                     self._sqs.delete_message(QueueUrl=trigger.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                    if self.faults.redeliver_now():  # SQS delivers at least once
+                        self._sqs.send_message(QueueUrl=trigger.queue_url, MessageBody=message["Body"])
         return delivered
 
     def _invoke_with_batch(
@@ -246,13 +256,15 @@ class LocalRuntime:
                 self._sqs.delete_message(QueueUrl=self._notifications_url, ReceiptHandle=message["ReceiptHandle"])
 
     def completion_notice(self, job_id: str) -> Notification | None:
-        for notification in self.notifications():
-            if (
-                notification.attributes.get("event") == "import-completed"
-                and notification.attributes.get("jobId") == job_id
-            ):
-                return notification
-        return None
+        notices = [
+            notification
+            for notification in self.notifications()
+            if notification.attributes.get("event") == "import-completed"
+            and notification.attributes.get("jobId") == job_id
+        ]
+        if len(notices) > 1:
+            raise JobAnnouncedTwice(f"job {job_id} was announced {len(notices)} times")
+        return notices[0] if notices else None
 
     def results_exist(self, job_id: str) -> bool:
         listed = self._s3.list_objects_v2(Bucket=self.stack.bucket, Prefix=f"results/{job_id}/summary.json")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +15,7 @@ from portal_import.job import Job, JobStatus
 from portal_import.notification import DETAIL_TYPE_COMPLETED, IMPORT_COMPLETED, compose
 from portal_import.observability import logger
 from portal_import.results import FAILURE_HEADER, QUEUED, SUCCESS_HEADER, CsvResultWriter
+from portal_import.retry import with_retries
 
 # Result files are spooled to disk past this size rather than held in memory.
 _SPOOL_BYTES = 8 * 1024 * 1024
@@ -87,28 +86,15 @@ def aggregate_job(job_id: str, deps: AggregateDeps, settings: AggregatorSettings
     # does not announce the job a second time there.
     if not job.message_sent_at:
         deps.notifier.publish_message(event=IMPORT_COMPLETED, subject=subject, message=message, detail=detail)
-        _persist(lambda: deps.jobs.mark_channel(job_id, "MessageSentAt"))
+        with_retries(lambda: deps.jobs.mark_channel(job_id, "MessageSentAt"))
     if not job.event_sent_at:
         deps.notifier.put_event(detail_type=DETAIL_TYPE_COMPLETED, detail=detail)
-        _persist(lambda: deps.jobs.mark_channel(job_id, "EventSentAt"))
-    deps.jobs.mark_notified(job_id, status=status, completed_at=completed_at)
+        with_retries(lambda: deps.jobs.mark_channel(job_id, "EventSentAt"))
+    with_retries(lambda: deps.jobs.mark_notified(job_id, status=status, completed_at=completed_at))
     logger.info(
         "Job announced", extra={"status": status.value, "succeeded": summary["succeeded"], "failed": summary["failed"]}
     )
     return summary
-
-
-def _persist(write: Callable[[], None], attempts: int = 5) -> None:
-    """Retries a bookkeeping write that must not be lost once the outside world has been told."""
-    for attempt in range(1, attempts + 1):
-        try:
-            write()
-            return
-        except Exception:
-            if attempt == attempts:
-                raise
-            logger.warning("Bookkeeping write failed; retrying", extra={"attempt": attempt})
-            time.sleep(0.05 * 2**attempt)
 
 
 def _write_result_files(job: Job, storage: Storage, keys: dict[str, str]) -> tuple[Counter[str], Counter[str]]:

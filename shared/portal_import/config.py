@@ -42,6 +42,7 @@ class EmailSenderSettings(_FromEnvironment):
     jobs_table: str = Field(alias="JOBS_TABLE")
     directory_table: str = Field(alias="DIRECTORY_TABLE")
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+    email_queue_url: str = Field(alias="EMAIL_QUEUE_URL")
     activation_link_ttl_hours: int = Field(alias="ACTIVATION_LINK_TTL_HOURS", gt=0)
     portal_name: str = Field(alias="PORTAL_NAME")
     portal_url: str = Field(alias="PORTAL_URL")

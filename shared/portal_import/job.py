@@ -45,6 +45,7 @@ class Job:
     emails_queued: int = 0
     emails_sent: int = 0
     completed_at: str | None = None
+    results_requested_at: str | None = None  # an aggregate request was queued
     message_sent_at: str | None = None  # the SNS results-ready message
     event_sent_at: str | None = None  # the EventBridge event
     notified_at: str | None = None

@@ -9,9 +9,10 @@ from portal_import.aws.directory import Directory
 from portal_import.aws.jobs import JobStore, now_iso
 from portal_import.aws.queues import QueueSender
 from portal_import.aws.storage import Storage
+from portal_import.completion import request_results_if_ready
 from portal_import.config import SplitterSettings
 from portal_import.job import Job, JobStatus, job_id_for
-from portal_import.messages import AggregateRequest, ChunkRow, RowChunk
+from portal_import.messages import ChunkRow, RowChunk
 from portal_import.observability import logger
 from portal_import.options import ImportOptions, parse_options
 from portal_import.reader import FileRejected, Limits, open_import
@@ -60,6 +61,8 @@ def split_file(dropped: DroppedFile, deps: SplitDeps, settings: SplitterSettings
         existing = deps.jobs.get(job_id)
         if existing is None or existing.status is not JobStatus.SPLITTING:
             logger.info("Duplicate S3 event: this file version already has a job", extra={"key": dropped.key})
+            if existing is not None:  # the attempt that finished may have failed before asking for results
+                request_results_if_ready(existing, deps.jobs, deps.aggregate_queue)
             return None
         # An earlier attempt crashed while splitting (Lambda retries the event): split again. Chunks keep
         # their sequence numbers, so workers count each chunk once whichever attempt delivered it.
@@ -68,13 +71,12 @@ def split_file(dropped: DroppedFile, deps: SplitDeps, settings: SplitterSettings
         rows, chunks = _fan_out(dropped, job_id, deps, settings)
     except FileRejected as rejected:
         logger.warning("File rejected", extra={"reason": str(rejected)})
-        deps.jobs.fail(job_id, str(rejected))
-        deps.aggregate_queue.send(AggregateRequest(job_id=job_id).to_json())
+        request_results_if_ready(deps.jobs.fail(job_id, str(rejected)), deps.jobs, deps.aggregate_queue)
         return job_id
     progress = deps.jobs.finish_split(job_id, total_rows=rows, chunk_count=chunks)
     logger.info("File split", extra={"rows": rows, "chunks": chunks})
-    if progress.ready_to_aggregate:  # every chunk was done before the split finished, or there were none
-        deps.aggregate_queue.send(AggregateRequest(job_id=job_id).to_json())
+    # Every chunk may have been done before the split finished, or there were none.
+    request_results_if_ready(progress, deps.jobs, deps.aggregate_queue)
     return job_id
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from portal_import.activation import new_user_id
 from portal_import.aws.directory import Contact, Directory, PortalUser
 from portal_import.aws.jobs import JobStore, now_iso
 from portal_import.aws.queues import QueueSender
 from portal_import.aws.storage import Storage
+from portal_import.completion import request_results_if_ready
 from portal_import.ids import ContactRef, normalize_contact_id
-from portal_import.job import JobStatus
+from portal_import.job import Job, JobStatus
 from portal_import.messages import (
-    AggregateRequest,
     ChunkOutcomes,
     ChunkRow,
     EmailBatch,
@@ -23,9 +24,13 @@ from portal_import.messages import (
 )
 from portal_import.observability import logger
 from portal_import.results import activation_email_status
+from portal_import.retry import with_retries
 from portal_import.rules import PROCESSING_ERROR, contact_not_found, is_valid_email, user_already_exists, with_detail
 
 EMAILS_PER_MESSAGE = 50
+# The rows queue redrives after 5 deliveries: the 3rd and 4th already isolate a poison row.
+ISOLATE_FROM = 3
+ROW_ATTEMPTS = 4
 PROCESSING_FAILED = with_detail(
     PROCESSING_ERROR, "this row could not be processed after several attempts; upload it again in a new file"
 )
@@ -49,7 +54,12 @@ class _Candidate:
     wants_email: bool
 
 
-def process_chunk(chunk: RowChunk, deps: WorkDeps) -> None:
+def process_chunk(chunk: RowChunk, deps: WorkDeps, *, delivery: int = 1) -> None:
+    """Decides and records every row of the chunk; `delivery` is how many times SQS has handed it out.
+
+    From the ISOLATE_FROM-th delivery on, the rows are processed one by one, so that a row that always fails
+    (a poison row) costs only itself: it ends as `Processing error`, the others as they should.
+    """
     logger.append_keys(job_id=chunk.job_id, chunk=chunk.seq)
     job = deps.jobs.get(chunk.job_id)
     if job is None or job.status is JobStatus.FAILED:
@@ -57,9 +67,31 @@ def process_chunk(chunk: RowChunk, deps: WorkDeps) -> None:
         return
     if chunk.seq in job.chunks_done:
         logger.info("Chunk already accounted for (redelivery)")
+        _aggregate_if_ready(job, deps)  # the attempt that counted it may have failed before asking
         return
-    outcomes, emails = _decide(chunk, deps)
+    if delivery >= ISOLATE_FROM:
+        outcomes, emails = _decide_row_by_row(chunk, deps)
+    else:
+        outcomes, emails = _decide(chunk, deps)
     _record(chunk, outcomes, emails, deps)
+
+
+def _decide_row_by_row(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailRecipient]]:
+    logger.warning("Chunk failed before: processing its rows one by one")
+    outcomes: list[Outcome] = []
+    emails: list[EmailRecipient] = []
+    for row in chunk.rows:
+        single = chunk.model_copy(update={"rows": [row]})
+        try:
+            row_outcomes, row_emails = with_retries(
+                partial(_decide, single, deps), attempts=ROW_ATTEMPTS, base_delay=0.02
+            )
+        except Exception:  # noqa: BLE001 - the row's own fault: it fails alone
+            logger.exception("Row failed every attempt", extra={"row": row.row})
+            row_outcomes, row_emails = _salvage(single, deps)
+        outcomes.extend(row_outcomes)
+        emails.extend(row_emails)
+    return outcomes, emails
 
 
 def account_dead_chunk(chunk: RowChunk, deps: WorkDeps) -> None:
@@ -72,7 +104,17 @@ def account_dead_chunk(chunk: RowChunk, deps: WorkDeps) -> None:
     job = deps.jobs.get(chunk.job_id)
     if job is None or job.status is JobStatus.FAILED or chunk.seq in job.chunks_done:
         logger.info("Dead-lettered chunk needs no accounting", extra={"known_job": job is not None})
+        if job is not None:
+            _aggregate_if_ready(job, deps)
         return
+    outcomes, emails = _salvage(chunk, deps)
+    logger.warning("Dead-lettered chunk accounted", extra={"rows": len(outcomes)})
+    _record(chunk, outcomes, emails, deps)
+
+
+def _salvage(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailRecipient]]:
+    """Outcomes for rows whose processing keeps failing: those whose user an attempt did create are reported
+    as created; rules 1-4 failures keep their error; the rest are Processing error."""
     try:
         survivors = _users_created_by(chunk, deps.directory)
     except Exception:  # noqa: BLE001 - whatever broke the chunk may break this look-up too; account anyway
@@ -92,8 +134,7 @@ def account_dead_chunk(chunk: RowChunk, deps: WorkDeps) -> None:
             outcomes.append(
                 Outcome(row=row.row, input_contact_id=row.contact_id, input_role=row.role, error=PROCESSING_FAILED)
             )
-    logger.warning("Dead-lettered chunk accounted", extra={"rows": len(outcomes), "recovered": len(survivors)})
-    _record(chunk, outcomes, emails, deps)
+    return outcomes, emails
 
 
 def _users_created_by(chunk: RowChunk, directory: Directory) -> dict[int, tuple[PortalUser, Contact]]:
@@ -123,8 +164,11 @@ def _record(chunk: RowChunk, outcomes: list[Outcome], emails: list[EmailRecipien
         emails_queued=len(emails),
     )
     logger.info("Chunk done", extra={"rows": len(outcomes), "succeeded": succeeded, "email_messages": queued})
-    if progress.ready_to_aggregate:
-        deps.aggregate_queue.send(AggregateRequest(job_id=chunk.job_id).to_json())
+    _aggregate_if_ready(progress, deps)
+
+
+def _aggregate_if_ready(job: Job, deps: WorkDeps) -> None:
+    request_results_if_ready(job, deps.jobs, deps.aggregate_queue)
 
 
 def _decide(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailRecipient]]:
@@ -165,7 +209,9 @@ def _decide(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailR
             claimed[contact.contact_id] = candidate
             candidates.append(candidate)
 
-    if chunk.mode == "validate":
+    if not candidates:
+        created, holders = {}, {}
+    elif chunk.mode == "validate":
         holders = deps.directory.existing_users(claimed)
         created = {c.contact.contact_id: "" for c in candidates if c.contact.contact_id not in holders}
     else:

@@ -81,14 +81,16 @@ class JobStore:
             return self._existing(job_id, error)
         return _job_from_item(response["Attributes"])
 
-    def fail(self, job_id: str, error: str) -> None:
-        self._ddb.update_item(
+    def fail(self, job_id: str, error: str) -> Job:
+        response = self._ddb.update_item(
             TableName=self._table,
             Key={"pk": {"S": job_id}},
             UpdateExpression="SET #status = :failed, #error = :error",
             ExpressionAttributeNames={"#status": "Status", "#error": "Error"},
             ExpressionAttributeValues={":failed": {"S": JobStatus.FAILED.value}, ":error": {"S": error}},
+            ReturnValues="ALL_NEW",
         )
+        return _job_from_item(response["Attributes"])
 
     def record_chunk(self, job_id: str, seq: int, *, rows: int, succeeded: int, failed: int, emails_queued: int) -> Job:
         """Counts a chunk's rows exactly once: a redelivered chunk leaves the counters as they are."""
@@ -122,12 +124,12 @@ class JobStore:
             raise LookupError(f"job {job_id} does not exist") from cause
         return job
 
-    def add_emails_sent(self, job_id: str, count: int) -> None:
+    def add_email_results(self, job_id: str, *, sent: int, failed: int) -> None:
         self._ddb.update_item(
             TableName=self._table,
             Key={"pk": {"S": job_id}},
-            UpdateExpression="ADD EmailsSent :n",
-            ExpressionAttributeValues={":n": {"N": str(count)}},
+            UpdateExpression="ADD EmailsSent :sent, EmailsFailed :failed",
+            ExpressionAttributeValues={":sent": {"N": str(sent)}, ":failed": {"N": str(failed)}},
         )
 
     def stamp_completion(self, job_id: str, at: str) -> str:
@@ -142,7 +144,7 @@ class JobStore:
         return str(response["Attributes"]["CompletedAt"]["S"])
 
     def mark_channel(self, job_id: str, attribute: str) -> None:
-        """Records that the job was announced on one channel (MessageSentAt or EventSentAt)."""
+        """Records when a step of the job's completion happened (ResultsRequestedAt, MessageSentAt, EventSentAt)."""
         self._ddb.update_item(
             TableName=self._table,
             Key={"pk": {"S": job_id}},
@@ -191,6 +193,7 @@ def _job_from_item(item: dict[str, Any]) -> Job:
         emails_queued=_number(item, "EmailsQueued") or 0,
         emails_sent=_number(item, "EmailsSent") or 0,
         completed_at=_string(item, "CompletedAt"),
+        results_requested_at=_string(item, "ResultsRequestedAt"),
         message_sent_at=_string(item, "MessageSentAt"),
         event_sent_at=_string(item, "EventSentAt"),
         notified_at=_string(item, "NotifiedAt"),
