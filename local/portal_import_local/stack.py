@@ -59,6 +59,14 @@ class BucketTrigger:
 
 
 @dataclass(frozen=True)
+class ScheduleTrigger:
+    """An EventBridge schedule that invokes a function (the sweeper)."""
+
+    function: str
+    expression: str
+
+
+@dataclass(frozen=True)
 class Stack:
     bucket: str
     topic_arn: str
@@ -67,13 +75,36 @@ class Stack:
     functions: dict[str, FunctionSpec]
     queue_triggers: list[QueueTrigger]
     bucket_trigger: BucketTrigger
+    schedule_triggers: list[ScheduleTrigger]
     dead_letter_queues: dict[str, str]  # queue url -> its DLQ url
     parameters: dict[str, str]
 
 
-def _strip_invocations(template: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Removes what would make moto try to run Lambda code; returns the bucket notification and the ESMs."""
+def _strip_invocations(
+    template: dict[str, Any],
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[ScheduleTrigger]]:
+    """Removes what would make moto try to run Lambda code (or, for schedules, break EventBridge's PutEvents);
+    returns the bucket notification, the ESMs and the schedules, which the runtime delivers itself."""
     resources = template["Resources"]
+    schedule_rules = [
+        k for k, v in resources.items() if v["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in v["Properties"]
+    ]
+    schedules = [
+        ScheduleTrigger(
+            function=_logical_of(target["Arn"]), expression=resources[rule]["Properties"]["ScheduleExpression"]
+        )
+        for rule in schedule_rules
+        for target in resources[rule]["Properties"].get("Targets", [])
+    ]
+    for logical_id in [
+        k
+        for k, v in resources.items()
+        if v["Type"] == "AWS::Lambda::Permission"
+        and _logical_of(v["Properties"].get("SourceArn", {"Ref": ""})) in schedule_rules
+    ]:
+        resources.pop(logical_id)
+    for rule in schedule_rules:
+        resources.pop(rule)
     mappings = [
         resources.pop(logical_id)["Properties"]
         for logical_id in [k for k, v in resources.items() if v["Type"] == "AWS::Lambda::EventSourceMapping"]
@@ -85,7 +116,7 @@ def _strip_invocations(template: dict[str, Any]) -> tuple[dict[str, Any], list[d
     # An email subscription would only ever wait for confirmation here.
     for logical_id in [k for k, v in resources.items() if v["Type"] == "AWS::SNS::Subscription"]:
         resources.pop(logical_id)
-    return notification, mappings
+    return notification, mappings, schedules
 
 
 def _logical_of(reference: Any) -> str:
@@ -123,7 +154,7 @@ def provision(template_path: Path, parameters: dict[str, str], session: boto3.Se
     transformed = transform_template(
         sam_template, artifact_bucket=ARTIFACT_BUCKET, parameters=parameters, iam_client=session.client("iam")
     )
-    notification, mappings = _strip_invocations(transformed)
+    notification, mappings, schedules = _strip_invocations(transformed)
 
     s3 = session.client("s3")
     s3.create_bucket(Bucket=ARTIFACT_BUCKET)
@@ -206,6 +237,7 @@ def provision(template_path: Path, parameters: dict[str, str], session: boto3.Se
         functions=functions,
         queue_triggers=triggers,
         bucket_trigger=bucket_trigger,
+        schedule_triggers=schedules,
         dead_letter_queues=dead_letters,
         parameters={p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])},
     )

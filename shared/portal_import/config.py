@@ -55,3 +55,8 @@ class AggregatorSettings(_FromEnvironment):
     results_bucket: str = Field(alias="RESULTS_BUCKET")
     topic_arn: str = Field(alias="TOPIC_ARN")
     result_link_ttl_seconds: int = Field(alias="RESULT_LINK_TTL_SECONDS", gt=0)
+
+
+class SweeperSettings(SplitterSettings):
+    results_bucket: str = Field(alias="RESULTS_BUCKET")
+    stalled_job_minutes: int = Field(alias="STALLED_JOB_MINUTES", gt=0)

@@ -38,6 +38,9 @@ class Job:
     error: str | None = None
     total_rows: int | None = None  # known once the splitter has read the whole file
     chunk_count: int | None = None
+    chunk_starts: list[int] = field(default_factory=list)  # the first row number of each chunk, by seq
+    source_version_id: str | None = None
+    updated_at: str = ""  # the last time the job made progress
     chunks_done: set[int] = field(default_factory=set)
     rows_done: int = 0
     succeeded: int = 0

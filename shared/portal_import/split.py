@@ -57,7 +57,7 @@ def split_file(dropped: DroppedFile, deps: SplitDeps, settings: SplitterSettings
         status=JobStatus.SPLITTING,
         started_at=now_iso(),
     )
-    if not deps.jobs.create(job, source_version=dropped.version):
+    if not deps.jobs.create(job, source_version=dropped.version, source_version_id=dropped.version_id):
         existing = deps.jobs.get(job_id)
         if existing is None or existing.status is not JobStatus.SPLITTING:
             logger.info("Duplicate S3 event: this file version already has a job", extra={"key": dropped.key})
@@ -67,20 +67,43 @@ def split_file(dropped: DroppedFile, deps: SplitDeps, settings: SplitterSettings
         # An earlier attempt crashed while splitting (Lambda retries the event): split again. Chunks keep
         # their sequence numbers, so workers count each chunk once whichever attempt delivered it.
         logger.info("Resuming the split of a job whose earlier attempt did not finish")
-    try:
-        rows, chunks = _fan_out(dropped, job_id, deps, settings)
-    except FileRejected as rejected:
-        logger.warning("File rejected", extra={"reason": str(rejected)})
-        request_results_if_ready(deps.jobs.fail(job_id, str(rejected)), deps.jobs, deps.aggregate_queue)
-        return job_id
-    progress = deps.jobs.finish_split(job_id, total_rows=rows, chunk_count=chunks)
-    logger.info("File split", extra={"rows": rows, "chunks": chunks})
-    # Every chunk may have been done before the split finished, or there were none.
-    request_results_if_ready(progress, deps.jobs, deps.aggregate_queue)
+    resume_split(dropped, job_id, deps, settings)
     return job_id
 
 
-def _fan_out(dropped: DroppedFile, job_id: str, deps: SplitDeps, settings: SplitterSettings) -> tuple[int, int]:
+def resume_split(dropped: DroppedFile, job_id: str, deps: SplitDeps, settings: SplitterSettings) -> None:
+    """Reads the whole file and queues every chunk (again, when an earlier attempt died part-way)."""
+    try:
+        rows, chunk_starts = _fan_out(dropped, job_id, deps, settings)
+    except FileRejected as rejected:
+        logger.warning("File rejected", extra={"reason": str(rejected)})
+        request_results_if_ready(deps.jobs.fail(job_id, str(rejected)), deps.jobs, deps.aggregate_queue)
+        return
+    progress = deps.jobs.finish_split(job_id, total_rows=rows, chunk_starts=chunk_starts)
+    logger.info("File split", extra={"rows": rows, "chunks": len(chunk_starts)})
+    # Every chunk may have been done before the split finished, or there were none.
+    request_results_if_ready(progress, deps.jobs, deps.aggregate_queue)
+
+
+def _fan_out(dropped: DroppedFile, job_id: str, deps: SplitDeps, settings: SplitterSettings) -> tuple[int, list[int]]:
+    """Returns the number of data records and the first row number of each chunk sent."""
+    options, rows = checked_rows(dropped, job_id, deps, settings)
+    chunk_starts: list[int] = []
+    counted = _Counter()
+
+    def bodies() -> Iterator[str]:
+        for chunk in _chunked(counted.rows(rows), job_id, options):
+            chunk_starts.append(chunk.rows[0].row)
+            yield chunk.to_json()
+
+    deps.rows_queue.send_all(bodies())
+    return counted.count, chunk_starts
+
+
+def checked_rows(
+    dropped: DroppedFile, job_id: str, deps: SplitDeps, settings: SplitterSettings
+) -> tuple[ImportOptions, Iterator[ChunkRow]]:
+    """The job's options, and its data records as chunk rows, rules 1-4 applied (streamed, in file order)."""
     if dropped.size > settings.max_file_bytes:
         raise FileRejected(
             f"The file is {dropped.size:,} bytes, over the {settings.max_file_bytes:,}-byte limit; "
@@ -93,25 +116,23 @@ def _fan_out(dropped: DroppedFile, job_id: str, deps: SplitDeps, settings: Split
         source.chunks, Limits(max_rows=settings.max_rows, max_field_chars=settings.max_field_chars)
     )
     checks = FileChecks(deps.directory.active_roles())
-    counted = _Counter()
     rows = (
         ChunkRow(
             row=checked.row_number, contact_id=checked.input_contact_id, role=checked.input_role, error=checked.error
         )
-        for checked in map(checks.check, counted.records(import_file.records()))
+        for checked in map(checks.check, import_file.records())
     )
-    chunks = deps.rows_queue.send_all(chunk.to_json() for chunk in _chunked(rows, job_id, options))
-    return counted.count, chunks
+    return options, rows
 
 
 class _Counter:
     def __init__(self) -> None:
         self.count = 0
 
-    def records(self, records: Iterator[object]) -> Iterator[object]:
-        for record in records:
+    def rows(self, rows: Iterator[ChunkRow]) -> Iterator[ChunkRow]:
+        for row in rows:
             self.count += 1
-            yield record
+            yield row
 
 
 def _chunked(rows: Iterator[ChunkRow], job_id: str, options: ImportOptions) -> Iterator[RowChunk]:

@@ -8,6 +8,7 @@ import email
 import email.policy
 import hashlib
 import json
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from portal_import.aws.directory import Directory
 from portal_import.aws.jobs import JobStore, now_iso
 from portal_import.job import Job, JobStatus
 from portal_import_local.host import CallLog, FunctionHost
+from portal_import_local.runtime import LocalRuntime
 from portal_import_local.seed import load_directory, read_directory
 from portal_import_local.stack import REGION, Stack, provision
 
@@ -159,7 +161,8 @@ class Cloud:
         return job
 
     def start_job(self, job_id: str, *, chunks: int, rows: int, send_activation_email: bool = True) -> None:
-        """A job as the splitter leaves it once every chunk is queued."""
+        """A job as the splitter leaves it once every chunk is queued (chunks start at rows 2, 7, ... as in
+        events/sqs_rows.json)."""
         job = Job(
             job_id=job_id,
             source_bucket=self.stack.bucket,
@@ -169,8 +172,8 @@ class Cloud:
             status=JobStatus.SPLITTING,
             started_at=now_iso(),
         )
-        assert self.jobs().create(job, source_version="v1")
-        self.jobs().finish_split(job_id, total_rows=rows, chunk_count=chunks)
+        assert self.jobs().create(job, source_version="v1", source_version_id=None)
+        self.jobs().finish_split(job_id, total_rows=rows, chunk_starts=[2 + 5 * seq for seq in range(chunks)])
 
     # What people receive
 
@@ -223,3 +226,25 @@ def cloud(aws: boto3.Session) -> Cloud:
         stack=stack,
         hosts={logical_id: FunctionHost(spec, calls) for logical_id, spec in stack.functions.items()},
     )
+
+
+@pytest.fixture
+def runtime(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[LocalRuntime]:
+    """The whole local stack, in-process, seeded with the worked example's directory."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    clients.client.cache_clear()
+    with mock_aws(), (tmp_path / "logs.jsonl").open("w") as logs:
+        local = LocalRuntime(TEMPLATE, {})
+        local.send_function_logs_to(logs)
+        local.verify_sender(local.stack.parameters["SenderAddress"])
+        load_directory(
+            Directory(local.stack.directory_table), read_directory(MIXED / "contacts.csv", MIXED / "roles.csv")
+        )
+        yield local
+        local.send_function_logs_to(sys.stderr)  # the log file closes with this test
+    clients.client.cache_clear()

@@ -4,42 +4,15 @@ its rows, so the job completes and notifies (exercised through the local runtime
 from __future__ import annotations
 
 import csv
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
-from portal_import.aws import clients
-from portal_import.aws.directory import Directory
 from portal_import_local.runtime import LocalRuntime
-from portal_import_local.seed import load_directory, read_directory
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "mixed"
-
-
-@pytest.fixture
-def runtime(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[LocalRuntime]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    clients.client.cache_clear()
-    with mock_aws(), (tmp_path / "logs.jsonl").open("w") as logs:
-        local = LocalRuntime(ROOT / "template.yaml", {})
-        local.send_function_logs_to(logs)
-        local.verify_sender(local.stack.parameters["SenderAddress"])
-        load_directory(
-            Directory(local.stack.directory_table), read_directory(FIXTURES / "contacts.csv", FIXTURES / "roles.csv")
-        )
-        yield local
-        local.send_function_logs_to(sys.stderr)  # the log file closes with this test
-    clients.client.cache_clear()
 
 
 def _csv(raw: bytes) -> list[dict[str, str]]:

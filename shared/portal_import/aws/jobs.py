@@ -10,6 +10,9 @@ from botocore.exceptions import ClientError
 from portal_import.aws.clients import client
 from portal_import.job import Job, JobStatus
 
+OPEN_SHARD = "open"
+OPEN_JOBS_INDEX = "OpenJobs"
+
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -24,7 +27,7 @@ class JobStore:
         self._table = table_name
         self._ddb = client("dynamodb")
 
-    def create(self, job: Job, *, source_version: str) -> bool:
+    def create(self, job: Job, *, source_version: str, source_version_id: str | None) -> bool:
         """Creates the job; False when it already exists (the same S3 event delivered again)."""
         item: dict[str, Any] = {
             "pk": {"S": job.job_id},
@@ -35,7 +38,12 @@ class JobStore:
             "SendActivationEmail": {"BOOL": job.send_activation_email},
             "Status": {"S": job.status.value},
             "StartedAt": {"S": job.started_at},
+            "UpdatedAt": {"S": job.started_at},
+            # Present while the job is open: the sweeper finds stalled jobs through the OpenJobs index.
+            "OpenShard": {"S": OPEN_SHARD},
         }
+        if source_version_id:
+            item["SourceVersionId"] = {"S": source_version_id}
         try:
             self._ddb.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as error:
@@ -43,6 +51,34 @@ class JobStore:
                 return False
             raise
         return True
+
+    def open_jobs_idle_since(self, before: str) -> list[Job]:
+        """Jobs not yet announced whose last progress is older than `before` (an ISO time)."""
+        jobs: list[Job] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": OPEN_JOBS_INDEX,
+            "KeyConditionExpression": "OpenShard = :open AND UpdatedAt < :before",
+            "ExpressionAttributeValues": {":open": {"S": OPEN_SHARD}, ":before": {"S": before}},
+        }
+        while True:
+            page = self._ddb.query(**kwargs)
+            for item in page.get("Items", []):
+                job = self.get(item["pk"]["S"])  # the index holds keys only
+                if job is not None:
+                    jobs.append(job)
+            if "LastEvaluatedKey" not in page:
+                return jobs
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def touch(self, job_id: str) -> None:
+        """Records progress, so that the sweeper leaves the job alone for another stall period."""
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": job_id}},
+            UpdateExpression="SET UpdatedAt = :now",
+            ExpressionAttributeValues={":now": {"S": now_iso()}},
+        )
 
     def get(self, job_id: str) -> Job | None:
         response = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": job_id}}, ConsistentRead=True)
@@ -58,18 +94,23 @@ class JobStore:
             ExpressionAttributeValues={":mode": {"S": mode}, ":send": {"BOOL": send_activation_email}},
         )
 
-    def finish_split(self, job_id: str, *, total_rows: int, chunk_count: int) -> Job:
+    def finish_split(self, job_id: str, *, total_rows: int, chunk_starts: list[int]) -> Job:
         """Records the file's size in rows and chunks; a second attempt that gets here too changes nothing."""
         try:
             response = self._ddb.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": job_id}},
-                UpdateExpression="SET TotalRows = :total, ChunkCount = :chunks, #status = :processing",
+                UpdateExpression=(
+                    "SET TotalRows = :total, ChunkCount = :chunks, ChunkStarts = :starts, #status = :processing, "
+                    "UpdatedAt = :now"
+                ),
                 ConditionExpression="#status = :splitting",
                 ExpressionAttributeNames={"#status": "Status"},
                 ExpressionAttributeValues={
                     ":total": {"N": str(total_rows)},
-                    ":chunks": {"N": str(chunk_count)},
+                    ":chunks": {"N": str(len(chunk_starts))},
+                    ":starts": {"L": [{"N": str(start)} for start in chunk_starts]},
+                    ":now": {"S": now_iso()},
                     ":processing": {"S": JobStatus.PROCESSING.value},
                     ":splitting": {"S": JobStatus.SPLITTING.value},
                 },
@@ -99,7 +140,8 @@ class JobStore:
                 TableName=self._table,
                 Key={"pk": {"S": job_id}},
                 UpdateExpression=(
-                    "ADD ChunksDone :seq, RowsDone :rows, Succeeded :ok, Failed :failed, EmailsQueued :emails"
+                    "ADD ChunksDone :seq, RowsDone :rows, Succeeded :ok, Failed :failed, EmailsQueued :emails "
+                    "SET UpdatedAt = :now"
                 ),
                 ConditionExpression="attribute_exists(pk) AND NOT contains(ChunksDone, :seqn)",
                 ExpressionAttributeValues={
@@ -109,6 +151,7 @@ class JobStore:
                     ":ok": {"N": str(succeeded)},
                     ":failed": {"N": str(failed)},
                     ":emails": {"N": str(emails_queued)},
+                    ":now": {"S": now_iso()},
                 },
                 ReturnValues="ALL_NEW",
             )
@@ -157,7 +200,9 @@ class JobStore:
         self._ddb.update_item(
             TableName=self._table,
             Key={"pk": {"S": job_id}},
-            UpdateExpression="SET #status = :status, CompletedAt = :at, NotifiedAt = :at",
+            UpdateExpression=(
+                "SET #status = :status, CompletedAt = :at, NotifiedAt = :at, UpdatedAt = :at REMOVE OpenShard"
+            ),
             ExpressionAttributeNames={"#status": "Status"},
             ExpressionAttributeValues={":status": {"S": status.value}, ":at": {"S": completed_at}},
         )
@@ -186,6 +231,9 @@ def _job_from_item(item: dict[str, Any]) -> Job:
         error=_string(item, "Error"),
         total_rows=_number(item, "TotalRows"),
         chunk_count=_number(item, "ChunkCount"),
+        chunk_starts=[int(value["N"]) for value in item.get("ChunkStarts", {}).get("L", [])],
+        source_version_id=_string(item, "SourceVersionId"),
+        updated_at=_string(item, "UpdatedAt") or item["StartedAt"]["S"],
         chunks_done={int(n) for n in item.get("ChunksDone", {}).get("NS", [])},
         rows_done=_number(item, "RowsDone") or 0,
         succeeded=_number(item, "Succeeded") or 0,

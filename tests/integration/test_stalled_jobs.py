@@ -1,0 +1,116 @@
+"""No job waits forever: the scheduled sweeper finishes a job whose progress stalled (a lost message, a
+splitter that never finished), reporting every row it could not account for."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from portal_import.aws.directory import Directory
+from portal_import_local.runtime import LocalRuntime
+from portal_import_local.seed import load_directory, read_directory
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+from generate import write_case
+
+ROWS = 1200  # three chunks
+
+
+def _csv(raw: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(raw.decode("utf-8-sig").splitlines()))
+
+
+@pytest.fixture
+def case(runtime: LocalRuntime, tmp_path: Path) -> Path:
+    contacts, roles, import_csv = write_case(tmp_path / "case", ROWS)
+    load_directory(Directory(runtime.stack.directory_table), read_directory(contacts, roles))
+    return import_csv
+
+
+def _lose_one_message(runtime: LocalRuntime, queue_url: str) -> str:
+    sqs = runtime.session.client("sqs")
+    (message,) = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1)["Messages"]
+    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return str(message["Body"])
+
+
+def _queue_of(runtime: LocalRuntime, function: str) -> str:
+    return next(t.queue_url for t in runtime.stack.queue_triggers if t.function == function)
+
+
+def test_rows_of_a_lost_chunk_are_reported_and_the_job_completes(runtime: LocalRuntime, case: Path) -> None:
+    # Given one chunk of rows is lost between the splitter and the workers
+    (job_id,) = runtime.deliver_s3_event(runtime.upload(case, "imports/lost.csv", {}))
+    _lose_one_message(runtime, _queue_of(runtime, "WorkerFunction"))
+
+    # When the pipeline runs dry and the stall period passes
+    notice = runtime.run_until_done(job_id, timeout=300)
+
+    # Then every row is in the results; the lost chunk's rows that passed rules 1-4 are Processing error
+    success = _csv(runtime.download(f"results/{job_id}/success.csv"))
+    failure = _csv(runtime.download(f"results/{job_id}/failure.csv"))
+    assert len(success) + len(failure) == ROWS
+    lost = [row for row in failure if row["Error"].startswith("Processing error")]
+    assert 0 < len(lost) <= 500
+    assert all("lost" in row["Error"] for row in lost)
+    assert notice.attributes["status"] == "COMPLETED"
+
+
+def test_a_lost_aggregate_request_is_asked_again(
+    runtime: LocalRuntime, case: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the first request for results is lost (taken off the queue, never processed)
+    aggregator = runtime.hosts["AggregatorFunction"]
+    real_invoke = aggregator.invoke
+    lost: list[dict[str, Any]] = []
+
+    def lose_first(event: dict[str, Any]) -> Any:
+        if not lost:
+            lost.append(event)
+            return {"batchItemFailures": []}
+        return real_invoke(event)
+
+    monkeypatch.setattr(aggregator, "invoke", lose_first)
+    (job_id,) = runtime.deliver_s3_event(runtime.upload(case, "imports/agg.csv", {}))
+
+    # When the stall period passes / Then the job is announced with all of its rows
+    notice = runtime.run_until_done(job_id, timeout=300)
+    assert lost and notice.attributes["status"] == "COMPLETED"
+    rows = _csv(runtime.download(f"results/{job_id}/success.csv")) + _csv(
+        runtime.download(f"results/{job_id}/failure.csv")
+    )
+    assert len(rows) == ROWS
+    assert not any(row.get("Error", "").startswith("Processing error") for row in rows)
+
+
+def test_a_splitter_that_never_finished_is_run_again(
+    runtime: LocalRuntime, case: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the splitter crashes on every attempt Lambda makes (after sending part of the rows)
+    from portal_import.aws.jobs import JobStore
+
+    real_finish = JobStore.finish_split
+    crashes = iter(range(3))
+
+    def crash_then_work(self: JobStore, *args: Any, **kwargs: Any) -> Any:
+        if next(crashes, None) is not None:
+            raise RuntimeError("splitter crashed")
+        return real_finish(self, *args, **kwargs)
+
+    monkeypatch.setattr(JobStore, "finish_split", crash_then_work)
+    event = runtime.upload(case, "imports/crash.csv", {})
+    with pytest.raises(RuntimeError):
+        runtime.deliver_s3_event(event)
+    items = runtime.session.client("dynamodb").scan(TableName=runtime.stack.jobs_table)["Items"]
+    (job,) = [item["pk"]["S"] for item in items if item.get("SourceKey", {}).get("S") == "imports/crash.csv"]
+
+    # When the stall period passes / Then the sweeper splits it again and every row ends where it belongs
+    notice = runtime.run_until_done(job, timeout=300)
+    rows = _csv(runtime.download(f"results/{job}/success.csv")) + _csv(runtime.download(f"results/{job}/failure.csv"))
+    assert len(rows) == ROWS
+    assert not any(row.get("Error", "").startswith("Processing error") for row in rows)
+    assert notice.attributes["status"] == "COMPLETED"
