@@ -11,10 +11,6 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.parser.types import Json
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from portal_import.aws.directory import Directory
-from portal_import.aws.jobs import JobStore
-from portal_import.aws.queues import QueueSender
-from portal_import.aws.storage import Storage
 from portal_import.config import WorkerSettings
 from portal_import.messages import RowChunk
 from portal_import.observability import logger, metrics, tracer
@@ -32,13 +28,7 @@ processor = BatchProcessor(
 
 @lru_cache(maxsize=1)
 def _deps(settings: WorkerSettings) -> WorkDeps:
-    return WorkDeps(
-        jobs=JobStore(settings.jobs_table),
-        directory=Directory(settings.directory_table),
-        storage=Storage(settings.results_bucket),
-        email_queue=QueueSender(settings.email_queue_url),
-        aggregate_queue=QueueSender(settings.aggregate_queue_url),
-    )
+    return WorkDeps.build(settings)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -9,10 +9,6 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import S3Model, S3RecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from portal_import.aws.directory import Directory
-from portal_import.aws.jobs import JobStore
-from portal_import.aws.queues import QueueSender
-from portal_import.aws.storage import Storage
 from portal_import.config import SplitterSettings
 from portal_import.observability import logger, metrics, tracer
 from portal_import.split import DroppedFile, SplitDeps, split_file
@@ -20,13 +16,7 @@ from portal_import.split import DroppedFile, SplitDeps, split_file
 
 @lru_cache(maxsize=1)
 def _deps(settings: SplitterSettings) -> SplitDeps:
-    return SplitDeps(
-        jobs=JobStore(settings.jobs_table),
-        directory=Directory(settings.directory_table),
-        storage=Storage(),
-        rows_queue=QueueSender(settings.rows_queue_url),
-        aggregate_queue=QueueSender(settings.aggregate_queue_url),
-    )
+    return SplitDeps.build(settings)
 
 
 def _dropped(record: S3RecordModel) -> DroppedFile:

@@ -8,10 +8,6 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from portal_import.aws.directory import Directory
-from portal_import.aws.jobs import JobStore
-from portal_import.aws.queues import QueueSender
-from portal_import.aws.storage import Storage
 from portal_import.config import SweeperSettings
 from portal_import.observability import logger, metrics, tracer
 from portal_import.split import SplitDeps
@@ -20,13 +16,7 @@ from portal_import.sweep import sweep
 
 @lru_cache(maxsize=1)
 def _deps(settings: SweeperSettings) -> SplitDeps:
-    return SplitDeps(
-        jobs=JobStore(settings.jobs_table),
-        directory=Directory(settings.directory_table),
-        storage=Storage(settings.results_bucket),
-        rows_queue=QueueSender(settings.rows_queue_url),
-        aggregate_queue=QueueSender(settings.aggregate_queue_url),
-    )
+    return SplitDeps.build(settings, settings.results_bucket)
 
 
 @logger.inject_lambda_context(clear_state=True)

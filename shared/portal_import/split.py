@@ -43,6 +43,16 @@ class SplitDeps:
     rows_queue: QueueSender
     aggregate_queue: QueueSender
 
+    @classmethod
+    def build(cls, settings: SplitterSettings, results_bucket: str | None = None) -> SplitDeps:
+        return cls(
+            jobs=JobStore(settings.jobs_table),
+            directory=Directory(settings.directory_table),
+            storage=Storage(results_bucket),
+            rows_queue=QueueSender(settings.rows_queue_url),
+            aggregate_queue=QueueSender(settings.aggregate_queue_url),
+        )
+
 
 def split_file(dropped: DroppedFile, deps: SplitDeps, settings: SplitterSettings) -> str | None:
     """Starts the job for a dropped file; returns its id, or None when this event was already handled."""

@@ -12,6 +12,7 @@ from portal_import.aws.jobs import JobStore, now_iso
 from portal_import.aws.queues import QueueSender
 from portal_import.aws.storage import Storage
 from portal_import.completion import request_results_if_ready
+from portal_import.config import WorkerSettings
 from portal_import.ids import ContactRef, normalize_contact_id
 from portal_import.job import Job, JobStatus
 from portal_import.messages import (
@@ -43,6 +44,16 @@ class WorkDeps:
     storage: Storage
     email_queue: QueueSender
     aggregate_queue: QueueSender
+
+    @classmethod
+    def build(cls, settings: WorkerSettings) -> WorkDeps:
+        return cls(
+            jobs=JobStore(settings.jobs_table),
+            directory=Directory(settings.directory_table),
+            storage=Storage(settings.results_bucket),
+            email_queue=QueueSender(settings.email_queue_url),
+            aggregate_queue=QueueSender(settings.aggregate_queue_url),
+        )
 
 
 @dataclass

@@ -229,16 +229,9 @@ def cloud(aws: boto3.Session) -> Cloud:
 
 
 @pytest.fixture
-def runtime(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[LocalRuntime]:
+def runtime(aws: boto3.Session, tmp_path: Path) -> Iterator[LocalRuntime]:
     """The whole local stack, in-process, seeded with the worked example's directory."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    clients.client.cache_clear()
-    with mock_aws(), (tmp_path / "logs.jsonl").open("w") as logs:
+    with (tmp_path / "logs.jsonl").open("w") as logs:
         local = LocalRuntime(TEMPLATE, {})
         local.send_function_logs_to(logs)
         local.verify_sender(local.stack.parameters["SenderAddress"])
@@ -247,4 +240,3 @@ def runtime(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[LocalRu
         )
         yield local
         local.send_function_logs_to(sys.stderr)  # the log file closes with this test
-    clients.client.cache_clear()
