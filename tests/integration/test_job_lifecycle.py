@@ -1,5 +1,5 @@
-"""No job waits forever: the scheduled sweeper finishes a job whose progress stalled (a lost message, a
-splitter that never finished), reporting every row it could not account for."""
+"""Jobs through the whole local stack: no job waits forever (the scheduled sweeper finishes a job whose
+progress stalled, reporting every row it could not account for), and a file dropped again is a new job."""
 
 from __future__ import annotations
 
@@ -114,3 +114,20 @@ def test_a_splitter_that_never_finished_is_run_again(
     assert len(rows) == ROWS
     assert not any(row.get("Error", "").startswith("Processing error") for row in rows)
     assert notice.attributes["status"] == "COMPLETED"
+
+
+def test_the_same_file_dropped_again_later_is_a_new_job(runtime: LocalRuntime, case: Path) -> None:
+    # Given a file that was imported
+    (first,) = runtime.deliver_s3_event(runtime.upload(case, "imports/again.csv", {}))
+    runtime.run_until_done(first, timeout=300)
+    created = len(_csv(runtime.download(f"results/{first}/success.csv")))
+
+    # When the same file is dropped again (a new object version)
+    (second,) = runtime.deliver_s3_event(runtime.upload(case, "imports/again.csv", {}))
+    runtime.run_until_done(second, timeout=300)
+
+    # Then it is a new job, and the rows the first one created now fail as User already exists
+    assert second != first
+    assert _csv(runtime.download(f"results/{second}/success.csv")) == []
+    errors = [row["Error"] for row in _csv(runtime.download(f"results/{second}/failure.csv"))]
+    assert sum(error.startswith("User already exists") for error in errors) >= created
