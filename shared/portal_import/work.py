@@ -14,7 +14,7 @@ from portal_import.aws.storage import Storage
 from portal_import.completion import request_results_if_ready
 from portal_import.config import WorkerSettings
 from portal_import.ids import ContactRef, normalize_contact_id
-from portal_import.job import Job, JobStatus
+from portal_import.job import JobStatus
 from portal_import.messages import (
     ChunkOutcomes,
     ChunkRow,
@@ -78,7 +78,8 @@ def process_chunk(chunk: RowChunk, deps: WorkDeps, *, delivery: int = 1) -> None
         return
     if chunk.seq in job.chunks_done:
         logger.info("Chunk already accounted for (redelivery)")
-        _aggregate_if_ready(job, deps)  # the attempt that counted it may have failed before asking
+        # The attempt that counted it may have failed before asking for the results.
+        request_results_if_ready(job, deps.jobs, deps.aggregate_queue)
         return
     if delivery >= ISOLATE_FROM:
         outcomes, emails = _decide_row_by_row(chunk, deps)
@@ -116,7 +117,7 @@ def account_dead_chunk(chunk: RowChunk, deps: WorkDeps) -> None:
     if job is None or job.status is JobStatus.FAILED or chunk.seq in job.chunks_done:
         logger.info("Dead-lettered chunk needs no accounting", extra={"known_job": job is not None})
         if job is not None:
-            _aggregate_if_ready(job, deps)
+            request_results_if_ready(job, deps.jobs, deps.aggregate_queue)
         return
     outcomes, emails = _salvage(chunk, deps)
     logger.warning("Dead-lettered chunk accounted", extra={"rows": len(outcomes)})
@@ -175,11 +176,7 @@ def _record(chunk: RowChunk, outcomes: list[Outcome], emails: list[EmailRecipien
         emails_queued=len(emails),
     )
     logger.info("Chunk done", extra={"rows": len(outcomes), "succeeded": succeeded, "email_messages": queued})
-    _aggregate_if_ready(progress, deps)
-
-
-def _aggregate_if_ready(job: Job, deps: WorkDeps) -> None:
-    request_results_if_ready(job, deps.jobs, deps.aggregate_queue)
+    request_results_if_ready(progress, deps.jobs, deps.aggregate_queue)
 
 
 def _decide(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailRecipient]]:
