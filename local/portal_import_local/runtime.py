@@ -32,6 +32,8 @@ _ACCOUNT = "123456789012"
 _IDLE_SLEEP = 0.02
 # Lambda retries a failed asynchronous invocation (the S3 notification) twice.
 _ASYNC_ATTEMPTS = 3
+# Locally the daily email quota is a parameter (on AWS the template's 0 reads the account's SES quota).
+_LOCAL_PARAMETERS = {"DailyEmailQuota": "1000000"}
 # How often the scheduled sweep may run for one job before the runtime says it is stuck.
 _MAX_SWEEPS = 3
 # A queue with no dead-letter queue of its own (a DLQ's consumer) retries this often before the runtime gives up.
@@ -57,7 +59,7 @@ class LocalRuntime:
     def __init__(self, template_path: Path, parameters: dict[str, str], faults: FaultPlan | None = None) -> None:
         install_call_counting()
         self.session = boto3.Session(region_name=REGION)
-        self.stack: Stack = provision(template_path, parameters, self.session)
+        self.stack: Stack = provision(template_path, {**_LOCAL_PARAMETERS, **parameters}, self.session)
         self.faults = faults or FaultPlan()
         self.calls = CallLog(faults=self.faults)
         self.hosts = {logical_id: FunctionHost(spec, self.calls) for logical_id, spec in self.stack.functions.items()}

@@ -31,6 +31,7 @@ _TRANSIENT_CODES = {
     "RequestTimeout",
 }
 SEND_ATTEMPTS = 10
+QUOTA_PAUSE_SECONDS = 900  # SQS's longest delay: a paused batch looks at the quota again every 15 minutes
 
 
 def is_transient(error: Exception) -> bool:
@@ -55,16 +56,18 @@ def send_activation_emails(batch: EmailBatch, deps: SendDeps, settings: EmailSen
 
     Tokens are made here, just before sending. A send that keeps being throttled is retried with backoff; if
     it still fails, the recipients not yet reached go back on the queue as a new batch, so that what was
-    sent is never sent again.
+    sent is never sent again. Recipients beyond what today's quota allows wait on the queue the same way,
+    coming back every QUOTA_PAUSE_SECONDS until the quota refills: sending pauses, no email fails.
     """
     logger.append_keys(job_id=batch.job_id, email_batch=batch.key)
     tokens = {recipient.contact_id: new_token(settings.activation_link_ttl_hours) for recipient in batch.recipients}
     deps.directory.set_activation_tokens(
         [(contact_id, token.token_hash, token.expires_at) for contact_id, token in tokens.items()]
     )
-    slots = deps.slots.reserve(len(batch.recipients))
+    quota = settings.daily_email_quota or deps.mailer.daily_quota()
+    slots = deps.slots.reserve(len(batch.recipients), quota)
     sent = failed = 0
-    for index, (recipient, slot) in enumerate(zip(batch.recipients, slots, strict=True)):
+    for index, (recipient, slot) in enumerate(zip(batch.recipients, slots, strict=False)):
         wait = slot - deps.clock()
         if wait > 0:
             deps.sleep(wait)
@@ -76,11 +79,18 @@ def send_activation_emails(batch: EmailBatch, deps: SendDeps, settings: EmailSen
                 logger.warning("Activation email refused", extra={"row": recipient.row, "error": str(error)[:200]})
                 failed += 1
                 continue
-            rest = EmailBatch(key=f"{batch.key}+{index}", job_id=batch.job_id, recipients=batch.recipients[index:])
+            unsent = batch.recipients[index : len(slots)]
+            rest = EmailBatch(key=f"{batch.key}+{index}", job_id=batch.job_id, recipients=unsent)
             with_retries(partial(deps.email_queue.send, rest.to_json()))
             logger.warning("Sending keeps failing; the rest is queued again", extra={"left": len(rest.recipients)})
             break
         sent += 1
+    if len(slots) < len(batch.recipients):
+        # Today's quota is spent: the rest waits on the queue and comes back until the quota refills.
+        waiting = batch.recipients[len(slots) :]
+        later = EmailBatch(key=f"{batch.key}+q{len(slots)}", job_id=batch.job_id, recipients=waiting)
+        with_retries(partial(deps.email_queue.send, later.to_json(), delay_seconds=QUOTA_PAUSE_SECONDS))
+        logger.warning("Daily email quota spent: sending paused", extra={"waiting": len(waiting), "quota": quota})
     with_retries(lambda: deps.jobs.add_email_results(batch.job_id, sent=sent, failed=failed))
     logger.info("Activation emails sent", extra={"sent": sent, "failed": failed})
     return sent

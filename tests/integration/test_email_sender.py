@@ -88,3 +88,52 @@ def test_a_batch_delivered_again_sends_nothing_more(
     users = cloud.directory().existing_users(r["contactId"] for r in new_users)
     assert {c: u.activation_token_hash for c, u in users.items()} == hashes
     assert cloud.job(SAMPLE_JOB_ID).emails_sent == len(new_users)
+
+
+def _delayed_bodies(cloud: Any, queue_url: str) -> list[str]:
+    """Messages sent with a delay are invisible to ReceiveMessage until it passes; moto still holds them."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].queues[queue_url.rsplit("/", 1)[-1]]
+    return [message.body for message in queue._messages if message.delayed]
+
+
+def test_a_spent_daily_quota_pauses_sending_until_it_refills(
+    cloud: Any, new_users: list[dict[str, Any]], load_event: Any
+) -> None:
+    # Given the account's SES quota (moto: 200 a day) has room for one more email today
+    jobs_table = cloud.stack.jobs_table
+    limiter = {"pk": {"S": "rate-limiter#activation-email"}}
+    today = datetime.now(UTC).date().isoformat()
+    ddb = cloud.session.client("dynamodb")
+    ddb.put_item(
+        TableName=jobs_table,
+        Item={**limiter, "NextSlot": {"N": "0"}, "QuotaDay": {"S": today}, "SentOnDay": {"N": "199"}},
+    )
+
+    # When a batch of two is delivered
+    assert cloud.email_sender(load_event("sqs_emails")) == {"batchItemFailures": []}
+
+    # Then one email goes out and the other waits on the queue, delayed: paused, not failed
+    assert len(cloud.sent_emails()) == 1
+    (waiting,) = _delayed_bodies(cloud, cloud.queue_of("EmailSenderFunction"))
+    assert [r["email"] for r in json.loads(waiting)["recipients"]] == [new_users[1]["email"]]
+    assert cloud.job(SAMPLE_JOB_ID).emails_sent == 1
+
+    # When the quota has refilled (a new day) and the waiting batch comes back
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    ddb.update_item(
+        TableName=jobs_table,
+        Key=limiter,
+        UpdateExpression="SET QuotaDay = :d",
+        ExpressionAttributeValues={":d": {"S": yesterday}},
+    )
+    event = load_event("sqs_emails")
+    event["Records"][0]["body"] = waiting
+    event["Records"][0]["md5OfBody"] = hashlib.md5(waiting.encode()).hexdigest()
+
+    # Then the second email goes out too, and nothing was sent twice
+    assert cloud.email_sender(event) == {"batchItemFailures": []}
+    assert sorted(str(m["To"]) for m in cloud.sent_emails()) == sorted(r["email"] for r in new_users)
+    assert cloud.job(SAMPLE_JOB_ID).emails_sent == 2

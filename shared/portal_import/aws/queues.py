@@ -16,8 +16,11 @@ class QueueSender:
         self._url = queue_url
         self._sqs = client("sqs")
 
-    def send(self, body: str) -> None:
-        self.send_all([body])
+    def send(self, body: str, *, delay_seconds: int = 0) -> None:
+        if delay_seconds:
+            self._sqs.send_message(QueueUrl=self._url, MessageBody=body, DelaySeconds=delay_seconds)
+        else:
+            self.send_all([body])
 
     def send_all(self, bodies: Iterable[str]) -> int:
         """Sends every body, packing as many as fit into each call; returns how many were sent."""
