@@ -85,3 +85,13 @@ def test_stack_parameters_cover_what_operators_tune(sam_template: dict[str, Any]
         "NotificationEmail",
     }
     assert expected <= set(sam_template["Parameters"])
+
+
+def test_import_administrators_may_drop_files_and_read_results_only(transformed: dict[str, Any]) -> None:
+    # Given the managed policy an administrator is given
+    statements = transformed["Resources"]["ImportAdministratorsPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    grants = {action: statement["Resource"] for statement in statements for action in statement["Action"]}
+    # Then they can put files under imports/ and read under results/, and nothing else in the bucket
+    assert grants["s3:PutObject"] == {"Fn::Sub": "${ImportBucket.Arn}/imports/*"}
+    assert grants["s3:GetObject"] == {"Fn::Sub": "${ImportBucket.Arn}/results/*"}
+    assert not any(action in grants for action in ("s3:DeleteObject", "s3:*", "s3:PutBucketPolicy"))
