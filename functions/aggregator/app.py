@@ -7,8 +7,6 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from aws_lambda_powertools.utilities.parser.types import Json
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from portal_import.aggregate import AggregateDeps, aggregate_job
@@ -16,13 +14,8 @@ from portal_import.aws.jobs import JobStore
 from portal_import.aws.notifier import Notifier
 from portal_import.aws.storage import Storage
 from portal_import.config import AggregatorSettings
-from portal_import.messages import AggregateRequest
 from portal_import.observability import logger, metrics, tracer
-
-
-class AggregateRequestRecord(SqsRecordModel):
-    body: Json[AggregateRequest]
-
+from portal_import.records import AggregateRequestRecord
 
 # Each failed message is reported and retried alone, even when every message of the batch failed.
 processor = BatchProcessor(

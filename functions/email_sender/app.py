@@ -8,8 +8,6 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from aws_lambda_powertools.utilities.parser.types import Json
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from portal_import.aws.directory import Directory
@@ -21,12 +19,8 @@ from portal_import.aws.ratelimit import SendSlots
 from portal_import.config import EmailSenderSettings
 from portal_import.messages import EmailBatch
 from portal_import.observability import logger, metrics, tracer
+from portal_import.records import EmailBatchRecord
 from portal_import.send import SendDeps, send_activation_emails
-
-
-class EmailBatchRecord(SqsRecordModel):
-    body: Json[EmailBatch]
-
 
 settings = EmailSenderSettings.from_env()
 # Each failed message is reported and retried alone, even when every message of the batch failed.

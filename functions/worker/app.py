@@ -7,19 +7,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from aws_lambda_powertools.utilities.parser.types import Json
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from portal_import.config import WorkerSettings
-from portal_import.messages import RowChunk
 from portal_import.observability import logger, metrics, tracer
+from portal_import.records import RowChunkRecord
 from portal_import.work import WorkDeps, process_chunk
-
-
-class RowChunkRecord(SqsRecordModel):
-    body: Json[RowChunk]
-
 
 # Each failed message is reported and retried alone, even when every message of the batch failed.
 processor = BatchProcessor(

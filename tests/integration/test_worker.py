@@ -179,3 +179,23 @@ def test_validate_mode_creates_no_user(sample_job: Any, load_event: Any) -> None
     assert {o.activation_email for o in would_create} == {"Would queue"}
     assert sample_job.directory().existing_users(o.contact_id for o in would_create) == {}
     assert sample_job.email_messages() == []
+
+
+def test_a_dead_lettered_chunk_still_accounts_for_every_row(sample_job: Any, load_event: Any) -> None:
+    # Given both sample chunks exhausted their retries without creating anything and reached the rows DLQ
+    event = load_event("sqs_rows")
+
+    # When the dead-letter function receives them
+    response = sample_job.hosts["DeadLetterFunction"].invoke(event)
+
+    # Then every row has an outcome: rule 1-4 failures keep their error, the rest are Processing error,
+    # and the job is complete (its results are requested)
+    assert response == {"batchItemFailures": []}
+    outcomes = outcomes_by_row(sample_job)
+    assert sorted(outcomes) == list(range(2, 2 + SAMPLE_ROWS))
+    assert all(o.error for o in outcomes.values())
+    assert {o.error.split(":")[0] for o in outcomes.values()} >= {"Processing error", "Missing Contact ID"}
+    job = sample_job.job(SAMPLE_JOB_ID)
+    assert (job.rows_done, job.succeeded, job.failed) == (SAMPLE_ROWS, 0, SAMPLE_ROWS)
+    assert sample_job.aggregate_messages() == [{"jobId": SAMPLE_JOB_ID}]
+    assert sample_job.directory().existing_users(["0037KWyWfty6uEv0001"]) == {}
