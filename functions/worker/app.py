@@ -1,4 +1,5 @@
-"""Worker: processes chunks of rows from the rows queue, reporting failed messages individually."""
+"""Worker: processes chunks of rows from the rows queue, reporting failed messages individually; and, as the
+dead-letter function, accounts for every row of a chunk whose retries are spent (the rows DLQ)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from portal_import.config import WorkerSettings
 from portal_import.observability import logger, metrics, tracer
 from portal_import.records import RowChunkRecord
-from portal_import.work import WorkDeps, process_chunk
+from portal_import.work import WorkDeps, account_dead_chunk, process_chunk
 
 # Each failed message is reported and retried alone, even when every message of the batch failed.
 processor = BatchProcessor(
@@ -37,5 +38,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     def record_handler(record: RowChunkRecord) -> None:
         process_chunk(record.body, deps, delivery=int(record.attributes.ApproximateReceiveCount))
         metrics.add_metric(name="RowsProcessed", unit="Count", value=len(record.body.rows))
+
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def dead_letter_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    deps = _deps(WorkerSettings.from_env())
+
+    def record_handler(record: RowChunkRecord) -> None:
+        account_dead_chunk(record.body, deps)
+        metrics.add_metric(name="ChunksDeadLettered", unit="Count", value=1)
 
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -17,6 +17,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "mixed"
 CLI = [sys.executable, "-m", "portal_import_local.cli"]
+# The worked example's file and directory, imported with activation emails on.
+WORKED_EXAMPLE = (
+    FIXTURES / "import.csv",
+    "--contacts",
+    FIXTURES / "contacts.csv",
+    "--roles",
+    FIXTURES / "roles.csv",
+    "--send-activation-email",
+)
 
 
 def run_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -41,12 +50,7 @@ def mixed_import(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.C
     work = tmp_path_factory.mktemp("mixed")
     out = work / "results"
     result = run_cli(
-        FIXTURES / "import.csv",
-        "--contacts",
-        FIXTURES / "contacts.csv",
-        "--roles",
-        FIXTURES / "roles.csv",
-        "--send-activation-email",
+        *WORKED_EXAMPLE,
         "--out",
         out,
         "--json",
@@ -162,12 +166,7 @@ def test_outbox_holds_one_activation_email_per_queued_user(mixed_import: tuple[A
 def test_validate_mode_checks_everything_and_creates_nothing(tmp_path: Path) -> None:
     # Given the worked example in validate mode, emails requested
     result = run_cli(
-        FIXTURES / "import.csv",
-        "--contacts",
-        FIXTURES / "contacts.csv",
-        "--roles",
-        FIXTURES / "roles.csv",
-        "--send-activation-email",
+        *WORKED_EXAMPLE,
         "--mode",
         "validate",
         "--out",
