@@ -20,6 +20,11 @@ class ImportObject:
     chunks: Iterator[bytes]
 
 
+def _object(bucket: str, key: str, version_id: str | None) -> dict[str, Any]:
+    """The parameters naming one object version (the current one when the bucket keeps no versions)."""
+    return {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+
+
 def outcomes_prefix(job_id: str) -> str:
     return f"work/{job_id}/outcomes/"
 
@@ -35,10 +40,7 @@ class Storage:
 
     def open_import(self, bucket: str, key: str, version_id: str | None) -> ImportObject:
         """Streams the object: only one read buffer is held at a time."""
-        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
-        if version_id:
-            kwargs["VersionId"] = version_id
-        response = self._s3.get_object(**kwargs)
+        response = self._s3.get_object(**_object(bucket, key, version_id))
         return ImportObject(
             metadata=dict(response.get("Metadata", {})),
             content_length=int(response.get("ContentLength", 0)),
@@ -46,10 +48,7 @@ class Storage:
         )
 
     def head_import(self, bucket: str, key: str, version_id: str | None) -> tuple[dict[str, str], int]:
-        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
-        if version_id:
-            kwargs["VersionId"] = version_id
-        response = self._s3.head_object(**kwargs)
+        response = self._s3.head_object(**_object(bucket, key, version_id))
         return dict(response.get("Metadata", {})), int(response.get("ContentLength", 0))
 
     def put_outcomes(self, chunk: ChunkOutcomes) -> None:
