@@ -47,8 +47,10 @@ def _deps() -> SendDeps:
 
 
 @idempotent_function(data_keyword_argument="batch", config=idempotency, persistence_store=persistence)
-def send_once(batch: EmailBatch) -> int:
-    return send_activation_emails(batch, _deps(), settings)
+def send_once(batch: EmailBatch, context: LambdaContext) -> int:
+    return send_activation_emails(
+        batch, _deps(), settings, seconds_left=lambda: context.get_remaining_time_in_millis() / 1000
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -58,7 +60,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     idempotency.register_lambda_context(context)
 
     def record_handler(record: EmailBatchRecord) -> None:
-        sent = send_once(batch=record.body)
+        sent = send_once(batch=record.body, context=context)
         metrics.add_metric(name="ActivationEmailsSent", unit="Count", value=sent)
 
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -46,8 +46,9 @@ def _counting_make_api_call(self: Any, operation_name: str, api_params: Any) -> 
     if fault is not None:
         raise fault
     result = _original_make_api_call(self, operation_name, api_params)
-    if service == "SESv2" and operation_name == "SendEmail":
-        log.email_send_times.append(time.time())
+    if service == "SES" and operation_name == "SendBulkTemplatedEmail":
+        accepted = sum(1 for entry in result.get("Status", []) if entry.get("Status", "Success") == "Success")
+        log.email_send_times.extend([time.time()] * accepted)
     return result
 
 

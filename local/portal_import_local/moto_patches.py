@@ -3,6 +3,10 @@
 moto's TransactWriteItems deep-copies every table a transaction touches, once per action, so that it can
 roll back: with a directory of thousands of items that is seconds and gigabytes per call. Here only the
 items the transaction touches are saved, and restored if it is cancelled.
+
+moto's SQS asks every message of a queue whether it is visible on each send, receive and delete, and each
+answer builds two datetimes (about 12 µs): at 2,000 messages deep a send took 66 ms. The same clock read
+from time.time() costs a fraction of that.
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 from typing import Any
 
 import moto.dynamodb.models as dynamodb_models
+import moto.sqs.models as sqs_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 
@@ -68,8 +74,17 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
             dynamodb_models.copy = copy
 
 
+_original_unix_time_millis = sqs_models.unix_time_millis
+
+
+def _unix_time_millis(dt: Any = None) -> float:
+    """moto's clock in milliseconds since the epoch; the current time without building datetimes."""
+    return time.time() * 1000.0 if dt is None else float(_original_unix_time_millis(dt))
+
+
 def install() -> None:
     global _installed
     if not _installed:
         DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+        sqs_models.unix_time_millis = _unix_time_millis
         _installed = True

@@ -26,6 +26,7 @@ import boto3
 
 from portal_import_local.faults import FaultPlan
 from portal_import_local.host import CallLog, FunctionHost, install_call_counting
+from portal_import_local.outbox import sent_emails
 from portal_import_local.stack import REGION, Stack, provision
 
 _ACCOUNT = "123456789012"
@@ -327,11 +328,8 @@ class LocalRuntime:
         return bytes(self._s3.get_object(Bucket=self.stack.bucket, Key=key)["Body"].read())
 
     def sent_emails(self) -> list[bytes]:
-        """Raw MIME of every email SES accepted, in the order they were sent."""
-        from moto.ses.models import ses_backends
-
-        backend = ses_backends[_ACCOUNT][REGION]
-        return [message.raw_data.encode() for message in backend.sent_messages if hasattr(message, "raw_data")]
+        """MIME of every email SES accepted, one per recipient, in the order they were sent."""
+        return sent_emails(_ACCOUNT, REGION)
 
     def verify_sender(self, address: str) -> None:
         """SES only sends from a verified identity; a deployment verifies it once, the local stack here."""

@@ -136,14 +136,24 @@ def _placeholder_zip() -> bytes:
 
 
 def _apply_what_moto_skips(transformed: dict[str, Any], physical: dict[str, str], session: boto3.Session) -> None:
-    """Bucket properties moto's CloudFormation does not act on, applied through the S3 API instead."""
+    """What moto's CloudFormation does not act on (bucket versioning, SES templates), done through the APIs."""
     s3 = session.client("s3")
+    ses = session.client("ses")
     for logical_id, resource in transformed["Resources"].items():
-        if resource["Type"] != "AWS::S3::Bucket":
-            continue
         properties = resource.get("Properties", {})
-        if properties.get("VersioningConfiguration", {}).get("Status") == "Enabled":
-            s3.put_bucket_versioning(Bucket=physical[logical_id], VersioningConfiguration={"Status": "Enabled"})
+        if resource["Type"] == "AWS::S3::Bucket":
+            if properties.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+                s3.put_bucket_versioning(Bucket=physical[logical_id], VersioningConfiguration={"Status": "Enabled"})
+        elif resource["Type"] == "AWS::SES::Template":
+            template = dict(properties["Template"])
+            template["TemplateName"] = _stack_sub(template["TemplateName"])
+            ses.create_template(Template=template)
+
+
+def _stack_sub(value: Any) -> str:
+    """A name given as a string or as !Sub over the stack's name (the only substitution SES names use here)."""
+    text = value["Fn::Sub"] if isinstance(value, dict) else value
+    return str(text).replace("${AWS::StackName}", STACK_NAME)
 
 
 def provision(template_path: Path, parameters: dict[str, str], session: boto3.Session) -> Stack:

@@ -1,4 +1,4 @@
-"""Activation links and emails: a one-time random token (only its hash is stored) and the message itself."""
+"""Activation links: a one-time random token (only its hash is stored) and the values the email template shows."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
-from html import escape
 from urllib.parse import urlencode
 
 
@@ -43,44 +40,13 @@ def activation_link(portal_url: str, token: str) -> str:
     return f"{portal_url.rstrip('/')}/activate?{urlencode({'token': token})}"
 
 
-@dataclass(frozen=True)
-class ActivationEmail:
-    portal_name: str
-    portal_url: str
-    sender: str
-    recipient: str
-    first_name: str
-    token: str
-    expires_at: str
-
-    def to_mime(self) -> bytes:
-        link = activation_link(self.portal_url, self.token)
-        expires = _readable_expiry(self.expires_at)
-        greeting = f"Hello {self.first_name}," if self.first_name else "Hello,"
-        message = EmailMessage()
-        message["Subject"] = f"Activate your {self.portal_name} account"
-        message["From"] = formataddr((self.portal_name, self.sender))
-        message["To"] = self.recipient
-        message["Date"] = format_datetime(datetime.now(UTC))
-        message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
-        message.set_content(
-            f"{greeting}\n\n"
-            f"An account has been created for you on {self.portal_name}.\n"
-            f"Set your password to sign in:\n\n{link}\n\n"
-            f"This link can be used once and expires on {expires}.\n"
-            "If you did not expect this email, you can ignore it.\n"
-        )
-        message.add_alternative(
-            "<html><body>"
-            f"<p>{escape(greeting)}</p>"
-            f"<p>An account has been created for you on <strong>{escape(self.portal_name)}</strong>.</p>"
-            f'<p><a href="{escape(link)}">Set your password</a></p>'
-            f"<p>This link can be used once and expires on {escape(expires)}.</p>"
-            "<p>If you did not expect this email, you can ignore it.</p>"
-            "</body></html>",
-            subtype="html",
-        )
-        return message.as_bytes()
+def activation_values(*, portal_url: str, first_name: str, token: str, expires_at: str) -> dict[str, str]:
+    """One recipient's values for the stack's activation email template (ActivationEmailTemplate in template.yaml)."""
+    return {
+        "greeting": f"Hello {first_name}," if first_name else "Hello,",
+        "link": activation_link(portal_url, token),
+        "expires": _readable_expiry(expires_at),
+    }
 
 
 def _readable_expiry(expires_at: str) -> str:

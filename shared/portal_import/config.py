@@ -47,6 +47,7 @@ class EmailSenderSettings(_FromEnvironment):
     portal_name: str = Field(alias="PORTAL_NAME")
     portal_url: str = Field(alias="PORTAL_URL")
     sender_address: str = Field(alias="SENDER_ADDRESS")
+    email_template: str = Field(alias="ACTIVATION_EMAIL_TEMPLATE")  # the SES template of the activation email
     email_rate_per_second: float = Field(alias="EMAIL_RATE_PER_SECOND", gt=0)
     daily_email_quota: int = Field(alias="DAILY_EMAIL_QUOTA", ge=0)  # 0: the account's SES quota
 

@@ -1,22 +1,23 @@
-"""Sending one batch of activation emails: fresh tokens on the users, then one email per slot of the rate."""
+"""Sending one batch of activation emails: fresh tokens on the users, then the emails, at most the rate allows."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import formataddr
 from functools import partial
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from portal_import.activation import ActivationEmail, ActivationToken, new_token
+from portal_import.activation import activation_values, new_token
 from portal_import.aws.directory import Directory
 from portal_import.aws.jobs import JobStore
-from portal_import.aws.mailer import Mailer
+from portal_import.aws.mailer import MAX_DESTINATIONS, Destination, Mailer
 from portal_import.aws.queues import QueueSender
 from portal_import.aws.ratelimit import SendSlots
 from portal_import.config import EmailSenderSettings
-from portal_import.messages import EmailBatch, EmailRecipient
+from portal_import.messages import EmailBatch
 from portal_import.observability import logger
 from portal_import.retry import with_retries
 
@@ -30,8 +31,12 @@ _TRANSIENT_CODES = {
     "InternalError",
     "RequestTimeout",
 }
+# SES's answers for one destination of a bulk send that may succeed if sent again later.
+_TRANSIENT_STATUSES = {"AccountThrottled", "TransientFailure", "AccountSendingPaused", "AccountDailyQuotaExceeded"}
 SEND_ATTEMPTS = 10
 QUOTA_PAUSE_SECONDS = 900  # SQS's longest delay: a paused batch looks at the quota again every 15 minutes
+# Time kept back at the end of an invocation to record what was sent and queue the rest.
+FINISH_SECONDS = 20.0
 
 
 def is_transient(error: Exception) -> bool:
@@ -51,64 +56,99 @@ class SendDeps:
     sleep: Callable[[float], None] = field(default=time.sleep)
 
 
-def send_activation_emails(batch: EmailBatch, deps: SendDeps, settings: EmailSenderSettings) -> int:
+def send_activation_emails(
+    batch: EmailBatch, deps: SendDeps, settings: EmailSenderSettings, *, seconds_left: Callable[[], float] | None = None
+) -> int:
     """Sends the batch's emails, each at most once; returns how many went out.
 
-    Tokens are made here, just before sending. A send that keeps being throttled is retried with backoff; if
-    it still fails, the recipients not yet reached go back on the queue as a new batch, so that what was
-    sent is never sent again. Recipients beyond what today's quota allows wait on the queue the same way,
-    coming back every QUOTA_PAUSE_SECONDS until the quota refills: sending pauses, no email fails.
+    The shared limiter hands out send slots at the configured rate; recipients are sent to in SES bulk calls of
+    at most `rate` destinations (so no second holds more than one call's worth beyond the rate). Tokens are
+    made just before sending. Recipients this invocation cannot reach go back on the queue as a new batch, so
+    what was sent is never sent again: those beyond today's quota wait QUOTA_PAUSE_SECONDS (sending pauses,
+    no email fails), those beyond the invocation's time, or still throttled after retries, come back at once.
     """
     logger.append_keys(job_id=batch.job_id, email_batch=batch.key)
-    tokens = {recipient.contact_id: new_token(settings.activation_link_ttl_hours) for recipient in batch.recipients}
-    deps.directory.set_activation_tokens(
-        [(contact_id, token.token_hash, token.expires_at) for contact_id, token in tokens.items()]
-    )
     quota = settings.daily_email_quota or deps.mailer.daily_quota()
-    slots = deps.slots.reserve(len(batch.recipients), quota)
+    deadline = deps.clock() + seconds_left() - FINISH_SECONDS if seconds_left else None
+    reservation = deps.slots.reserve(len(batch.recipients), quota, deadline=deadline)
+    slots = reservation.slots
+    now_sending = batch.recipients[: len(slots)]
+    tokens = {recipient.contact_id: new_token(settings.activation_link_ttl_hours) for recipient in now_sending}
+    if tokens:
+        deps.directory.set_activation_tokens(
+            [(contact_id, token.token_hash, token.expires_at) for contact_id, token in tokens.items()]
+        )
+    per_call = max(1, min(MAX_DESTINATIONS, int(settings.email_rate_per_second)))
     sent = failed = 0
-    for index, (recipient, slot) in enumerate(zip(batch.recipients, slots, strict=False)):
-        wait = slot - deps.clock()
+    retry: list[int] = []  # indexes of recipients to send again in a new batch
+    for start in range(0, len(now_sending), per_call):
+        group = now_sending[start : start + per_call]
+        wait = slots[start] - deps.clock()
         if wait > 0:
             deps.sleep(wait)
+        destinations = [
+            Destination(
+                address=recipient.email,
+                data=activation_values(
+                    portal_url=settings.portal_url,
+                    first_name=recipient.first_name,
+                    token=tokens[recipient.contact_id].token,
+                    expires_at=tokens[recipient.contact_id].expires_at,
+                ),
+            )
+            for recipient in group
+        ]
         try:
-            _send_one(recipient, tokens[recipient.contact_id], deps, settings)
+            statuses = _send(destinations, deps, settings)
         except (ClientError, BotoCoreError, ConnectionError, TimeoutError) as error:
-            if not is_transient(error):
-                # Refused for this address (e.g. rejected): sending it again would be refused again.
-                logger.warning("Activation email refused", extra={"row": recipient.row, "error": str(error)[:200]})
+            if is_transient(error):  # still throttled after every retry: this and the rest go round again
+                retry.extend(range(start, len(now_sending)))
+                logger.warning("Sending keeps failing; the rest is queued again", extra={"left": len(retry)})
+                break
+            # Refused as a whole (e.g. the sender identity is not verified): sending again would be refused.
+            logger.error("Activation emails refused", extra={"emails": len(group), "error": str(error)[:200]})
+            failed += len(group)
+            continue
+        for offset, status in enumerate(statuses):
+            if status == "Success":
+                sent += 1
+            elif status in _TRANSIENT_STATUSES:
+                retry.append(start + offset)
+            else:  # refused for this address (e.g. rejected): sending it again would be refused again
+                logger.warning("Activation email refused", extra={"row": group[offset].row, "status": status})
                 failed += 1
-                continue
-            unsent = batch.recipients[index : len(slots)]
-            rest = EmailBatch(key=f"{batch.key}+{index}", job_id=batch.job_id, recipients=unsent)
-            with_retries(partial(deps.email_queue.send, rest.to_json()))
-            logger.warning("Sending keeps failing; the rest is queued again", extra={"left": len(rest.recipients)})
-            break
-        sent += 1
-    if len(slots) < len(batch.recipients):
-        # Today's quota is spent: the rest waits on the queue and comes back until the quota refills.
+    if retry:
+        rest = [now_sending[index] for index in retry]
+        _requeue(EmailBatch(key=f"{batch.key}+{retry[0]}", job_id=batch.job_id, recipients=rest), deps, delay=0)
+    if reservation.short_of is not None:
         waiting = batch.recipients[len(slots) :]
-        later = EmailBatch(key=f"{batch.key}+q{len(slots)}", job_id=batch.job_id, recipients=waiting)
-        with_retries(partial(deps.email_queue.send, later.to_json(), delay_seconds=QUOTA_PAUSE_SECONDS))
-        logger.warning("Daily email quota spent: sending paused", extra={"waiting": len(waiting), "quota": quota})
+        paused = reservation.short_of == "quota"
+        key = f"{batch.key}+{'q' if paused else 't'}{len(slots)}"
+        later = EmailBatch(key=key, job_id=batch.job_id, recipients=waiting)
+        _requeue(later, deps, delay=QUOTA_PAUSE_SECONDS if paused else 0)
+        logger.warning(
+            "Daily email quota spent: sending paused" if paused else "Out of time: the rest is queued again",
+            extra={"waiting": len(waiting), "quota": quota},
+        )
     with_retries(lambda: deps.jobs.add_email_results(batch.job_id, sent=sent, failed=failed))
     logger.info("Activation emails sent", extra={"sent": sent, "failed": failed})
     return sent
 
 
-def _send_one(recipient: EmailRecipient, token: ActivationToken, deps: SendDeps, settings: EmailSenderSettings) -> None:
-    mime = ActivationEmail(
-        portal_name=settings.portal_name,
-        portal_url=settings.portal_url,
-        sender=settings.sender_address,
-        recipient=recipient.email,
-        first_name=recipient.first_name,
-        token=token.token,
-        expires_at=token.expires_at,
-    ).to_mime()
-    with_retries(
-        partial(deps.mailer.send_raw, sender=settings.sender_address, recipient=recipient.email, mime=mime),
+def _send(destinations: list[Destination], deps: SendDeps, settings: EmailSenderSettings) -> list[str]:
+    return with_retries(
+        partial(
+            deps.mailer.send_bulk,
+            sender=formataddr((settings.portal_name, settings.sender_address)),
+            template=settings.email_template,
+            defaults={"portalName": settings.portal_name},
+            destinations=destinations,
+        ),
         attempts=SEND_ATTEMPTS,
         retryable=is_transient,
         sleep=deps.sleep,
     )
+
+
+def _requeue(batch: EmailBatch, deps: SendDeps, *, delay: int) -> None:
+    with_retries(partial(deps.email_queue.send, batch.to_json(), delay_seconds=delay))

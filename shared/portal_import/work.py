@@ -28,7 +28,10 @@ from portal_import.results import activation_email_status
 from portal_import.retry import with_retries
 from portal_import.rules import PROCESSING_ERROR, contact_not_found, is_valid_email, user_already_exists, with_detail
 
-EMAILS_PER_MESSAGE = 50
+# A chunk's emails travel as one message where they fit (fewer messages, fewer sender invocations and
+# requests per email), split by count and by SQS's 256 KiB message limit.
+EMAILS_PER_MESSAGE = 1000
+EMAIL_MESSAGE_BYTES = 200_000
 # The rows queue redrives after 5 deliveries: the 3rd and 4th already isolate a poison row.
 ISOLATE_FROM = 3
 ROW_ATTEMPTS = 4
@@ -304,11 +307,16 @@ def _recipient(row: int, user_id: str, contact: Contact) -> EmailRecipient:
 
 
 def _email_batches(chunk: RowChunk, emails: list[EmailRecipient]) -> list[EmailBatch]:
+    groups: list[list[EmailRecipient]] = []
+    size = 0
+    for recipient in emails:
+        recipient_size = len(recipient.to_json().encode()) + 1
+        if not groups or len(groups[-1]) >= EMAILS_PER_MESSAGE or size + recipient_size > EMAIL_MESSAGE_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(recipient)
+        size += recipient_size
     return [
-        EmailBatch(
-            key=f"{chunk.job_id}#{chunk.seq}#{start // EMAILS_PER_MESSAGE}",
-            job_id=chunk.job_id,
-            recipients=emails[start : start + EMAILS_PER_MESSAGE],
-        )
-        for start in range(0, len(emails), EMAILS_PER_MESSAGE)
+        EmailBatch(key=f"{chunk.job_id}#{chunk.seq}#{number}", job_id=chunk.job_id, recipients=group)
+        for number, group in enumerate(groups)
     ]

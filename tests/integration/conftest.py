@@ -24,6 +24,7 @@ from portal_import.aws.directory import Directory
 from portal_import.aws.jobs import JobStore, now_iso
 from portal_import.job import Job, JobStatus
 from portal_import_local.host import CallLog, FunctionHost
+from portal_import_local.outbox import sent_emails
 from portal_import_local.runtime import LocalRuntime
 from portal_import_local.seed import load_directory, read_directory
 from portal_import_local.stack import REGION, Stack, provision
@@ -183,15 +184,12 @@ class Cloud:
         return sender
 
     def sent_emails(self) -> list[email.message.EmailMessage]:
-        """Every email SES accepted, parsed (moto keeps them; there is no API to read them back)."""
+        """Every email SES accepted, one per recipient, as the recipient reads it."""
         from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.ses.models import ses_backends
 
-        backend = ses_backends[DEFAULT_ACCOUNT_ID][REGION]
         return [
-            email.message_from_bytes(message.raw_data.encode(), policy=email.policy.default)  # type: ignore[misc]
-            for message in backend.sent_messages
-            if hasattr(message, "raw_data")
+            email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[misc]
+            for raw in sent_emails(DEFAULT_ACCOUNT_ID, REGION)
         ]
 
     def subscribe_inbox(self) -> str:

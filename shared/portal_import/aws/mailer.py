@@ -1,23 +1,49 @@
-"""Sending one composed MIME email through SES."""
+"""Sending activation emails through SES: the stack's email template, up to 50 recipients a call."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
 from portal_import.aws.clients import client
+
+# SES v1 SendBulkTemplatedEmail takes at most 50 destinations a call (SESv2's SendBulkEmail is not on moto).
+MAX_DESTINATIONS = 50
+
+
+@dataclass(frozen=True)
+class Destination:
+    address: str
+    data: Mapping[str, str]  # the template's values for this recipient
 
 
 class Mailer:
     def __init__(self) -> None:
-        self._ses = client("sesv2")
-        self._ses_v1 = client("ses")
+        self._ses = client("ses")
 
     def daily_quota(self) -> int:
         """The account's SES sending quota for 24 hours."""
-        return int(self._ses_v1.get_send_quota()["Max24HourSend"])
+        return int(self._ses.get_send_quota()["Max24HourSend"])
 
-    def send_raw(self, *, sender: str, recipient: str, mime: bytes) -> str:
-        response = self._ses.send_email(
-            FromEmailAddress=sender,
-            Destination={"ToAddresses": [recipient]},
-            Content={"Raw": {"Data": mime}},
+    def send_bulk(
+        self, *, sender: str, template: str, defaults: Mapping[str, str], destinations: Sequence[Destination]
+    ) -> list[str]:
+        """Sends the template to each destination; returns SES's status for each, in order ('Success' or why not)."""
+        if len(destinations) > MAX_DESTINATIONS:
+            raise ValueError(f"SES takes at most {MAX_DESTINATIONS} destinations a call, not {len(destinations)}")
+        response = self._ses.send_bulk_templated_email(
+            Source=sender,
+            Template=template,
+            DefaultTemplateData=json.dumps(defaults),
+            Destinations=[
+                {"Destination": {"ToAddresses": [d.address]}, "ReplacementTemplateData": json.dumps(d.data)}
+                for d in destinations
+            ],
         )
-        return str(response.get("MessageId", ""))
+        return [_status(entry) for entry in response.get("Status", [])]
+
+
+def _status(entry: Mapping[str, str]) -> str:
+    # SES names every destination's status; an emulator may only give accepted ones their message id.
+    return entry.get("Status") or ("Success" if entry.get("MessageId") else "Failed")

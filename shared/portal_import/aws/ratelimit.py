@@ -6,15 +6,24 @@ the slot n/rate seconds on with a conditional write, so concurrent senders never
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client
 
 _LIMITER_KEY = "rate-limiter#activation-email"
+
+
+@dataclass(frozen=True)
+class Reservation:
+    slots: list[float]  # the epoch second at which each reserved send may go
+    short_of: Literal["quota", "time"] | None = None  # why fewer were reserved than asked for
 
 
 class SendSlots:
@@ -24,11 +33,11 @@ class SendSlots:
         self._clock = clock
         self._ddb = client("dynamodb")
 
-    def reserve(self, count: int, daily_quota: int) -> list[float]:
-        """Reserves up to `count` consecutive send slots within what today's quota has left.
+    def reserve(self, count: int, daily_quota: int, *, deadline: float | None = None) -> Reservation:
+        """Reserves up to `count` consecutive send slots within what today's quota has left and before `deadline`.
 
-        Returns the epoch second at which each send may go: fewer than `count` (none at all) once the day's
-        quota is spent. The day is the UTC calendar day, a cautious stand-in for SES's rolling 24 hours.
+        Fewer than `count` (none at all) once the day's quota is spent, or when the slots free before the
+        deadline run out. The day is the UTC calendar day, a cautious stand-in for SES's rolling 24 hours.
         """
         for _ in range(50):
             item = (
@@ -43,10 +52,15 @@ class SendSlots:
             sent_today = (
                 int(item.get("SentOnDay", {}).get("N", "0")) if item.get("QuotaDay", {}).get("S") == today else 0
             )
-            granted = max(0, min(count, daily_quota - sent_today))
-            if granted == 0:
-                return []
             start = max(now, float(previous) if previous else 0.0)
+            within_quota = max(0, min(count, daily_quota - sent_today))
+            in_time = count if deadline is None else max(0, math.floor((deadline - start) * self._rate))
+            granted = min(within_quota, in_time)
+            short_of: Literal["quota", "time"] | None = None
+            if granted < count:
+                short_of = "quota" if within_quota <= in_time else "time"
+            if granted == 0:
+                return Reservation([], short_of)
             end = start + granted / self._rate
             try:
                 self._ddb.put_item(
@@ -64,5 +78,5 @@ class SendSlots:
                 if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                     continue  # another sender moved the slot first: read it again
                 raise
-            return [start + index / self._rate for index in range(granted)]
+            return Reservation([start + index / self._rate for index in range(granted)], short_of)
         raise RuntimeError("could not reserve email send slots: too much contention on the rate limiter")
