@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +16,7 @@ from portal_import.observability import logger
 from portal_import.results import FAILURE_HEADER, QUEUED, SUCCESS_HEADER, CsvResultWriter
 from portal_import.retry import with_retries
 
-# Result files are spooled to disk past this size rather than held in memory.
-_SPOOL_BYTES = 8 * 1024 * 1024
+_CSV = "text/csv; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -100,9 +98,10 @@ def aggregate_job(job_id: str, deps: AggregateDeps, settings: AggregatorSettings
 def _write_result_files(job: Job, storage: Storage, keys: dict[str, str]) -> tuple[Counter[str], Counter[str]]:
     counts: Counter[str] = Counter(succeeded=0, failed=0, emailsQueued=0)
     errors: Counter[str] = Counter()
+    # Both files stream to S3 as they are written (a part at a time), in one pass over the outcomes.
     with (
-        tempfile.SpooledTemporaryFile(_SPOOL_BYTES) as success_file,
-        tempfile.SpooledTemporaryFile(_SPOOL_BYTES) as failure_file,
+        storage.open_result(keys["successKey"], _CSV) as success_file,
+        storage.open_result(keys["failureKey"], _CSV) as failure_file,
     ):
         success = CsvResultWriter(success_file, SUCCESS_HEADER)
         failure = CsvResultWriter(failure_file, FAILURE_HEADER)
@@ -119,6 +118,4 @@ def _write_result_files(job: Job, storage: Storage, keys: dict[str, str]) -> tup
                         failure.write((outcome.row, outcome.input_contact_id, outcome.input_role, outcome.error))
                         counts["failed"] += 1
                         errors[outcome.error.split(":", 1)[0]] += 1
-        storage.put_result(keys["successKey"], success_file, "text/csv; charset=utf-8")
-        storage.put_result(keys["failureKey"], failure_file, "text/csv; charset=utf-8")
     return counts, errors

@@ -21,7 +21,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class BinarySink(Protocol):
-    """Anything bytes can be written to: an open binary file, BytesIO, a SpooledTemporaryFile."""
+    """Anything bytes can be written to: an open binary file, BytesIO, a result upload to S3."""
 
     def write(self, data: bytes, /) -> object: ...
 

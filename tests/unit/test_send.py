@@ -1,0 +1,200 @@
+"""Sending a batch of activation emails, with fakes for the adapters: calls stay within the rate, every recipient
+is sent to once or queued again, and what SES refuses for good is counted as failed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from portal_import.activation import hash_token
+from portal_import.aws.mailer import Destination
+from portal_import.aws.ratelimit import Reservation
+from portal_import.config import EmailSenderSettings
+from portal_import.messages import EmailBatch, EmailRecipient
+from portal_import.send import FINISH_SECONDS, QUOTA_PAUSE_SECONDS, SendDeps, send_activation_emails
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Slots:
+    """The shared limiter's contract: consecutive slots at the rate, within the quota and the deadline."""
+
+    clock: Clock
+    rate: float
+    next_slot: float = 0.0
+    sent_today: int = 0
+
+    def reserve(self, count: int, daily_quota: int, *, deadline: float | None = None) -> Reservation:
+        start = max(self.clock(), self.next_slot)
+        within_quota = max(0, min(count, daily_quota - self.sent_today))
+        in_time = count if deadline is None else max(0, math.floor((deadline - start) * self.rate))
+        granted = min(within_quota, in_time)
+        short = None if granted == count else ("quota" if within_quota <= in_time else "time")
+        self.next_slot = start + granted / self.rate
+        self.sent_today += granted
+        return Reservation([start + i / self.rate for i in range(granted)], short)  # type: ignore[arg-type]
+
+
+@dataclass
+class Mailer:
+    clock: Clock
+    refuse: dict[str, str] = field(default_factory=dict)  # address -> SES status
+    calls: list[tuple[float, list[Destination]]] = field(default_factory=list)
+
+    def daily_quota(self) -> int:
+        return 50_000
+
+    def send_bulk(self, *, sender: str, template: str, defaults: Any, destinations: Sequence[Destination]) -> list[str]:
+        self.calls.append((self.clock(), list(destinations)))
+        return [self.refuse.get(d.address, "Success") for d in destinations]
+
+
+@dataclass
+class Directory:
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def set_activation_tokens(self, tokens: Sequence[tuple[str, str, str]]) -> None:
+        self.tokens.update((contact_id, token_hash) for contact_id, token_hash, _ in tokens)
+
+
+@dataclass
+class Jobs:
+    sent: int = 0
+    failed: int = 0
+
+    def add_email_results(self, job_id: str, *, sent: int, failed: int) -> None:
+        self.sent += sent
+        self.failed += failed
+
+
+@dataclass
+class Queue:
+    messages: list[tuple[EmailBatch, int]] = field(default_factory=list)
+
+    def send(self, body: str, *, delay_seconds: int = 0) -> None:
+        self.messages.append((EmailBatch.model_validate_json(body), delay_seconds))
+
+
+def settings(rate: float, quota: int = 0) -> EmailSenderSettings:
+    return EmailSenderSettings.model_validate(
+        {
+            "JOBS_TABLE": "jobs",
+            "DIRECTORY_TABLE": "directory",
+            "IDEMPOTENCY_TABLE": "idempotency",
+            "EMAIL_QUEUE_URL": "https://sqs/emails",
+            "ACTIVATION_LINK_TTL_HOURS": "72",
+            "PORTAL_NAME": "Customer Portal",
+            "PORTAL_URL": "https://portal.example.com",
+            "SENDER_ADDRESS": "no-reply@example.com",
+            "ACTIVATION_EMAIL_TEMPLATE": "stack-activation-email",
+            "EMAIL_RATE_PER_SECOND": str(rate),
+            "DAILY_EMAIL_QUOTA": str(quota),
+        }
+    )
+
+
+def batch(size: int) -> EmailBatch:
+    return EmailBatch(
+        key="job#0#0",
+        job_id="job",
+        recipients=[
+            EmailRecipient(row=n + 2, user_id=f"user{n}", contact_id=f"contact{n}", email=f"c{n}@example.com")
+            for n in range(size)
+        ],
+    )
+
+
+def world(rate: float) -> tuple[Clock, SendDeps, Mailer, Directory, Jobs, Queue]:
+    clock = Clock()
+    mailer, directory, jobs, queue = Mailer(clock), Directory(), Jobs(), Queue()
+    deps = SendDeps(
+        directory=directory,  # type: ignore[arg-type]
+        jobs=jobs,  # type: ignore[arg-type]
+        slots=Slots(clock, rate),  # type: ignore[arg-type]
+        mailer=mailer,  # type: ignore[arg-type]
+        email_queue=queue,  # type: ignore[arg-type]
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    return clock, deps, mailer, directory, jobs, queue
+
+
+def test_no_window_holds_more_than_the_rate_allows_and_the_rate_is_kept_up() -> None:
+    # Given 230 recipients and a rate of 20 emails a second
+    clock, deps, mailer, directory, jobs, _ = world(rate=20)
+    start = clock()
+
+    # When the batch is sent
+    sent = send_activation_emails(batch(230), deps, settings(rate=20))
+
+    # Then every recipient got one email, in calls of at most 20 recipients
+    addresses = [d.address for _, call in mailer.calls for d in call]
+    assert sent == jobs.sent == 230 and sorted(addresses) == sorted(f"c{n}@example.com" for n in range(230))
+    assert max(len(call) for _, call in mailer.calls) == 20
+    # and no window of W seconds holds more than 20*W + 20 sends
+    times = sorted(t for t, call in mailer.calls for _ in call)
+    for w in (0.5, 1, 3):
+        busiest = max(sum(1 for t in times if first <= t < first + w) for first in times)
+        assert busiest <= 20 * w + 20
+    # and the rate is kept up: 230 emails take about 230/20 seconds
+    assert clock() - start <= 230 / 20
+    # and each link's token is on its user, hashed
+    for _, call in mailer.calls:
+        for destination in call:
+            token = destination.data["link"].split("token=")[1]
+            contact = "contact" + destination.address.removeprefix("c").removesuffix("@example.com")
+            assert directory.tokens[contact] == hash_token(token)
+
+
+def test_recipients_beyond_the_invocations_time_are_queued_again_not_sent() -> None:
+    # Given 100 recipients at 1 email a second and an invocation with 60 seconds left
+    _, deps, mailer, _, jobs, queue = world(rate=1)
+
+    # When the batch is sent
+    sent = send_activation_emails(batch(100), deps, settings(rate=1), seconds_left=lambda: 60.0)
+
+    # Then what fits before the finishing margin was sent, and the rest is back on the queue at once
+    fits = int(60 - FINISH_SECONDS)
+    assert sent == jobs.sent == fits
+    ((rest, delay),) = queue.messages
+    assert delay == 0 and rest.key == f"job#0#0+t{fits}"
+    assert [r.row for r in rest.recipients] == [n + 2 for n in range(fits, 100)]
+    assert {d.address for _, call in mailer.calls for d in call}.isdisjoint(r.email for r in rest.recipients)
+
+
+def test_a_spent_daily_quota_pauses_the_rest() -> None:
+    # Given a quota of 30 emails a day and a batch of 50
+    _, deps, _, _, jobs, queue = world(rate=50)
+
+    # When the batch is sent
+    send_activation_emails(batch(50), deps, settings(rate=50, quota=30))
+
+    # Then 30 went out and 20 wait on the queue for the quota to refill
+    ((later, delay),) = queue.messages
+    assert jobs.sent == 30 and len(later.recipients) == 20 and delay == QUOTA_PAUSE_SECONDS
+
+
+def test_throttled_recipients_go_round_again_and_rejected_ones_fail() -> None:
+    # Given SES throttles one recipient and rejects another
+    _, deps, mailer, _, jobs, queue = world(rate=50)
+    mailer.refuse = {"c3@example.com": "AccountThrottled", "c7@example.com": "MessageRejected"}
+
+    # When a batch of 10 is sent
+    sent = send_activation_emails(batch(10), deps, settings(rate=50))
+
+    # Then 8 were sent, the rejected one counts as failed, and the throttled one is queued again
+    assert (sent, jobs.sent, jobs.failed) == (8, 8, 1)
+    ((again, delay),) = queue.messages
+    assert delay == 0 and [r.email for r in again.recipients] == ["c3@example.com"]
