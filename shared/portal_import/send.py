@@ -11,7 +11,7 @@ from functools import partial
 from botocore.exceptions import BotoCoreError, ClientError
 
 from portal_import.activation import activation_values, new_token
-from portal_import.aws.directory import Directory
+from portal_import.aws.directory import Activation, Directory
 from portal_import.aws.jobs import JobStore
 from portal_import.aws.mailer import MAX_DESTINATIONS, Destination, Mailer
 from portal_import.aws.queues import QueueSender
@@ -75,8 +75,16 @@ def send_activation_emails(
     now_sending = batch.recipients[: len(slots)]
     tokens = {recipient.contact_id: new_token(settings.activation_link_ttl_hours) for recipient in now_sending}
     if tokens:
-        deps.directory.set_activation_tokens(
-            [(contact_id, token.token_hash, token.expires_at) for contact_id, token in tokens.items()]
+        deps.directory.set_activations(
+            [
+                Activation(
+                    contact_id=recipient.contact_id,
+                    user_id=recipient.user_id,
+                    token_hash=tokens[recipient.contact_id].token_hash,
+                    expires_at=tokens[recipient.contact_id].expires_at,
+                )
+                for recipient in now_sending
+            ]
         )
     per_call = max(1, min(MAX_DESTINATIONS, int(settings.email_rate_per_second)))
     sent = failed = 0

@@ -53,16 +53,17 @@ def test_each_new_user_gets_one_activation_email_whose_link_matches_the_user(
     assert response == {"batchItemFailures": []}
     sent = cloud.sent_emails()
     assert sorted(str(m["To"]) for m in sent) == sorted(r["email"] for r in new_users)
-    users = cloud.directory().existing_users(r["contactId"] for r in new_users)
+    links = cloud.directory().activations(r["contactId"] for r in new_users)
     for message in sent:
         assert cloud.stack.parameters["SenderAddress"] in str(message["From"])
         assert "Activate your Customer Portal account" in str(message["Subject"])
         (recipient,) = [r for r in new_users if r["email"] == str(message["To"])]
         assert f"Hello {recipient['firstName']}," in message.get_body(preferencelist=("plain",)).get_content()
-        # and only the link's hash is on the user, with an expiry one link-lifetime away
-        user = users[recipient["contactId"]]
-        assert user.activation_token_hash == hashlib.sha256(activation_token(message).encode()).hexdigest()
-        expires = datetime.fromisoformat(user.activation_expires_at.replace("Z", "+00:00"))
+        # and only the link's hash is kept for the user, with an expiry one link-lifetime away
+        link = links[recipient["contactId"]]
+        assert link.user_id == recipient["userId"]
+        assert link.token_hash == hashlib.sha256(activation_token(message).encode()).hexdigest()
+        expires = datetime.fromisoformat(link.expires_at.replace("Z", "+00:00"))
         assert before + LINK_TTL - timedelta(seconds=1) <= expires <= datetime.now(UTC) + LINK_TTL
     # and the job counts the emails it sent
     assert cloud.job(SAMPLE_JOB_ID).emails_sent == len(new_users)
@@ -74,10 +75,7 @@ def test_a_batch_delivered_again_sends_nothing_more(
     # Given a batch whose emails were sent
     event = load_event("sqs_emails")
     cloud.email_sender(event)
-    hashes = {
-        c: u.activation_token_hash
-        for c, u in cloud.directory().existing_users(r["contactId"] for r in new_users).items()
-    }
+    hashes = {c: a.token_hash for c, a in cloud.directory().activations(r["contactId"] for r in new_users).items()}
 
     # When SQS delivers the same message again
     response = cloud.email_sender(event)
@@ -85,8 +83,8 @@ def test_a_batch_delivered_again_sends_nothing_more(
     # Then no one gets a second email, the links already sent still work, and the count stays
     assert response == {"batchItemFailures": []}
     assert len(cloud.sent_emails()) == len(new_users)
-    users = cloud.directory().existing_users(r["contactId"] for r in new_users)
-    assert {c: u.activation_token_hash for c, u in users.items()} == hashes
+    links = cloud.directory().activations(r["contactId"] for r in new_users)
+    assert {c: a.token_hash for c, a in links.items()} == hashes
     assert cloud.job(SAMPLE_JOB_ID).emails_sent == len(new_users)
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from portal_import.activation import hash_token
+from portal_import.aws.directory import Activation
 from portal_import.aws.mailer import Destination
 from portal_import.aws.ratelimit import Reservation
 from portal_import.config import EmailSenderSettings
@@ -65,8 +66,8 @@ class Mailer:
 class Directory:
     tokens: dict[str, str] = field(default_factory=dict)
 
-    def set_activation_tokens(self, tokens: Sequence[tuple[str, str, str]]) -> None:
-        self.tokens.update((contact_id, token_hash) for contact_id, token_hash, _ in tokens)
+    def set_activations(self, activations: Sequence[Activation]) -> None:
+        self.tokens.update((activation.contact_id, activation.token_hash) for activation in activations)
 
 
 @dataclass
