@@ -4,6 +4,13 @@ moto's TransactWriteItems deep-copies every table a transaction touches, once pe
 roll back: with a directory of thousands of items that is seconds and gigabytes per call. Here only the
 items the transaction touches are saved, and restored if it is cancelled.
 
+moto serializes each DynamoDB response by walking the API's shape model value by value (about 70 ms for a
+BatchGetItem of 100 items); the JSON protocol's body is the result as JSON, so json.dumps writes it directly
+(anything it cannot write, such as binary values, still goes the long way).
+
+moto parses a condition expression anew for every item a transaction writes, though a batch of users carries
+the same one on each: parsed once here (the parsed condition is only evaluated, never changed).
+
 moto's SQS asks every message of a queue whether it is visible on each send, receive and delete, and each
 answer builds two datetimes (about 12 µs): at 2,000 messages deep a send took 66 ms. The same clock read
 from time.time() costs a fraction of that.
@@ -18,9 +25,12 @@ import time
 from typing import Any
 
 import moto.dynamodb.models as dynamodb_models
+import moto.dynamodb.models.table as dynamodb_tables
 import moto.sqs.models as sqs_models
+from moto.core.responses import ActionResult
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
 
 _original_transact_write_items = DynamoDBBackend.transact_write_items
 _lock = threading.Lock()
@@ -74,6 +84,34 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
             dynamodb_models.copy = copy
 
 
+_original_serialized = DynamoHandler.serialized
+
+
+def _serialized(self: DynamoHandler, action_result: ActionResult) -> Any:
+    result = action_result.result
+    if isinstance(result, dict):
+        try:
+            body = json.dumps(result)
+        except (TypeError, ValueError):
+            pass
+        else:
+            return 200, {**self.response_headers, "Content-Type": "application/x-amz-json-1.0"}, body
+    return _original_serialized(self, action_result)
+
+
+_original_get_filter_expression = dynamodb_models.get_filter_expression
+_parsed_conditions: dict[str, Any] = {}
+
+
+def _get_filter_expression(expr: Any, names: Any, values: Any) -> Any:
+    key = json.dumps([expr, names, values], sort_keys=True, default=str)
+    if key not in _parsed_conditions:
+        if len(_parsed_conditions) > 1000:
+            _parsed_conditions.clear()
+        _parsed_conditions[key] = _original_get_filter_expression(expr, names, values)
+    return _parsed_conditions[key]
+
+
 _original_unix_time_millis = sqs_models.unix_time_millis
 
 
@@ -87,4 +125,7 @@ def install() -> None:
     if not _installed:
         DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
         sqs_models.unix_time_millis = _unix_time_millis
+        DynamoHandler.serialized = _serialized  # type: ignore[method-assign,assignment]
+        dynamodb_models.get_filter_expression = _get_filter_expression
+        dynamodb_tables.get_filter_expression = _get_filter_expression
         _installed = True

@@ -58,3 +58,67 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was(table: Any) -> None
 def test_a_transaction_whose_conditions_hold_applies_every_action(table: Any) -> None:
     table.transact_write_items(TransactItems=[_put("a"), _put("b")])
     assert {table.get_item(TableName="t", Key={"pk": {"S": k}})["Item"]["pk"]["S"] for k in "ab"} == {"a", "b"}
+
+
+def test_items_read_back_exactly_as_written_through_the_fast_response_path(table: Any) -> None:
+    # Given an item with every kind of value the stack stores, and a binary one that JSON cannot carry
+    item = {
+        "pk": {"S": "every-kind"},
+        "s": {"S": 'Zoë, "quoted"'},
+        "n": {"N": "12.5"},
+        "yes": {"BOOL": True},
+        "nothing": {"NULL": True},
+        "numbers": {"NS": ["1", "2"]},
+        "list": {"L": [{"S": "a"}, {"N": "1"}]},
+        "map": {"M": {"k": {"S": "v"}}},
+        "blob": {"B": b"\x00\x01"},
+    }
+    table.put_item(TableName="t", Item=item)
+
+    # When it is read with GetItem and BatchGetItem
+    got = table.get_item(TableName="t", Key={"pk": {"S": "every-kind"}})["Item"]
+    batch = table.batch_get_item(RequestItems={"t": {"Keys": [{"pk": {"S": "every-kind"}}, {"pk": {"S": "taken"}}]}})
+
+    # Then both return exactly what was written
+    assert got == item
+    assert sorted(batch["Responses"]["t"], key=lambda i: i["pk"]["S"]) == [
+        item,
+        {"pk": {"S": "taken"}, "v": {"S": "old"}},
+    ]
+
+
+def test_a_condition_parsed_once_is_still_judged_item_by_item(table: Any) -> None:
+    # Given a condition already used for one write
+    table.put_item(TableName="t", Item={"pk": {"S": "fresh"}}, ConditionExpression="attribute_not_exists(pk)")
+
+    # When the same condition guards a write to an item that exists
+    with pytest.raises(ClientError) as refused:
+        table.put_item(TableName="t", Item={"pk": {"S": "taken"}}, ConditionExpression="attribute_not_exists(pk)")
+
+    # Then it is refused, and the existing item is unchanged
+    assert refused.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    assert table.get_item(TableName="t", Key={"pk": {"S": "taken"}})["Item"] == {
+        "pk": {"S": "taken"},
+        "v": {"S": "old"},
+    }
+
+
+def test_a_deep_queue_still_hides_received_messages_until_their_visibility_ends(aws: boto3.Session) -> None:
+    # Given a queue a few hundred messages deep
+    moto_patches.install()
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="deep")["QueueUrl"]
+    for start in range(0, 300, 10):
+        sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": f"m{start + n}"} for n in range(10)]
+        )
+
+    # When one message is received, then made visible again
+    (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=300)["Messages"]
+    hidden = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    shown = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+
+    # Then it was hidden while received and is visible once its timeout is over
+    assert hidden["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"
+    assert shown["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0"
