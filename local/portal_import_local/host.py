@@ -45,10 +45,11 @@ def _counting_make_api_call(self: Any, operation_name: str, api_params: Any) -> 
     fault = log.faults.before_call(service, operation_name, api_params)
     if fault is not None:
         raise fault
+    called_at = time.time()  # when the emails were handed to SES, not when the call came back
     result = _original_make_api_call(self, operation_name, api_params)
     if service == "SES" and operation_name == "SendBulkTemplatedEmail":
         accepted = sum(1 for entry in result.get("Status", []) if entry.get("Status", "Success") == "Success")
-        log.email_send_times.extend([time.time()] * accepted)
+        log.email_send_times.extend([called_at] * accepted)
     return result
 
 

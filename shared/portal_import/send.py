@@ -10,14 +10,14 @@ from functools import partial
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from portal_import.activation import activation_values, new_token
+from portal_import.activation import ActivationToken, activation_values, new_token
 from portal_import.aws.directory import Activation, Directory
 from portal_import.aws.jobs import JobStore
 from portal_import.aws.mailer import MAX_DESTINATIONS, Destination, Mailer
 from portal_import.aws.queues import QueueSender
 from portal_import.aws.ratelimit import SendSlots
 from portal_import.config import EmailSenderSettings
-from portal_import.messages import EmailBatch
+from portal_import.messages import EmailBatch, EmailRecipient
 from portal_import.observability import logger
 from portal_import.retry import with_retries
 
@@ -37,6 +37,10 @@ SEND_ATTEMPTS = 10
 QUOTA_PAUSE_SECONDS = 900  # SQS's longest delay: a paused batch looks at the quota again every 15 minutes
 # Time kept back at the end of an invocation to record what was sent and queue the rest.
 FINISH_SECONDS = 20.0
+# How long after its slot a call may still go: with calls of half a second's worth of emails, a call up to a
+# quarter second late (plus the call's own time) still keeps any window within R*W + R.
+LATE_SECONDS = 0.25
+_MAX_MISSED = 10
 
 
 def is_transient(error: Exception) -> bool:
@@ -61,20 +65,23 @@ def send_activation_emails(
 ) -> int:
     """Sends the batch's emails, each at most once; returns how many went out.
 
-    The shared limiter hands out send slots at the configured rate; recipients are sent to in SES bulk calls of
-    at most `rate` destinations (so no second holds more than one call's worth beyond the rate). Tokens are
-    made just before sending. Recipients this invocation cannot reach go back on the queue as a new batch, so
-    what was sent is never sent again: those beyond today's quota wait QUOTA_PAUSE_SECONDS (sending pauses,
-    no email fails), those beyond the invocation's time, or still throttled after retries, come back at once.
+    The shared limiter hands out send slots at the configured rate. Recipients are sent to in SES bulk calls of
+    half a second's worth (at most 50), each at its first slot and never later than LATE_SECONDS after it: a
+    slot missed by more is given up and fresh ones reserved, since sending late would crowd whoever holds the
+    next slots. So no window of W seconds holds more than R*W + R emails, whatever the number of senders.
+    Tokens are made just before sending. Recipients this invocation cannot reach go back on the queue as a new
+    batch, so what was sent is never sent again: those beyond today's quota wait QUOTA_PAUSE_SECONDS (sending
+    pauses, no email fails), those beyond the invocation's time, or still throttled after retries, come back
+    at once.
     """
     logger.append_keys(job_id=batch.job_id, email_batch=batch.key)
+    recipients = batch.recipients
     quota = settings.daily_email_quota or deps.mailer.daily_quota()
     deadline = deps.clock() + seconds_left() - FINISH_SECONDS if seconds_left else None
-    reservation = deps.slots.reserve(len(batch.recipients), quota, deadline=deadline)
-    slots = reservation.slots
-    now_sending = batch.recipients[: len(slots)]
-    tokens = {recipient.contact_id: new_token(settings.activation_link_ttl_hours) for recipient in now_sending}
-    if tokens:
+    reservation = deps.slots.reserve(len(recipients), quota, deadline=deadline)
+    slots, short_of = list(reservation.slots), reservation.short_of
+    tokens = {recipient.contact_id: new_token(settings.activation_link_ttl_hours) for recipient in recipients}
+    if slots:
         deps.directory.set_activations(
             [
                 Activation(
@@ -83,54 +90,51 @@ def send_activation_emails(
                     token_hash=tokens[recipient.contact_id].token_hash,
                     expires_at=tokens[recipient.contact_id].expires_at,
                 )
-                for recipient in now_sending
+                for recipient in recipients[: len(slots)]
             ]
         )
-    per_call = max(1, min(MAX_DESTINATIONS, int(settings.email_rate_per_second)))
+    per_call = max(1, min(MAX_DESTINATIONS, int(settings.email_rate_per_second / 2)))
     sent = failed = 0
-    retry: list[int] = []  # indexes of recipients to send again in a new batch
-    for start in range(0, len(now_sending), per_call):
-        group = now_sending[start : start + per_call]
-        wait = slots[start] - deps.clock()
+    retry: list[EmailRecipient] = []  # to send again in a new batch, at once
+    position = missed = 0
+    while position < len(slots):
+        if deps.clock() - slots[position] > LATE_SECONDS and missed < _MAX_MISSED:
+            missed += 1
+            again = deps.slots.reserve(len(slots) - position, quota, deadline=deadline)
+            slots[position:] = again.slots
+            short_of = again.short_of or short_of
+            continue
+        group = recipients[position : min(position + per_call, len(slots))]
+        wait = slots[position] - deps.clock()
         if wait > 0:
             deps.sleep(wait)
-        destinations = [
-            Destination(
-                address=recipient.email,
-                data=activation_values(
-                    portal_url=settings.portal_url,
-                    first_name=recipient.first_name,
-                    token=tokens[recipient.contact_id].token,
-                    expires_at=tokens[recipient.contact_id].expires_at,
-                ),
-            )
-            for recipient in group
-        ]
         try:
-            statuses = _send(destinations, deps, settings)
+            statuses = _send([_destination(r, tokens[r.contact_id], settings) for r in group], deps, settings)
         except (ClientError, BotoCoreError, ConnectionError, TimeoutError) as error:
             if is_transient(error):  # still throttled after every retry: this and the rest go round again
-                retry.extend(range(start, len(now_sending)))
+                retry.extend(recipients[position : len(slots)])
                 logger.warning("Sending keeps failing; the rest is queued again", extra={"left": len(retry)})
                 break
             # Refused as a whole (e.g. the sender identity is not verified): sending again would be refused.
             logger.error("Activation emails refused", extra={"emails": len(group), "error": str(error)[:200]})
             failed += len(group)
+            position += len(group)
             continue
-        for offset, status in enumerate(statuses):
+        for recipient, status in zip(group, statuses, strict=False):
             if status == "Success":
                 sent += 1
             elif status in _TRANSIENT_STATUSES:
-                retry.append(start + offset)
+                retry.append(recipient)
             else:  # refused for this address (e.g. rejected): sending it again would be refused again
-                logger.warning("Activation email refused", extra={"row": group[offset].row, "status": status})
+                logger.warning("Activation email refused", extra={"row": recipient.row, "status": status})
                 failed += 1
+        position += len(group)
     if retry:
-        rest = [now_sending[index] for index in retry]
-        _requeue(EmailBatch(key=f"{batch.key}+{retry[0]}", job_id=batch.job_id, recipients=rest), deps, delay=0)
-    if reservation.short_of is not None:
-        waiting = batch.recipients[len(slots) :]
-        paused = reservation.short_of == "quota"
+        first = recipients.index(retry[0])
+        _requeue(EmailBatch(key=f"{batch.key}+{first}", job_id=batch.job_id, recipients=retry), deps, delay=0)
+    if len(slots) < len(recipients):
+        waiting = recipients[len(slots) :]
+        paused = short_of == "quota"
         key = f"{batch.key}+{'q' if paused else 't'}{len(slots)}"
         later = EmailBatch(key=key, job_id=batch.job_id, recipients=waiting)
         _requeue(later, deps, delay=QUOTA_PAUSE_SECONDS if paused else 0)
@@ -141,6 +145,18 @@ def send_activation_emails(
     with_retries(lambda: deps.jobs.add_email_results(batch.job_id, sent=sent, failed=failed))
     logger.info("Activation emails sent", extra={"sent": sent, "failed": failed})
     return sent
+
+
+def _destination(recipient: EmailRecipient, token: ActivationToken, settings: EmailSenderSettings) -> Destination:
+    return Destination(
+        address=recipient.email,
+        data=activation_values(
+            portal_url=settings.portal_url,
+            first_name=recipient.first_name,
+            token=token.token,
+            expires_at=token.expires_at,
+        ),
+    )
 
 
 def _send(destinations: list[Destination], deps: SendDeps, settings: EmailSenderSettings) -> list[str]:
