@@ -24,6 +24,9 @@ class SplitterSettings(_FromEnvironment):
     directory_table: str = Field(alias="DIRECTORY_TABLE")
     rows_queue_url: str = Field(alias="ROWS_QUEUE_URL")
     aggregate_queue_url: str = Field(alias="AGGREGATE_QUEUE_URL")
+    # Where a split short of time hands the rest of its file on. The sweeper shares these settings without it:
+    # it splits a stalled job from its checkpoint to the end in its own invocation.
+    split_queue_url: str | None = Field(default=None, alias="SPLIT_QUEUE_URL")
     send_activation_email_default: bool = Field(alias="SEND_ACTIVATION_EMAIL_DEFAULT")
     max_file_bytes: int = Field(alias="MAX_FILE_BYTES", gt=0)
     max_rows: int = Field(alias="MAX_ROWS", gt=0)

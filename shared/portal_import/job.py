@@ -40,6 +40,12 @@ class Job:
     chunk_count: int | None = None
     chunk_starts: list[int] = field(default_factory=list)  # the first row number of each chunk, by seq
     source_version_id: str | None = None
+    roles: dict[str, bool] | None = None  # the Roles as the job found them when it started: every row is judged by them
+    # The split's checkpoint: the chunks before split_next_seq (split_rows data records) are queued, and
+    # split_handed_on says whether a continuation from there is queued too.
+    split_next_seq: int = 0
+    split_rows: int = 0
+    split_handed_on: bool = False
     updated_at: str = ""  # the last time the job made progress
     chunks_done: set[int] = field(default_factory=set)
     rows_done: int = 0

@@ -78,3 +78,16 @@ class EmailBatch(_Message):
 
 class AggregateRequest(_Message):
     job_id: str
+
+
+class SplitContinuation(_Message):
+    """Go on splitting a job's file from chunk `next_seq`: the invocation before ran short of time there."""
+
+    job_id: str
+    bucket: str
+    key: str
+    version: str
+    version_id: str | None = None
+    event_time: str
+    size: int = Field(ge=0)
+    next_seq: int = Field(ge=0)  # the job's checkpoint when this was sent

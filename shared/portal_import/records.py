@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.parser.types import Json
 
-from portal_import.messages import AggregateRequest, EmailBatch, RowChunk
+from portal_import.messages import AggregateRequest, EmailBatch, RowChunk, SplitContinuation
 
 
 class RowChunkRecord(SqsRecordModel):
@@ -18,3 +18,7 @@ class EmailBatchRecord(SqsRecordModel):
 
 class AggregateRequestRecord(SqsRecordModel):
     body: Json[AggregateRequest]
+
+
+class SplitContinuationRecord(SqsRecordModel):
+    body: Json[SplitContinuation]

@@ -1,8 +1,14 @@
-"""Splitting a dropped file into a job: options, the file-level checks, rules 1-4, and the fan-out of rows."""
+"""Splitting a dropped file into a job: options, the file-level checks, rules 1-4, and the fan-out of rows.
+
+A file that takes longer to read than one invocation has is read over several: an invocation short of time
+records a checkpoint on the job (how many chunks are queued) and queues a continuation. The next invocation reads
+the file again from the start, applying rules 1-4 to every record (so a duplicate of a row before the checkpoint
+is still found), and sends the chunks from the checkpoint on: chunk boundaries depend only on the file.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from portal_import.aws.directory import Directory
@@ -12,17 +18,31 @@ from portal_import.aws.storage import Storage
 from portal_import.completion import request_results_if_ready
 from portal_import.config import SplitterSettings
 from portal_import.job import Job, JobStatus, job_id_for
-from portal_import.messages import ChunkRow, RowChunk
+from portal_import.messages import ChunkRow, RowChunk, SplitContinuation
 from portal_import.observability import logger
 from portal_import.options import ImportOptions, parse_options
 from portal_import.reader import FileRejected, Limits, open_import
 from portal_import.rules import FileChecks
 
-# Rows per message: large enough that a million rows stay a few thousand messages (shallow queues, few
-# requests), small enough that a worker finishes a chunk well within its timeout.
-CHUNK_ROWS = 500
-# Keeps a chunk under SQS's 256 KiB message limit even when fields are long.
+# Rows per message: a million rows are a thousand messages (shallow queues, few requests per row), and a
+# worker still finishes a chunk well within its timeout.
+CHUNK_ROWS = 1000
+# Rows are packed until either limit: this one keeps a chunk message, with its envelope, under SQS's 256 KiB
+# limit however long the fields are.
 CHUNK_BYTES = 200_000
+# Chunks sent between two looks at the clock: a few SendMessageBatch calls.
+CHUNKS_PER_BATCH = 10
+# With less time than this left after a batch, the rest of the file goes to a new invocation: ample time to
+# record the checkpoint and queue the continuation even when AWS answers slowly.
+TIME_MARGIN_MS = 60_000
+
+TimeLeft = Callable[[], int]
+"""Milliseconds left to the current invocation (what Lambda's context.get_remaining_time_in_millis says)."""
+
+_FILE_CHANGED = (
+    "The file changed while it was being read, so its rows cannot be imported consistently; "
+    "upload it again as a new file."
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +62,7 @@ class SplitDeps:
     storage: Storage
     rows_queue: QueueSender
     aggregate_queue: QueueSender
+    split_queue: QueueSender | None  # None: the split goes to the end of the file in one invocation
 
     @classmethod
     def build(cls, settings: SplitterSettings, results_bucket: str | None = None) -> SplitDeps:
@@ -51,11 +72,15 @@ class SplitDeps:
             storage=Storage(results_bucket),
             rows_queue=QueueSender(settings.rows_queue_url),
             aggregate_queue=QueueSender(settings.aggregate_queue_url),
+            split_queue=QueueSender(settings.split_queue_url) if settings.split_queue_url else None,
         )
 
 
-def split_file(dropped: DroppedFile, deps: SplitDeps, settings: SplitterSettings) -> str | None:
-    """Starts the job for a dropped file; returns its id, or None when this event was already handled."""
+def split_file(
+    dropped: DroppedFile, deps: SplitDeps, settings: SplitterSettings, time_left: TimeLeft | None = None
+) -> str | None:
+    """Starts the job for a dropped file (or carries on its split); returns its id, or None when this event was
+    already handled."""
     job_id = job_id_for(dropped.bucket, dropped.key, dropped.version, dropped.event_time)
     logger.append_keys(job_id=job_id)
     job = Job(
@@ -74,58 +99,172 @@ def split_file(dropped: DroppedFile, deps: SplitDeps, settings: SplitterSettings
             if existing is not None:  # the attempt that finished may have failed before asking for results
                 request_results_if_ready(existing, deps.jobs, deps.aggregate_queue)
             return None
-        # An earlier attempt crashed while splitting (Lambda retries the event): split again. Chunks keep
-        # their sequence numbers, so workers count each chunk once whichever attempt delivered it.
+        # An earlier attempt crashed while splitting (Lambda retries the event): go on from its checkpoint.
+        # Chunks keep their sequence numbers, so workers count each chunk once whichever attempt delivered it.
         logger.info("Resuming the split of a job whose earlier attempt did not finish")
-    resume_split(dropped, job_id, deps, settings)
-    return job_id
+        job = existing
+    return job_id if _split(dropped, job, deps, settings, carried_from=0, time_left=time_left) else None
+
+
+def continue_split(
+    continuation: SplitContinuation, deps: SplitDeps, settings: SplitterSettings, time_left: TimeLeft | None = None
+) -> None:
+    """Goes on with a split that an earlier invocation handed on when its time ran short."""
+    logger.append_keys(job_id=continuation.job_id)
+    job = deps.jobs.get(continuation.job_id)
+    if job is None:
+        logger.warning("A split continuation names a job that does not exist: dropped")
+        return
+    if job.status is not JobStatus.SPLITTING:
+        logger.info("The job's split is already finished: nothing to continue")
+        request_results_if_ready(job, deps.jobs, deps.aggregate_queue)
+        return
+    dropped = DroppedFile(
+        bucket=continuation.bucket,
+        key=continuation.key,
+        version=continuation.version,
+        version_id=continuation.version_id,
+        event_time=continuation.event_time,
+        size=continuation.size,
+    )
+    _split(dropped, job, deps, settings, carried_from=continuation.next_seq, time_left=time_left)
 
 
 def resume_split(dropped: DroppedFile, job_id: str, deps: SplitDeps, settings: SplitterSettings) -> None:
-    """Reads the whole file and queues every chunk (again, when an earlier attempt died part-way)."""
+    """Goes on with a job's split from its checkpoint, whatever stopped it (the sweeper's way on)."""
+    job = deps.jobs.get(job_id)
+    if job is None or job.status is not JobStatus.SPLITTING:
+        return
+    _split(dropped, job, deps, settings, carried_from=None, time_left=None)
+
+
+def _split(
+    dropped: DroppedFile,
+    job: Job,
+    deps: SplitDeps,
+    settings: SplitterSettings,
+    *,
+    carried_from: int | None,
+    time_left: TimeLeft | None,
+) -> bool:
+    """Queues the chunks from the job's checkpoint on; records the split once the whole file is read.
+
+    `carried_from` is the checkpoint the delivered event was sent for (0 for the S3 event). When the checkpoint
+    has moved on since and its own continuation is queued, this delivery is a duplicate: it does nothing and
+    returns False. When that continuation was never queued (its invocation stopped first), this delivery carries
+    the split on.
+    """
+    if carried_from is not None and carried_from != job.split_next_seq:
+        if job.split_handed_on:
+            logger.info(
+                "The split already went on from a later checkpoint: this delivery is a duplicate",
+                extra={"delivered_for": carried_from, "checkpoint": job.split_next_seq},
+            )
+            return False
+        logger.info("The continuation from the checkpoint was never queued: going on from the checkpoint")
     try:
-        rows, chunk_starts = _fan_out(dropped, job_id, deps, settings)
+        split = _fan_out(dropped, job, deps, settings, time_left if deps.split_queue else None)
     except FileRejected as rejected:
         logger.warning("File rejected", extra={"reason": str(rejected)})
-        request_results_if_ready(deps.jobs.fail(job_id, str(rejected)), deps.jobs, deps.aggregate_queue)
-        return
-    progress = deps.jobs.finish_split(job_id, total_rows=rows, chunk_starts=chunk_starts)
-    logger.info("File split", extra={"rows": rows, "chunks": len(chunk_starts)})
-    # Every chunk may have been done before the split finished, or there were none.
-    request_results_if_ready(progress, deps.jobs, deps.aggregate_queue)
+        request_results_if_ready(deps.jobs.fail(job.job_id, str(rejected)), deps.jobs, deps.aggregate_queue)
+        return True
+    if split is not None:
+        rows, chunk_starts = split
+        progress = deps.jobs.finish_split(job.job_id, total_rows=rows, chunk_starts=chunk_starts)
+        logger.info("File split", extra={"rows": rows, "chunks": len(chunk_starts)})
+        # Every chunk may have been done before the split finished, or there were none.
+        request_results_if_ready(progress, deps.jobs, deps.aggregate_queue)
+    return True
 
 
-def _fan_out(dropped: DroppedFile, job_id: str, deps: SplitDeps, settings: SplitterSettings) -> tuple[int, list[int]]:
-    """Returns the number of data records and the first row number of each chunk sent."""
-    options, rows = checked_rows(dropped, job_id, deps, settings)
+def _fan_out(
+    dropped: DroppedFile, job: Job, deps: SplitDeps, settings: SplitterSettings, time_left: TimeLeft | None
+) -> tuple[int, list[int]] | None:
+    """Sends the chunks from the job's checkpoint on. Returns the number of data records and the first row number
+    of every chunk once the whole file is read, or None when it handed the rest on to a new invocation."""
+    resume_at = job.split_next_seq
+    options, rows = checked_rows(dropped, job.job_id, deps, settings, roles=_roles_of(job, deps))
     chunk_starts: list[int] = []
-    counted = _Counter()
+    counted = 0  # data records in the chunks before the current one
+    batch: list[RowChunk] = []
+    for chunk in _chunked(rows, job.job_id, options):
+        if chunk.seq == resume_at and counted != job.split_rows:
+            raise FileRejected(_FILE_CHANGED)
+        if len(batch) == CHUNKS_PER_BATCH:
+            deps.rows_queue.send_all(sent.to_json() for sent in batch)
+            batch = []
+            # Only after a batch has gone out: every invocation moves the split on, however long the replay took.
+            if time_left is not None and time_left() < TIME_MARGIN_MS:
+                _hand_on(dropped, job, deps, next_seq=chunk.seq, rows=counted)
+                return None
+        chunk_starts.append(chunk.rows[0].row)
+        if chunk.seq >= resume_at:
+            batch.append(chunk)
+        counted += len(chunk.rows)
+    if len(chunk_starts) < resume_at:
+        raise FileRejected(_FILE_CHANGED)
+    deps.rows_queue.send_all(sent.to_json() for sent in batch)
+    return counted, chunk_starts
 
-    def bodies() -> Iterator[str]:
-        for chunk in _chunked(counted.rows(rows), job_id, options):
-            chunk_starts.append(chunk.rows[0].row)
-            yield chunk.to_json()
 
-    deps.rows_queue.send_all(bodies())
-    return counted.count, chunk_starts
+def _hand_on(dropped: DroppedFile, job: Job, deps: SplitDeps, *, next_seq: int, rows: int) -> None:
+    """Records the checkpoint, then queues the continuation from it (in this order: a continuation always finds
+    its checkpoint)."""
+    if deps.split_queue is None:
+        raise RuntimeError("a split can only be handed on when the function has a split queue")
+    if not deps.jobs.checkpoint_split(job.job_id, next_seq=next_seq, rows=rows):
+        logger.info("Another invocation got this split further: leaving the rest to it", extra={"next_seq": next_seq})
+        return
+    continuation = SplitContinuation(
+        job_id=job.job_id,
+        bucket=dropped.bucket,
+        key=dropped.key,
+        version=dropped.version,
+        version_id=dropped.version_id,
+        event_time=dropped.event_time,
+        size=dropped.size,
+        next_seq=next_seq,
+    )
+    deps.split_queue.send(continuation.to_json())
+    deps.jobs.mark_split_handed_on(job.job_id, next_seq)
+    logger.info("Short of time: the rest of the file goes on in a new invocation", extra={"next_seq": next_seq})
+
+
+def _roles_of(job: Job, deps: SplitDeps) -> dict[str, bool]:
+    """The Roles the job is judged by: read from the directory once, when the job starts, and kept on the job."""
+    if job.roles is not None:
+        return job.roles
+    return deps.jobs.snapshot_roles(job.job_id, deps.directory.active_roles())
 
 
 def checked_rows(
-    dropped: DroppedFile, job_id: str, deps: SplitDeps, settings: SplitterSettings
+    dropped: DroppedFile,
+    job_id: str,
+    deps: SplitDeps,
+    settings: SplitterSettings,
+    *,
+    roles: Mapping[str, bool] | None = None,
 ) -> tuple[ImportOptions, Iterator[ChunkRow]]:
-    """The job's options, and its data records as chunk rows, rules 1-4 applied (streamed, in file order)."""
+    """The job's options, and its data records as chunk rows, rules 1-4 applied (streamed, in file order).
+
+    `roles` is the job's Role snapshot; without it, the snapshot is read from the job."""
     if dropped.size > settings.max_file_bytes:
         raise FileRejected(
             f"The file is {dropped.size:,} bytes, over the {settings.max_file_bytes:,}-byte limit; "
             "split it into smaller files and upload each."
         )
+    if roles is None:
+        job = deps.jobs.get(job_id)
+        if job is None:
+            raise LookupError(f"job {job_id} does not exist")
+        roles = _roles_of(job, deps)
     source = deps.storage.open_import(dropped.bucket, dropped.key, dropped.version_id)
     options = parse_options(source.metadata, send_default=settings.send_activation_email_default)
     deps.jobs.set_options(job_id, mode=options.mode, send_activation_email=options.send_activation_email)
     import_file = open_import(
         source.chunks, Limits(max_rows=settings.max_rows, max_field_chars=settings.max_field_chars)
     )
-    checks = FileChecks(deps.directory.active_roles())
+    checks = FileChecks(roles)
     rows = (
         ChunkRow(
             row=checked.row_number, contact_id=checked.input_contact_id, role=checked.input_role, error=checked.error
@@ -135,22 +274,14 @@ def checked_rows(
     return options, rows
 
 
-class _Counter:
-    def __init__(self) -> None:
-        self.count = 0
-
-    def rows(self, rows: Iterator[ChunkRow]) -> Iterator[ChunkRow]:
-        for row in rows:
-            self.count += 1
-            yield row
-
-
 def _chunked(rows: Iterator[ChunkRow], job_id: str, options: ImportOptions) -> Iterator[RowChunk]:
+    """Consecutive rows in chunks of up to CHUNK_ROWS rows and CHUNK_BYTES bytes: the same file always gives the
+    same chunks, which is what lets a continuation skip those sent before its checkpoint."""
     batch: list[ChunkRow] = []
     size = 0
     seq = 0
     for row in rows:
-        row_size = len(f"{row.contact_id}{row.role}{row.error or ''}".encode()) + 64  # JSON keys and quoting
+        row_size = len(row.to_json().encode()) + 1  # as it is in the message, escapes and separator included
         if batch and (len(batch) >= CHUNK_ROWS or size + row_size > CHUNK_BYTES):
             yield RowChunk(
                 job_id=job_id,

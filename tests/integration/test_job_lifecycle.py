@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 
 from portal_import.aws.directory import Directory
+from portal_import.split import CHUNK_ROWS
 from portal_import_local.runtime import LocalRuntime
 from portal_import_local.seed import load_directory, read_directory
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 from generate import write_case
 
-ROWS = 1200  # three chunks
+ROWS = 1200  # two chunks
 
 
 def _csv(raw: bytes) -> list[dict[str, str]]:
@@ -55,7 +56,7 @@ def test_rows_of_a_lost_chunk_are_reported_and_the_job_completes(runtime: LocalR
     failure = _csv(runtime.download(f"results/{job_id}/failure.csv"))
     assert len(success) + len(failure) == ROWS
     lost = [row for row in failure if row["Error"].startswith("Processing error")]
-    assert 0 < len(lost) <= 500
+    assert 0 < len(lost) <= CHUNK_ROWS
     assert all("lost" in row["Error"] for row in lost)
     assert notice.attributes["status"] == "COMPLETED"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,6 +94,59 @@ class JobStore:
             ExpressionAttributeNames={"#mode": "Mode"},
             ExpressionAttributeValues={":mode": {"S": mode}, ":send": {"BOOL": send_activation_email}},
         )
+
+    def snapshot_roles(self, job_id: str, roles: Mapping[str, bool]) -> dict[str, bool]:
+        """Keeps the Roles a job is judged by, taken once; returns the snapshot that stands (an earlier one, if any)."""
+        response = self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": job_id}},
+            UpdateExpression="SET #roles = if_not_exists(#roles, :roles)",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#roles": "Roles"},
+            ExpressionAttributeValues={":roles": {"M": {name: {"BOOL": active} for name, active in roles.items()}}},
+            ReturnValues="ALL_NEW",
+        )
+        return _roles(response["Attributes"]) or {}
+
+    def checkpoint_split(self, job_id: str, *, next_seq: int, rows: int) -> bool:
+        """Records that the chunks before `next_seq` (`rows` data records) are queued. The checkpoint only moves
+        forward: False when the job is no longer splitting or another invocation got this far or further."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": job_id}},
+                UpdateExpression="SET SplitNextSeq = :seq, SplitRows = :rows, SplitHandedOn = :no, UpdatedAt = :now",
+                ConditionExpression=(
+                    "#status = :splitting AND (attribute_not_exists(SplitNextSeq) OR SplitNextSeq < :seq)"
+                ),
+                ExpressionAttributeNames={"#status": "Status"},
+                ExpressionAttributeValues={
+                    ":seq": {"N": str(next_seq)},
+                    ":rows": {"N": str(rows)},
+                    ":no": {"BOOL": False},
+                    ":now": {"S": now_iso()},
+                    ":splitting": {"S": JobStatus.SPLITTING.value},
+                },
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def mark_split_handed_on(self, job_id: str, next_seq: int) -> None:
+        """Records that the continuation from checkpoint `next_seq` is queued (unless the checkpoint moved on)."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": job_id}},
+                UpdateExpression="SET SplitHandedOn = :yes",
+                ConditionExpression="SplitNextSeq = :seq",
+                ExpressionAttributeValues={":yes": {"BOOL": True}, ":seq": {"N": str(next_seq)}},
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
 
     def finish_split(self, job_id: str, *, total_rows: int, chunk_starts: list[int]) -> Job:
         """Records the file's size in rows and chunks; a second attempt that gets here too changes nothing."""
@@ -218,6 +272,11 @@ def _string(item: dict[str, Any], name: str) -> str | None:
     return value["S"] if value else None
 
 
+def _roles(item: dict[str, Any]) -> dict[str, bool] | None:
+    value = item.get("Roles")
+    return {name: bool(active["BOOL"]) for name, active in value["M"].items()} if value else None
+
+
 def _job_from_item(item: dict[str, Any]) -> Job:
     mode = _string(item, "Mode")
     return Job(
@@ -233,6 +292,10 @@ def _job_from_item(item: dict[str, Any]) -> Job:
         chunk_count=_number(item, "ChunkCount"),
         chunk_starts=[int(value["N"]) for value in item.get("ChunkStarts", {}).get("L", [])],
         source_version_id=_string(item, "SourceVersionId"),
+        roles=_roles(item),
+        split_next_seq=_number(item, "SplitNextSeq") or 0,
+        split_rows=_number(item, "SplitRows") or 0,
+        split_handed_on=item.get("SplitHandedOn", {}).get("BOOL", False),
         updated_at=_string(item, "UpdatedAt") or item["StartedAt"]["S"],
         chunks_done={int(n) for n in item.get("ChunksDone", {}).get("NS", [])},
         rows_done=_number(item, "RowsDone") or 0,
