@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from portal_import.first_rows import FirstRows
 from portal_import.ids import ContactRef, normalize_contact_id
 from portal_import.reader import Record
 
@@ -56,7 +57,7 @@ class FileChecks:
         for name in sorted(self._active):
             self._active_by_folded.setdefault(name.casefold(), name)
         # Normalized Contact ID -> the row that first passed rules 1-3 with it.
-        self._seen: dict[str, int] = {}
+        self._first_rows = FirstRows()
 
     def check(self, record: Record) -> CheckedRow:
         """Apply rules 1-4 to the next record; records must come in file order."""
@@ -81,13 +82,12 @@ class FileChecks:
         ref = normalize_contact_id(contact_id)
         if role not in self._active:
             return checked(ref, with_detail(INVALID_ROLE, self._invalid_role_detail(role)))
-        first_row = self._seen.get(ref.key)
+        first_row = self._first_rows.first_row_or_add(ref.key, record.row_number)
         if first_row is not None:
             return checked(
                 ref,
                 with_detail(DUPLICATE_CONTACT_ID, f"same Contact as row {first_row}"),
             )
-        self._seen[ref.key] = record.row_number
         return checked(ref, None)
 
     def _invalid_role_detail(self, role: str) -> str:
