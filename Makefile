@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CODE := shared/portal_import functions local/portal_import_local
 
-.PHONY: install demo test unit integration e2e lint format typecheck clean
+.PHONY: install demo test unit integration e2e lint format typecheck clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy $(CODE)
+
+## bench: requests per row, throughput against a per-row script, a 1M-row file, splitter memory, email rate and
+## cost; not part of `make test` (hours for the full run; bench/README.md has the quick one)
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) import-results .aws-sam build *.egg-info shared/*.egg-info local/*.egg-info

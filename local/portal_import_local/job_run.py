@@ -55,10 +55,10 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
     outbox.mkdir(exist_ok=True)
     for stale in outbox.glob("*.eml"):  # from an earlier run into the same --out
         stale.unlink()
-    emails = runtime.sent_emails()
-    for number, raw in enumerate(emails, start=1):
+    sent = 0
+    for sent, raw in enumerate(runtime.iter_sent_emails(), start=1):
         recipient = _recipient(raw)
-        (outbox / f"{number:05d}-{_SAFE_NAME.sub('_', recipient)}.eml").write_bytes(raw)
+        (outbox / f"{sent:05d}-{_SAFE_NAME.sub('_', recipient)}.eml").write_bytes(raw)
 
     summary = json.loads((result_dir / "summary.json").read_text(encoding="utf-8"))
     return {
@@ -66,7 +66,7 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
             key: summary[key]
             for key in ("jobId", "status", "error", "totalRows", "succeeded", "failed", "emailsQueued")
         },
-        "emailsSent": len(emails),
+        "emailsSent": sent,
         "resultDir": result_dir,
         "notification": notification,
         "awsRequests": dict(sorted(runtime.calls.counts.items())),

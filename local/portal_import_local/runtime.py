@@ -15,7 +15,7 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +26,7 @@ import boto3
 
 from portal_import_local.faults import FaultPlan
 from portal_import_local.host import CallLog, FunctionHost, install_call_counting
-from portal_import_local.outbox import sent_emails
+from portal_import_local.outbox import iter_sent_emails, sent_emails
 from portal_import_local.stack import REGION, Stack, provision
 
 _ACCOUNT = "123456789012"
@@ -330,6 +330,10 @@ class LocalRuntime:
     def sent_emails(self) -> list[bytes]:
         """MIME of every email SES accepted, one per recipient, in the order they were sent."""
         return sent_emails(_ACCOUNT, REGION)
+
+    def iter_sent_emails(self) -> Iterator[bytes]:
+        """The same, one at a time."""
+        return iter_sent_emails(_ACCOUNT, REGION)
 
     def verify_sender(self, address: str) -> None:
         """SES only sends from a verified identity; a deployment verifies it once, the local stack here."""
