@@ -66,53 +66,60 @@ def send_activation_emails(
     """Sends the batch's emails, each at most once; returns how many went out.
 
     The shared limiter hands out send slots at the configured rate. Recipients are sent to in SES bulk calls of
-    half a second's worth (at most 50), each at its first slot and never later than LATE_SECONDS after it: a
-    slot missed by more is given up and fresh ones reserved, since sending late would crowd whoever holds the
-    next slots. So no window of W seconds holds more than R*W + R emails, whatever the number of senders.
-    Tokens are made just before sending. Recipients this invocation cannot reach go back on the queue as a new
-    batch, so what was sent is never sent again: those beyond today's quota wait QUOTA_PAUSE_SECONDS (sending
-    pauses, no email fails), those beyond the invocation's time, or still throttled after retries, come back
-    at once.
+    half a second's worth (at most 50), each at its first slot and never later than LATE_SECONDS after it:
+    slots missed by more are given up and their recipients go last on fresh slots, since sending late would
+    crowd whoever holds the next slots. So no window of W seconds holds more than R*W + R emails, whatever the
+    number of senders. Links are made just before sending, for the recipients the limiter can take now.
+    Recipients this invocation cannot reach go back on the queue as a new batch, so what was sent is never sent
+    again: those beyond today's quota wait QUOTA_PAUSE_SECONDS (sending pauses, no email fails), those beyond
+    the invocation's time, or still throttled after retries, come back at once.
     """
     logger.append_keys(job_id=batch.job_id, email_batch=batch.key)
-    recipients = batch.recipients
     quota = settings.daily_email_quota or deps.mailer.daily_quota()
     deadline = deps.clock() + seconds_left() - FINISH_SECONDS if seconds_left else None
-    reservation = deps.slots.reserve(len(recipients), quota, deadline=deadline)
-    slots, short_of = list(reservation.slots), reservation.short_of
-    tokens = {recipient.contact_id: new_token(settings.activation_link_ttl_hours) for recipient in recipients}
-    if slots:
+    # Links are stored before slots are reserved, so that no slot passes while they are written; only for the
+    # recipients the limiter has room for (a batch paused for the quota writes none).
+    room = deps.slots.available(len(batch.recipients), quota, deadline=deadline)
+    now_sending = batch.recipients[: len(room.slots)]
+    tokens = {r.contact_id: new_token(settings.activation_link_ttl_hours) for r in now_sending}
+    if tokens:
         deps.directory.set_activations(
             [
                 Activation(
-                    contact_id=recipient.contact_id,
-                    user_id=recipient.user_id,
-                    token_hash=tokens[recipient.contact_id].token_hash,
-                    expires_at=tokens[recipient.contact_id].expires_at,
+                    contact_id=r.contact_id,
+                    user_id=r.user_id,
+                    token_hash=tokens[r.contact_id].token_hash,
+                    expires_at=tokens[r.contact_id].expires_at,
                 )
-                for recipient in recipients[: len(slots)]
+                for r in now_sending
             ]
         )
+    reservation = deps.slots.reserve(len(tokens), quota, deadline=deadline) if tokens else room
+    queue = list(batch.recipients)  # in sending order; the first len(slots) have a slot each
+    slots, short_of = list(reservation.slots), reservation.short_of or room.short_of
     per_call = max(1, min(MAX_DESTINATIONS, int(settings.email_rate_per_second / 2)))
     sent = failed = 0
     retry: list[EmailRecipient] = []  # to send again in a new batch, at once
     position = missed = 0
     while position < len(slots):
-        if deps.clock() - slots[position] > LATE_SECONDS and missed < _MAX_MISSED:
+        now = deps.clock()
+        gone = sum(1 for slot in slots[position:] if now - slot > LATE_SECONDS)
+        if gone and missed < _MAX_MISSED:
             missed += 1
-            again = deps.slots.reserve(len(slots) - position, quota, deadline=deadline)
-            slots[position:] = again.slots
+            again = deps.slots.reserve(gone, quota, deadline=deadline)
+            queue[position:] = queue[position + gone :] + queue[position : position + gone]
+            slots[position:] = slots[position + gone :] + again.slots
             short_of = again.short_of or short_of
             continue
-        group = recipients[position : min(position + per_call, len(slots))]
-        wait = slots[position] - deps.clock()
+        group = queue[position : min(position + per_call, len(slots))]
+        wait = slots[position] - now
         if wait > 0:
             deps.sleep(wait)
         try:
             statuses = _send([_destination(r, tokens[r.contact_id], settings) for r in group], deps, settings)
         except (ClientError, BotoCoreError, ConnectionError, TimeoutError) as error:
             if is_transient(error):  # still throttled after every retry: this and the rest go round again
-                retry.extend(recipients[position : len(slots)])
+                retry.extend(queue[position : len(slots)])
                 logger.warning("Sending keeps failing; the rest is queued again", extra={"left": len(retry)})
                 break
             # Refused as a whole (e.g. the sender identity is not verified): sending again would be refused.
@@ -130,17 +137,14 @@ def send_activation_emails(
                 failed += 1
         position += len(group)
     if retry:
-        first = recipients.index(retry[0])
-        _requeue(EmailBatch(key=f"{batch.key}+{first}", job_id=batch.job_id, recipients=retry), deps, delay=0)
-    if len(slots) < len(recipients):
-        waiting = recipients[len(slots) :]
+        _requeue(_rest(batch, retry, ""), deps, delay=0)
+    if len(slots) < len(queue):
         paused = short_of == "quota"
-        key = f"{batch.key}+{'q' if paused else 't'}{len(slots)}"
-        later = EmailBatch(key=key, job_id=batch.job_id, recipients=waiting)
+        later = _rest(batch, queue[len(slots) :], "q" if paused else "t")
         _requeue(later, deps, delay=QUOTA_PAUSE_SECONDS if paused else 0)
         logger.warning(
             "Daily email quota spent: sending paused" if paused else "Out of time: the rest is queued again",
-            extra={"waiting": len(waiting), "quota": quota},
+            extra={"waiting": len(later.recipients), "quota": quota},
         )
     with_retries(lambda: deps.jobs.add_email_results(batch.job_id, sent=sent, failed=failed))
     logger.info("Activation emails sent", extra={"sent": sent, "failed": failed})
@@ -172,6 +176,12 @@ def _send(destinations: list[Destination], deps: SendDeps, settings: EmailSender
         retryable=is_transient,
         sleep=deps.sleep,
     )
+
+
+def _rest(batch: EmailBatch, recipients: list[EmailRecipient], reason: str) -> EmailBatch:
+    """The recipients left over, as a batch whose key is the same on every run that leaves the same ones."""
+    first = batch.recipients.index(recipients[0])
+    return EmailBatch(key=f"{batch.key}+{reason}{first}", job_id=batch.job_id, recipients=recipients)
 
 
 def _requeue(batch: EmailBatch, deps: SendDeps, *, delay: int) -> None:

@@ -37,6 +37,14 @@ class Slots:
     next_slot: float = 0.0
     sent_today: int = 0
 
+    def available(self, count: int, daily_quota: int, *, deadline: float | None = None) -> Reservation:
+        start = max(self.clock(), self.next_slot)
+        within_quota = max(0, min(count, daily_quota - self.sent_today))
+        in_time = count if deadline is None else max(0, math.floor((deadline - start) * self.rate))
+        granted = min(within_quota, in_time)
+        short = None if granted == count else ("quota" if within_quota <= in_time else "time")
+        return Reservation([0.0] * granted, short)  # type: ignore[arg-type]
+
     def reserve(self, count: int, daily_quota: int, *, deadline: float | None = None) -> Reservation:
         start = max(self.clock(), self.next_slot)
         within_quota = max(0, min(count, daily_quota - self.sent_today))
@@ -201,7 +209,7 @@ def test_throttled_recipients_go_round_again_and_rejected_ones_fail() -> None:
     assert delay == 0 and [r.email for r in again.recipients] == ["c3@example.com"]
 
 
-def test_a_call_that_missed_its_slot_waits_for_a_fresh_one_instead_of_crowding_the_next() -> None:
+def test_slots_missed_while_held_up_are_replaced_instead_of_crowding_the_next() -> None:
     # Given a sender that is held up for a second (a slow call, a busy machine) after its first call
     clock, deps, mailer, _, jobs, _ = world(rate=20)
     held_up = [1.0]
@@ -223,5 +231,6 @@ def test_a_call_that_missed_its_slot_waits_for_a_fresh_one_instead_of_crowding_t
     for w in (0.25, 0.5, 1, 2):
         busiest = max(sum(1 for t in times if first <= t < first + w) for first in times)
         assert busiest <= 20 * w + 20
-    # and no call went more than a quarter second after its slot: the held-up call took a new one
-    assert all(later - earlier >= 0.5 for (earlier, _), (later, _) in zip(mailer.calls, mailer.calls[1:], strict=False))
+    # and the recipients whose slots passed while it was held up went last, on fresh slots
+    last_call = [d.address for d in mailer.calls[-1][1]]
+    assert {f"c{n}@example.com" for n in range(10, 15)} <= set(last_call)

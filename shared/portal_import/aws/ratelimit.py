@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -33,6 +33,27 @@ class SendSlots:
         self._clock = clock
         self._ddb = client("dynamodb")
 
+    def available(self, count: int, daily_quota: int, *, deadline: float | None = None) -> Reservation:
+        """How many of `count` sends could be reserved now (slots not yet reserved: only their number counts)."""
+        item = self._read()
+        now = self._clock()
+        within_quota = max(0, min(count, daily_quota - self._sent_today(item, now)))
+        in_time = count
+        if deadline is not None:
+            start = max(now, float(item["NextSlot"]["N"]) if "NextSlot" in item else 0.0)
+            in_time = max(0, math.floor((deadline - start) * self._rate))
+        granted = min(within_quota, in_time)
+        return Reservation([0.0] * granted, _short_of(count, granted, within_quota, in_time))
+
+    def _read(self) -> dict[str, Any]:
+        response = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": _LIMITER_KEY}}, ConsistentRead=True)
+        return dict(response.get("Item") or {})
+
+    @staticmethod
+    def _sent_today(item: dict[str, Any], now: float) -> int:
+        today = datetime.fromtimestamp(now, UTC).date().isoformat()
+        return int(item.get("SentOnDay", {}).get("N", "0")) if item.get("QuotaDay", {}).get("S") == today else 0
+
     def reserve(self, count: int, daily_quota: int, *, deadline: float | None = None) -> Reservation:
         """Reserves up to `count` consecutive send slots within what today's quota has left and before `deadline`.
 
@@ -40,25 +61,16 @@ class SendSlots:
         deadline run out. The day is the UTC calendar day, a cautious stand-in for SES's rolling 24 hours.
         """
         for _ in range(50):
-            item = (
-                self._ddb.get_item(TableName=self._table, Key={"pk": {"S": _LIMITER_KEY}}, ConsistentRead=True).get(
-                    "Item"
-                )
-                or {}
-            )
+            item = self._read()
             previous = item.get("NextSlot", {}).get("N")
             now = self._clock()
             today = datetime.fromtimestamp(now, UTC).date().isoformat()
-            sent_today = (
-                int(item.get("SentOnDay", {}).get("N", "0")) if item.get("QuotaDay", {}).get("S") == today else 0
-            )
+            sent_today = self._sent_today(item, now)
             start = max(now, float(previous) if previous else 0.0)
             within_quota = max(0, min(count, daily_quota - sent_today))
             in_time = count if deadline is None else max(0, math.floor((deadline - start) * self._rate))
             granted = min(within_quota, in_time)
-            short_of: Literal["quota", "time"] | None = None
-            if granted < count:
-                short_of = "quota" if within_quota <= in_time else "time"
+            short_of = _short_of(count, granted, within_quota, in_time)
             if granted == 0:
                 return Reservation([], short_of)
             end = start + granted / self._rate
@@ -80,3 +92,9 @@ class SendSlots:
                 raise
             return Reservation([start + index / self._rate for index in range(granted)], short_of)
         raise RuntimeError("could not reserve email send slots: too much contention on the rate limiter")
+
+
+def _short_of(count: int, granted: int, within_quota: int, in_time: int) -> Literal["quota", "time"] | None:
+    if granted == count:
+        return None
+    return "quota" if within_quota <= in_time else "time"
