@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from email.message import EmailMessage
+from email.header import Header
 from email.utils import formatdate
 from typing import Any
 
@@ -40,17 +40,24 @@ def iter_sent_emails(account: str, region: str) -> Iterator[bytes]:
 
 
 def _render(template: Mapping[str, Any], values: Mapping[str, Any], *, sender: str, recipient: str) -> bytes:
+    """The MIME of one email, written out directly: a million-row import renders a million of them."""
+
     def fill(part: str) -> str:
         return _VALUE.sub(lambda match: str(values.get(match.group(1), "")), part or "")
 
-    email = EmailMessage()
-    email["From"] = sender
-    email["To"] = recipient
-    email["Date"] = formatdate(usegmt=True)
-    email["Subject"] = fill(template["subject_part"])
-    email.set_content(fill(template["text_part"]))
-    email.add_alternative(fill(template["html_part"]), subtype="html")
-    return email.as_bytes()
+    boundary = f"=_portal_import_{abs(hash((recipient, values.get('link')))):x}"
+    subject = fill(template["subject_part"])
+    if not subject.isascii():
+        subject = Header(subject, "utf-8").encode()
+    text, html = fill(template["text_part"]), fill(template["html_part"])
+    return (
+        f"From: {sender}\r\nTo: {recipient}\r\nDate: {formatdate(usegmt=True)}\r\nSubject: {subject}\r\n"
+        f'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
+        f"--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        f"{text}\r\n"
+        f"--{boundary}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        f"{html}\r\n--{boundary}--\r\n"
+    ).encode()
 
 
 def _destinations(destinations: Any) -> list[dict[str, Any]]:
