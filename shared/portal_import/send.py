@@ -111,10 +111,11 @@ def send_activation_emails(
             slots[position:] = slots[position + gone :] + again.slots
             short_of = again.short_of or short_of
             continue
-        group = queue[position : min(position + per_call, len(slots))]
         wait = slots[position] - now
         if wait > 0:
             deps.sleep(wait)
+            continue  # look at the clock again: a sleep can end late
+        group = queue[position : min(position + per_call, len(slots))]
         try:
             statuses = _send([_destination(r, tokens[r.contact_id], settings) for r in group], deps, settings)
         except (ClientError, BotoCoreError, ConnectionError, TimeoutError) as error:
