@@ -106,7 +106,7 @@ def send_activation_emails(
         gone = sum(1 for slot in slots[position:] if now - slot > LATE_SECONDS)
         if gone and missed < _MAX_MISSED:
             missed += 1
-            again = deps.slots.reserve(gone, quota, deadline=deadline)
+            again = deps.slots.reserve(gone, quota, deadline=deadline, replacing=True)
             queue[position:] = queue[position + gone :] + queue[position : position + gone]
             slots[position:] = slots[position + gone :] + again.slots
             short_of = again.short_of or short_of

@@ -45,14 +45,16 @@ class Slots:
         short = None if granted == count else ("quota" if within_quota <= in_time else "time")
         return Reservation([0.0] * granted, short)  # type: ignore[arg-type]
 
-    def reserve(self, count: int, daily_quota: int, *, deadline: float | None = None) -> Reservation:
+    def reserve(
+        self, count: int, daily_quota: int, *, deadline: float | None = None, replacing: bool = False
+    ) -> Reservation:
         start = max(self.clock(), self.next_slot)
-        within_quota = max(0, min(count, daily_quota - self.sent_today))
+        within_quota = count if replacing else max(0, min(count, daily_quota - self.sent_today))
         in_time = count if deadline is None else max(0, math.floor((deadline - start) * self.rate))
         granted = min(within_quota, in_time)
         short = None if granted == count else ("quota" if within_quota <= in_time else "time")
         self.next_slot = start + granted / self.rate
-        self.sent_today += granted
+        self.sent_today += 0 if replacing else granted
         return Reservation([start + i / self.rate for i in range(granted)], short)  # type: ignore[arg-type]
 
 
@@ -234,3 +236,23 @@ def test_slots_missed_while_held_up_are_replaced_instead_of_crowding_the_next() 
     # and the recipients whose slots passed while it was held up went last, on fresh slots
     last_call = [d.address for d in mailer.calls[-1][1]]
     assert {f"c{n}@example.com" for n in range(10, 15)} <= set(last_call)
+
+
+def test_replaced_slots_do_not_count_twice_against_the_daily_quota() -> None:
+    # Given a quota of exactly 60 emails and a sender held up after its first call
+    clock, deps, mailer, _, jobs, queue = world(rate=20)
+    original_send = mailer.send_bulk
+    held_up = [1.0]
+
+    def slow_first_call(**kwargs: Any) -> list[str]:
+        statuses = original_send(**kwargs)
+        clock.now += held_up.pop() if held_up else 0.0
+        return statuses
+
+    mailer.send_bulk = slow_first_call  # type: ignore[method-assign]
+
+    # When it sends 60 emails
+    send_activation_emails(batch(60), deps, settings(rate=20, quota=60))
+
+    # Then all 60 went out today: the slots it missed and replaced were not charged to the quota twice
+    assert jobs.sent == 60 and queue.messages == []

@@ -54,11 +54,15 @@ class SendSlots:
         today = datetime.fromtimestamp(now, UTC).date().isoformat()
         return int(item.get("SentOnDay", {}).get("N", "0")) if item.get("QuotaDay", {}).get("S") == today else 0
 
-    def reserve(self, count: int, daily_quota: int, *, deadline: float | None = None) -> Reservation:
+    def reserve(
+        self, count: int, daily_quota: int, *, deadline: float | None = None, replacing: bool = False
+    ) -> Reservation:
         """Reserves up to `count` consecutive send slots within what today's quota has left and before `deadline`.
 
         Fewer than `count` (none at all) once the day's quota is spent, or when the slots free before the
         deadline run out. The day is the UTC calendar day, a cautious stand-in for SES's rolling 24 hours.
+        `replacing`: the slots stand in for missed ones already counted against the quota, so they are not
+        counted again.
         """
         for _ in range(50):
             item = self._read()
@@ -67,13 +71,14 @@ class SendSlots:
             today = datetime.fromtimestamp(now, UTC).date().isoformat()
             sent_today = self._sent_today(item, now)
             start = max(now, float(previous) if previous else 0.0)
-            within_quota = max(0, min(count, daily_quota - sent_today))
+            within_quota = count if replacing else max(0, min(count, daily_quota - sent_today))
             in_time = count if deadline is None else max(0, math.floor((deadline - start) * self._rate))
             granted = min(within_quota, in_time)
             short_of = _short_of(count, granted, within_quota, in_time)
             if granted == 0:
                 return Reservation([], short_of)
             end = start + granted / self._rate
+            counted = sent_today if replacing else sent_today + granted
             try:
                 self._ddb.put_item(
                     TableName=self._table,
@@ -81,7 +86,7 @@ class SendSlots:
                         "pk": {"S": _LIMITER_KEY},
                         "NextSlot": {"N": repr(end)},
                         "QuotaDay": {"S": today},
-                        "SentOnDay": {"N": str(sent_today + granted)},
+                        "SentOnDay": {"N": str(counted)},
                     },
                     ConditionExpression="attribute_not_exists(pk)" if previous is None else "NextSlot = :previous",
                     **({"ExpressionAttributeValues": {":previous": {"N": previous}}} if previous else {}),
