@@ -36,14 +36,19 @@ class SendSlots:
     def available(self, count: int, daily_quota: int, *, deadline: float | None = None) -> Reservation:
         """How many of `count` sends could be reserved now (slots not yet reserved: only their number counts)."""
         item = self._read()
-        now = self._clock()
-        within_quota = max(0, min(count, daily_quota - self._sent_today(item, now)))
-        in_time = count
-        if deadline is not None:
-            start = max(now, float(item["NextSlot"]["N"]) if "NextSlot" in item else 0.0)
-            in_time = max(0, math.floor((deadline - start) * self._rate))
+        _, granted, short_of = self._grant(item, self._clock(), count, daily_quota, deadline, replacing=False)
+        return Reservation([0.0] * granted, short_of)
+
+    def _grant(
+        self, item: dict[str, Any], now: float, count: int, daily_quota: int, deadline: float | None, *, replacing: bool
+    ) -> tuple[float, int, Literal["quota", "time"] | None]:
+        """(first slot, how many slots, why fewer than asked) for the limiter as `item` holds it."""
+        previous = item.get("NextSlot", {}).get("N")
+        start = max(now, float(previous) if previous else 0.0)
+        within_quota = count if replacing else max(0, min(count, daily_quota - self._sent_today(item, now)))
+        in_time = count if deadline is None else max(0, math.floor((deadline - start) * self._rate))
         granted = min(within_quota, in_time)
-        return Reservation([0.0] * granted, _short_of(count, granted, within_quota, in_time))
+        return start, granted, _short_of(count, granted, within_quota, in_time)
 
     def _read(self) -> dict[str, Any]:
         response = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": _LIMITER_KEY}}, ConsistentRead=True)
@@ -70,11 +75,7 @@ class SendSlots:
             now = self._clock()
             today = datetime.fromtimestamp(now, UTC).date().isoformat()
             sent_today = self._sent_today(item, now)
-            start = max(now, float(previous) if previous else 0.0)
-            within_quota = count if replacing else max(0, min(count, daily_quota - sent_today))
-            in_time = count if deadline is None else max(0, math.floor((deadline - start) * self._rate))
-            granted = min(within_quota, in_time)
-            short_of = _short_of(count, granted, within_quota, in_time)
+            start, granted, short_of = self._grant(item, now, count, daily_quota, deadline, replacing=replacing)
             if granted == 0:
                 return Reservation([], short_of)
             end = start + granted / self._rate
