@@ -21,6 +21,7 @@ from portal_import.job import Job, JobStatus, job_id_for
 from portal_import.messages import ChunkRow, RowChunk, SplitContinuation
 from portal_import.observability import logger
 from portal_import.options import ImportOptions, parse_options
+from portal_import.packing import packed
 from portal_import.reader import FileRejected, Limits, open_import
 from portal_import.rules import FileChecks
 
@@ -277,24 +278,9 @@ def checked_rows(
 def _chunked(rows: Iterator[ChunkRow], job_id: str, options: ImportOptions) -> Iterator[RowChunk]:
     """Consecutive rows in chunks of up to CHUNK_ROWS rows and CHUNK_BYTES bytes: the same file always gives the
     same chunks, which is what lets a continuation skip those sent before its checkpoint."""
-    batch: list[ChunkRow] = []
-    size = 0
-    seq = 0
-    for row in rows:
-        row_size = len(row.to_json().encode()) + 1  # as it is in the message, escapes and separator included
-        if batch and (len(batch) >= CHUNK_ROWS or size + row_size > CHUNK_BYTES):
-            yield RowChunk(
-                job_id=job_id,
-                seq=seq,
-                mode=options.mode,
-                send_activation_email=options.send_activation_email,
-                rows=batch,
-            )
-            seq += 1
-            batch, size = [], 0
-        batch.append(row)
-        size += row_size
-    if batch:
+    # A row's size as it is in the message, escapes and separator included.
+    groups = packed(rows, max_items=CHUNK_ROWS, max_bytes=CHUNK_BYTES, size=lambda row: len(row.to_json().encode()) + 1)
+    for seq, group in enumerate(groups):
         yield RowChunk(
-            job_id=job_id, seq=seq, mode=options.mode, send_activation_email=options.send_activation_email, rows=batch
+            job_id=job_id, seq=seq, mode=options.mode, send_activation_email=options.send_activation_email, rows=group
         )

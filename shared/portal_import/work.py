@@ -24,6 +24,7 @@ from portal_import.messages import (
     RowChunk,
 )
 from portal_import.observability import logger
+from portal_import.packing import packed
 from portal_import.results import activation_email_status
 from portal_import.retry import with_retries
 from portal_import.rules import PROCESSING_ERROR, contact_not_found, is_valid_email, user_already_exists, with_detail
@@ -307,15 +308,12 @@ def _recipient(row: int, user_id: str, contact: Contact) -> EmailRecipient:
 
 
 def _email_batches(chunk: RowChunk, emails: list[EmailRecipient]) -> list[EmailBatch]:
-    groups: list[list[EmailRecipient]] = []
-    size = 0
-    for recipient in emails:
-        recipient_size = len(recipient.to_json().encode()) + 1
-        if not groups or len(groups[-1]) >= EMAILS_PER_MESSAGE or size + recipient_size > EMAIL_MESSAGE_BYTES:
-            groups.append([])
-            size = 0
-        groups[-1].append(recipient)
-        size += recipient_size
+    groups = packed(
+        emails,
+        max_items=EMAILS_PER_MESSAGE,
+        max_bytes=EMAIL_MESSAGE_BYTES,
+        size=lambda recipient: len(recipient.to_json().encode()) + 1,
+    )
     return [
         EmailBatch(key=f"{chunk.job_id}#{chunk.seq}#{number}", job_id=chunk.job_id, recipients=group)
         for number, group in enumerate(groups)

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterable
 
 from portal_import.aws.clients import client
+from portal_import.packing import packed
 
 _MAX_ENTRIES = 10
 _MAX_BATCH_BYTES = 250_000  # below SQS's 262,144-byte limit for a whole batch, leaving room for attributes
@@ -24,18 +25,8 @@ class QueueSender:
 
     def send_all(self, bodies: Iterable[str]) -> int:
         """Sends every body, packing as many as fit into each call; returns how many were sent."""
-        batch: list[str] = []
-        size = 0
         sent = 0
-        for body in bodies:
-            body_size = len(body.encode())
-            if batch and (len(batch) == _MAX_ENTRIES or size + body_size > _MAX_BATCH_BYTES):
-                self._send_batch(batch)
-                sent += len(batch)
-                batch, size = [], 0
-            batch.append(body)
-            size += body_size
-        if batch:
+        for batch in packed(bodies, max_items=_MAX_ENTRIES, max_bytes=_MAX_BATCH_BYTES, size=lambda b: len(b.encode())):
             self._send_batch(batch)
             sent += len(batch)
         return sent
