@@ -11,7 +11,8 @@ Mode = Literal["import", "validate"]
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+    # A message that fails validation is reported without its values: they hold email addresses and names.
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, hide_input_in_errors=True)
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, exclude_none=True)

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.parser.types import Json
+from pydantic import ConfigDict
 
 from portal_import.messages import AggregateRequest, EmailBatch, RowChunk, SplitContinuation
 
 
-class RowChunkRecord(SqsRecordModel):
+class _Record(SqsRecordModel):
+    # A record that fails validation is reported without its body: an email batch holds addresses and names.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+
+class RowChunkRecord(_Record):
     body: Json[RowChunk]
 
 
-class EmailBatchRecord(SqsRecordModel):
+class EmailBatchRecord(_Record):
     body: Json[EmailBatch]
 
 
-class AggregateRequestRecord(SqsRecordModel):
+class AggregateRequestRecord(_Record):
     body: Json[AggregateRequest]
 
 
-class SplitContinuationRecord(SqsRecordModel):
+class SplitContinuationRecord(_Record):
     body: Json[SplitContinuation]

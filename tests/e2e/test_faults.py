@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -52,8 +53,20 @@ def run(case: tuple[Path, Path, Path], out: Path, *extra: str) -> dict[str, Any]
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT / 'shared'}:{ROOT / 'local'}", "HOME": str(out.parent)},
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    assert personal_data_in_logs(out, contacts) == set()
     report: dict[str, Any] = json.loads(result.stdout)
     return report
+
+
+def personal_data_in_logs(out: Path, contacts: Path) -> set[str]:
+    """Email addresses, names and activation tokens that appear in the functions' logs of a run (none should)."""
+    people = list(csv.DictReader(contacts.read_text(encoding="utf-8").splitlines()))
+    secrets = {person[field] for person in people for field in ("Email", "FirstName", "LastName") if person[field]}
+    for message in (out / "outbox").glob("*.eml"):
+        secrets.update(re.findall(r"token=([A-Za-z0-9_-]{16,})", message.read_text(encoding="utf-8")))
+    logs = (out / "function-logs.jsonl").read_text(encoding="utf-8")
+    assert logs.strip()  # the run logged, so finding nothing means something
+    return {secret for secret in secrets if re.search(rf"(?<![\w.@]){re.escape(secret)}(?![\w@])", logs)}
 
 
 def observable(out: Path) -> dict[str, Any]:

@@ -135,3 +135,24 @@ def test_a_spent_daily_quota_pauses_sending_until_it_refills(
     assert cloud.email_sender(event) == {"batchItemFailures": []}
     assert sorted(str(m["To"]) for m in cloud.sent_emails()) == sorted(r["email"] for r in new_users)
     assert cloud.job(SAMPLE_JOB_ID).emails_sent == 2
+
+
+def test_tokens_are_kept_only_as_hashes_that_expire(
+    cloud: Any, new_users: list[dict[str, Any]], load_event: Any
+) -> None:
+    # Given a batch sent: each recipient's link holds a token
+    cloud.email_sender(load_event("sqs_emails"))
+    tokens = [activation_token(message) for message in cloud.sent_emails()]
+    assert len(tokens) == len(new_users)
+    # When everything the directory holds is read
+    items = cloud.session.client("dynamodb").scan(TableName=cloud.stack.directory_table)["Items"]
+    stored = json.dumps(items)
+    # Then no token is there in the clear, only its hash
+    assert not [token for token in tokens if token in stored]
+    assert all(hashlib.sha256(token.encode()).hexdigest() in stored for token in tokens)
+    # and each link's item carries the expiry as epoch seconds, the table's time-to-live attribute
+    links = [item for item in items if "TokenHash" in item]
+    assert len(links) == len(new_users)
+    for item in links:
+        expires = datetime.fromisoformat(item["ExpiresAt"]["S"].replace("Z", "+00:00"))
+        assert int(item["ExpiresAtEpoch"]["N"]) == int(expires.timestamp())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -237,6 +238,8 @@ class Directory:
                                 "UserId": {"S": activation.user_id},
                                 "TokenHash": {"S": activation.token_hash},
                                 "ExpiresAt": {"S": activation.expires_at},
+                                # The table's time-to-live attribute: DynamoDB deletes the link once it expired.
+                                "ExpiresAtEpoch": {"N": str(_epoch_seconds(activation.expires_at))},
                             },
                         }
                     }
@@ -297,3 +300,7 @@ class Directory:
                 if request:
                     attempt += 1
                     time.sleep(min(0.05 * 2**attempt, 2.0))
+
+
+def _epoch_seconds(moment: str) -> int:
+    return int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp())
