@@ -1,4 +1,5 @@
-"""`portal-import`: the administrator's command. `local run` imports a file on an embedded stack."""
+"""`portal-import`: the administrator's command. `local run` imports a file on an embedded stack; `local serve`
+keeps that stack running behind an S3 endpoint for any S3 client."""
 
 from __future__ import annotations
 
@@ -40,22 +41,14 @@ def _parser() -> argparse.ArgumentParser:
     local_commands = local.add_subparsers(dest="local_command", required=True)
     run = local_commands.add_parser("run", help="import one CSV file and download its results")
     run.add_argument("import_csv", metavar="IMPORT_CSV", type=Path, help="the file to drop into imports/")
-    run.add_argument(
-        "--contacts",
-        type=Path,
-        default=SAMPLE_DIR / "contacts.csv",
-        help="ContactId,SalesforceId,Email,FirstName,LastName,PortalUserId (default: bundled sample)",
-    )
-    run.add_argument(
-        "--roles", type=Path, default=SAMPLE_DIR / "roles.csv", help="Name,Active (default: bundled sample)"
-    )
+    _directory_arguments(run)
     run.add_argument("--send-activation-email", action="store_true", help="email each new user a set-password link")
     run.add_argument(
         "--mode",
         choices=["import", "validate"],
         help="validate runs every check and writes the result files without creating users",
     )
-    run.add_argument("--email-rate", type=float, metavar="R", help="emails per second (default: the template's)")
+    _email_rate_argument(run)
     run.add_argument("--out", type=Path, help="where to put the results (default ./import-results/<jobId>/)")
     run.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")
     run.add_argument("--stats", action="store_true", help="add AWS request counts, timings and email send times")
@@ -84,7 +77,46 @@ def _parser() -> argparse.ArgumentParser:
     )
     faults.add_argument("--fault-poison-contact", metavar="ID", help="processing of this Contact always raises")
     run.add_argument("--verbose", action="store_true", help="also print the functions' log lines on stderr")
+
+    serve = local_commands.add_parser(
+        "serve",
+        help="keep the stack running behind an S3 endpoint: any S3 client drops files and collects results",
+        description="Prints one JSON line {endpoint, bucket, topicArn, region} on stdout when ready; "
+        "jobs run as files arrive under imports/. SIGINT or SIGTERM stops it.",
+    )
+    serve.add_argument("--port", type=_port, default=4566, help="port to listen on (default 4566; 0 picks a free one)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    _directory_arguments(serve)
+    _email_rate_argument(serve)
+    serve.add_argument(
+        "--logs",
+        type=Path,
+        default=Path("import-results") / "serve-function-logs.jsonl",
+        help="where the functions' log lines go (default ./import-results/serve-function-logs.jsonl)",
+    )
     return parser
+
+
+def _directory_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--contacts",
+        type=Path,
+        default=SAMPLE_DIR / "contacts.csv",
+        help="ContactId,SalesforceId,Email,FirstName,LastName,PortalUserId (default: bundled sample)",
+    )
+    command.add_argument(
+        "--roles", type=Path, default=SAMPLE_DIR / "roles.csv", help="Name,Active (default: bundled sample)"
+    )
+
+
+def _email_rate_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--email-rate", type=float, metavar="R", help="emails per second (default: the template's)")
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number (0 to 65535)")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,10 +133,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check_inputs(args: argparse.Namespace) -> None:
-    for label, path in (("import file", args.import_csv), ("--contacts", args.contacts), ("--roles", args.roles)):
+    files = [("--contacts", args.contacts), ("--roles", args.roles)]
+    if args.local_command == "run":
+        files.insert(0, ("import file", args.import_csv))
+    for label, path in files:
         if not path.is_file():
             raise UsageError(f"{label} {path} does not exist or is not a file.")
-    if not args.import_csv.name.endswith(".csv"):
+    if args.local_command == "run" and not args.import_csv.name.endswith(".csv"):
         raise UsageError(f"{args.import_csv.name} does not end in .csv: only imports/*.csv starts a job; rename it.")
     if args.email_rate is not None and args.email_rate <= 0:
         raise UsageError("--email-rate must be a positive number of emails per second.")
@@ -129,6 +164,8 @@ def _run(args: argparse.Namespace) -> int:
     _check_inputs(args)
     _embedded_aws_environment()
     warnings.filterwarnings("ignore")  # moto's notes on resources it only partly emulates are not for the user
+    if args.local_command == "serve":
+        return _serve(args)
 
     from moto import mock_aws
 
@@ -169,6 +206,20 @@ def _run(args: argparse.Namespace) -> int:
         print(f"portal-import: the file was rejected: {report['error']}", file=sys.stderr)
         return 1
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from moto import mock_aws
+
+    from portal_import_local.seed import DirectoryFileError
+    from portal_import_local.serve import PortInUse, serve
+
+    args.logs.parent.mkdir(parents=True, exist_ok=True)
+    with mock_aws():
+        try:
+            return serve(args, TEMPLATE, args.logs)
+        except (DirectoryFileError, PortInUse) as error:
+            raise UsageError(str(error)) from error
 
 
 def _print_human(report: dict[str, Any], outcome: dict[str, Any]) -> None:

@@ -111,9 +111,10 @@ class LocalRuntime:
         with path.open("rb") as handle:
             response = self._s3.put_object(Bucket=self.stack.bucket, Key=key, Body=handle, Metadata=metadata)
         head = self._s3.head_object(Bucket=self.stack.bucket, Key=key, VersionId=response["VersionId"])
-        return self._s3_event(key, head)
+        return self.s3_event(key, head)
 
-    def _s3_event(self, key: str, head: Mapping[str, Any]) -> dict[str, Any]:
+    def s3_event(self, key: str, head: Mapping[str, Any]) -> dict[str, Any]:
+        """The bucket notification S3 sends for this object version."""
         now = datetime.now(UTC)
         version = head.get("VersionId")
         return {

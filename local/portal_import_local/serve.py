@@ -1,0 +1,196 @@
+"""`local serve`: the embedded stack kept running behind an S3-compatible endpoint, so that any S3 client can drop
+files into imports/ and collect results/, and any SQS client can subscribe to the results topic.
+
+One process holds both sides. The endpoint is moto's server, answering on 127.0.0.1 from a thread; the functions
+run in-process on the same moto state, and the main thread does what Lambda would: it notices each new object
+version under imports/ (the bucket notification), delivers the queues, and runs the sweeper when a job is left
+with nothing to deliver. SIGINT or SIGTERM stops it within a second or so of the current step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from portal_import.aws.directory import Directory
+from portal_import_local.runtime import LocalRuntime
+from portal_import_local.seed import load_directory, read_directory
+
+_POLL_SECONDS = 0.1
+# A job whose queues have been empty this long without its results is stalled: the sweeper finishes it.
+_IDLE_BEFORE_SWEEP_SECONDS = 2.0
+
+
+class PortInUse(Exception):
+    pass
+
+
+@dataclass
+class _Watch:
+    """What the loop knows: object versions already delivered, and the jobs not yet announced."""
+
+    seen: set[tuple[str, str]] = field(default_factory=set)
+    open_jobs: dict[str, str] = field(default_factory=dict)  # jobId -> the file's key
+    idle_since: float | None = None
+
+
+class LocalServer:
+    def __init__(self, runtime: LocalRuntime, host: str, port: int, out: TextIO = sys.stderr) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        self.runtime = runtime
+        self._out = out
+        self._stop = threading.Event()
+        self._watch = _Watch()
+        _check_free(host, port)
+        try:
+            self._server = make_server(
+                host,
+                port,
+                DomainDispatcherApplication(create_backend_app),
+                threaded=True,
+                request_handler=MotoRequestHandler,
+            )
+        except (OSError, SystemExit) as error:  # werkzeug prints its own message and exits when the port is taken
+            raise PortInUse(f"cannot listen on {host}:{port}; choose another --port") from error
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request is noise for an administrator
+        self._s3 = runtime.session.client("s3")
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def ready(self) -> dict[str, str]:
+        """What a client needs, as printed on stdout once the endpoint answers."""
+        stack = self.runtime.stack
+        return {"endpoint": self.endpoint, "bucket": stack.bucket, "topicArn": stack.topic_arn, "region": "us-east-1"}
+
+    def start(self) -> None:
+        self._watch.seen.update(self._versions())  # what the seeding left is not an upload
+        self._thread.start()
+
+    def stop(self, *_: object) -> None:
+        self._stop.set()
+
+    def serve_forever(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if not self.step():
+                    self._stop.wait(_POLL_SECONDS)
+        finally:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+
+    def step(self) -> bool:
+        """One round of what Lambda would do; True when something was delivered."""
+        busy = False
+        for key, version in sorted(set(self._versions()) - self._watch.seen):
+            self._watch.seen.add((key, version))
+            busy = self._file_dropped(key, version) or busy
+        if self.runtime.pump():
+            busy = True
+        self._announce()
+        if busy:
+            self._watch.idle_since = None
+        elif self._watch.open_jobs and self.runtime.queues_empty():
+            now = time.monotonic()
+            if self._watch.idle_since is None:
+                self._watch.idle_since = now
+            elif now - self._watch.idle_since > _IDLE_BEFORE_SWEEP_SECONDS:
+                self._say(f"{len(self._watch.open_jobs)} job(s) left with nothing to deliver: running the sweeper")
+                self.runtime.run_schedules()
+                self._watch.idle_since = None
+        return busy
+
+    def _versions(self) -> list[tuple[str, str]]:
+        bucket = self.runtime.stack.bucket
+        found: list[tuple[str, str]] = []
+        for page in self._s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix="imports/"):
+            found += [(v["Key"], v.get("VersionId") or "null") for v in page.get("Versions", [])]
+        return found
+
+    def _file_dropped(self, key: str, version: str) -> bool:
+        if not self.runtime.stack.bucket_trigger.matches(key):
+            self._say(f"{key}: not a .csv file under imports/, so no job starts")
+            return False
+        head = self._s3.head_object(Bucket=self.runtime.stack.bucket, Key=key, VersionId=version)
+        try:
+            job_ids = self.runtime.deliver_s3_event(self.runtime.s3_event(key, head))
+        except RuntimeError as error:
+            self._say(f"{key}: {error}")
+            return True
+        for job_id in job_ids:
+            self._watch.open_jobs[job_id] = key
+            self._say(f"{key}: job {job_id} started")
+        return True
+
+    def _announce(self) -> None:
+        if not self._watch.open_jobs:
+            return
+        for notice in self.runtime.notifications():
+            job_id = notice.attributes.get("jobId", "")
+            if notice.attributes.get("event") != "import-completed" or job_id not in self._watch.open_jobs:
+                continue
+            del self._watch.open_jobs[job_id]
+            self._say(f"job {job_id}: {notice.subject}; results in s3://{self.runtime.stack.bucket}/results/{job_id}/")
+
+    def _say(self, text: str) -> None:
+        print(f"portal-import: {text}", file=self._out, flush=True)
+
+
+def _check_free(host: str, port: int) -> None:
+    """Fails with a sentence instead of werkzeug's own message and exit when the port is taken."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise PortInUse(f"cannot listen on {host}:{port} ({error.strerror}); choose another --port") from error
+
+
+def serve(args: argparse.Namespace, template: Path, log_path: Path) -> int:
+    """Provision, seed, listen, print the ready line, and deliver events until SIGINT or SIGTERM."""
+    _check_free(args.host, args.port)  # before provisioning: a taken port fails at once
+    data = read_directory(args.contacts, args.roles)
+    parameters = {"EmailRatePerSecond": f"{args.email_rate:g}"} if args.email_rate else {}
+    runtime = LocalRuntime(template, parameters)
+    with log_path.open("a", encoding="utf-8") as log_file:
+        runtime.send_function_logs_to(log_file)
+        runtime.verify_sender(runtime.stack.parameters["SenderAddress"])
+        load_directory(Directory(runtime.stack.directory_table), data)
+        server = LocalServer(runtime, args.host, args.port)
+        previous = {sig: signal.signal(sig, _stopper(server)) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            server.start()
+            print(json.dumps(server.ready()), flush=True)
+            server._say(
+                f"serving on {server.endpoint}; drop files with "
+                f"aws --endpoint-url {server.endpoint} s3 cp FILE.csv s3://{runtime.stack.bucket}/imports/ "
+                f"(function logs: {log_path}); Ctrl-C stops"
+            )
+            server.serve_forever()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    server._say("stopped")
+    return 0
+
+
+def _stopper(server: LocalServer) -> Any:
+    def handle(signum: int, frame: FrameType | None) -> None:
+        server.stop()
+
+    return handle

@@ -1,0 +1,153 @@
+"""`portal-import local serve`: any S3 client drops a file and collects results, any SQS client subscribed to the
+topic gets the notification, and SIGINT or SIGTERM stops the server within seconds."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "tests" / "fixtures" / "mixed"
+READY_TIMEOUT = 120
+
+
+class Served:
+    def __init__(self, process: subprocess.Popen[str], ready: dict[str, str]) -> None:
+        self.process = process
+        self.ready = ready
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.ready["endpoint"],
+            region_name=self.ready["region"],
+            aws_access_key_id="anything",
+            aws_secret_access_key="anything",
+        )
+
+    def stop(self, signum: int) -> tuple[int, str]:
+        self.process.send_signal(signum)
+        _, err = self.process.communicate(timeout=15)
+        return self.process.returncode, err
+
+
+def _start(tmp_path: Path) -> Served:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "portal_import_local.cli",
+            "local",
+            "serve",
+            "--port",
+            "0",
+            "--contacts",
+            str(EXAMPLE / "contacts.csv"),
+            "--roles",
+            str(EXAMPLE / "roles.csv"),
+            "--email-rate",
+            "100",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT / 'shared'}:{ROOT / 'local'}", "HOME": str(tmp_path)},
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()  # the ready line; provisioning takes seconds
+    if not line:
+        process.kill()
+        pytest.fail(f"local serve printed no ready line: {process.communicate(timeout=10)[1][-3000:]}")
+    return Served(process, json.loads(line))
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    server = _start(tmp_path)
+    yield server
+    if server.process.poll() is None:
+        server.process.kill()
+        server.process.wait()
+
+
+def _rows(body: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(body.decode("utf-8-sig").splitlines()))
+
+
+def test_an_s3_client_drops_a_file_and_collects_its_results(served: Served) -> None:
+    # Given the ready line, and an administrator's inbox: an SQS queue subscribed to the topic
+    assert set(served.ready) == {"endpoint", "bucket", "topicArn", "region"}
+    sqs, s3 = served.client("sqs"), served.client("s3")
+    inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    served.client("sns").subscribe(TopicArn=served.ready["topicArn"], Protocol="sqs", Endpoint=arn)
+
+    # When the worked example is dropped into imports/ as `aws s3 cp --metadata` would
+    bucket = served.ready["bucket"]
+    s3.put_object(
+        Bucket=bucket,
+        Key="imports/example.csv",
+        Body=(EXAMPLE / "import.csv").read_bytes(),
+        Metadata={"send-activation-email": "true"},
+    )
+
+    # Then the inbox gets the results-ready message
+    deadline = time.monotonic() + 120
+    notice: dict[str, Any] | None = None
+    while notice is None and time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=inbox, WaitTimeSeconds=1).get("Messages", []):
+            notice = json.loads(message["Body"])
+    assert notice is not None, "no notification within 120 s"
+    assert notice["MessageAttributes"]["event"]["Value"] == "import-completed"
+    job_id = notice["MessageAttributes"]["jobId"]["Value"]
+
+    # and results/<jobId>/ holds exactly the worked example's outcome
+    results = f"results/{job_id}/"
+    summary = json.loads(s3.get_object(Bucket=bucket, Key=results + "summary.json")["Body"].read())
+    assert (summary["status"], summary["sendActivationEmail"]) == ("COMPLETED", True)
+    expected = _rows((EXAMPLE / "expected.csv").read_bytes())
+    failures = _rows(s3.get_object(Bucket=bucket, Key=results + "failure.csv")["Body"].read())
+    successes = _rows(s3.get_object(Bucket=bucket, Key=results + "success.csv")["Body"].read())
+    assert summary["totalRows"] == len(expected) == len(failures) + len(successes)
+    expected_failures = {row["RowNumber"]: row["Outcome"] for row in expected if row["Outcome"] != "created"}
+    assert {row["RowNumber"]: row["Error"].split(":")[0] for row in failures} == expected_failures
+
+    # and SIGTERM stops it cleanly
+    code, err = served.stop(signal.SIGTERM)
+    assert code == 0, err[-3000:]
+    assert f"job {job_id} started" in err
+    assert "stopped" in err
+
+
+def test_a_taken_port_is_a_usage_error_and_sigint_stops_the_server(served: Served, tmp_path: Path) -> None:
+    # Given a server running: a second one on its port says so, without a traceback
+    port = served.ready["endpoint"].rsplit(":", 1)[1]
+    second = subprocess.run(
+        [sys.executable, "-m", "portal_import_local.cli", "local", "serve", "--port", port],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": f"{ROOT / 'shared'}:{ROOT / 'local'}"},
+    )
+    assert second.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in second.stderr
+    assert "Traceback" not in second.stderr
+    # When Ctrl-C reaches the first / Then it stops within seconds, cleanly
+    started = time.monotonic()
+    code, err = served.stop(signal.SIGINT)
+    assert code == 0, err[-3000:]
+    assert time.monotonic() - started < 10
+    assert "Traceback" not in err
