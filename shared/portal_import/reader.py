@@ -24,7 +24,12 @@ DELIMITERS = (",", ";", "\t", "|")
 # Enough of the beginning to judge the encoding and find the header line, small enough to hold.
 _PREFIX_BYTES = 64 * 1024
 _BINARY_CHECK_BYTES = 8 * 1024
-# A physical line this long is not a row of Contact IDs; refusing it keeps one line from filling memory.
+# C0 control bytes but tab, line feed, vertical tab, form feed and carriage return, and DEL: text holds almost none.
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F])
+# Above this share of control bytes the beginning is a workbook, an archive or an image, not CSV. Below it a stray
+# control character (a NUL pasted into one cell) stays in its row, which then fails by its rule like any typo.
+_MAX_CONTROL_SHARE = 0.05
+# A physical line longer than this is not a row of Contact IDs; refusing it keeps one line from filling memory.
 _MAX_LINE_CHARS = 1_000_000
 _SHOWN_COLUMNS = 10
 _SHOWN_NAME_CHARS = 40
@@ -45,6 +50,9 @@ def _decode_as_cp1252(error: UnicodeError) -> tuple[str, int]:
 
 
 codecs.register_error(_CP1252_FALLBACK, _decode_as_cp1252)
+
+# U+FFFE and U+FFFF are not characters, and SQS refuses a message holding them: a value carries U+FFFD instead.
+_NONCHARACTERS = str.maketrans({"\ufffe": "\ufffd", "\uffff": "\ufffd"})
 
 
 class FileRejected(Exception):
@@ -165,11 +173,14 @@ def _next_row(rows: Iterator[list[str]], row_number: int, limits: Limits) -> lis
 def _bounded_lines(text: TextIO) -> Iterator[str]:
     """The physical lines of the text, refusing any that is too long to be a real row."""
     while True:
-        line = text.readline(_MAX_LINE_CHARS)
+        # Room for the longest line allowed and its line end, so that a '\r\n' is never cut in two.
+        line = text.readline(_MAX_LINE_CHARS + 2)
         if not line:
             return
-        if len(line) >= _MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
+        if len(line.rstrip("\r\n")) > _MAX_LINE_CHARS:
             raise _LineTooLong()
+        if "\ufffe" in line or "\uffff" in line:
+            line = line.translate(_NONCHARACTERS)
         yield line
 
 
@@ -190,22 +201,35 @@ def _detect_encoding(prefix: bytes, complete: bool) -> tuple[str, str, str]:
     if prefix.startswith(_UTF16_BOMS):
         # A truncated last character should not stop an import; it becomes U+FFFD in that one cell.
         return "utf-16", "utf-16", "replace"
-    if b"\x00" in prefix[:_BINARY_CHECK_BYTES]:
-        raise FileRejected(
-            "The file is not a text CSV file (it contains binary data); "
-            "save it from your spreadsheet as CSV UTF-8 and upload it again."
-        )
+    _refuse_binary(prefix[:_BINARY_CHECK_BYTES])
     if prefix.startswith(_UTF8_BOM):
         return "utf-8-sig", "utf-8-sig", _CP1252_FALLBACK
     try:
         codecs.getincrementaldecoder("utf-8")().decode(prefix, final=complete)
     except UnicodeDecodeError:
-        return "cp1252", "utf-8", _CP1252_FALLBACK
+        # Not UTF-8 from the start: the whole file is Windows-1252, even where a few bytes would pass as UTF-8.
+        return "cp1252", "cp1252", _CP1252_FALLBACK
+    # UTF-8 as far as we can see; a Windows-1252 byte further on is read as such (a file pasted together).
     return "utf-8", "utf-8", _CP1252_FALLBACK
 
 
-def sniff_delimiter(header_line: str) -> str:
-    """The most frequent of comma, semicolon, tab and pipe outside quotes; comma when none appears."""
+def _refuse_binary(sample: bytes) -> None:
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    if controls <= len(sample) * _MAX_CONTROL_SHARE:
+        return
+    if len(sample) >= 4 and max(sample[0::2].count(0), sample[1::2].count(0)) * 2 >= len(sample) * 0.9:
+        # Every other byte zero: ASCII text as UTF-16 whose byte order mark is missing.
+        raise FileRejected(
+            "The file looks like UTF-16 text without a byte order mark, which cannot be read reliably; "
+            "save it from your spreadsheet as CSV UTF-8 (or as Unicode text) and upload it again."
+        )
+    raise FileRejected(
+        "The file is not a CSV text file (it holds binary data, as a workbook, an archive or an image does); "
+        "save it from your spreadsheet as CSV UTF-8 and upload it again."
+    )
+
+
+def _delimiter_counts(header_line: str) -> dict[str, int]:
     counts = dict.fromkeys(DELIMITERS, 0)
     quoted = False
     for char in header_line:
@@ -213,13 +237,40 @@ def sniff_delimiter(header_line: str) -> str:
             quoted = not quoted
         elif not quoted and char in counts:
             counts[char] += 1
-    best = max(DELIMITERS, key=lambda delimiter: counts[delimiter])
-    return best if counts[best] else ","
+    return counts
 
 
-def _first_line(prefix: bytes, codec: str, errors: str) -> str:
-    text = codecs.getincrementaldecoder(codec)(errors=errors).decode(prefix, final=False)
-    return text.splitlines()[0] if text else ""
+def sniff_delimiter(header_line: str) -> str:
+    """The delimiter of a file whose header record is header_line: of comma, semicolon, tab and pipe (outside
+    quotes), the most frequent that splits it into a ContactId and a Role column, else the most frequent; comma
+    when none appears."""
+    counts = _delimiter_counts(header_line)
+    ranked = sorted((delimiter for delimiter in DELIMITERS if counts[delimiter]), key=lambda d: -counts[d])
+    for delimiter in ranked:
+        # 'Notes; comments, more' as a column name must not outvote the comma between ContactId and Role.
+        if _maps_header(header_line, delimiter):
+            return delimiter
+    return ranked[0] if ranked else ","
+
+
+def _maps_header(header_line: str, delimiter: str) -> bool:
+    try:
+        names = next(csv.reader([header_line], delimiter=delimiter), [])
+        map_header(names)
+    except (csv.Error, FileRejected):
+        return False
+    return True
+
+
+def _header_record(text: str) -> str:
+    """The beginning of the text up to its first line end outside quotes: the header record."""
+    quoted = False
+    for index, char in enumerate(text):
+        if char == '"':
+            quoted = not quoted
+        elif char in "\r\n" and not quoted:
+            return text[:index]
+    return text
 
 
 def _normalize_name(name: str) -> str:
@@ -229,13 +280,17 @@ def _normalize_name(name: str) -> str:
 _FIELDS_BY_NAME = {_normalize_name(field): field for field in (CONTACT_ID, ROLE)}
 
 
+def _shown_name(name: str) -> str:
+    """A column name as an error sentence quotes it: on one line, without invisible characters, not too long."""
+    clean = "".join(" " if char.isspace() else char if char.isprintable() else "?" for char in name)
+    clean = " ".join(clean.split())
+    if len(clean) > _SHOWN_NAME_CHARS:
+        clean = clean[:_SHOWN_NAME_CHARS] + "..."
+    return clean
+
+
 def _shown_columns(names: Sequence[str]) -> str:
-    shown = []
-    for name in names[:_SHOWN_COLUMNS]:
-        clean = name.replace("\ufeff", "").strip()
-        if len(clean) > _SHOWN_NAME_CHARS:
-            clean = clean[:_SHOWN_NAME_CHARS] + "..."
-        shown.append(clean or "(blank)")
+    shown = [_shown_name(name.replace("\ufeff", "")) or "(blank)" for name in names[:_SHOWN_COLUMNS]]
     text = ", ".join(shown)
     if len(names) > _SHOWN_COLUMNS:
         text += f" and {len(names) - _SHOWN_COLUMNS} more"
@@ -252,8 +307,8 @@ def map_header(names: Sequence[str]) -> dict[str, int]:
         if field in columns:
             first = columns[field]
             raise FileRejected(
-                f"The file has two {field} columns (column {first + 1} '{names[first].strip()}' "
-                f"and column {index + 1} '{name.strip()}'); keep one of them and upload the file again."
+                f"The file has two {field} columns (column {first + 1} '{_shown_name(names[first])}' "
+                f"and column {index + 1} '{_shown_name(name)}'); keep one of them and upload the file again."
             )
         columns[field] = index
     found = _shown_columns(names)
@@ -273,17 +328,21 @@ def map_header(names: Sequence[str]) -> dict[str, int]:
     return columns
 
 
+_EMPTY = "The file is empty; add a header row ContactId,Role and one row per Contact, then upload it again."
+
+
 def open_import(chunks: Iterable[bytes], limits: Limits = Limits()) -> ImportFile:
     """Open an import file from its byte chunks: check encoding and header now, read the rows later."""
     chunk_iterator = iter(chunks)
     prefix = _read_prefix(chunk_iterator)
     complete = len(prefix) < _PREFIX_BYTES
-    if not prefix.strip() or prefix in (_UTF8_BOM, *_UTF16_BOMS):
-        raise FileRejected(
-            "The file is empty; add a header row ContactId,Role and one row per Contact, then upload it again."
-        )
+    if not prefix.strip():
+        raise FileRejected(_EMPTY)
     label, codec, errors = _detect_encoding(prefix, complete)
-    delimiter = sniff_delimiter(_first_line(prefix, codec, errors))
+    beginning = codecs.getincrementaldecoder(codec)(errors=errors).decode(prefix, final=complete)
+    if complete and not beginning.replace("\ufeff", "").strip():
+        raise FileRejected(_EMPTY)
+    delimiter = sniff_delimiter(_header_record(beginning))
 
     raw = _ChunkStream(itertools.chain([prefix], chunk_iterator))
     text = io.TextIOWrapper(io.BufferedReader(raw), encoding=codec, errors=errors, newline="")
@@ -291,9 +350,7 @@ def open_import(chunks: Iterable[bytes], limits: Limits = Limits()) -> ImportFil
 
     header = _next_row(rows, 1, limits)
     if header is None:
-        raise FileRejected(
-            "The file is empty; add a header row ContactId,Role and one row per Contact, then upload it again."
-        )
+        raise FileRejected(_EMPTY)
     if all(not name.strip(" \t\r\n\ufeff") for name in header):
         raise FileRejected(
             "The first row of the file is empty; put the header row ContactId,Role on the first line "

@@ -31,6 +31,9 @@ CHUNK_ROWS = 1000
 # Rows are packed until either limit: this one keeps a chunk message, with its envelope, under SQS's 256 KiB
 # limit however long the fields are.
 CHUNK_BYTES = 200_000
+# A row larger than a whole chunk would make a message SQS refuses (two fields at the field limit, escaped in JSON,
+# can take ~384 KB): the file is refused at that row instead. Real Contact IDs and Role names are far shorter.
+MAX_ROW_BYTES = CHUNK_BYTES
 # Chunks sent between two looks at the clock: a few SendMessageBatch calls.
 CHUNKS_PER_BATCH = 10
 # With less time than this left after a batch, the rest of the file goes to a new invocation: ample time to
@@ -250,8 +253,9 @@ def checked_rows(
 
     `roles` is the job's Role snapshot; without it, the snapshot is read from the job."""
     if dropped.size > settings.max_file_bytes:
+        # int(): the S3 event model gives the size as a float, which would read "1,175.0 bytes".
         raise FileRejected(
-            f"The file is {dropped.size:,} bytes, over the {settings.max_file_bytes:,}-byte limit; "
+            f"The file is {int(dropped.size):,} bytes, over the {settings.max_file_bytes:,}-byte limit; "
             "split it into smaller files and upload each."
         )
     if roles is None:
@@ -278,9 +282,26 @@ def checked_rows(
 def _chunked(rows: Iterator[ChunkRow], job_id: str, options: ImportOptions) -> Iterator[RowChunk]:
     """Consecutive rows in chunks of up to CHUNK_ROWS rows and CHUNK_BYTES bytes: the same file always gives the
     same chunks, which is what lets a continuation skip those sent before its checkpoint."""
-    # A row's size as it is in the message, escapes and separator included.
-    groups = packed(rows, max_items=CHUNK_ROWS, max_bytes=CHUNK_BYTES, size=lambda row: len(row.to_json().encode()) + 1)
+    groups = packed(_sized(rows), max_items=CHUNK_ROWS, max_bytes=CHUNK_BYTES, size=lambda sized: sized[1])
     for seq, group in enumerate(groups):
         yield RowChunk(
-            job_id=job_id, seq=seq, mode=options.mode, send_activation_email=options.send_activation_email, rows=group
+            job_id=job_id,
+            seq=seq,
+            mode=options.mode,
+            send_activation_email=options.send_activation_email,
+            rows=[row for row, _ in group],
         )
+
+
+def _sized(rows: Iterator[ChunkRow]) -> Iterator[tuple[ChunkRow, int]]:
+    """Each row with its size as it is in the message (escapes and separator included); refuses the file at a row
+    too large to be sent."""
+    for row in rows:
+        size = len(row.to_json().encode()) + 1
+        if size > MAX_ROW_BYTES:
+            raise FileRejected(
+                f"Row {row.row} is too large to process ({size:,} bytes once encoded, over the {MAX_ROW_BYTES:,}-byte "
+                "limit of a row), because its ContactId or Role holds a very long or unprintable value; correct that "
+                "row and upload the file again."
+            )
+        yield row, size

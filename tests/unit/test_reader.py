@@ -74,6 +74,21 @@ def test_short_record_gives_empty_cells() -> None:
     assert rows(b"ContactId,Notes,Role\n0037KWyWfty6uEv0001\n") == [(2, "0037KWyWfty6uEv0001", "")]
 
 
+def test_long_record_ignores_cells_beyond_the_header() -> None:
+    # Given / When / Then
+    assert rows(b"ContactId,Role\n0037KWyWfty6uEv0001,Customer,extra,cells\n") == [
+        (2, "0037KWyWfty6uEv0001", "Customer")
+    ]
+
+
+def test_non_characters_become_the_replacement_character() -> None:
+    # Given a value holding U+FFFF and U+FFFE (SQS refuses a message that holds them)
+    data = "ContactId,Role\n003a,A\uffffB\ufffe\n".encode()
+
+    # When / Then
+    assert rows(data) == [(2, "003a", "A\ufffdB\ufffd")]
+
+
 def test_values_are_passed_on_untrimmed() -> None:
     # Given / When / Then
     assert rows(b"ContactId,Role\n  003T51M4lm8yatX0001 , Partner User  \n") == [
@@ -133,6 +148,18 @@ def test_windows_1252_file_reads_accented_role() -> None:
     assert [record.role for record in opened.records()] == [ROLE]
 
 
+def test_windows_1252_letters_that_look_like_utf8_are_read_as_windows_1252() -> None:
+    # Given a Windows-1252 file where 'Â' and a non-breaking space (C2 A0) happen to be a valid UTF-8 sequence
+    data = "ContactId;Role\r\n003a;Privilégié\r\n003b;SÂ\xa0A\r\n".encode("cp1252")
+
+    # When
+    opened = open_import(pieces(data, 3))
+
+    # Then the whole file is read as Windows-1252
+    assert opened.encoding == "cp1252"
+    assert [record.role for record in opened.records()] == ["Privilégié", "SÂ\xa0A"]
+
+
 def test_windows_1252_byte_after_the_first_64_kb_of_utf8_still_reads_correctly() -> None:
     # Given a UTF-8 file with one Windows-1252 'é' far down
     body = b"".join(b"%019d,Customer\n" % number for number in range(5000))
@@ -166,6 +193,34 @@ def test_delimiter_is_sniffed_from_the_header(delimiter: str) -> None:
     # Then
     assert opened.delimiter == delimiter
     assert [(r.contact_id, r.role) for r in opened.records()] == [("003a", "A,B;C|D")]
+
+
+@pytest.mark.parametrize(
+    ("header", "delimiter"),
+    [
+        (b"ContactId,Role,Notes; comments; misc\n", ","),
+        (b"ContactId;Role;Notes, comments, misc\n", ";"),
+        (b"Role|ContactId|a,b,c\n", "|"),
+    ],
+)
+def test_a_column_name_holding_another_delimiter_does_not_outvote_the_real_one(header: bytes, delimiter: str) -> None:
+    # Given / When
+    opened = open_import([header + f"003a{delimiter}Customer{delimiter}x\n".encode()])
+
+    # Then
+    assert opened.delimiter == delimiter
+
+
+def test_a_quoted_line_break_in_the_header_does_not_stop_the_sniffing() -> None:
+    # Given a header whose last column name spans two lines, the second holding commas
+    data = b'ContactId;Role;"Notes\nfree, text, here"\n003a;Customer;x\n'
+
+    # When
+    opened = open_import([data])
+
+    # Then
+    assert opened.delimiter == ";"
+    assert [(r.row_number, r.contact_id, r.role) for r in opened.records()] == [(2, "003a", "Customer")]
 
 
 def test_delimiter_inside_quotes_in_the_header_is_not_counted() -> None:
@@ -283,7 +338,17 @@ def test_open_reads_only_the_beginning_and_records_are_read_lazily() -> None:
 # --- rejections ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("data", [b"", codecs.BOM_UTF8, codecs.BOM_UTF16_LE, b"  \r\n\n"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        codecs.BOM_UTF8,
+        codecs.BOM_UTF16_LE,
+        b"  \r\n\n",
+        codecs.BOM_UTF8 + b"\r\n",
+        codecs.BOM_UTF16_LE + " \r\n\t".encode("utf-16-le"),
+    ],
+)
 def test_empty_file_is_rejected(data: bytes) -> None:
     # Given / When / Then
     assert rejection(data).startswith("The file is empty;")
@@ -339,12 +404,47 @@ def test_long_header_is_listed_shortly() -> None:
     "data",
     [
         b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00",  # an .xlsx workbook
-        "ContactId\tRole\n".encode("utf-16-le"),  # UTF-16 without its byte order mark
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00",  # an image
+        bytes(range(256)) * 4,
+        b"ContactId,Role\n" + b"003a\x00\x00\x00,C\n" * 3,  # more NULs than stray ones
     ],
 )
 def test_binary_content_is_rejected(data: bytes) -> None:
     # Given / When / Then
-    assert "binary data" in rejection(data)
+    assert rejection(data) == (
+        "The file is not a CSV text file (it holds binary data, as a workbook, an archive or an image does); "
+        "save it from your spreadsheet as CSV UTF-8 and upload it again."
+    )
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_its_byte_order_mark_is_rejected_as_such(codec: str) -> None:
+    # Given / When / Then
+    assert rejection("ContactId\tRole\r\n003a\tCustomer\r\n".encode(codec)).startswith(
+        "The file looks like UTF-16 text without a byte order mark"
+    )
+
+
+def test_a_stray_nul_stays_in_its_row_instead_of_rejecting_the_file() -> None:
+    # Given a CSV whose one cell holds a NUL (pasted from another system), and one far down the file
+    body = b"".join(b"%019d,Customer\n" % number for number in range(1000))
+    data = b"ContactId,Role\n003a\x00b,Customer\n" + body + b"003c,Cust\x00omer\n"
+
+    # When
+    found = rows(data)
+
+    # Then the two rows carry their NUL on to the rules (which fail them); every other row reads as written
+    assert found[0] == (2, "003a\x00b", "Customer")
+    assert found[-1] == (1003, "003c", "Cust\x00omer")
+    assert len(found) == 1002
+
+
+def test_control_characters_in_a_rejected_header_are_not_echoed() -> None:
+    # Given a header whose names hold a line break and an escape character
+    message = rejection(b'"Contact\nNumber",Ro\x1ble\n003a,C\n')
+
+    # Then the sentence stays on one line and shows what it cannot print as '?'
+    assert message.endswith("(found columns: Contact Number, Ro?le).")
 
 
 def test_too_many_rows_is_rejected_mid_stream_after_the_allowed_rows() -> None:
@@ -388,6 +488,14 @@ def test_unclosed_quote_is_rejected_instead_of_swallowing_the_file() -> None:
 
     # When / Then
     assert rejection(data).startswith("Row 2 has a value longer than 32,000 characters, often because a quote")
+
+
+def test_a_line_as_long_as_allowed_keeps_its_line_end_whole() -> None:
+    # Given a record of exactly the longest line allowed, ended by CRLF, then a row
+    data = b"ContactId,Role\r\n" + b"," * 1_000_000 + b"\r\n003a,Customer\r\n"
+
+    # When / Then the CRLF is one line end, not a blank record: the next row is row 3
+    assert rows(data) == [(3, "003a", "Customer")]
 
 
 def test_enormous_line_is_rejected() -> None:

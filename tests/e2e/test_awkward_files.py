@@ -1,0 +1,331 @@
+"""Awkward files through `portal-import local run`, as administrators produce them: Excel's "Unicode text",
+Windows-1252 with CR line ends, pipes with multi-line quoted values, ragged rows; and the files that must be
+refused as a whole, each with one sentence, a FAILED summary, a notification and exit status 1.
+
+All runs share one Python process (tests/fixtures/local_runs.py), each on its own freshly provisioned stack.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DRIVER = ROOT / "tests" / "fixtures" / "local_runs.py"
+
+EMPTY = "The file is empty; add a header row ContactId,Role and one row per Contact, then upload it again."
+BINARY = (
+    "The file is not a CSV text file (it holds binary data, as a workbook, an archive or an image does); "
+    "save it from your spreadsheet as CSV UTF-8 and upload it again."
+)
+# Rows sent to the workers before the splitter reaches the row too large for a message: eleven chunks of 1000
+# are read, so the first ten (one batch) have gone out when the file is refused.
+ROWS_BEFORE_HUGE_ROW = 12_000
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    data: bytes
+    parameters: dict[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ()
+
+
+def excel_unicode_text() -> bytes:
+    # Excel's "Unicode text": UTF-16 LE with its byte order mark, tab-delimited, CRLF, quotes around line breaks.
+    text = (
+        "ContactId\tRole\tNotes\r\n"
+        "0037KWyWfty6uEv0001\tPartenaire Privilégié\tnon-ASCII role\r\n"
+        "0039ufjjaJ1sjNN\tCustomer\t15-character Salesforce ID\r\n"
+        "\t\t\r\n"
+        "003zHgmeM90Kgba0001\tCustomer\thas a user\r\n"
+        "003t7RWpmtcuVPw0001\tpartenaire privilégié\twrong case\r\n"
+        '003YGZPgJZpfWiU0001\tDistributor Admin\t"two\r\nlines"\r\n'
+    )
+    return codecs.BOM_UTF16_LE + text.encode("utf-16-le")
+
+
+def windows_1252_semicolons_cr() -> bytes:
+    # Excel's "CSV" on a French Windows, as an old Mac tool ends its lines.
+    lines = [
+        "Contact ID;Role;Commentaire",
+        "003t7RWpmtcuVPw0001;Partenaire Privilégié;déjà vu",
+        "0036jdRU9UuEsu70001;Reseller;inactif",
+        '003YGZPgJZpfWiU0001;Customer;"a;b;c"',
+        ";Customer;sans identifiant",
+        "0038oowbJWQOp9X0001;;sans rôle",
+        "003t7RWpmtcuVPw0001;Customer;doublon",
+    ]
+    return "".join(line + "\r" for line in lines).encode("cp1252")
+
+
+def pipes_multi_line_ragged() -> bytes:
+    # Extra columns first, names padded and spelled differently, values padded, rows short and long, one NUL.
+    return (
+        b"Notes|Email| role |Contact_Id\n"
+        b'"first line\nsecond | line"|a@b.c|  Customer  |  003Sw050SbYxr5d0001  \n'
+        b"short|  |Partner User\n"
+        b'"x\r\ny"|e| Distributor Admin |0037KWyWfty6uEv0001|extra|cells\n'
+        b"|||\n"
+        b"nul|e|Customer|0036jdRU9UuEsu7000\x00\n"
+        b'"quoted | ""pipe"""|e|"Partner User"|"003CvyzR1Z9fvwe0001"\n'
+    )
+
+
+def workbook() -> bytes:
+    # What an .xlsx renamed to .csv starts with: a zip header, then compressed bytes.
+    body = b"".join(hashlib.sha256(bytes([n])).digest() for n in range(200))
+    return b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00" + body
+
+
+def huge_row() -> bytes:
+    # A valid first row, thousands of others, then one whose two values (at the field limit) are control
+    # characters: 6 bytes each once escaped in JSON, ~384 KB for the row, more than an SQS message holds.
+    rows = ["0037KWyWfty6uEv0001,Customer"]
+    rows += [f"{number:019d},Customer" for number in range(1, ROWS_BEFORE_HUGE_ROW)]
+    rows.append("\x01" * 32_000 + "," + "\x01" * 32_000)
+    rows.append("003t7RWpmtcuVPw0001,Customer")
+    return ("ContactId,Role\n" + "\n".join(rows) + "\n").encode()
+
+
+ACCEPTED = [
+    Case("excel-unicode-text", excel_unicode_text()),
+    Case("windows-1252-semicolons-cr", windows_1252_semicolons_cr()),
+    Case("pipes-multi-line-ragged", pipes_multi_line_ragged()),
+]
+
+REFUSED = [
+    (Case("empty", b""), EMPTY),
+    (Case("blank-lines", codecs.BOM_UTF8 + b"\r\n \r\n"), EMPTY),
+    (
+        Case("no-header", b"0037KWyWfty6uEv0001,Customer\r\n003t7RWpmtcuVPw0001,Customer\r\n"),
+        "The first row of the file must be a header naming the ContactId and Role columns; "
+        "add a header row such as ContactId,Role (found columns: 0037KWyWfty6uEv0001, Customer).",
+    ),
+    (
+        Case("no-role-column", b"ContactId,Notes\n0037KWyWfty6uEv0001,x\n"),
+        "The file has no Role column; add a column named Role next to ContactId (found columns: ContactId, Notes).",
+    ),
+    (
+        Case("two-contact-id-columns", b"ContactId,Role,Contact ID\n0037KWyWfty6uEv0001,Customer,003a\n"),
+        "The file has two ContactId columns (column 1 'ContactId' and column 3 'Contact ID'); "
+        "keep one of them and upload the file again.",
+    ),
+    (Case("workbook", workbook()), BINARY),
+    (
+        Case("utf-16-without-bom", "ContactId\tRole\r\n0037KWyWfty6uEv0001\tCustomer\r\n".encode("utf-16-le")),
+        "The file looks like UTF-16 text without a byte order mark, which cannot be read reliably; "
+        "save it from your spreadsheet as CSV UTF-8 (or as Unicode text) and upload it again.",
+    ),
+    (
+        Case(
+            "over-the-row-limit",
+            b"ContactId,Role\n" + b"".join(b"%019d,Customer\n" % number for number in range(5)),
+            parameters={"MaxRows": "3"},
+        ),
+        "The file has more than 3 rows; split it into files of at most 3 rows and import each one.",
+    ),
+    (
+        Case(
+            "over-the-size-limit",
+            b"ContactId,Role\n" + b"0037KWyWfty6uEv0001,Customer\n" * 40,
+            parameters={"MaxFileBytes": "1024"},
+        ),
+        "The file is 1,175 bytes, over the 1,024-byte limit; split it into smaller files and upload each.",
+    ),
+    (
+        Case("oversized-field", b"ContactId,Role\n0037KWyWfty6uEv0001,Customer\n003a," + b"x" * 32_001 + b"\n"),
+        "Row 3 has a value longer than 32,000 characters, often because a quote is never closed; "
+        "fix that row and upload the file again.",
+    ),
+    (
+        Case("row-too-large-for-a-message", huge_row(), args=("--send-activation-email",)),
+        f"Row {ROWS_BEFORE_HUGE_ROW + 2} is too large to process (384,",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Run:
+    exit_code: int
+    report: dict[str, Any]
+    stderr: str
+    out: Path
+
+    def rows(self, name: str) -> list[dict[str, str]]:
+        raw = (self.out / name).read_bytes()
+        assert raw.startswith(codecs.BOM_UTF8), f"{name} must start with a UTF-8 BOM"
+        return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+
+    def summary(self) -> dict[str, Any]:
+        return dict(json.loads((self.out / "summary.json").read_text(encoding="utf-8")))
+
+    def notification(self) -> dict[str, Any]:
+        return dict(json.loads((self.out / "notification.json").read_text(encoding="utf-8")))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    # Given every file written out, imported one after another in one process
+    work = tmp_path_factory.mktemp("awkward")
+    cases = [*ACCEPTED, *(case for case, _ in REFUSED)]
+    requests = []
+    for case in cases:
+        source = work / f"{case.name}.csv"
+        source.write_bytes(case.data)
+        argv = ["local", "run", str(source), "--json", "--stats", "--out", str(work / case.name), *case.args]
+        requests.append({"argv": argv, "parameters": case.parameters})
+    completed = subprocess.run(
+        [sys.executable, str(DRIVER)],
+        input=json.dumps(requests),
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT / 'shared'}:{ROOT / 'local'}", "HOME": str(work)},
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads(completed.stdout)
+    return {
+        case.name: Run(
+            exit_code=result["exitCode"],
+            report=json.loads(result["stdout"]) if result["stdout"].strip() else {},
+            stderr=result["stderr"],
+            out=work / case.name,
+        )
+        for case, result in zip(cases, results, strict=True)
+    }
+
+
+def created(run: Run) -> list[tuple[str, str, str]]:
+    rows = run.rows("success.csv")
+    assert all(row["UserId"].startswith("005") and len(row["UserId"]) == 19 for row in rows)
+    assert {row["ActivationEmail"] for row in rows} <= {"Not requested"}
+    return [(row["RowNumber"], row["ContactId"], row["Role"]) for row in rows]
+
+
+def failed(run: Run) -> list[tuple[str, str, str, str]]:
+    return [(row["RowNumber"], row["ContactId"], row["Role"], row["Error"]) for row in run.rows("failure.csv")]
+
+
+def assert_completed(run: Run, succeeded: int, failures: int) -> None:
+    assert run.exit_code == 0, run.stderr[-2000:]
+    summary = run.summary()
+    assert (summary["status"], summary["error"]) == ("COMPLETED", None)
+    counts = (summary["totalRows"], summary["succeeded"], summary["failed"])
+    assert counts == (succeeded + failures, succeeded, failures)
+    assert run.notification()["attributes"]["event"] == "import-completed"
+
+
+# --- files that import ---------------------------------------------------------------------------------------
+
+
+def test_excel_unicode_text_imports_with_its_non_ascii_role(runs: dict[str, Run]) -> None:
+    # Given a UTF-16 tab-delimited file as Excel saves it, with a blank record and a quoted line break
+    run = runs["excel-unicode-text"]
+
+    # Then every row lands where it should, numbered as in the file, the accented Role intact
+    assert_completed(run, succeeded=3, failures=2)
+    assert created(run) == [
+        ("2", "0037KWyWfty6uEv0001", "Partenaire Privilégié"),
+        ("3", "003pOlWe4kL5ZYI0001", "Customer"),
+        ("7", "003YGZPgJZpfWiU0001", "Distributor Admin"),
+    ]
+    assert failed(run) == [
+        (
+            "5",
+            "003zHgmeM90Kgba0001",
+            "Customer",
+            "User already exists: Contact 003zHgmeM90Kgba0001 already has portal user 005SnSkyrJGSldQ0001; "
+            "no action is needed",
+        ),
+        (
+            "6",
+            "003t7RWpmtcuVPw0001",
+            "partenaire privilégié",
+            "Invalid Role: 'partenaire privilégié' (did you mean 'Partenaire Privilégié'?)",
+        ),
+    ]
+
+
+def test_windows_1252_semicolon_file_with_cr_line_ends_imports(runs: dict[str, Run]) -> None:
+    # Given a Windows-1252 file, semicolon-delimited, every line ended by a lone CR
+    run = runs["windows-1252-semicolons-cr"]
+
+    # Then
+    assert_completed(run, succeeded=2, failures=4)
+    assert created(run) == [
+        ("2", "003t7RWpmtcuVPw0001", "Partenaire Privilégié"),
+        ("4", "003YGZPgJZpfWiU0001", "Customer"),
+    ]
+    assert failed(run) == [
+        ("3", "0036jdRU9UuEsu70001", "Reseller", "Invalid Role: 'Reseller' is not active"),
+        ("5", "", "Customer", "Missing Contact ID"),
+        ("6", "0038oowbJWQOp9X0001", "", "Role is required"),
+        ("7", "003t7RWpmtcuVPw0001", "Customer", "Duplicate Contact ID in file: same Contact as row 2"),
+    ]
+
+
+def test_pipe_file_with_multi_line_values_padding_and_ragged_rows_imports(runs: dict[str, Run]) -> None:
+    # Given a pipe-delimited file: extra columns first, padded names and values, multi-line quoted notes,
+    # a short row, a long row, a blank record and a stray NUL in one Contact ID
+    run = runs["pipes-multi-line-ragged"]
+
+    # Then the short row fails by rule 1, the long one succeeds, the NUL fails its row only,
+    # and the failure file keeps every input value as it was (padding included)
+    assert_completed(run, succeeded=3, failures=2)
+    assert created(run) == [
+        ("2", "003Sw050SbYxr5d0001", "Customer"),
+        ("4", "0037KWyWfty6uEv0001", "Distributor Admin"),
+        ("7", "003CvyzR1Z9fvwe0001", "Partner User"),
+    ]
+    assert failed(run) == [
+        ("3", "", "Partner User", "Missing Contact ID"),
+        ("6", "0036jdRU9UuEsu7000\x00", "Customer", "Contact not found: no Contact has ID '0036jdRU9UuEsu7000\x00'"),
+    ]
+
+
+# --- files refused as a whole --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("case", "error"), REFUSED, ids=[case.name for case, _ in REFUSED])
+def test_refused_file_fails_as_a_whole_with_one_sentence(runs: dict[str, Run], case: Case, error: str) -> None:
+    # Given the file imported
+    run = runs[case.name]
+    summary = run.summary()
+
+    # Then the command exits 1 with the reason on stderr, without a traceback
+    assert run.exit_code == 1, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    assert summary["error"].startswith(error)
+    assert f"portal-import: the file was rejected: {summary['error']}" in run.stderr
+    # And the job has a FAILED summary whose counts add up, empty result files and one notification saying why
+    assert summary["status"] == "FAILED" and run.report["status"] == "FAILED"
+    assert summary["totalRows"] == summary["succeeded"] + summary["failed"] == 0
+    assert run.rows("success.csv") == [] and run.rows("failure.csv") == []
+    notice = run.notification()
+    assert notice["attributes"]["event"] == "import-completed"
+    assert "FAILED" in notice["subject"] and f"Reason: {summary['error']}" in notice["message"]
+
+
+def test_a_row_too_large_for_a_message_is_refused_after_earlier_chunks_went_out(runs: dict[str, Run]) -> None:
+    # Given a file whose row 12,002 cannot be sent to a worker, imported with activation emails on
+    run = runs["row-too-large-for-a-message"]
+
+    # Then the error names the row and says what to do
+    assert run.summary()["error"].endswith("correct that row and upload the file again.")
+    # And the chunks sent before the refusal (ten of 1000 rows: more than one SendMessageBatch call) were dropped
+    # by the workers: the valid first row created no user and no email went out
+    assert run.report["awsRequests"]["SQS.SendMessageBatch"] >= 3
+    assert run.report["emailsSent"] == 0 and run.report["succeeded"] == 0
+    assert list((run.out / "outbox").glob("*.eml")) == []
