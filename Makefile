@@ -4,8 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CODE := shared/portal_import functions local/portal_import_local
+# checkov pins a boto3 older than the project's, so it lives in a venv of its own. Bumping the version
+# names a new stamp, which reinstalls it.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: install demo test unit integration e2e lint format typecheck clean bench
+.PHONY: install demo test unit integration e2e lint format typecheck checkov clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,14 +18,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet "checkov==$(CHECKOV_VERSION)"
+	touch $(CHECKOV_STAMP)
+
 install: $(STAMP)
 
 ## demo: import the bundled sample (every kind of row) on the embedded local stack, emails on
 demo: $(STAMP)
 	$(BIN)/portal-import local run local/portal_import_local/sample/import.csv --send-activation-email
 
-## test: lint, type-check, then every suite (unit, infrastructure incl. cfn-lint, integration, end-to-end)
-test: lint typecheck
+## test: lint, type-check, checkov, then every suite (unit, infrastructure incl. cfn-lint, integration, end-to-end)
+test: lint typecheck checkov
 	$(BIN)/python -m pytest -q
 
 unit: $(STAMP)
@@ -43,10 +54,17 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy $(CODE)
 
+## checkov: security checks on template.yaml; a skipped check carries its reason in the template (Metadata).
+## Offline: --skip-download and BC_SKIP_MAPPING keep it from fetching Prisma Cloud's guidelines, and
+## CKV_SKIP_PACKAGE_UPDATE_CHECK from asking PyPI for a newer checkov.
+checkov: $(CHECKOV_STAMP)
+	BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(CHECKOV_VENV)/bin/checkov --file template.yaml \
+		--framework cloudformation --skip-download --compact --quiet
+
 ## bench: requests per row, throughput against a per-row script, a 1M-row file, splitter memory, email rate and
 ## cost; not part of `make test` (hours for the full run; bench/README.md has the quick one)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) import-results .aws-sam build *.egg-info shared/*.egg-info local/*.egg-info
+	rm -rf $(VENV) $(CHECKOV_VENV) import-results .aws-sam build *.egg-info shared/*.egg-info local/*.egg-info

@@ -1,0 +1,424 @@
+"""The stack's security as template.yaml states it: private, encrypted storage whose results and activation links
+expire; each function granted only what its code calls; and every check checkov skips, skipped for a stated reason."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from portal_import.aws import clients, directory, ratelimit
+from portal_import.aws.directory import Activation, Directory, PortalUser
+from portal_import.aws.ratelimit import SendSlots
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+MANAGED = "arn:aws:iam::aws:policy/"
+LOGS = MANAGED + "service-role/AWSLambdaBasicExecutionRole"
+XRAY = MANAGED + "AWSXrayWriteOnlyAccess"
+# What SAM attaches for an SQS event: receive, delete and read attributes on any queue (and logs).
+SQS_POLLING = MANAGED + "service-role/AWSLambdaSQSQueueExecutionRole"
+# Actions that name no resource, so only "*" can be granted for them.
+NO_RESOURCE_ACTIONS = {"ses:GetSendQuota"}
+
+# What each function may do, as "action resource [if condition]": the calls its code path makes, nothing more.
+# A grant added here must be one the code needs (see shared/portal_import/aws/ for the calls each adapter makes).
+GRANTS = {
+    "SplitterFunction": {
+        "s3:GetObject ImportBucket/imports/*",
+        "s3:GetObjectVersion ImportBucket/imports/*",
+        "dynamodb:GetItem JobsTable",
+        "dynamodb:PutItem JobsTable",
+        "dynamodb:UpdateItem JobsTable",
+        "dynamodb:Query DirectoryTable if dynamodb:LeadingKeys=ROLE",
+        "sqs:SendMessage* RowsQueue",
+        "sqs:SendMessage* AggregateQueue",
+        "sqs:SendMessage* SplitQueue",
+        "sqs:SendMessage DroppedFileDeadLetterQueue",
+    },
+    "SplitContinuationFunction": {
+        "s3:GetObject ImportBucket/imports/*",
+        "s3:GetObjectVersion ImportBucket/imports/*",
+        "dynamodb:GetItem JobsTable",
+        "dynamodb:UpdateItem JobsTable",
+        "dynamodb:Query DirectoryTable if dynamodb:LeadingKeys=ROLE",
+        "sqs:SendMessage* RowsQueue",
+        "sqs:SendMessage* AggregateQueue",
+        "sqs:SendMessage* SplitQueue",
+    },
+    "WorkerFunction": {
+        "dynamodb:BatchGetItem DirectoryTable",
+        "dynamodb:PutItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",
+        "dynamodb:GetItem JobsTable",
+        "dynamodb:UpdateItem JobsTable",
+        "s3:PutObject ImportBucket/work/*",
+        "sqs:SendMessage* EmailQueue",
+        "sqs:SendMessage* AggregateQueue",
+    },
+    "DeadLetterFunction": {
+        "dynamodb:BatchGetItem DirectoryTable",
+        "dynamodb:GetItem JobsTable",
+        "dynamodb:UpdateItem JobsTable",
+        "s3:PutObject ImportBucket/work/*",
+        "sqs:SendMessage* EmailQueue",
+        "sqs:SendMessage* AggregateQueue",
+    },
+    "SweeperFunction": {
+        "s3:GetObject ImportBucket/imports/*",
+        "s3:GetObjectVersion ImportBucket/imports/*",
+        "s3:PutObject ImportBucket/work/*",
+        "dynamodb:GetItem JobsTable",
+        "dynamodb:UpdateItem JobsTable",
+        "dynamodb:Query JobsTable/index/OpenJobs",
+        "dynamodb:Query DirectoryTable if dynamodb:LeadingKeys=ROLE",
+        "sqs:SendMessage* RowsQueue",
+        "sqs:SendMessage* AggregateQueue",
+    },
+    "EmailSenderFunction": {
+        "ses:SendBulkTemplatedEmail identity/* if ses:FromAddress=SenderAddress",
+        "ses:SendBulkTemplatedEmail template/${AWS::StackName}-activation-email if ses:FromAddress=SenderAddress",
+        "ses:GetSendQuota *",
+        "dynamodb:GetItem IdempotencyTable",
+        "dynamodb:PutItem IdempotencyTable",
+        "dynamodb:UpdateItem IdempotencyTable",
+        "dynamodb:DeleteItem IdempotencyTable",
+        "dynamodb:GetItem JobsTable if dynamodb:LeadingKeys=rate-limiter#activation-email",
+        "dynamodb:PutItem JobsTable if dynamodb:LeadingKeys=rate-limiter#activation-email",
+        "dynamodb:UpdateItem JobsTable",
+        "dynamodb:PutItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",
+        "sqs:SendMessage* EmailQueue",
+        "sns:Publish NotificationTopic",  # the emails-sent notice
+    },
+    "AggregatorFunction": {
+        "s3:GetObject ImportBucket/work/*",
+        "s3:ListBucket ImportBucket if s3:prefix=work/*",
+        "s3:GetObject ImportBucket/results/*",  # the signer of the notification's pre-signed links
+        "s3:PutObject ImportBucket/results/*",
+        "s3:AbortMultipartUpload ImportBucket/results/*",
+        "dynamodb:GetItem JobsTable",
+        "dynamodb:UpdateItem JobsTable",
+        "sns:Publish NotificationTopic",
+        "events:PutEvents event-bus/default if events:source=portal-user-import",
+    },
+}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+_ARN_PREFIX = re.compile(r"^arn:\$\{AWS::Partition\}:[a-z0-9-]+:(\$\{AWS::Region\})?:(\$\{AWS::AccountId\})?:")
+
+
+def _name(value: Any) -> str:
+    """A resource (or condition value) as a reader of the template names it: JobsTable, ImportBucket/work/*."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return str(value["Ref"])
+    if "Fn::GetAtt" in value:
+        return str(value["Fn::GetAtt"][0])
+    sub = value["Fn::Sub"]
+    text, variables = (sub, {}) if isinstance(sub, str) else sub
+    for variable, replacement in variables.items():
+        text = text.replace(f"${{{variable}}}", _name(replacement))
+    text = _ARN_PREFIX.sub("", re.sub(r"\$\{(\w+)\.Arn\}", r"\1", text))
+    # The splitter names the bucket as it is built (the template explains why), not through its ARN.
+    return str(text).replace("${AWS::StackName}-imports-${AWS::AccountId}", "ImportBucket")
+
+
+def _statements(role: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for policy in role["Properties"].get("Policies", []):
+        yield from policy["PolicyDocument"]["Statement"]
+
+
+def _grants(role: dict[str, Any]) -> set[str]:
+    grants: set[str] = set()
+    for statement in _statements(role):
+        if statement["Effect"] != "Allow":
+            continue
+        conditions = " ".join(
+            sorted(
+                f"{key}={'|'.join(_name(v) for v in _list(value))}"
+                for operator in statement.get("Condition", {}).values()
+                for key, value in operator.items()
+            )
+        )
+        for action in _list(statement["Action"]):
+            for resource in _list(statement["Resource"]):
+                grants.add(f"{action} {_name(resource)}" + (f" if {conditions}" if conditions else ""))
+    return grants
+
+
+def _roles(transformed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each function's execution role, by the function's logical id."""
+    resources = transformed["Resources"]
+    return {
+        name: resources[resource["Properties"]["Role"]["Fn::GetAtt"][0]]
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Lambda::Function"
+    }
+
+
+def _checkov_skips(sam_template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, resource in sam_template["Resources"].items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            yield name, skip
+
+
+def test_every_check_checkov_skips_carries_its_reason(sam_template: dict[str, Any]) -> None:
+    # Given the checks the template tells checkov to skip
+    skips = list(_checkov_skips(sam_template))
+    assert skips
+    for resource, skip in skips:
+        # Then each names one check and says, in a sentence, why it does not apply to that resource
+        assert re.fullmatch(r"CKV2?_AWS_\d+", str(skip.get("id", ""))), (resource, skip)
+        comment = str(skip.get("comment") or "")
+        assert len(comment.split()) >= 5, f"{resource} skips {skip.get('id')} without a reason"
+    # and no resource skips a check twice
+    assert len(skips) == len({(resource, skip["id"]) for resource, skip in skips})
+
+
+def test_each_function_is_granted_only_what_its_code_calls(transformed: dict[str, Any]) -> None:
+    # Given each function's role as deployed / Then its grants are exactly the ones its code needs
+    assert {name: _grants(role) for name, role in _roles(transformed).items()} == GRANTS
+
+
+def test_no_grant_is_for_every_action_or_on_every_resource(transformed: dict[str, Any]) -> None:
+    resources = transformed["Resources"]
+    policies = [
+        statement
+        for resource in resources.values()
+        if resource["Type"] == "AWS::IAM::Role"
+        for statement in _statements(resource)
+    ] + [
+        statement
+        for resource in resources.values()
+        if resource["Type"] == "AWS::IAM::ManagedPolicy"
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    for statement in (s for s in policies if s["Effect"] == "Allow"):
+        actions = _list(statement["Action"])
+        # Then no statement allows every action, or every action of a service
+        assert not [action for action in actions if action == "*" or action.endswith(":*")], statement
+        # and "*" is the resource only of actions that name none
+        if "*" in _list(statement["Resource"]):
+            assert set(actions) <= NO_RESOURCE_ACTIONS, statement
+
+
+def test_functions_receive_only_from_their_own_queue(transformed: dict[str, Any]) -> None:
+    resources = transformed["Resources"]
+    sources = {
+        resource["Properties"]["FunctionName"]["Ref"]: resource["Properties"]["EventSourceArn"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::Lambda::EventSourceMapping"
+    }
+    for name, role in _roles(transformed).items():
+        managed = set(role["Properties"].get("ManagedPolicyArns", []))
+        denied = [
+            statement["NotResource"]
+            for statement in _statements(role)
+            if statement["Effect"] == "Deny" and "sqs:ReceiveMessage" in _list(statement["Action"])
+        ]
+        if name in sources:
+            # Then SAM's polling policy (any queue in the account) is narrowed to the function's own queue
+            assert managed == {LOGS, XRAY, SQS_POLLING}, name
+            assert denied == [sources[name]], name
+        else:
+            # and a function no queue triggers has only logs and traces from AWS managed policies
+            assert managed == {LOGS, XRAY}, name
+            assert denied == [], name
+
+
+def test_a_dropped_file_the_splitter_keeps_failing_on_is_kept(transformed: dict[str, Any]) -> None:
+    resources = transformed["Resources"]
+    # Given the splitter, which S3 invokes asynchronously
+    target = resources["SplitterFunction"]["Properties"]["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][0]
+    # Then an event whose every attempt failed goes to a queue of its own, which no function consumes
+    assert resources[target]["Type"] == "AWS::SQS::Queue"
+    consumed = {
+        resource["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::Lambda::EventSourceMapping"
+    }
+    redrive_targets = {
+        resource["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in resource["Properties"]
+    }
+    assert target not in consumed | redrive_targets
+    assert resources[target]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_the_bucket_is_private_encrypted_versioned_and_refuses_plain_http(sam_template: dict[str, Any]) -> None:
+    resources = sam_template["Resources"]
+    bucket = resources["ImportBucket"]["Properties"]
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    (encryption,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    (policy,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::S3::BucketPolicy"]
+    assert policy["Bucket"] == {"Ref": "ImportBucket"}
+    assert {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [{"Fn::GetAtt": ["ImportBucket", "Arn"]}, {"Fn::Sub": "${ImportBucket.Arn}/*"}],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    } in [{k: v for k, v in s.items() if k != "Sid"} for s in policy["PolicyDocument"]["Statement"]]
+
+
+def test_results_and_work_files_expire_old_versions_included(sam_template: dict[str, Any]) -> None:
+    rules = sam_template["Resources"]["ImportBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    by_prefix = {rule.get("Prefix"): rule for rule in rules if rule["Status"] == "Enabled"}
+    for prefix in ("results/", "work/"):
+        # Then the file expires, and so does the noncurrent version that expiring leaves in a versioned bucket
+        assert by_prefix[prefix]["ExpirationInDays"] > 0
+        assert by_prefix[prefix]["NoncurrentVersionExpiration"]["NoncurrentDays"] > 0
+
+
+def test_queues_topic_and_tables_are_encrypted_at_rest(sam_template: dict[str, Any]) -> None:
+    for name, resource in sam_template["Resources"].items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::SQS::Queue":
+            assert properties.get("SqsManagedSseEnabled") or properties.get("KmsMasterKeyId"), name
+        elif resource["Type"] == "AWS::SNS::Topic":
+            assert properties.get("KmsMasterKeyId"), name
+        elif resource["Type"] == "AWS::DynamoDB::Table":
+            assert properties["SSESpecification"]["SSEEnabled"], name
+
+
+def test_directory_and_jobs_can_be_restored_to_a_point_in_time(sam_template: dict[str, Any]) -> None:
+    for name in ("DirectoryTable", "JobsTable"):
+        properties = sam_template["Resources"][name]["Properties"]
+        assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], name
+
+
+def test_result_links_expire_within_a_week(sam_template: dict[str, Any]) -> None:
+    ttl = sam_template["Parameters"]["ResultLinkTtlSeconds"]
+    # A SigV4 pre-signed link cannot outlive 7 days; the stack refuses a longer setting
+    assert ttl["Default"] <= ttl["MaxValue"] <= 7 * 24 * 3600
+
+
+@pytest.fixture
+def directory_table(sam_template: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """The directory table created on moto from the template's own properties, TTL included."""
+    for variable, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(variable, value)
+    properties = sam_template["Resources"]["DirectoryTable"]["Properties"]
+    clients.client.cache_clear()
+    with mock_aws():
+        ddb = boto3.client("dynamodb")
+        ddb.create_table(
+            TableName="directory",
+            BillingMode=properties["BillingMode"],
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            KeySchema=properties["KeySchema"],
+        )
+        ttl = properties["TimeToLiveSpecification"]
+        ddb.update_time_to_live(
+            TableName="directory",
+            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": ttl["Enabled"]},
+        )
+        yield {"name": "directory", "client": ddb}
+    clients.client.cache_clear()
+
+
+def test_an_expired_activation_link_is_deleted_by_the_directory_table(directory_table: dict[str, Any]) -> None:
+    ddb = directory_table["client"]
+    # Given a User's activation link stored the way the email sender stores it
+    Directory(directory_table["name"]).set_activations(
+        [Activation(contact_id="C1", user_id="U1", token_hash="ab" * 32, expires_at="2030-01-02T03:04:05Z")]
+    )
+    # When DynamoDB looks for the table's time-to-live attribute on the item
+    ttl = ddb.describe_time_to_live(TableName=directory_table["name"])["TimeToLiveDescription"]
+    item = ddb.get_item(TableName=directory_table["name"], Key={"pk": {"S": "CONTACT#C1"}, "sk": {"S": "ACTIVATION"}})[
+        "Item"
+    ]
+    # Then it finds the link's expiry there, in epoch seconds, so the item goes once the link expired
+    assert ttl["TimeToLiveStatus"] == "ENABLED"
+    expires = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert int(item[ttl["AttributeName"]]["N"]) == int(expires.timestamp())
+
+
+class _RecordingDynamoDB:
+    """Stands in for the DynamoDB client: records the partition key of each item a call reads or writes."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, set[str]] = defaultdict(set)
+
+    def query(self, **call: Any) -> dict[str, Any]:
+        self.keys["dynamodb:Query"].update(value["S"] for value in call["ExpressionAttributeValues"].values())
+        return {"Items": []}
+
+    def get_item(self, **call: Any) -> dict[str, Any]:
+        self.keys["dynamodb:GetItem"].add(call["Key"]["pk"]["S"])
+        return {}
+
+    def put_item(self, **call: Any) -> dict[str, Any]:
+        self.keys["dynamodb:PutItem"].add(call["Item"]["pk"]["S"])
+        return {}
+
+    def transact_write_items(self, **call: Any) -> dict[str, Any]:
+        self.keys["dynamodb:PutItem"].update(item["Put"]["Item"]["pk"]["S"] for item in call["TransactItems"])
+        return {}
+
+
+def _leading_keys(role: dict[str, Any], action: str, table: str) -> list[str]:
+    (patterns,) = [
+        _list(operator["dynamodb:LeadingKeys"])
+        for statement in _statements(role)
+        if statement["Effect"] == "Allow"
+        and action in _list(statement["Action"])
+        and table in [_name(resource) for resource in _list(statement["Resource"])]
+        for operator in statement.get("Condition", {}).values()
+        if "dynamodb:LeadingKeys" in operator
+    ]
+    return [str(pattern) for pattern in patterns]
+
+
+def _within(keys: set[str], patterns: list[str]) -> bool:
+    return bool(keys) and all(any(fnmatchcase(key, pattern) for pattern in patterns) for key in keys)
+
+
+def test_the_keys_iam_conditions_allow_are_the_keys_the_code_uses(
+    transformed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # moto does not evaluate IAM conditions: a key the code changed would only be refused in AWS. So: given the
+    # adapters' requests, recorded
+    ddb = _RecordingDynamoDB()
+    monkeypatch.setattr(directory, "client", lambda service: ddb)
+    monkeypatch.setattr(ratelimit, "client", lambda service: ddb)
+    table = Directory("directory")
+    table.active_roles()
+    roles = set(ddb.keys.pop("dynamodb:Query"))
+    table.create_users([PortalUser(contact_id="0031234567890123456", user_id="U1", role="Partner User")])
+    users = set(ddb.keys.pop("dynamodb:PutItem"))
+    table.set_activations(
+        [Activation(contact_id="0031234567890123456", user_id="U1", token_hash="ab", expires_at="2030-01-01T00:00:00Z")]
+    )
+    links = set(ddb.keys.pop("dynamodb:PutItem"))
+    SendSlots("jobs", rate_per_second=10).reserve(1, daily_quota=10)
+    limiter = ddb.keys
+    # Then each request's partition key is one its function's conditioned grant allows
+    grants = _roles(transformed)
+    for function in ("SplitterFunction", "SplitContinuationFunction", "SweeperFunction"):
+        assert _within(roles, _leading_keys(grants[function], "dynamodb:Query", "DirectoryTable")), function
+    assert _within(users, _leading_keys(grants["WorkerFunction"], "dynamodb:PutItem", "DirectoryTable"))
+    sender = grants["EmailSenderFunction"]
+    assert _within(links, _leading_keys(sender, "dynamodb:PutItem", "DirectoryTable"))
+    for action in ("dynamodb:GetItem", "dynamodb:PutItem"):
+        assert _within(limiter[action], _leading_keys(sender, action, "JobsTable")), action
