@@ -14,6 +14,7 @@ from portal_import.aws.directory import Directory
 from portal_import.aws.idempotency import DurableDynamoDBPersistenceLayer
 from portal_import.aws.jobs import JobStore
 from portal_import.aws.mailer import Mailer
+from portal_import.aws.notifier import Notifier
 from portal_import.aws.queues import QueueSender
 from portal_import.aws.ratelimit import SendSlots
 from portal_import.config import EmailSenderSettings
@@ -43,6 +44,7 @@ def _deps() -> SendDeps:
         slots=SendSlots(settings.jobs_table, settings.email_rate_per_second),
         mailer=Mailer(),
         email_queue=QueueSender(settings.email_queue_url),
+        notifier=Notifier(settings.topic_arn) if settings.topic_arn else None,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from portal_import.aws.jobs import JobStore, now_iso
 from portal_import.aws.notifier import Notifier
 from portal_import.aws.storage import Storage, results_prefix
+from portal_import.completion import announce_emails_sent_if_done
 from portal_import.config import AggregatorSettings
 from portal_import.job import Job, JobStatus
 from portal_import.notification import DETAIL_TYPE_COMPLETED, IMPORT_COMPLETED, compose
@@ -88,7 +89,9 @@ def aggregate_job(job_id: str, deps: AggregateDeps, settings: AggregatorSettings
     if not job.event_sent_at:
         deps.notifier.put_event(detail_type=DETAIL_TYPE_COMPLETED, detail=detail)
         with_retries(lambda: deps.jobs.mark_channel(job_id, "EventSentAt"))
-    with_retries(lambda: deps.jobs.mark_notified(job_id, status=status, completed_at=completed_at))
+    announced = with_retries(lambda: deps.jobs.mark_notified(job_id, status=status, completed_at=completed_at))
+    # Emails can all have gone out before the last row was accounted for: then the notice is this step's to send.
+    announce_emails_sent_if_done(announced, deps.jobs, deps.notifier, link_ttl_hours=settings.activation_link_ttl_hours)
     logger.info(
         "Job announced", extra={"status": status.value, "succeeded": summary["succeeded"], "failed": summary["failed"]}
     )

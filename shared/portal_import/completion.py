@@ -1,11 +1,15 @@
-"""Asking for a job's results once every row is accounted for, from whichever step saw it last."""
+"""The steps that finish a job, taken by whichever function saw the job finish: asking for its results once
+every row is accounted for, and the emails-sent notice once every activation email has gone out."""
 
 from __future__ import annotations
 
 from portal_import.aws.jobs import JobStore
+from portal_import.aws.notifier import Notifier
 from portal_import.aws.queues import QueueSender
 from portal_import.job import Job
 from portal_import.messages import AggregateRequest
+from portal_import.notification import EMAILS_SENT, compose_emails_sent
+from portal_import.observability import logger
 from portal_import.retry import with_retries
 
 
@@ -19,3 +23,41 @@ def request_results_if_ready(job: Job, jobs: JobStore, aggregate_queue: QueueSen
         return
     aggregate_queue.send(AggregateRequest(job_id=job.job_id).to_json())
     with_retries(lambda: jobs.mark_channel(job.job_id, "ResultsRequestedAt"))
+
+
+def announce_emails_sent_if_done(
+    job: Job, jobs: JobStore, notifier: Notifier, *, link_ttl_hours: int | None = None
+) -> bool:
+    """Publishes the job's one emails-sent notice once it is announced and every queued email was sent or refused.
+
+    Both the email sender (last email after the results) and the aggregator (results after the last email) call
+    this; a conditional claim on the job lets one of them publish. True when this call published it.
+    """
+    if job.notified_at is None or not job.all_emails_sent or job.emails_notified_at:
+        return False
+    if not jobs.claim_emails_notice(job.job_id):
+        return False
+    subject, message = compose_emails_sent(
+        source_key=job.source_key,
+        job_id=job.job_id,
+        sent=job.emails_sent,
+        failed=job.emails_failed,
+        link_ttl_hours=link_ttl_hours,
+    )
+    detail = {
+        "jobId": job.job_id,
+        "sourceKey": job.source_key,
+        "status": job.status.value,
+        "emailsQueued": job.emails_queued,
+        "emailsSent": job.emails_sent,
+        "emailsFailed": job.emails_failed,
+    }
+    try:
+        with_retries(
+            lambda: notifier.publish_message(event=EMAILS_SENT, subject=subject, message=message, detail=detail)
+        )
+    except Exception:
+        with_retries(lambda: jobs.release_emails_notice(job.job_id))  # so that a retry of this step publishes it
+        raise
+    logger.info("Emails-sent notice published", extra={"sent": job.emails_sent, "failed": job.emails_failed})
+    return True

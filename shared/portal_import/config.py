@@ -53,6 +53,7 @@ class EmailSenderSettings(_FromEnvironment):
     email_template: str = Field(alias="ACTIVATION_EMAIL_TEMPLATE")  # the SES template of the activation email
     email_rate_per_second: float = Field(alias="EMAIL_RATE_PER_SECOND", gt=0)
     daily_email_quota: int = Field(alias="DAILY_EMAIL_QUOTA", ge=0)  # 0: the account's SES quota
+    topic_arn: str | None = Field(alias="TOPIC_ARN", default=None)  # for the emails-sent notice
 
 
 class AggregatorSettings(_FromEnvironment):
@@ -60,6 +61,7 @@ class AggregatorSettings(_FromEnvironment):
     results_bucket: str = Field(alias="RESULTS_BUCKET")
     topic_arn: str = Field(alias="TOPIC_ARN")
     result_link_ttl_seconds: int = Field(alias="RESULT_LINK_TTL_SECONDS", gt=0)
+    activation_link_ttl_hours: int | None = Field(alias="ACTIVATION_LINK_TTL_HOURS", default=None, gt=0)
 
 
 class SweeperSettings(SplitterSettings):

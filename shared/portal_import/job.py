@@ -53,11 +53,18 @@ class Job:
     failed: int = 0
     emails_queued: int = 0
     emails_sent: int = 0
+    emails_failed: int = 0  # refused by SES for the address: sending again would be refused again
     completed_at: str | None = None
     results_requested_at: str | None = None  # an aggregate request was queued
     message_sent_at: str | None = None  # the SNS results-ready message
     event_sent_at: str | None = None  # the EventBridge event
     notified_at: str | None = None
+    emails_notified_at: str | None = None  # the emails-sent notice
+
+    @property
+    def all_emails_sent(self) -> bool:
+        """Every activation email the job queued was sent or refused (none when it queued none)."""
+        return self.emails_queued > 0 and self.emails_sent + self.emails_failed >= self.emails_queued
 
     @property
     def all_rows_accounted(self) -> bool:

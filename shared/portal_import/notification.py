@@ -72,3 +72,26 @@ def compose(
         lines.append(f"  {name}: {links[key + 'Uri']}")
         lines.append(f"    {links[key + 'Url']}")
     return _ascii_subject(subject), "\n".join(lines) + "\n"
+
+
+def compose_emails_sent(
+    *, source_key: str, job_id: str, sent: int, failed: int, link_ttl_hours: int | None
+) -> tuple[str, str]:
+    """Returns (subject, message) for the notice that every activation email of a job has gone out."""
+    file_name = source_key.rsplit("/", 1)[-1]
+    subject = f"Activation emails sent: {file_name} - {sent} sent, {failed} not delivered"
+    lines = [
+        f"Every activation email of the import of {source_key} (job {job_id}) has been sent.",
+        "",
+        f"Sent: {sent}",
+        f"Not delivered: {failed}",
+    ]
+    if link_ttl_hours:
+        lines += ["", f"Each set-password link works once and expires {link_ttl_hours} hours after it was sent."]
+    if failed:
+        lines += [
+            "",
+            "The email provider refused the addresses of the users not reached. Their portal users exist: "
+            "correct the email address on those Contacts and send them an activation email from the portal.",
+        ]
+    return _ascii_subject(subject), "\n".join(lines) + "\n"

@@ -14,9 +14,12 @@ from portal_import.activation import ActivationToken, activation_values, new_tok
 from portal_import.aws.directory import Activation, Directory
 from portal_import.aws.jobs import JobStore
 from portal_import.aws.mailer import MAX_DESTINATIONS, Destination, Mailer
+from portal_import.aws.notifier import Notifier
 from portal_import.aws.queues import QueueSender
 from portal_import.aws.ratelimit import SendSlots
+from portal_import.completion import announce_emails_sent_if_done
 from portal_import.config import EmailSenderSettings
+from portal_import.job import Job
 from portal_import.messages import EmailBatch, EmailRecipient
 from portal_import.observability import logger
 from portal_import.retry import with_retries
@@ -56,6 +59,7 @@ class SendDeps:
     slots: SendSlots
     mailer: Mailer
     email_queue: QueueSender
+    notifier: Notifier | None = None  # for the emails-sent notice; None: not this sender's to publish
     clock: Callable[[], float] = field(default=time.time)
     sleep: Callable[[float], None] = field(default=time.sleep)
 
@@ -147,9 +151,19 @@ def send_activation_emails(
             "Daily email quota spent: sending paused" if paused else "Out of time: the rest is queued again",
             extra={"waiting": len(later.recipients), "quota": quota},
         )
-    with_retries(lambda: deps.jobs.add_email_results(batch.job_id, sent=sent, failed=failed))
+    job = with_retries(lambda: deps.jobs.add_email_results(batch.job_id, sent=sent, failed=failed))
     logger.info("Activation emails sent", extra={"sent": sent, "failed": failed})
+    if deps.notifier is not None:
+        _announce_if_last(job, deps.jobs, deps.notifier, settings)
     return sent
+
+
+def _announce_if_last(job: Job, jobs: JobStore, notifier: Notifier, settings: EmailSenderSettings) -> None:
+    """The emails-sent notice, when this batch was the job's last; never a reason to send the batch again."""
+    try:
+        announce_emails_sent_if_done(job, jobs, notifier, link_ttl_hours=settings.activation_link_ttl_hours)
+    except Exception:  # noqa: BLE001 - raising would redeliver a batch whose emails went out
+        logger.exception("Could not publish the emails-sent notice")
 
 
 def _destination(recipient: EmailRecipient, token: ActivationToken, settings: EmailSenderSettings) -> Destination:

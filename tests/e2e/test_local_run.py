@@ -125,7 +125,7 @@ def test_summary_and_json_report_agree_and_add_up(mixed_import: tuple[Any, Path]
     # --stats counts only what function code asked of AWS
     # 21 emails at the default 10 a second: SES bulk calls of half a second's worth (5 recipients)
     assert report["awsRequests"]["SES.SendBulkTemplatedEmail"] == 5
-    assert report["awsRequests"]["SNS.Publish"] == 1
+    assert report["awsRequests"]["SNS.Publish"] == 2  # results ready, then all activation emails sent
     assert len(report["emailSendTimes"]) == 21 and report["wallSeconds"] > 0
 
 

@@ -221,12 +221,37 @@ class JobStore:
             raise LookupError(f"job {job_id} does not exist") from cause
         return job
 
-    def add_email_results(self, job_id: str, *, sent: int, failed: int) -> None:
-        self._ddb.update_item(
+    def add_email_results(self, job_id: str, *, sent: int, failed: int) -> Job:
+        """Counts emails sent and refused; returns the job as it is now."""
+        response = self._ddb.update_item(
             TableName=self._table,
             Key={"pk": {"S": job_id}},
             UpdateExpression="ADD EmailsSent :sent, EmailsFailed :failed",
             ExpressionAttributeValues={":sent": {"N": str(sent)}, ":failed": {"N": str(failed)}},
+            ReturnValues="ALL_NEW",
+        )
+        return _job_from_item(response["Attributes"])
+
+    def claim_emails_notice(self, job_id: str) -> bool:
+        """True for the one caller that is to publish the job's emails-sent notice, False for any other."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": job_id}},
+                UpdateExpression="SET EmailsNotifiedAt = :at",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(EmailsNotifiedAt)",
+                ExpressionAttributeValues={":at": {"S": now_iso()}},
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def release_emails_notice(self, job_id: str) -> None:
+        """Gives the claim back when publishing failed, so that a retry publishes it."""
+        self._ddb.update_item(
+            TableName=self._table, Key={"pk": {"S": job_id}}, UpdateExpression="REMOVE EmailsNotifiedAt"
         )
 
     def stamp_completion(self, job_id: str, at: str) -> str:
@@ -250,8 +275,9 @@ class JobStore:
             ExpressionAttributeValues={":at": {"S": now_iso()}},
         )
 
-    def mark_notified(self, job_id: str, *, status: JobStatus, completed_at: str) -> None:
-        self._ddb.update_item(
+    def mark_notified(self, job_id: str, *, status: JobStatus, completed_at: str) -> Job:
+        """Records the job as announced; returns it as it is now."""
+        response = self._ddb.update_item(
             TableName=self._table,
             Key={"pk": {"S": job_id}},
             UpdateExpression=(
@@ -259,7 +285,9 @@ class JobStore:
             ),
             ExpressionAttributeNames={"#status": "Status"},
             ExpressionAttributeValues={":status": {"S": status.value}, ":at": {"S": completed_at}},
+            ReturnValues="ALL_NEW",
         )
+        return _job_from_item(response["Attributes"])
 
 
 def _number(item: dict[str, Any], name: str) -> int | None:
@@ -303,9 +331,11 @@ def _job_from_item(item: dict[str, Any]) -> Job:
         failed=_number(item, "Failed") or 0,
         emails_queued=_number(item, "EmailsQueued") or 0,
         emails_sent=_number(item, "EmailsSent") or 0,
+        emails_failed=_number(item, "EmailsFailed") or 0,
         completed_at=_string(item, "CompletedAt"),
         results_requested_at=_string(item, "ResultsRequestedAt"),
         message_sent_at=_string(item, "MessageSentAt"),
         event_sent_at=_string(item, "EventSentAt"),
         notified_at=_string(item, "NotifiedAt"),
+        emails_notified_at=_string(item, "EmailsNotifiedAt"),
     )

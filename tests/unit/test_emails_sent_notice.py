@@ -1,0 +1,111 @@
+"""The emails-sent notice: once per job, after the results-ready one, whichever step sees the last email."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytest
+
+from portal_import.completion import announce_emails_sent_if_done
+from portal_import.job import Job, JobStatus
+from portal_import.notification import EMAILS_SENT, compose_emails_sent
+
+
+@dataclass
+class Jobs:
+    claimed: bool = False
+    releases: int = 0
+
+    def claim_emails_notice(self, job_id: str) -> bool:
+        if self.claimed:
+            return False
+        self.claimed = True
+        return True
+
+    def release_emails_notice(self, job_id: str) -> None:
+        self.claimed = False
+        self.releases += 1
+
+
+@dataclass
+class Notifier:
+    fail: bool = False
+    published: list[dict[str, Any]] = field(default_factory=list)
+
+    def publish_message(self, *, event: str, subject: str, message: str, detail: dict[str, Any]) -> None:
+        if self.fail:
+            raise ConnectionError("SNS unreachable")
+        self.published.append({"event": event, "subject": subject, "message": message, "detail": detail})
+
+
+def _job(**changes: Any) -> Job:
+    job = Job(
+        job_id="20261125T101500Z-abc",
+        source_bucket="b",
+        source_key="imports/partners.csv",
+        mode="import",
+        send_activation_email=True,
+        status=JobStatus.COMPLETED,
+        started_at="2026-11-25T10:15:00Z",
+        emails_queued=21,
+        emails_sent=20,
+        emails_failed=1,
+        notified_at="2026-11-25T10:16:00Z",
+    )
+    return replace(job, **changes)
+
+
+def _announce(job: Job, jobs: Jobs, notifier: Notifier) -> bool:
+    return announce_emails_sent_if_done(job, jobs, notifier, link_ttl_hours=72)  # type: ignore[arg-type]
+
+
+def test_the_last_email_of_an_announced_job_publishes_the_notice_once() -> None:
+    jobs, notifier = Jobs(), Notifier()
+    # When the email sender and the aggregator both see the job done
+    first = _announce(_job(), jobs, notifier)
+    second = _announce(_job(), jobs, notifier)
+    # Then one of them publishes, with the emails-sent event and the counts
+    assert (first, second) == (True, False)
+    (notice,) = notifier.published
+    assert notice["event"] == EMAILS_SENT
+    assert notice["subject"] == "Activation emails sent: partners.csv - 20 sent, 1 not delivered"
+    assert notice["detail"]["emailsSent"] == 20
+    assert notice["detail"]["emailsFailed"] == 1
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"notified_at": None},  # results not announced yet: the aggregator will publish it
+        {"emails_sent": 19},  # an email still to go
+        {"emails_queued": 0, "emails_sent": 0, "emails_failed": 0},  # no email was asked for
+        {"emails_notified_at": "2026-11-25T10:17:00Z"},  # already published
+    ],
+)
+def test_no_notice_before_everything_is_sent_and_announced(changes: dict[str, Any]) -> None:
+    notifier = Notifier()
+    assert not _announce(_job(**changes), Jobs(), notifier)
+    assert notifier.published == []
+
+
+def test_a_failed_publish_gives_the_claim_back_for_a_retry() -> None:
+    jobs = Jobs()
+    with pytest.raises(ConnectionError):
+        _announce(_job(), jobs, Notifier(fail=True))
+    assert (jobs.claimed, jobs.releases) == (False, 1)
+    # and the retry publishes it
+    notifier = Notifier()
+    assert _announce(_job(), jobs, notifier)
+    assert len(notifier.published) == 1
+
+
+def test_the_notice_says_what_to_do_about_addresses_not_reached() -> None:
+    _, message = compose_emails_sent(
+        source_key="imports/partners.csv", job_id="j1", sent=20, failed=1, link_ttl_hours=72
+    )
+    assert "Sent: 20" in message and "Not delivered: 1" in message
+    assert "expires 72 hours after it was sent" in message
+    assert "correct the email address" in message
+    _, clean = compose_emails_sent(source_key="imports/p.csv", job_id="j1", sent=5, failed=0, link_ttl_hours=72)
+    assert "correct the email address" not in clean
