@@ -1,5 +1,6 @@
 """`portal-import`: the administrator's command. `local run` imports a file on an embedded stack; `local serve`
-keeps that stack running behind an S3 endpoint for any S3 client."""
+keeps that stack running behind an S3 endpoint for any S3 client; submit, status, watch, results, jobs, template and
+`directory load` work against a deployed stack, or `local serve` through --endpoint-url (admin.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
+
+from portal_import_local import admin
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SAMPLE_DIR = PACKAGE_DIR / "sample"
@@ -94,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("import-results") / "serve-function-logs.jsonl",
         help="where the functions' log lines go (default ./import-results/serve-function-logs.jsonl)",
     )
+    admin.add_commands(commands)
     return parser
 
 
@@ -125,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
+    if args.command != "local":
+        return admin.run(args)
     try:
         return _run(args)
     except UsageError as error:

@@ -1,0 +1,239 @@
+"""A deployed stack (or `local serve`) as the administrator's commands reach it: the AWS session built the way the
+AWS CLI builds it (profile, region, endpoint), the stack's names from its CloudFormation outputs or given
+explicitly, and the reads and writes the commands make. The tables are read through the shared data layer."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError, ProfileNotFound
+
+from portal_import.aws import clients
+from portal_import.aws.directory import Directory
+from portal_import.aws.jobs import JobStore
+from portal_import.job import Job
+from portal_import_local.seed import DirectoryData, load_directory
+
+Name = Literal["bucket", "jobs_table", "directory_table"]
+# Which stack output holds each name, the option that gives it instead, and the environment variable behind it.
+NAMES: dict[Name, tuple[str, str, str]] = {
+    "bucket": ("ImportBucketName", "--bucket", "PORTAL_IMPORT_BUCKET"),
+    "jobs_table": ("JobsTableName", "--jobs-table", "PORTAL_IMPORT_JOBS_TABLE"),
+    "directory_table": ("DirectoryTableName", "--directory-table", "PORTAL_IMPORT_DIRECTORY_TABLE"),
+}
+STACK_ENV = "PORTAL_IMPORT_STACK"
+RESULT_FILES = ("success.csv", "failure.csv", "summary.json")
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3})
+# The splitter creates the job within seconds of the upload; this is for a cold start on a busy account.
+_JOB_START_SECONDS = 120.0
+_JOB_START_POLL_SECONDS = 0.5
+
+
+class DeploymentError(Exception):
+    """One sentence a person can act on (exit status 1)."""
+
+
+class TargetUnknown(DeploymentError):
+    """Neither a stack nor the name a command needs was given (a usage error, exit status 2)."""
+
+
+class JobNotFound(DeploymentError):
+    pass
+
+
+class ResultsNotFound(DeploymentError):
+    def __init__(self, uri: str) -> None:
+        super().__init__(f"there are no results in {uri} yet.")
+        self.uri = uri
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the stack is, as given on the command line (or in the environment)."""
+
+    stack: str | None = None
+    bucket: str | None = None
+    jobs_table: str | None = None
+    directory_table: str | None = None
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+
+    @classmethod
+    def from_options(cls, options: Any) -> Target:
+        def given(name: str, env: str) -> str | None:
+            return getattr(options, name, None) or os.environ.get(env) or None
+
+        return cls(
+            stack=given("stack", STACK_ENV),
+            bucket=given("bucket", NAMES["bucket"][2]),
+            jobs_table=given("jobs_table", NAMES["jobs_table"][2]),
+            directory_table=given("directory_table", NAMES["directory_table"][2]),
+            profile=getattr(options, "profile", None),
+            region=getattr(options, "region", None),
+            endpoint_url=getattr(options, "endpoint_url", None),
+        )
+
+
+class Deployment:
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        # As the AWS CLI: --region, then AWS_REGION, then AWS_DEFAULT_REGION and the profile (which boto3 reads).
+        region = target.region or os.environ.get("AWS_REGION") or None
+        try:
+            # The shared data layer builds its clients from boto3's default session: make it this one.
+            boto3.setup_default_session(profile_name=target.profile, region_name=region)
+        except ProfileNotFound:
+            raise DeploymentError(
+                f"there is no AWS profile named '{target.profile}'; `aws configure --profile {target.profile}` "
+                "creates one, `aws configure list-profiles` lists those there are."
+            ) from None
+        assert boto3.DEFAULT_SESSION is not None
+        self.session: boto3.Session = boto3.DEFAULT_SESSION
+        if not self.session.region_name:
+            raise DeploymentError(
+                "no AWS region is set: pass --region, set AWS_REGION, or give your profile one "
+                "(local serve answers as us-east-1)."
+            )
+        self.region: str = self.session.region_name
+        if target.endpoint_url:
+            # The shared clients take no endpoint argument; boto3 reads this variable for every client it builds.
+            os.environ["AWS_ENDPOINT_URL"] = target.endpoint_url
+        clients.client.cache_clear()
+        self._described: dict[str, Any] | None = None
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.session.client(  # type: ignore[call-overload]
+                service, endpoint_url=self.target.endpoint_url, config=_CONFIG
+            )
+        return self._clients[service]
+
+    # Names
+
+    def name(self, which: Name) -> str:
+        output, option, env = NAMES[which]
+        given: str | None = getattr(self.target, which)
+        if given:
+            return given
+        if not self.target.stack:
+            raise TargetUnknown(
+                f"which stack? Pass --stack NAME (or set {STACK_ENV}) to read its outputs, or {option} NAME "
+                f"(or set {env})."
+            )
+        outputs = self.stack_outputs()
+        if output not in outputs:
+            raise DeploymentError(
+                f"stack {self.target.stack} has no output {output}: is it a portal-user-import stack, "
+                f"and did it deploy? (or pass {option} NAME)"
+            )
+        return outputs[output]
+
+    def stack_outputs(self) -> dict[str, str]:
+        return {o["OutputKey"]: o["OutputValue"] for o in self._stack().get("Outputs", [])}
+
+    def email_rate(self) -> float | None:
+        """The stack's EmailRatePerSecond, when a stack is named (its parameters say it)."""
+        if not self.target.stack:
+            return None
+        parameters = {p["ParameterKey"]: p.get("ParameterValue") for p in self._stack().get("Parameters", [])}
+        try:
+            return float(parameters.get("EmailRatePerSecond") or "")
+        except ValueError:
+            return None
+
+    def _stack(self) -> dict[str, Any]:
+        if self._described is None:
+            stack = self.target.stack
+            try:
+                self._described = self.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") == "ValidationError":
+                    where = f" at {self.target.endpoint_url}" if self.target.endpoint_url else ""
+                    raise DeploymentError(
+                        f"there is no stack {stack} in {self.region}{where}: check --stack, --region and --profile."
+                    ) from None
+                raise
+        return self._described
+
+    # Jobs
+
+    def job(self, job_id: str) -> Job:
+        job = JobStore(self.name("jobs_table")).get(job_id)
+        if job is None:
+            raise JobNotFound(f"there is no job {job_id} in this stack; `portal-import jobs` lists the recent ones.")
+        return job
+
+    def recent_job_ids(self, limit: int) -> list[str]:
+        """The newest jobs first (a job id starts with the time its file arrived)."""
+        # Only jobs have a SourceKey: the table also holds the email rate limiter's item.
+        return sorted(self._scan_job_ids("attribute_exists(SourceKey)", {}), reverse=True)[:limit]
+
+    def wait_for_job_of(self, version_id: str, *, timeout: float = _JOB_START_SECONDS) -> str | None:
+        """The id of the job the splitter started for this object version, once it exists (None after timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self._scan_job_ids("SourceVersionId = :version", {":version": {"S": version_id}})
+            if found:
+                return min(found)
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(_JOB_START_POLL_SECONDS)
+
+    def _scan_job_ids(self, condition: str, values: dict[str, Any]) -> list[str]:
+        ddb = self.client("dynamodb")
+        kwargs: dict[str, Any] = {
+            "TableName": self.name("jobs_table"),
+            "FilterExpression": condition,
+            "ProjectionExpression": "pk",
+            "ConsistentRead": True,
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        ids: list[str] = []
+        for page in ddb.get_paginator("scan").paginate(**kwargs):
+            ids += [item["pk"]["S"] for item in page.get("Items", [])]
+        return ids
+
+    # The bucket
+
+    def upload(self, path: Path, key: str, metadata: dict[str, str]) -> str | None:
+        """Puts the file at `key`; returns the new object version's id."""
+        with path.open("rb") as body:
+            response = self.client("s3").put_object(
+                Bucket=self.name("bucket"), Key=key, Body=body, Metadata=metadata, ContentType="text/csv"
+            )
+        version: str | None = response.get("VersionId")
+        return version
+
+    def download_results(self, job_id: str, out: Path) -> dict[str, Any]:
+        """Writes results/<jobId>/{success.csv,failure.csv,summary.json} into `out`; returns the summary."""
+        s3, bucket = self.client("s3"), self.name("bucket")
+        prefix = f"results/{job_id}/"
+        try:
+            summary_body: bytes = s3.get_object(Bucket=bucket, Key=prefix + "summary.json")["Body"].read()
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise ResultsNotFound(f"s3://{bucket}/{prefix}") from None
+            raise
+        out.mkdir(parents=True, exist_ok=True)
+        for name in RESULT_FILES[:2]:
+            (out / name).write_bytes(s3.get_object(Bucket=bucket, Key=prefix + name)["Body"].read())
+        (out / "summary.json").write_bytes(summary_body)
+        summary: dict[str, Any] = json.loads(summary_body)
+        return summary
+
+    # The directory
+
+    def load_directory(self, data: DirectoryData) -> str:
+        table = self.name("directory_table")
+        load_directory(Directory(table), data)
+        return table

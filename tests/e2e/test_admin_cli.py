@@ -1,0 +1,299 @@
+"""The administrator's commands (`directory load`, `submit`, `status`, `watch`, `results`, `jobs`, `template`)
+against `portal-import local serve` through --endpoint-url, as subprocesses: the worked example imported and
+followed to its results, a validate run that creates nobody, and the errors a person would make."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "tests" / "fixtures" / "mixed"
+CLI = [sys.executable, "-m", "portal_import_local.cli"]
+STACK = "portal-import-local"
+JOB_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{12}$")
+FAST = ("--interval", "0.25")  # the local jobs take seconds: read them more often than a person needs
+
+
+def _environment(home: Path) -> dict[str, str]:
+    # Any credentials do for local serve; a region must be known, as for the AWS CLI.
+    return {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": f"{ROOT / 'shared'}:{ROOT / 'local'}",
+        "HOME": str(home),
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+def portal_import(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *map(str, args)], capture_output=True, text=True, timeout=180, cwd=cwd, env=_environment(cwd)
+    )
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    endpoint: str
+    work: Path
+
+    def run(self, *args: str | Path, stack: bool = True) -> subprocess.CompletedProcess[str]:
+        """`portal-import ARGS --stack portal-import-local --endpoint-url URL` (the stack left out when not wanted)."""
+        where = ["--stack", STACK] if stack else []
+        return portal_import(*args, *where, "--endpoint-url", self.endpoint, cwd=self.work)
+
+    def outputs(self) -> dict[str, str]:
+        cloudformation = boto3.client(
+            "cloudformation",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        stack = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+        return {output["OutputKey"]: output["OutputValue"] for output in stack["Outputs"]}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One `local serve` for the module, started with an empty directory: `directory load` has to seed it."""
+    work = tmp_path_factory.mktemp("admin")
+    (work / "no-contacts.csv").write_text("ContactId,SalesforceId,Email,FirstName,LastName,PortalUserId\n")
+    (work / "no-roles.csv").write_text("Name,Active\n")
+    process = subprocess.Popen(
+        [
+            *CLI,
+            "local",
+            "serve",
+            "--port",
+            "0",
+            "--contacts",
+            str(work / "no-contacts.csv"),
+            "--roles",
+            str(work / "no-roles.csv"),
+            "--email-rate",
+            "100",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=work,
+        env=_environment(work),
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()  # the ready line, once the stack is provisioned
+    if not line:
+        process.kill()
+        pytest.fail(f"local serve printed no ready line: {process.communicate(timeout=10)[1][-3000:]}")
+    yield Server(process, json.loads(line)["endpoint"], work)
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+
+
+@pytest.fixture(scope="module")
+def seeded(server: Server) -> subprocess.CompletedProcess[str]:
+    return server.run("directory", "load", "--contacts", EXAMPLE / "contacts.csv", "--roles", EXAMPLE / "roles.csv")
+
+
+@pytest.fixture(scope="module")
+def imported(server: Server, seeded: Any) -> tuple[subprocess.CompletedProcess[str], str]:
+    """The worked example submitted with activation emails on, followed to the end."""
+    result = server.run("submit", EXAMPLE / "import.csv", "--send-activation-email", "--wait", *FAST)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, result.stdout.splitlines()[0]
+
+
+def _expected() -> list[dict[str, str]]:
+    return list(csv.DictReader((EXAMPLE / "expected.csv").read_text(encoding="utf-8").splitlines()))
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(path.read_bytes().decode("utf-8-sig").splitlines()))
+
+
+def test_directory_load_seeds_a_new_stack(seeded: subprocess.CompletedProcess[str]) -> None:
+    # Given a stack served with an empty directory / When the worked example's directory is loaded
+    # Then the counts of what was written are reported
+    assert seeded.returncode == 0, seeded.stderr
+    contacts = list(csv.DictReader((EXAMPLE / "contacts.csv").read_text(encoding="utf-8").splitlines()))
+    roles = list(csv.DictReader((EXAMPLE / "roles.csv").read_text(encoding="utf-8").splitlines()))
+    with_user = sum(1 for row in contacts if row["PortalUserId"])
+    active = sum(1 for row in roles if row["Active"] == "true")
+    assert (
+        f"Loaded {len(contacts)} contacts ({with_user} with a portal user) and {len(roles)} roles ({active} active)"
+        in seeded.stdout
+    )
+
+
+def test_submit_wait_follows_the_worked_example_to_its_summary(imported: tuple[Any, str]) -> None:
+    # Given the worked example submitted with --send-activation-email --wait
+    result, job_id = imported
+    expected = _expected()
+    created = sum(1 for row in expected if row["Outcome"] == "created")
+    queued = sum(1 for row in expected if row["ActivationEmail"] == "Queued")
+
+    # Then the job id comes first on stdout, then the summary once the job and its emails are done
+    assert JOB_ID.match(job_id), result.stdout
+    assert f"Job {job_id}: COMPLETED" in result.stdout
+    assert f"{len(expected)} of {len(expected)}: {created} created, {len(expected) - created} failed" in result.stdout
+    assert f"{queued} queued, {queued} sent" in result.stdout
+    # and the progress went to stderr as plain lines (not a terminal), the last one saying it is done
+    progress = [line for line in result.stderr.splitlines() if "rows" in line]
+    assert progress and progress[-1].endswith("done"), result.stderr
+    assert f"emails {queued}/{queued} sent" in progress[-1]
+    assert "Traceback" not in result.stderr
+
+
+def test_status_and_watch_report_the_job_for_people_and_scripts(server: Server, imported: tuple[Any, str]) -> None:
+    # Given the finished import
+    _, job_id = imported
+    expected = _expected()
+    created = sum(1 for row in expected if row["Outcome"] == "created")
+
+    # When its status is asked for, for a person and for a script
+    person = server.run("status", job_id)
+    script = server.run("status", job_id, "--json")
+
+    # Then both say it completed, with every row and email accounted for
+    assert person.returncode == 0, person.stderr
+    assert f"Job {job_id}: COMPLETED" in person.stdout
+    assert "imports/import.csv (import, activation emails on)" in person.stdout
+    assert f"results/{job_id}/" in person.stdout
+    report = json.loads(script.stdout)
+    assert report["jobId"] == job_id
+    assert (report["status"], report["mode"], report["finished"]) == ("COMPLETED", "import", True)
+    assert (report["totalRows"], report["rowsDone"], report["succeeded"]) == (len(expected), len(expected), created)
+    assert report["emailsSent"] == report["emailsQueued"] > 0
+
+    # and watching a finished job prints its summary at once
+    watched = server.run("watch", job_id, "--json")
+    assert watched.returncode == 0, watched.stderr
+    assert json.loads(watched.stdout) == report
+
+
+def test_results_downloads_the_worked_examples_outcome(server: Server, imported: tuple[Any, str]) -> None:
+    # Given the finished import / When its results are downloaded
+    _, job_id = imported
+    out = server.work / "downloaded"
+    result = server.run("results", job_id, "--out", out)
+
+    # Then the three files are there, and every row is where the worked example says
+    assert result.returncode == 0, result.stderr
+    assert f"Results in {out}/" in result.stdout
+    assert sorted(path.name for path in out.iterdir()) == ["failure.csv", "success.csv", "summary.json"]
+    assert (out / "success.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    success = {row["RowNumber"]: row for row in _read_csv(out / "success.csv")}
+    failure = {row["RowNumber"]: row for row in _read_csv(out / "failure.csv")}
+    for row in _expected():
+        if row["Outcome"] == "created":
+            assert success[row["RowNumber"]]["ContactId"] == row["ContactId"]
+            assert success[row["RowNumber"]]["ActivationEmail"] == row["ActivationEmail"]
+        else:
+            assert failure[row["RowNumber"]]["Error"].split(":")[0] == row["Outcome"]
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["jobId"] == job_id
+
+
+def test_template_validates_then_imports_with_explicit_names(server: Server, seeded: Any) -> None:
+    # Given the sample CSV written by `template` (to a file, and the same to stdout)
+    assert portal_import("template", "sample.csv", cwd=server.work).returncode == 0
+    written = (server.work / "sample.csv").read_text(encoding="utf-8")
+    assert portal_import("template", cwd=server.work).stdout == written
+    assert written.splitlines()[0] == "ContactId,Role" and len(written.splitlines()) >= 3
+    # and the stack's names given one by one instead of --stack
+    outputs = server.outputs()
+    names = ("--bucket", outputs["ImportBucketName"], "--jobs-table", outputs["JobsTableName"])
+
+    # When it is submitted in validate mode with emails requested
+    validate = server.run(
+        "submit", "sample.csv", "--validate", "--send-activation-email", "--wait", "--json", *FAST, *names, stack=False
+    )
+
+    # Then every row would be created and emailed, and the job says it was a validation
+    assert validate.returncode == 0, validate.stderr
+    status = json.loads(validate.stdout)
+    assert (status["mode"], status["emailsQueued"], status["emailsSent"]) == ("validate", 0, 0)
+    out = server.work / "validated"
+    assert server.run("results", status["jobId"], "--out", out, *names, stack=False).returncode == 0
+    rows = _read_csv(out / "success.csv")
+    assert len(rows) == len(written.splitlines()) - 1
+    assert {row["ActivationEmail"] for row in rows} == {"Would queue"}
+
+    # and nobody was created: importing the same file for real creates every one of them
+    real = server.run(
+        "submit", "sample.csv", "--no-send-activation-email", "--wait", "--json", *FAST, *names, stack=False
+    )
+    assert real.returncode == 0, real.stderr
+    imported = json.loads(real.stdout)
+    assert (imported["mode"], imported["succeeded"], imported["failed"]) == ("import", len(rows), 0)
+    assert imported["upload"]["key"] == "imports/sample.csv"
+
+
+def test_jobs_lists_recent_jobs_newest_first(server: Server, imported: tuple[Any, str]) -> None:
+    # Given at least the worked example's job / When the jobs are listed
+    _, job_id = imported
+    listed = json.loads(server.run("jobs", "--json").stdout)
+    table = server.run("jobs")
+
+    # Then it is among them with its state, newest first
+    ids = [job["jobId"] for job in listed]
+    assert job_id in ids
+    assert all(JOB_ID.match(each) for each in ids)  # and nothing else the jobs table holds (the email rate limiter)
+    assert ids == sorted(ids, reverse=True)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0].split()[:3] == ["JOB", "STATUS", "MODE"]
+    line = next(line for line in table.stdout.splitlines() if line.startswith(job_id))
+    assert "COMPLETED" in line and "imports/import.csv" in line
+
+
+def test_a_rejected_file_fails_the_wait_with_its_reason(server: Server) -> None:
+    # Given a file without a Role column
+    (server.work / "no-role.csv").write_text("ContactId,Notes\n0037KWyWfty6uEv0001,x\n", encoding="utf-8")
+
+    # When it is submitted and waited for
+    result = server.run("submit", "no-role.csv", "--wait", *FAST)
+
+    # Then the job FAILED, and the command says why in one sentence and exits 1
+    assert result.returncode == 1, result.stderr
+    assert "FAILED" in result.stdout
+    rejected = [line for line in result.stderr.splitlines() if "the file was rejected" in line]
+    assert len(rejected) == 1 and "Role" in rejected[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "sentence"),
+    [
+        (("status", "20250101T000000Z-000000000000"), 1, "there is no job 20250101T000000Z-000000000000"),
+        (("jobs", "--stack", "no-such-stack"), 1, "there is no stack no-such-stack"),
+        (("submit", EXAMPLE / "roles.csv.txt"), 2, "roles.csv.txt does not end in .csv: only imports/*.csv starts"),
+    ],
+    ids=["unknown-job", "unknown-stack", "not-csv"],
+)
+def test_mistakes_are_one_sentence_and_an_exit_status(
+    server: Server, args: tuple[str | Path, ...], code: int, sentence: str
+) -> None:
+    # When an administrator names a job, stack or file that is not there
+    result = server.run(*args, stack="--stack" not in args)
+
+    # Then one sentence says so on stderr, with the exit status scripts rely on
+    assert result.returncode == code, result.stderr
+    assert sentence in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
