@@ -187,6 +187,8 @@ def _fan_out(
     """Sends the chunks from the job's checkpoint on. Returns the number of data records and the first row number
     of every chunk once the whole file is read, or None when it handed the rest on to a new invocation."""
     resume_at = job.split_next_seq
+    if resume_at == 0:
+        _read_through(dropped, job, deps, settings)
     options, rows = checked_rows(dropped, job.job_id, deps, settings, roles=_roles_of(job, deps))
     chunk_starts: list[int] = []
     counted = 0  # data records in the chunks before the current one
@@ -209,6 +211,15 @@ def _fan_out(
         raise FileRejected(_FILE_CHANGED)
     deps.rows_queue.send_all(sent.to_json() for sent in batch)
     return counted, chunk_starts
+
+
+def _read_through(dropped: DroppedFile, job: Job, deps: SplitDeps, settings: SplitterSettings) -> None:
+    """Reads the whole file once before any chunk goes out, so that a file refused part-way (more rows than the
+    limit, a row too large to send, a record that is not CSV) leaves no row processed: workers take chunks as
+    soon as they are queued, and users they created could not be taken back. Raises FileRejected."""
+    _, rows = checked_rows(dropped, job.job_id, deps, settings, roles=_roles_of(job, deps))
+    for _ in _sized(rows):
+        pass
 
 
 def _hand_on(dropped: DroppedFile, job: Job, deps: SplitDeps, *, next_seq: int, rows: int) -> None:

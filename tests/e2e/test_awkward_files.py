@@ -28,8 +28,8 @@ BINARY = (
     "The file is not a CSV text file (it holds binary data, as a workbook, an archive or an image does); "
     "save it from your spreadsheet as CSV UTF-8 and upload it again."
 )
-# Rows sent to the workers before the splitter reaches the row too large for a message: eleven chunks of 1000
-# are read, so the first ten (one batch) have gone out when the file is refused.
+# Rows before the row too large for a message: more than one batch of chunks, which would have gone out to the
+# workers before the refusal if the splitter did not read the file through first.
 ROWS_BEFORE_HUGE_ROW = 12_000
 
 
@@ -318,14 +318,13 @@ def test_refused_file_fails_as_a_whole_with_one_sentence(runs: dict[str, Run], c
     assert "FAILED" in notice["subject"] and f"Reason: {summary['error']}" in notice["message"]
 
 
-def test_a_row_too_large_for_a_message_is_refused_after_earlier_chunks_went_out(runs: dict[str, Run]) -> None:
+def test_a_row_too_large_for_a_message_is_refused_before_any_chunk_goes_out(runs: dict[str, Run]) -> None:
     # Given a file whose row 12,002 cannot be sent to a worker, imported with activation emails on
     run = runs["row-too-large-for-a-message"]
 
     # Then the error names the row and says what to do
     assert run.summary()["error"].endswith("correct that row and upload the file again.")
-    # And the chunks sent before the refusal (ten of 1000 rows: more than one SendMessageBatch call) were dropped
-    # by the workers: the valid first row created no user and no email went out
-    assert run.report["awsRequests"]["SQS.SendMessageBatch"] >= 3
+    # And not one chunk of the 12,000 rows before it went to a worker: no user, no email
+    assert run.report["awsRequests"]["SQS.SendMessageBatch"] == 1  # the aggregate request alone
     assert run.report["emailsSent"] == 0 and run.report["succeeded"] == 0
     assert list((run.out / "outbox").glob("*.eml")) == []
