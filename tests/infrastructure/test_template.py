@@ -114,3 +114,26 @@ def test_every_function_and_the_layer_build_with_their_makefile(sam_template: di
         rules = (folder / "Makefile").read_text(encoding="utf-8").splitlines()
         targets = {t for rule in rules if ":" in rule and rule[:1] not in "\t# " for t in rule.split(":")[0].split()}
         assert f"build-{name}" in targets, name
+
+
+def test_alarms_watch_every_dead_letter_queue_and_every_function(transformed: dict[str, Any]) -> None:
+    resources = transformed["Resources"]
+    dead_letter_queues = {
+        name for name, r in resources.items() if r["Type"] == "AWS::SQS::Queue" and name.endswith("DeadLetterQueue")
+    }
+    functions = {name for name, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+
+    def watched(alarm: str) -> set[str]:
+        properties = resources[alarm]["Properties"]
+        assert properties["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        (total,) = [m for m in properties["Metrics"] if m.get("ReturnData")]
+        stats = [m for m in properties["Metrics"] if "MetricStat" in m]
+        # the expression adds up every metric of the alarm
+        assert sorted(total["Expression"].split(" + ")) == sorted(m["Id"] for m in stats)
+        values = [m["MetricStat"]["Metric"]["Dimensions"][0]["Value"] for m in stats]
+        return {next(iter(v.values())) if "Ref" in v else v["Fn::GetAtt"][0] for v in values}
+
+    assert watched("DeadLettersAlarm") == dead_letter_queues
+    assert watched("FunctionErrorsAlarm") == functions
+    assert watched("FunctionThrottlesAlarm") == functions
+    assert resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
