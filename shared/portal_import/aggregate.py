@@ -14,7 +14,7 @@ from portal_import.config import AggregatorSettings
 from portal_import.job import Job, JobStatus
 from portal_import.notification import DETAIL_TYPE_COMPLETED, IMPORT_COMPLETED, compose
 from portal_import.observability import logger
-from portal_import.results import FAILURE_HEADER, QUEUED, SUCCESS_HEADER, CsvResultWriter
+from portal_import.results import FAILURE_HEADER, NO_VALID_EMAIL, QUEUED, SUCCESS_HEADER, CsvResultWriter
 from portal_import.retry import with_retries
 
 _CSV = "text/csv; charset=utf-8"
@@ -74,7 +74,9 @@ def aggregate_job(job_id: str, deps: AggregateDeps, settings: AggregatorSettings
     for name, key in keys.items():
         links[f"{name}Uri"] = deps.storage.uri(key)
         links[f"{name}Url"] = deps.storage.presigned_url(key, settings.result_link_ttl_seconds)
-    subject, message = compose(summary, errors, links, settings.result_link_ttl_seconds)
+    subject, message = compose(
+        summary, errors, links, settings.result_link_ttl_seconds, no_valid_email=counts["noValidEmail"]
+    )
     detail = {
         **summary,
         "errorCounts": dict(errors),
@@ -99,7 +101,7 @@ def aggregate_job(job_id: str, deps: AggregateDeps, settings: AggregatorSettings
 
 
 def _write_result_files(job: Job, storage: Storage, keys: dict[str, str]) -> tuple[Counter[str], Counter[str]]:
-    counts: Counter[str] = Counter(succeeded=0, failed=0, emailsQueued=0)
+    counts: Counter[str] = Counter(succeeded=0, failed=0, emailsQueued=0, noValidEmail=0)
     errors: Counter[str] = Counter()
     # Both files stream to S3 as they are written (a part at a time), in one pass over the outcomes.
     with (
@@ -117,6 +119,7 @@ def _write_result_files(job: Job, storage: Storage, keys: dict[str, str]) -> tup
                         )
                         counts["succeeded"] += 1
                         counts["emailsQueued"] += outcome.activation_email == QUEUED
+                        counts["noValidEmail"] += outcome.activation_email == NO_VALID_EMAIL
                     else:
                         failure.write((outcome.row, outcome.input_contact_id, outcome.input_role, outcome.error))
                         counts["failed"] += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 IMPORT_COMPLETED = "import-completed"
@@ -31,9 +32,18 @@ def _ascii_subject(text: str) -> str:
 
 
 def compose(
-    summary: Mapping[str, Any], errors: Counter[str], links: Mapping[str, str], expires_in: int
+    summary: Mapping[str, Any],
+    errors: Counter[str],
+    links: Mapping[str, str],
+    expires_in: int,
+    *,
+    no_valid_email: int = 0,
+    links_expire_at: datetime | None = None,
 ) -> tuple[str, str]:
-    """Returns (subject, message) for the results-ready notification."""
+    """Returns (subject, message) for the results-ready notification.
+
+    `no_valid_email`: users created whose Contact has no usable address (no activation email was queued);
+    `links_expire_at`: when the pre-signed links stop working (default: `expires_in` from now)."""
     file_name = str(summary["sourceKey"]).rsplit("/", 1)[-1]
     validate = summary["mode"] == "validate"
     if summary["status"] == "FAILED":
@@ -61,13 +71,22 @@ def compose(
         ]
         if summary["sendActivationEmail"] and not validate:
             lines.append(f"Activation emails queued: {summary['emailsQueued']}")
+            if no_valid_email:
+                lines.append(
+                    f"Users without a valid email address: {no_valid_email} - no activation email was queued for "
+                    "them; add an address on their Contact and send the activation email from the portal."
+                )
         if errors:
             lines += ["", "Failures by reason:"]
             for error, count in errors.most_common():
                 lines.append(f"  {error}: {count} - {_NEXT_STEPS.get(error, 'see the Error column.')}")
             lines += ["", "Correct the rows in the failure file and upload it to imports/ as it is to retry them."]
-    hours = expires_in / 3600
-    lines += ["", f"Result files (links valid for {hours:g} hours):"]
+    expires = links_expire_at or datetime.now(UTC) + timedelta(seconds=expires_in)
+    lines += [
+        "",
+        f"Result files (the links work until {expires.strftime('%d %B %Y at %H:%M UTC')}; "
+        f"`portal-import results {summary['jobId']}` downloads them at any time):",
+    ]
     for name, key in (("Success file", "successKey"), ("Failure file", "failureKey"), ("Summary", "summaryKey")):
         lines.append(f"  {name}: {links[key + 'Uri']}")
         lines.append(f"    {links[key + 'Url']}")
