@@ -174,34 +174,18 @@ class Deployment:
 
     def recent_job_ids(self, limit: int) -> list[str]:
         """The newest jobs first (a job id starts with the time its file arrived)."""
-        # Only jobs have a SourceKey: the table also holds the email rate limiter's item.
-        return sorted(self._scan_job_ids("attribute_exists(SourceKey)", {}), reverse=True)[:limit]
+        return sorted(JobStore(self.name("jobs_table")).job_ids(), reverse=True)[:limit]
 
     def wait_for_job_of(self, version_id: str, *, timeout: float = _JOB_START_SECONDS) -> str | None:
         """The id of the job the splitter started for this object version, once it exists (None after timeout)."""
         deadline = time.monotonic() + timeout
         while True:
-            found = self._scan_job_ids("SourceVersionId = :version", {":version": {"S": version_id}})
+            found = JobStore(self.name("jobs_table")).job_ids(source_version_id=version_id)
             if found:
                 return min(found)
             if time.monotonic() >= deadline:
                 return None
             time.sleep(_JOB_START_POLL_SECONDS)
-
-    def _scan_job_ids(self, condition: str, values: dict[str, Any]) -> list[str]:
-        ddb = self.client("dynamodb")
-        kwargs: dict[str, Any] = {
-            "TableName": self.name("jobs_table"),
-            "FilterExpression": condition,
-            "ProjectionExpression": "pk",
-            "ConsistentRead": True,
-        }
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        ids: list[str] = []
-        for page in ddb.get_paginator("scan").paginate(**kwargs):
-            ids += [item["pk"]["S"] for item in page.get("Items", [])]
-        return ids
 
     # The bucket
 

@@ -81,6 +81,27 @@ class JobStore:
             ExpressionAttributeValues={":now": {"S": now_iso()}},
         )
 
+    def job_ids(self, *, source_version_id: str | None = None) -> list[str]:
+        """The ids of every job (of the jobs for one S3 object version, when given), in no order.
+
+        A scan: the table holds one item per file dropped (and the email rate limiter's), which an administrator's
+        command may read through."""
+        condition, values = "attribute_exists(SourceKey)", {}  # only jobs have a SourceKey
+        if source_version_id is not None:
+            condition, values = "SourceVersionId = :version", {":version": {"S": source_version_id}}
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": condition,
+            "ProjectionExpression": "pk",
+            "ConsistentRead": True,
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        ids: list[str] = []
+        for page in self._ddb.get_paginator("scan").paginate(**kwargs):
+            ids += [item["pk"]["S"] for item in page.get("Items", [])]
+        return ids
+
     def get(self, job_id: str) -> Job | None:
         response = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": job_id}}, ConsistentRead=True)
         item = response.get("Item")
