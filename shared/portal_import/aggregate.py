@@ -36,6 +36,8 @@ def aggregate_job(job_id: str, deps: AggregateDeps, settings: AggregatorSettings
         return None
     if job.notified_at:
         logger.info("Job already announced (redelivered request)")
+        # A retry after the emails-sent notice failed to go out: it is still this step's to send.
+        announce_emails_sent_if_done(job, deps.jobs, deps.notifier, link_ttl_hours=settings.activation_link_ttl_hours)
         return None
     if not job.ready_to_aggregate:
         logger.info("Job not finished yet", extra={"chunks_done": len(job.chunks_done), "chunks": job.chunk_count})

@@ -84,8 +84,8 @@ def compose(
     expires = links_expire_at or datetime.now(UTC) + timedelta(seconds=expires_in)
     lines += [
         "",
-        f"Result files (the links work until {expires.strftime('%d %B %Y at %H:%M UTC')}; "
-        f"`portal-import results {summary['jobId']}` downloads them at any time):",
+        f"Result files (the links work until {expires.strftime('%d %B %Y at %H:%M UTC')} at the latest, sooner if "
+        f"the session that signed them ends; `portal-import results {summary['jobId']}` downloads them at any time):",
     ]
     for name, key in (("Success file", "successKey"), ("Failure file", "failureKey"), ("Summary", "summaryKey")):
         lines.append(f"  {name}: {links[key + 'Uri']}")

@@ -46,7 +46,7 @@ def test_the_message_gives_counts_reasons_next_steps_and_links_with_their_expiry
     # both files (and the summary) as URIs and links, with the moment the links stop working
     for key in ("successKey", "failureKey", "summaryKey"):
         assert LINKS[key + "Uri"] in message and LINKS[key + "Url"] in message
-    assert "the links work until 02 December 2026 at 10:16 UTC" in message
+    assert "the links work until 02 December 2026 at 10:16 UTC at the latest" in message
     assert "portal-import results 20261125T101500Z-abc" in message
 
 
