@@ -176,7 +176,7 @@ def _run(args: argparse.Namespace) -> int:
     from moto import mock_aws
 
     from portal_import_local.job_run import run_import
-    from portal_import_local.runtime import JobAnnouncedTwice, JobStalled
+    from portal_import_local.runtime import JobAnnouncedTwice, JobStalled, SplitterGaveUp
     from portal_import_local.seed import DirectoryFileError
 
     with tempfile.TemporaryDirectory() as scratch, mock_aws():
@@ -185,7 +185,7 @@ def _run(args: argparse.Namespace) -> int:
             outcome = run_import(args, TEMPLATE, log_path, JOB_TIMEOUT_SECONDS)
         except DirectoryFileError as error:
             raise UsageError(str(error)) from error
-        except (JobStalled, JobAnnouncedTwice, TimeoutError) as error:
+        except (JobStalled, JobAnnouncedTwice, SplitterGaveUp, TimeoutError) as error:
             kept = (args.out or Path("import-results")) / "function-logs.jsonl"
             kept.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(log_path, kept)

@@ -24,6 +24,7 @@ from urllib.parse import quote_plus, unquote_plus
 
 import boto3
 
+from portal_import.aws.jobs import JobStore
 from portal_import_local.faults import FaultPlan
 from portal_import_local.host import CallLog, FunctionHost, install_call_counting
 from portal_import_local.outbox import iter_sent_emails, sent_emails
@@ -43,6 +44,10 @@ _MAX_RECEIVES_WITHOUT_REDRIVE = 10
 
 class JobAnnouncedTwice(RuntimeError):
     """More than one results-ready message for one job: CONTRACTS §4 allows exactly one."""
+
+
+class SplitterGaveUp(RuntimeError):
+    """Every attempt of the splitter failed before a job existed: nothing will carry the file on."""
 
 
 class JobStalled(RuntimeError):
@@ -164,7 +169,16 @@ class LocalRuntime:
             except Exception as failure:  # noqa: BLE001 - Lambda retries whatever the function raised
                 self._log_crash(trigger.function, failure)
                 error = failure
-        raise RuntimeError(f"the splitter failed {_ASYNC_ATTEMPTS} times: {error}") from error
+        # Lambda gives up: the event goes to the function's dead-letter queue. A job the attempts started is not
+        # lost with it: the scheduled sweeper splits it again once it has stalled.
+        version = event["Records"][0]["s3"]["object"].get("versionId")
+        started = JobStore(self.stack.jobs_table).job_ids(source_version_id=version) if version else []
+        if started:
+            return started
+        raise SplitterGaveUp(
+            f"the splitter failed {_ASYNC_ATTEMPTS} times before it could start a job "
+            f"(on AWS the file's event waits in the dropped-file dead-letter queue): {error}"
+        ) from error
 
     # Delivering queues
 
