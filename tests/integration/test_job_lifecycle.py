@@ -12,7 +12,7 @@ import pytest
 
 from portal_import.aws.directory import Directory
 from portal_import.split import CHUNK_ROWS
-from portal_import_local.runtime import LocalRuntime
+from portal_import_local.runtime import LocalRuntime, SplitterGaveUp
 from portal_import_local.seed import load_directory, read_directory
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
@@ -104,10 +104,11 @@ def test_a_splitter_that_never_finished_is_run_again(
 
     monkeypatch.setattr(JobStore, "finish_split", crash_then_work)
     event = runtime.upload(case, "imports/crash.csv", {})
-    with pytest.raises(RuntimeError):
-        runtime.deliver_s3_event(event)
+    # (Lambda gives the event up; the runtime names the job the attempts started, which is not given up)
+    (job,) = runtime.deliver_s3_event(event)
     items = runtime.session.client("dynamodb").scan(TableName=runtime.stack.jobs_table)["Items"]
-    (job,) = [item["pk"]["S"] for item in items if item.get("SourceKey", {}).get("S") == "imports/crash.csv"]
+    assert [item["pk"]["S"] for item in items if item.get("SourceKey", {}).get("S") == "imports/crash.csv"] == [job]
+    assert next(crashes, None) is None  # every attempt crashed
 
     # When the stall period passes / Then the sweeper splits it again and every row ends where it belongs
     notice = runtime.run_until_done(job, timeout=300)
@@ -115,6 +116,21 @@ def test_a_splitter_that_never_finished_is_run_again(
     assert len(rows) == ROWS
     assert not any(row.get("Error", "").startswith("Processing error") for row in rows)
     assert notice.attributes["status"] == "COMPLETED"
+
+
+def test_a_splitter_that_fails_before_any_job_exists_stops_the_run_with_a_sentence(
+    runtime: LocalRuntime, case: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the job cannot even be created, on every attempt
+    from portal_import.aws.jobs import JobStore
+
+    def refuse(self: JobStore, *args: Any, **kwargs: Any) -> bool:
+        raise RuntimeError("jobs table unavailable")
+
+    monkeypatch.setattr(JobStore, "create", refuse)
+    # When the file's event is delivered / Then the run says that nothing will carry the file on
+    with pytest.raises(SplitterGaveUp, match="before it could start a job"):
+        runtime.deliver_s3_event(runtime.upload(case, "imports/never.csv", {}))
 
 
 def test_the_same_file_dropped_again_later_is_a_new_job(runtime: LocalRuntime, case: Path) -> None:
