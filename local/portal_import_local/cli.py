@@ -115,6 +115,29 @@ def _directory_arguments(command: argparse.ArgumentParser) -> None:
 
 def _email_rate_argument(command: argparse.ArgumentParser) -> None:
     command.add_argument("--email-rate", type=float, metavar="R", help="emails per second (default: the template's)")
+    command.add_argument(
+        "--parameter",
+        action="append",
+        type=_parameter,
+        default=[],
+        metavar="NAME=VALUE",
+        help="a stack parameter of template.yaml, e.g. MaxRows=5000 or ActivationLinkTtlHours=24 (repeatable)",
+    )
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip():
+        raise argparse.ArgumentTypeError(f"'{text}' is not NAME=VALUE (e.g. MaxRows=5000)")
+    return name.strip(), value
+
+
+def stack_parameters(args: argparse.Namespace) -> dict[str, str]:
+    """The stack parameters the command line sets: --parameter, and --email-rate (which wins)."""
+    parameters = dict(args.parameter)
+    if args.email_rate:
+        parameters["EmailRatePerSecond"] = f"{args.email_rate:g}"
+    return parameters
 
 
 def _port(text: str) -> int:
@@ -149,6 +172,13 @@ def _check_inputs(args: argparse.Namespace) -> None:
         raise UsageError(f"{args.import_csv.name} does not end in .csv: only imports/*.csv starts a job; rename it.")
     if args.email_rate is not None and args.email_rate <= 0:
         raise UsageError("--email-rate must be a positive number of emails per second.")
+    if args.parameter:
+        from portal_import_local.template import load_template
+
+        known = load_template(TEMPLATE).get("Parameters", {})
+        unknown = sorted({name for name, _ in args.parameter} - set(known))
+        if unknown:
+            raise UsageError(f"template.yaml has no parameter {', '.join(unknown)}; it has {', '.join(sorted(known))}.")
 
 
 def _embedded_aws_environment() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from portal_import.aws.directory import Directory
+from portal_import_local.cli import stack_parameters
 from portal_import_local.faults import FaultPlan
 from portal_import_local.runtime import LocalRuntime
 from portal_import_local.seed import load_directory, read_directory
@@ -20,7 +21,7 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._@-]+")
 
 def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout: float) -> dict[str, Any]:
     data = read_directory(args.contacts, args.roles)  # before provisioning: a bad file fails fast
-    parameters = {"EmailRatePerSecond": f"{args.email_rate:g}"} if args.email_rate else {}
+    parameters = stack_parameters(args)
     faults = FaultPlan(
         seed=args.seed,
         api_error=args.fault_api_error,

@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from portal_import.aws.directory import Directory
+from portal_import_local.cli import stack_parameters
 from portal_import_local.runtime import LocalRuntime
 from portal_import_local.seed import load_directory, read_directory
 
@@ -165,7 +166,7 @@ def serve(args: argparse.Namespace, template: Path, log_path: Path) -> int:
     """Provision, seed, listen, print the ready line, and deliver events until SIGINT or SIGTERM."""
     _check_free(args.host, args.port)  # before provisioning: a taken port fails at once
     data = read_directory(args.contacts, args.roles)
-    parameters = {"EmailRatePerSecond": f"{args.email_rate:g}"} if args.email_rate else {}
+    parameters = stack_parameters(args)
     runtime = LocalRuntime(template, parameters)
     with log_path.open("a", encoding="utf-8") as log_file:
         runtime.send_function_logs_to(log_file)

@@ -209,6 +209,8 @@ def test_file_without_role_column_fails_as_a_whole(tmp_path: Path) -> None:
         [str(FIXTURES / "import.csv"), "--email-rate", "0"],
         [str(FIXTURES / "import.csv"), "--mode", "upsert"],
         [str(FIXTURES / "import.csv"), "--roles", str(FIXTURES / "contacts.csv")],
+        [str(FIXTURES / "import.csv"), "--parameter", "MaxRowz=5"],
+        [str(FIXTURES / "import.csv"), "--parameter", "MaxRows"],
     ],
 )
 def test_usage_errors_exit_2_without_a_traceback(tmp_path: Path, args: list[str]) -> None:
