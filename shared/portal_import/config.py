@@ -56,6 +56,12 @@ class EmailSenderSettings(_FromEnvironment):
     topic_arn: str | None = Field(alias="TOPIC_ARN", default=None)  # for the emails-sent notice
 
 
+class EmailDeadLetterSettings(_FromEnvironment):
+    jobs_table: str = Field(alias="JOBS_TABLE")
+    topic_arn: str | None = Field(alias="TOPIC_ARN", default=None)  # for the emails-sent notice
+    activation_link_ttl_hours: int | None = Field(alias="ACTIVATION_LINK_TTL_HOURS", default=None, gt=0)
+
+
 class AggregatorSettings(_FromEnvironment):
     jobs_table: str = Field(alias="JOBS_TABLE")
     results_bucket: str = Field(alias="RESULTS_BUCKET")

@@ -18,7 +18,7 @@ from portal_import.aws.notifier import Notifier
 from portal_import.aws.queues import QueueSender
 from portal_import.aws.ratelimit import SendSlots
 from portal_import.completion import announce_emails_sent_if_done
-from portal_import.config import EmailSenderSettings
+from portal_import.config import EmailDeadLetterSettings, EmailSenderSettings
 from portal_import.job import Job
 from portal_import.messages import EmailBatch, EmailRecipient
 from portal_import.observability import logger
@@ -156,6 +156,24 @@ def send_activation_emails(
     if deps.notifier is not None:
         _announce_if_last(job, deps.jobs, deps.notifier, settings)
     return sent
+
+
+def account_dead_batch(
+    batch: EmailBatch, jobs: JobStore, notifier: Notifier | None, settings: EmailDeadLetterSettings
+) -> int:
+    """A batch whose retries are spent: its recipients count as not delivered (whether an attempt reached some of
+    them is not known), so that the job's emails are all accounted for and its emails-sent notice goes out.
+    Returns how many were counted (0 for a batch counted before)."""
+    job = with_retries(lambda: jobs.account_dead_email_batch(batch.job_id, batch.key, recipients=len(batch.recipients)))
+    if job is None:
+        logger.info("Dead-lettered email batch already accounted")
+        return 0
+    logger.warning(
+        "Dead-lettered email batch: its recipients count as not delivered", extra={"emails": len(batch.recipients)}
+    )
+    if notifier is not None:
+        announce_emails_sent_if_done(job, jobs, notifier, link_ttl_hours=settings.activation_link_ttl_hours)
+    return len(batch.recipients)
 
 
 def _announce_if_last(job: Job, jobs: JobStore, notifier: Notifier, settings: EmailSenderSettings) -> None:

@@ -98,6 +98,10 @@ GRANTS = {
         "sqs:SendMessage* EmailQueue",
         "sns:Publish NotificationTopic",  # the emails-sent notice
     },
+    "EmailDeadLetterFunction": {
+        "dynamodb:UpdateItem JobsTable",
+        "sns:Publish NotificationTopic",  # the emails-sent notice
+    },
     "AggregatorFunction": {
         "s3:GetObject ImportBucket/work/*",
         "s3:ListBucket ImportBucket if s3:prefix=work/*",

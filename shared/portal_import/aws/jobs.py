@@ -253,6 +253,28 @@ class JobStore:
         )
         return _job_from_item(response["Attributes"])
 
+    def account_dead_email_batch(self, job_id: str, batch_key: str, *, recipients: int) -> Job | None:
+        """Counts a dead-lettered email batch's recipients as not delivered, once per batch; returns the job as it
+        is now, or None when this batch was counted before (the dead-letter queue delivered it again)."""
+        try:
+            response = self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": job_id}},
+                UpdateExpression="ADD EmailsFailed :failed, DeadEmailBatches :batch",
+                ConditionExpression="attribute_exists(pk) AND NOT contains(DeadEmailBatches, :key)",
+                ExpressionAttributeValues={
+                    ":failed": {"N": str(recipients)},
+                    ":batch": {"SS": [batch_key]},
+                    ":key": {"S": batch_key},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return None
+            raise
+        return _job_from_item(response["Attributes"])
+
     def claim_emails_notice(self, job_id: str) -> bool:
         """True for the one caller that is to publish the job's emails-sent notice, False for any other."""
         try:
