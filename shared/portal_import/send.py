@@ -163,17 +163,20 @@ def account_dead_batch(
 ) -> int:
     """A batch whose retries are spent: its recipients count as not delivered (whether an attempt reached some of
     them is not known), so that the job's emails are all accounted for and its emails-sent notice goes out.
-    Returns how many were counted (0 for a batch counted before)."""
-    job = with_retries(lambda: jobs.account_dead_email_batch(batch.job_id, batch.key, recipients=len(batch.recipients)))
-    if job is None:
-        logger.info("Dead-lettered email batch already accounted")
-        return 0
-    logger.warning(
-        "Dead-lettered email batch: its recipients count as not delivered", extra={"emails": len(batch.recipients)}
+    Returns how many were counted (0 for a batch counted before). The notice is tried on a redelivery too: a
+    delivery that counted the batch may have failed to publish it."""
+    job, counted = with_retries(
+        lambda: jobs.account_dead_email_batch(batch.job_id, batch.key, recipients=len(batch.recipients))
     )
+    if counted:
+        logger.warning(
+            "Dead-lettered email batch: its recipients count as not delivered", extra={"emails": len(batch.recipients)}
+        )
+    else:
+        logger.info("Dead-lettered email batch already accounted")
     if notifier is not None:
         announce_emails_sent_if_done(job, jobs, notifier, link_ttl_hours=settings.activation_link_ttl_hours)
-    return len(batch.recipients)
+    return len(batch.recipients) if counted else 0
 
 
 def _announce_if_last(job: Job, jobs: JobStore, notifier: Notifier, settings: EmailSenderSettings) -> None:

@@ -63,7 +63,8 @@ def test_email_batches_whose_retries_are_spent_count_as_not_delivered(
 def test_a_dead_batch_delivered_again_is_counted_once(cloud: Any) -> None:
     cloud.start_job("job-dead", chunks=1, rows=5)
     jobs = cloud.jobs()
-    first = jobs.account_dead_email_batch("job-dead", "job-dead/c0", recipients=3)
-    again = jobs.account_dead_email_batch("job-dead", "job-dead/c0", recipients=3)
-    other = jobs.account_dead_email_batch("job-dead", "job-dead/c0+t", recipients=2)
-    assert (first.emails_failed, again, other.emails_failed) == (3, None, 5)
+    first, first_counted = jobs.account_dead_email_batch("job-dead", "job-dead/c0", recipients=3)
+    again, again_counted = jobs.account_dead_email_batch("job-dead", "job-dead/c0", recipients=3)
+    other, other_counted = jobs.account_dead_email_batch("job-dead", "job-dead/c0+t", recipients=2)
+    assert (first.emails_failed, again.emails_failed, other.emails_failed) == (3, 3, 5)
+    assert (first_counted, again_counted, other_counted) == (True, False, True)

@@ -53,6 +53,17 @@ class JobStore:
             raise
         return True
 
+    def _update_if(self, job_id: str, **update: Any) -> dict[str, Any] | None:
+        """update_item on the job's item under its ConditionExpression: the response, or None when the condition
+        did not hold."""
+        try:
+            response: dict[str, Any] = self._ddb.update_item(TableName=self._table, Key={"pk": {"S": job_id}}, **update)
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return None
+            raise
+        return response
+
     def open_jobs_idle_since(self, before: str) -> list[Job]:
         """Jobs not yet announced whose last progress is older than `before` (an ISO time)."""
         jobs: list[Job] = []
@@ -132,70 +143,51 @@ class JobStore:
     def checkpoint_split(self, job_id: str, *, next_seq: int, rows: int) -> bool:
         """Records that the chunks before `next_seq` (`rows` data records) are queued. The checkpoint only moves
         forward: False when the job is no longer splitting or another invocation got this far or further."""
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": job_id}},
-                UpdateExpression="SET SplitNextSeq = :seq, SplitRows = :rows, SplitHandedOn = :no, UpdatedAt = :now",
-                ConditionExpression=(
-                    "#status = :splitting AND (attribute_not_exists(SplitNextSeq) OR SplitNextSeq < :seq)"
-                ),
-                ExpressionAttributeNames={"#status": "Status"},
-                ExpressionAttributeValues={
-                    ":seq": {"N": str(next_seq)},
-                    ":rows": {"N": str(rows)},
-                    ":no": {"BOOL": False},
-                    ":now": {"S": now_iso()},
-                    ":splitting": {"S": JobStatus.SPLITTING.value},
-                },
-            )
-        except ClientError as error:
-            if _is_conditional_failure(error):
-                return False
-            raise
-        return True
+        moved = self._update_if(
+            job_id,
+            UpdateExpression="SET SplitNextSeq = :seq, SplitRows = :rows, SplitHandedOn = :no, UpdatedAt = :now",
+            ConditionExpression="#status = :splitting AND (attribute_not_exists(SplitNextSeq) OR SplitNextSeq < :seq)",
+            ExpressionAttributeNames={"#status": "Status"},
+            ExpressionAttributeValues={
+                ":seq": {"N": str(next_seq)},
+                ":rows": {"N": str(rows)},
+                ":no": {"BOOL": False},
+                ":now": {"S": now_iso()},
+                ":splitting": {"S": JobStatus.SPLITTING.value},
+            },
+        )
+        return moved is not None
 
     def mark_split_handed_on(self, job_id: str, next_seq: int) -> None:
         """Records that the continuation from checkpoint `next_seq` is queued (unless the checkpoint moved on)."""
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": job_id}},
-                UpdateExpression="SET SplitHandedOn = :yes",
-                ConditionExpression="SplitNextSeq = :seq",
-                ExpressionAttributeValues={":yes": {"BOOL": True}, ":seq": {"N": str(next_seq)}},
-            )
-        except ClientError as error:
-            if not _is_conditional_failure(error):
-                raise
+        self._update_if(
+            job_id,
+            UpdateExpression="SET SplitHandedOn = :yes",
+            ConditionExpression="SplitNextSeq = :seq",
+            ExpressionAttributeValues={":yes": {"BOOL": True}, ":seq": {"N": str(next_seq)}},
+        )
 
     def finish_split(self, job_id: str, *, total_rows: int, chunk_starts: list[int]) -> Job:
         """Records the file's size in rows and chunks; a second attempt that gets here too changes nothing."""
-        try:
-            response = self._ddb.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": job_id}},
-                UpdateExpression=(
-                    "SET TotalRows = :total, ChunkCount = :chunks, ChunkStarts = :starts, #status = :processing, "
-                    "UpdatedAt = :now"
-                ),
-                ConditionExpression="#status = :splitting",
-                ExpressionAttributeNames={"#status": "Status"},
-                ExpressionAttributeValues={
-                    ":total": {"N": str(total_rows)},
-                    ":chunks": {"N": str(len(chunk_starts))},
-                    ":starts": {"L": [{"N": str(start)} for start in chunk_starts]},
-                    ":now": {"S": now_iso()},
-                    ":processing": {"S": JobStatus.PROCESSING.value},
-                    ":splitting": {"S": JobStatus.SPLITTING.value},
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if not _is_conditional_failure(error):
-                raise
-            return self._existing(job_id, error)
-        return _job_from_item(response["Attributes"])
+        response = self._update_if(
+            job_id,
+            UpdateExpression=(
+                "SET TotalRows = :total, ChunkCount = :chunks, ChunkStarts = :starts, #status = :processing, "
+                "UpdatedAt = :now"
+            ),
+            ConditionExpression="#status = :splitting",
+            ExpressionAttributeNames={"#status": "Status"},
+            ExpressionAttributeValues={
+                ":total": {"N": str(total_rows)},
+                ":chunks": {"N": str(len(chunk_starts))},
+                ":starts": {"L": [{"N": str(start)} for start in chunk_starts]},
+                ":now": {"S": now_iso()},
+                ":processing": {"S": JobStatus.PROCESSING.value},
+                ":splitting": {"S": JobStatus.SPLITTING.value},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return _job_from_item(response["Attributes"]) if response else self._existing(job_id)
 
     def fail(self, job_id: str, error: str) -> Job:
         response = self._ddb.update_item(
@@ -210,36 +202,31 @@ class JobStore:
 
     def record_chunk(self, job_id: str, seq: int, *, rows: int, succeeded: int, failed: int, emails_queued: int) -> Job:
         """Counts a chunk's rows exactly once: a redelivered chunk leaves the counters as they are."""
-        try:
-            response = self._ddb.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": job_id}},
-                UpdateExpression=(
-                    "ADD ChunksDone :seq, RowsDone :rows, Succeeded :ok, Failed :failed, EmailsQueued :emails "
-                    "SET UpdatedAt = :now"
-                ),
-                ConditionExpression="attribute_exists(pk) AND NOT contains(ChunksDone, :seqn)",
-                ExpressionAttributeValues={
-                    ":seq": {"NS": [str(seq)]},
-                    ":seqn": {"N": str(seq)},
-                    ":rows": {"N": str(rows)},
-                    ":ok": {"N": str(succeeded)},
-                    ":failed": {"N": str(failed)},
-                    ":emails": {"N": str(emails_queued)},
-                    ":now": {"S": now_iso()},
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if not _is_conditional_failure(error):
-                raise
-            return self._existing(job_id, error)
-        return _job_from_item(response["Attributes"])
+        response = self._update_if(
+            job_id,
+            UpdateExpression=(
+                "ADD ChunksDone :seq, RowsDone :rows, Succeeded :ok, Failed :failed, EmailsQueued :emails "
+                "SET UpdatedAt = :now"
+            ),
+            ConditionExpression="attribute_exists(pk) AND NOT contains(ChunksDone, :seqn)",
+            ExpressionAttributeValues={
+                ":seq": {"NS": [str(seq)]},
+                ":seqn": {"N": str(seq)},
+                ":rows": {"N": str(rows)},
+                ":ok": {"N": str(succeeded)},
+                ":failed": {"N": str(failed)},
+                ":emails": {"N": str(emails_queued)},
+                ":now": {"S": now_iso()},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return _job_from_item(response["Attributes"]) if response else self._existing(job_id)
 
-    def _existing(self, job_id: str, cause: Exception) -> Job:
+    def _existing(self, job_id: str) -> Job:
+        """The job as it stands, after a conditional update that found it changed already."""
         job = self.get(job_id)
         if job is None:
-            raise LookupError(f"job {job_id} does not exist") from cause
+            raise LookupError(f"job {job_id} does not exist")
         return job
 
     def add_email_results(self, job_id: str, *, sent: int, failed: int) -> Job:
@@ -253,43 +240,31 @@ class JobStore:
         )
         return _job_from_item(response["Attributes"])
 
-    def account_dead_email_batch(self, job_id: str, batch_key: str, *, recipients: int) -> Job | None:
-        """Counts a dead-lettered email batch's recipients as not delivered, once per batch; returns the job as it
-        is now, or None when this batch was counted before (the dead-letter queue delivered it again)."""
-        try:
-            response = self._ddb.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": job_id}},
-                UpdateExpression="ADD EmailsFailed :failed, DeadEmailBatches :batch",
-                ConditionExpression="attribute_exists(pk) AND NOT contains(DeadEmailBatches, :key)",
-                ExpressionAttributeValues={
-                    ":failed": {"N": str(recipients)},
-                    ":batch": {"SS": [batch_key]},
-                    ":key": {"S": batch_key},
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if _is_conditional_failure(error):
-                return None
-            raise
-        return _job_from_item(response["Attributes"])
+    def account_dead_email_batch(self, job_id: str, batch_key: str, *, recipients: int) -> tuple[Job, bool]:
+        """Counts a dead-lettered email batch's recipients as not delivered, once per batch (as record_chunk counts
+        a chunk); returns the job as it is now, and whether this call counted them."""
+        response = self._update_if(
+            job_id,
+            UpdateExpression="ADD EmailsFailed :failed, DeadEmailBatches :batch",
+            ConditionExpression="attribute_exists(pk) AND NOT contains(DeadEmailBatches, :key)",
+            ExpressionAttributeValues={
+                ":failed": {"N": str(recipients)},
+                ":batch": {"SS": [batch_key]},
+                ":key": {"S": batch_key},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return (_job_from_item(response["Attributes"]), True) if response else (self._existing(job_id), False)
 
     def claim_emails_notice(self, job_id: str) -> bool:
         """True for the one caller that is to publish the job's emails-sent notice, False for any other."""
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": job_id}},
-                UpdateExpression="SET EmailsNotifiedAt = :at",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(EmailsNotifiedAt)",
-                ExpressionAttributeValues={":at": {"S": now_iso()}},
-            )
-        except ClientError as error:
-            if _is_conditional_failure(error):
-                return False
-            raise
-        return True
+        claimed = self._update_if(
+            job_id,
+            UpdateExpression="SET EmailsNotifiedAt = :at",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(EmailsNotifiedAt)",
+            ExpressionAttributeValues={":at": {"S": now_iso()}},
+        )
+        return claimed is not None
 
     def release_emails_notice(self, job_id: str) -> None:
         """Gives the claim back when publishing failed, so that a retry publishes it."""
