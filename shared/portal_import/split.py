@@ -187,9 +187,10 @@ def _fan_out(
     """Sends the chunks from the job's checkpoint on. Returns the number of data records and the first row number
     of every chunk once the whole file is read, or None when it handed the rest on to a new invocation."""
     resume_at = job.split_next_seq
+    roles = _roles_of(job, deps)  # the first time, this takes the job's snapshot: once, for both readings
     if resume_at == 0:
-        _read_through(dropped, job, deps, settings)
-    options, rows = checked_rows(dropped, job.job_id, deps, settings, roles=_roles_of(job, deps))
+        _read_through(checked_rows(dropped, job.job_id, deps, settings, roles=roles)[1])
+    options, rows = checked_rows(dropped, job.job_id, deps, settings, roles=roles)
     chunk_starts: list[int] = []
     counted = 0  # data records in the chunks before the current one
     batch: list[RowChunk] = []
@@ -213,11 +214,10 @@ def _fan_out(
     return counted, chunk_starts
 
 
-def _read_through(dropped: DroppedFile, job: Job, deps: SplitDeps, settings: SplitterSettings) -> None:
+def _read_through(rows: Iterator[ChunkRow]) -> None:
     """Reads the whole file once before any chunk goes out, so that a file refused part-way (more rows than the
     limit, a row too large to send, a record that is not CSV) leaves no row processed: workers take chunks as
     soon as they are queued, and users they created could not be taken back. Raises FileRejected."""
-    _, rows = checked_rows(dropped, job.job_id, deps, settings, roles=_roles_of(job, deps))
     for _ in _sized(rows):
         pass
 
