@@ -215,10 +215,7 @@ def run(args: argparse.Namespace) -> int:
     command: Callable[[argparse.Namespace], int] = args.admin
     try:
         return command(args)
-    except UsageError as error:
-        _say(str(error))
-        return 2
-    except TargetUnknown as error:
+    except (UsageError, TargetUnknown) as error:
         _say(str(error))
         return 2
     except Interrupted as error:
@@ -258,6 +255,12 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
+def check_csv_name(path: Path) -> None:
+    """Only imports/*.csv starts a job: a file named otherwise would be dropped for nothing."""
+    if not path.name.endswith(".csv"):
+        raise UsageError(f"{path.name} does not end in .csv: only imports/*.csv starts a job; rename it.")
+
+
 def _client_error_sentence(error: ClientError) -> str:
     details = error.response.get("Error", {})
     code = str(details.get("Code", ""))
@@ -295,8 +298,7 @@ def _emit(document: Any) -> None:
 
 def _submit(args: argparse.Namespace) -> int:
     path: Path = args.file
-    if not path.name.endswith(".csv"):
-        raise UsageError(f"{path.name} does not end in .csv: only imports/*.csv starts a job; rename it.")
+    check_csv_name(path)
     if not path.is_file():
         raise UsageError(f"{path} does not exist or is not a file.")
     metadata = {"mode": "validate" if args.validate else "import"}
@@ -328,29 +330,27 @@ def _submit(args: argparse.Namespace) -> int:
             _emit({**job_json(deployment.job(job_id)), "upload": upload})
         return 0
     job = _follow(deployment, job_id, args)
-    if args.json:
-        _emit({**job_json(job), "upload": upload})
-    else:
-        _print_report(job)
+    _report(job, args, upload=upload)
     return _finished_status(job)
 
 
 def _status(args: argparse.Namespace) -> int:
-    job = Deployment(Target.from_options(args)).job(args.job)
-    if args.json:
-        _emit(job_json(job))
-    else:
-        _print_report(job)
+    _report(Deployment(Target.from_options(args)).job(args.job), args)
     return 0
 
 
 def _watch(args: argparse.Namespace) -> int:
     job = _follow(Deployment(Target.from_options(args)), args.job, args)
+    _report(job, args)
+    return _finished_status(job)
+
+
+def _report(job: Job, args: argparse.Namespace, **extra: Any) -> None:
+    """The job as `--json` asks (one document, with `extra`), or for a person."""
     if args.json:
-        _emit(job_json(job))
+        _emit({**job_json(job), **extra})
     else:
         _print_report(job)
-    return _finished_status(job)
 
 
 def _follow(deployment: Deployment, job_id: str, args: argparse.Namespace) -> Job:

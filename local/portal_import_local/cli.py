@@ -15,16 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from portal_import_local import admin
+from portal_import_local.admin import UsageError, check_csv_name
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SAMPLE_DIR = PACKAGE_DIR / "sample"
 TEMPLATE = PACKAGE_DIR.parents[1] / "template.yaml"
 # Generous: a job finishes long before this unless something is wrong.
 JOB_TIMEOUT_SECONDS = 6 * 3600
-
-
-class UsageError(Exception):
-    pass
 
 
 def _probability(text: str) -> float:
@@ -168,8 +165,8 @@ def _check_inputs(args: argparse.Namespace) -> None:
     for label, path in files:
         if not path.is_file():
             raise UsageError(f"{label} {path} does not exist or is not a file.")
-    if args.local_command == "run" and not args.import_csv.name.endswith(".csv"):
-        raise UsageError(f"{args.import_csv.name} does not end in .csv: only imports/*.csv starts a job; rename it.")
+    if args.local_command == "run":
+        check_csv_name(args.import_csv)
     if args.email_rate is not None and args.email_rate <= 0:
         raise UsageError("--email-rate must be a positive number of emails per second.")
     if args.parameter:
