@@ -19,6 +19,9 @@ import boto3
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+from serving import start_serve  # noqa: E402
+
 EXAMPLE = ROOT / "tests" / "fixtures" / "mixed"
 CLI = [sys.executable, "-m", "portal_import_local.cli"]
 STACK = "portal-import-local"
@@ -73,32 +76,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     work = tmp_path_factory.mktemp("admin")
     (work / "no-contacts.csv").write_text("ContactId,SalesforceId,Email,FirstName,LastName,PortalUserId\n")
     (work / "no-roles.csv").write_text("Name,Active\n")
-    process = subprocess.Popen(
-        [
-            *CLI,
-            "local",
-            "serve",
-            "--port",
-            "0",
-            "--contacts",
-            str(work / "no-contacts.csv"),
-            "--roles",
-            str(work / "no-roles.csv"),
-            "--email-rate",
-            "100",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=work,
-        env=_environment(work),
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()  # the ready line, once the stack is provisioned
-    if not line:
-        process.kill()
-        pytest.fail(f"local serve printed no ready line: {process.communicate(timeout=10)[1][-3000:]}")
-    yield Server(process, json.loads(line)["endpoint"], work)
+    process, ready = start_serve(work / "no-contacts.csv", work / "no-roles.csv", cwd=work, env=_environment(work))
+    yield Server(process, ready["endpoint"], work)
     process.send_signal(signal.SIGTERM)
     try:
         process.communicate(timeout=15)

@@ -18,6 +18,9 @@ import boto3
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+from serving import start_serve  # noqa: E402
+
 EXAMPLE = ROOT / "tests" / "fixtures" / "mixed"
 READY_TIMEOUT = 120
 
@@ -43,34 +46,8 @@ class Served:
 
 
 def _start(tmp_path: Path) -> Served:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "portal_import_local.cli",
-            "local",
-            "serve",
-            "--port",
-            "0",
-            "--contacts",
-            str(EXAMPLE / "contacts.csv"),
-            "--roles",
-            str(EXAMPLE / "roles.csv"),
-            "--email-rate",
-            "100",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT / 'shared'}:{ROOT / 'local'}", "HOME": str(tmp_path)},
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()  # the ready line; provisioning takes seconds
-    if not line:
-        process.kill()
-        pytest.fail(f"local serve printed no ready line: {process.communicate(timeout=10)[1][-3000:]}")
-    return Served(process, json.loads(line))
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT / 'shared'}:{ROOT / 'local'}", "HOME": str(tmp_path)}
+    return Served(*start_serve(EXAMPLE / "contacts.csv", EXAMPLE / "roles.csv", cwd=tmp_path, env=env))
 
 
 @pytest.fixture
