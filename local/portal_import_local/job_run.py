@@ -52,6 +52,14 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
         (result_dir / name).write_bytes(runtime.download(prefix + name))
     notification = {"subject": notice.subject, "message": notice.message, "attributes": notice.attributes}
     (result_dir / "notification.json").write_text(json.dumps(notification, indent=2) + "\n", encoding="utf-8")
+    # Every message the topic carried for this job, in order: exactly one import-completed, and one emails-sent
+    # when emails were queued (tests count them).
+    notices = [
+        {"subject": seen.subject, "message": seen.message, "attributes": seen.attributes}
+        for seen in runtime.notifications()
+        if seen.attributes.get("jobId") == job_id
+    ]
+    (result_dir / "notices.json").write_text(json.dumps(notices, indent=2) + "\n", encoding="utf-8")
     outbox = result_dir / "outbox"
     outbox.mkdir(exist_ok=True)
     for stale in outbox.glob("*.eml"):  # from an earlier run into the same --out
