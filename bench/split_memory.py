@@ -1,10 +1,12 @@
 """The splitter's memory for one file: `split_file` in this process under tracemalloc, AWS out of process.
 
 moto's standalone server runs in a child process (so its copies of the file are not traced here), on
-127.0.0.1 and a free port; boto3 reaches it through AWS_ENDPOINT_URL. The jobs and directory tables, the rows
-and aggregate queues and the import bucket are created from template.yaml's definitions, the Roles loaded,
-the file uploaded; then the peak of tracemalloc's traced memory during the split is taken. The boto3 clients
-are built before tracing starts, as in a warm Lambda container. Writes one JSON object to --result.
+127.0.0.1 and a free port; boto3 reaches it through AWS_ENDPOINT_URL. The stack of template.yaml is created
+there as `local run` creates it (portal_import_local.stack.provision: SAM's translator, then moto's
+CloudFormation, which resolves every intrinsic), so the splitter gets the environment its function has; then
+the Roles are loaded, the file uploaded, and the peak of tracemalloc's traced memory during the split is taken.
+The boto3 clients are built before tracing starts, as in a warm Lambda container. Writes one JSON object to
+--result.
 
     .venv/bin/python bench/split_memory.py import.csv --roles roles.csv --result split.json
 
@@ -33,7 +35,6 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "template.yaml"
 REGION = "us-east-1"
-STACK = "portal-import-bench"
 SERVER_START_SECONDS = 30
 
 
@@ -55,6 +56,7 @@ def _serve(port: int) -> None:
 
     warnings.filterwarnings("ignore")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    logging.getLogger("moto").setLevel(logging.ERROR)  # the resource types its CloudFormation only records
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -82,66 +84,6 @@ def _wait_until_up(endpoint: str, server: multiprocessing.process.BaseProcess) -
     raise ServerMissing(f"moto's server did not answer on {endpoint} within {SERVER_START_SECONDS} s")
 
 
-def _resolver(physical: dict[str, str], parameters: dict[str, Any]) -> Any:
-    def resolve(value: Any) -> str:
-        if isinstance(value, dict) and "Ref" in value:
-            name = value["Ref"]
-            if name in physical:
-                return physical[name]
-            return str(parameters[name]["Default"])
-        if isinstance(value, (dict, list)):
-            raise ValueError(f"bench/split_memory.py cannot resolve {value!r} from template.yaml")
-        return str(value)
-
-    return resolve
-
-
-def provision(template: dict[str, Any], clients: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
-    """Creates what the splitter talks to; returns the physical names by logical id and its environment."""
-    resources = template["Resources"]
-    physical: dict[str, str] = {}
-    for logical_id in ("JobsTable", "DirectoryTable"):
-        properties = resources[logical_id]["Properties"]
-        name = f"{STACK}-{logical_id}"
-        clients["dynamodb"].create_table(
-            TableName=name,
-            BillingMode=properties.get("BillingMode", "PAY_PER_REQUEST"),
-            AttributeDefinitions=properties["AttributeDefinitions"],
-            KeySchema=properties["KeySchema"],
-            **(
-                {"GlobalSecondaryIndexes": properties["GlobalSecondaryIndexes"]}
-                if "GlobalSecondaryIndexes" in properties
-                else {}
-            ),
-        )
-        physical[logical_id] = name
-    splitter = resources["SplitterFunction"]["Properties"]
-    environment_template = {
-        **template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}),
-        **splitter.get("Environment", {}).get("Variables", {}),
-    }
-    for value in environment_template.values():
-        queue_id = str(value.get("Ref")) if isinstance(value, dict) else ""
-        if queue_id in resources and resources[queue_id]["Type"] == "AWS::SQS::Queue":
-            attributes = {
-                name: str(resources[queue_id]["Properties"][name])
-                for name in ("VisibilityTimeout", "MessageRetentionPeriod")
-                if name in resources[queue_id]["Properties"]
-            }
-            url = clients["sqs"].create_queue(QueueName=f"{STACK}-{queue_id}", Attributes=attributes)["QueueUrl"]
-            physical[queue_id] = url
-    bucket_properties = resources["ImportBucket"]["Properties"]
-    physical["ImportBucket"] = f"{STACK}-imports"
-    clients["s3"].create_bucket(Bucket=physical["ImportBucket"])
-    if bucket_properties.get("VersioningConfiguration", {}).get("Status") == "Enabled":
-        clients["s3"].put_bucket_versioning(
-            Bucket=physical["ImportBucket"], VersioningConfiguration={"Status": "Enabled"}
-        )
-    resolve = _resolver(physical, template.get("Parameters", {}))
-    environment = {name: resolve(value) for name, value in environment_template.items()}
-    return physical, environment
-
-
 def _check_signature(split_file: Any) -> None:
     """split_file(dropped, deps, settings) is called as the brief of this measurement has it: optional parameters
     added since (such as the time left to the invocation) keep their defaults, so the whole file is split in
@@ -157,23 +99,27 @@ def measure(import_csv: Path, roles_csv: Path) -> dict[str, Any]:
     from portal_import.aws.directory import Directory
     from portal_import.config import SplitterSettings
     from portal_import.split import DroppedFile, SplitDeps, split_file
-    from portal_import_local.template import load_template
+    from portal_import_local.stack import provision
 
-    template = load_template(TEMPLATE)
-    clients: dict[str, Any] = {name: boto3.client(name, region_name=REGION) for name in ("dynamodb", "sqs", "s3")}
-    physical, environment = provision(template, clients)
+    # The stack of template.yaml, created by moto's CloudFormation on the server as `local run` creates it: every
+    # intrinsic (Ref, Fn::Sub, Fn::GetAtt, ...) is resolved there, and the splitter's environment is the one its
+    # function was given. The bucket's notification is left out by provision(), so the upload starts nothing.
+    session = boto3.Session(region_name=REGION)
+    stack = provision(TEMPLATE, {}, session)
+    environment = stack.functions["SplitterFunction"].environment
+    clients: dict[str, Any] = {name: session.client(name) for name in ("dynamodb", "sqs", "s3")}
     with roles_csv.open(encoding="utf-8-sig", newline="") as handle:
         roles = {row["Name"]: row["Active"].strip().lower() == "true" for row in csv.DictReader(handle)}
-    Directory(physical["DirectoryTable"]).put_roles(roles)
+    Directory(stack.directory_table).put_roles(roles)
     key = f"imports/{import_csv.name}"
     with import_csv.open("rb") as handle:
-        put = clients["s3"].put_object(Bucket=physical["ImportBucket"], Key=key, Body=handle)
+        put = clients["s3"].put_object(Bucket=stack.bucket, Key=key, Body=handle)
     size = import_csv.stat().st_size
 
     settings = SplitterSettings.from_env(environment)
     deps = SplitDeps.build(settings)
     dropped = DroppedFile(
-        bucket=physical["ImportBucket"],
+        bucket=stack.bucket,
         key=key,
         version=put.get("VersionId") or put["ETag"].strip('"'),
         version_id=put.get("VersionId"),
@@ -191,7 +137,7 @@ def measure(import_csv: Path, roles_csv: Path) -> dict[str, Any]:
 
     job = (
         clients["dynamodb"]
-        .get_item(TableName=physical["JobsTable"], Key={"pk": {"S": str(job_id)}}, ConsistentRead=True)
+        .get_item(TableName=stack.jobs_table, Key={"pk": {"S": str(job_id)}}, ConsistentRead=True)
         .get("Item", {})
     )
     rows_queue = environment["ROWS_QUEUE_URL"]
