@@ -7,12 +7,16 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from portal_import.aws.directory import Directory
-from portal_import.aws.idempotency import DurableDynamoDBPersistenceLayer
+from portal_import.aws.clients import client
 from portal_import.aws.jobs import JobStore
+from portal_import.aws.ledger import EmailLedger
 from portal_import.aws.mailer import Mailer
 from portal_import.aws.notifier import Notifier
 from portal_import.aws.queues import QueueSender
@@ -31,15 +35,16 @@ processor = BatchProcessor(
     logger=logger,
     raise_on_entire_batch_failure=False,
 )
-# A batch delivered again (SQS is at-least-once, the worker may re-send it) sends nothing a second time.
+# A batch delivered again once it was done (SQS is at-least-once) costs one read, and takes no send slots: the
+# email ledger, not this, is what keeps a recipient from a second email when a delivery fails part-way.
 idempotency = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=7 * 24 * 3600)
-persistence = DurableDynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=client("dynamodb"))
 
 
 @lru_cache(maxsize=1)
 def _deps() -> SendDeps:
     return SendDeps(
-        directory=Directory(settings.directory_table),
+        ledger=EmailLedger(settings.directory_table, settings.jobs_table),
         jobs=JobStore(settings.jobs_table),
         slots=SendSlots(settings.jobs_table, settings.email_rate_per_second),
         mailer=Mailer(),

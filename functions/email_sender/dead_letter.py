@@ -1,5 +1,6 @@
-"""Email dead letters: a batch whose retries are spent is accounted for, its recipients as not delivered, so that
-the job's emails finish (the emails-sent notice goes out, `portal-import watch` ends) instead of waiting forever."""
+"""Email dead letters: a batch whose retries are spent is accounted for, the recipients it did not reach as not
+delivered, so that the job's emails finish (the emails-sent notice goes out, `portal-import watch` ends) instead of
+waiting forever; `portal-import resend JOB` sends them new links."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from portal_import.aws.jobs import JobStore
+from portal_import.aws.ledger import EmailLedger
 from portal_import.aws.notifier import Notifier
 from portal_import.config import EmailDeadLetterSettings
 from portal_import.observability import logger, metrics, tracer
@@ -24,8 +26,9 @@ processor = BatchProcessor(
 
 
 @lru_cache(maxsize=1)
-def _deps() -> tuple[JobStore, Notifier | None]:
-    return JobStore(settings.jobs_table), Notifier(settings.topic_arn) if settings.topic_arn else None
+def _deps() -> tuple[EmailLedger, JobStore, Notifier | None]:
+    notifier = Notifier(settings.topic_arn) if settings.topic_arn else None
+    return EmailLedger(settings.directory_table, settings.jobs_table), JobStore(settings.jobs_table), notifier
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -34,8 +37,8 @@ def _deps() -> tuple[JobStore, Notifier | None]:
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     def record_handler(record: EmailBatchRecord) -> None:
         logger.append_keys(job_id=record.body.job_id, email_batch=record.body.key)
-        jobs, notifier = _deps()
-        counted = account_dead_batch(record.body, jobs, notifier, settings)
+        ledger, jobs, notifier = _deps()
+        counted = account_dead_batch(record.body, ledger, jobs, notifier, settings)
         metrics.add_metric(name="ActivationEmailsDeadLettered", unit="Count", value=counted)
 
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -2,7 +2,9 @@
 
 moto's TransactWriteItems deep-copies every table a transaction touches, once per action, so that it can
 roll back: with a directory of thousands of items that is seconds and gigabytes per call. Here only the
-items the transaction touches are saved, and restored if it is cancelled.
+items the transaction touches are saved, and restored if it is cancelled. Transactions and single-item writes
+take one lock, so that a transaction is atomic among threads (local serve, concurrent senders in tests): saving
+and restoring outside it would undo another writer's changes made in between.
 
 moto serializes each DynamoDB response by walking the API's shape model value by value (about 70 ms for a
 BatchGetItem of 100 items); the JSON protocol's body is the result as JSON, so json.dumps writes it directly
@@ -33,7 +35,8 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 
 _original_transact_write_items = DynamoDBBackend.transact_write_items
-_lock = threading.Lock()
+_single_item_writes = {name: getattr(DynamoDBBackend, name) for name in ("put_item", "update_item", "delete_item")}
+_lock = threading.RLock()  # re-entered by a rollback's own writes
 _installed = False
 
 
@@ -57,18 +60,18 @@ def _key_of(backend: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> tuple
 
 
 def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
-    saved: dict[str, tuple[str, dict[str, Any], dict[str, Any] | None]] = {}
-    for action in transact_items:
-        try:
-            op_type, op = next(iter(action.items()))
-            table_name, key = _key_of(self, op_type, op)
-        except Exception:  # noqa: BLE001, S112 - a malformed action: moto's own validation reports it below
-            continue
-        identity = json.dumps([table_name, key], sort_keys=True)
-        if identity not in saved:
-            current = self.get_item(table_name, key)
-            saved[identity] = (table_name, key, current.to_json()["Attributes"] if current else None)
     with _lock:
+        saved: dict[str, tuple[str, dict[str, Any], dict[str, Any] | None]] = {}
+        for action in transact_items:
+            try:
+                op_type, op = next(iter(action.items()))
+                table_name, key = _key_of(self, op_type, op)
+            except Exception:  # noqa: BLE001, S112 - a malformed action: moto's own validation reports it below
+                continue
+            identity = json.dumps([table_name, key], sort_keys=True)
+            if identity not in saved:
+                current = self.get_item(table_name, key)
+                saved[identity] = (table_name, key, current.to_json()["Attributes"] if current else None)
         dynamodb_models.copy = _CopyAllButTables  # type: ignore[assignment]
         try:
             _original_transact_write_items(self, transact_items)
@@ -120,9 +123,19 @@ def _unix_time_millis(dt: Any = None) -> float:
     return time.time() * 1000.0 if dt is None else float(_original_unix_time_millis(dt))
 
 
+def _locked(write: Any) -> Any:
+    def locked_write(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        with _lock:
+            return write(self, *args, **kwargs)
+
+    return locked_write
+
+
 def install() -> None:
     global _installed
     if not _installed:
+        for name, write in _single_item_writes.items():
+            setattr(DynamoDBBackend, name, _locked(write))
         DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
         sqs_models.unix_time_millis = _unix_time_millis
         DynamoHandler.serialized = _serialized  # type: ignore[method-assign,assignment]

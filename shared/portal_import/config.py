@@ -58,6 +58,7 @@ class EmailSenderSettings(_FromEnvironment):
 
 class EmailDeadLetterSettings(_FromEnvironment):
     jobs_table: str = Field(alias="JOBS_TABLE")
+    directory_table: str = Field(alias="DIRECTORY_TABLE")
     topic_arn: str | None = Field(alias="TOPIC_ARN", default=None)  # for the emails-sent notice
     activation_link_ttl_hours: int | None = Field(alias="ACTIVATION_LINK_TTL_HOURS", default=None, gt=0)
 

@@ -70,11 +70,19 @@ class EmailRecipient(_Message):
 
 
 class EmailBatch(_Message):
-    """Activation emails for users created from one chunk; `key` identifies it across redeliveries."""
+    """Activation emails for users of one job; `key` identifies the batch across redeliveries.
+
+    `request` names what the emails are for: absent for the import's own emails (a chunk's users), the id of a
+    `portal-import resend` otherwise. A recipient gets at most one email per request (the email ledger)."""
 
     key: str
     job_id: str
+    request: str | None = None
     recipients: list[EmailRecipient]
+
+    @property
+    def request_id(self) -> str:
+        return self.request or self.job_id
 
 
 class AggregateRequest(_Message):

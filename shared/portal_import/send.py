@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formataddr
@@ -11,8 +13,8 @@ from functools import partial
 from botocore.exceptions import BotoCoreError, ClientError
 
 from portal_import.activation import ActivationToken, activation_values, new_token
-from portal_import.aws.directory import Activation, Directory
 from portal_import.aws.jobs import JobStore
+from portal_import.aws.ledger import ClaimRefused, Commit, EmailLedger, NewLink, Settlement
 from portal_import.aws.mailer import MAX_DESTINATIONS, Destination, Mailer
 from portal_import.aws.notifier import Notifier
 from portal_import.aws.queues import QueueSender
@@ -22,18 +24,8 @@ from portal_import.config import EmailDeadLetterSettings, EmailSenderSettings
 from portal_import.job import Job
 from portal_import.messages import EmailBatch, EmailRecipient
 from portal_import.observability import logger
-from portal_import.retry import with_retries
+from portal_import.retry import is_transient, with_retries
 
-# SES answers these when a send may succeed if tried again later; anything else is about this email.
-_TRANSIENT_CODES = {
-    "Throttling",
-    "ThrottlingException",
-    "TooManyRequestsException",
-    "ServiceUnavailable",
-    "InternalFailure",
-    "InternalError",
-    "RequestTimeout",
-}
 # SES's answers for one destination of a bulk send that may succeed if sent again later.
 _TRANSIENT_STATUSES = {"AccountThrottled", "TransientFailure", "AccountSendingPaused", "AccountDailyQuotaExceeded"}
 SEND_ATTEMPTS = 10
@@ -44,17 +36,16 @@ FINISH_SECONDS = 20.0
 # quarter second late (plus the call's own time) still keeps any window within R*W + R.
 LATE_SECONDS = 0.25
 _MAX_MISSED = 10
-
-
-def is_transient(error: Exception) -> bool:
-    if isinstance(error, ClientError):
-        return error.response.get("Error", {}).get("Code") in _TRANSIENT_CODES
-    return isinstance(error, (BotoCoreError, ConnectionError, TimeoutError))
+# A call's recipients are settled and the next call's claimed in one transaction (100 items at most, one more
+# for the job's counters): 49 a call.
+PER_CALL = min(MAX_DESTINATIONS, 49)
+# How long a claim lasts without an invocation deadline to bound it (scripts, tests): Lambda's longest run.
+DEFAULT_LEASE_SECONDS = 900.0
 
 
 @dataclass(frozen=True)
 class SendDeps:
-    directory: Directory
+    ledger: EmailLedger
     jobs: JobStore
     slots: SendSlots
     mailer: Mailer
@@ -67,116 +58,221 @@ class SendDeps:
 def send_activation_emails(
     batch: EmailBatch, deps: SendDeps, settings: EmailSenderSettings, *, seconds_left: Callable[[], float] | None = None
 ) -> int:
-    """Sends the batch's emails, each at most once; returns how many went out.
+    """Sends each recipient of the batch its activation email unless the ledger has it reached already; returns
+    how many this call sent.
 
-    The shared limiter hands out send slots at the configured rate. Recipients are sent to in SES bulk calls of
-    half a second's worth (at most 50), each at its first slot and never later than LATE_SECONDS after it:
-    slots missed by more are given up and their recipients go last on fresh slots, since sending late would
-    crowd whoever holds the next slots. So no window of W seconds holds more than R*W + R emails, whatever the
-    number of senders. Links are made just before sending, for the recipients the limiter can take now.
-    Recipients this invocation cannot reach go back on the queue as a new batch, so what was sent is never sent
-    again: those beyond today's quota wait QUOTA_PAUSE_SECONDS (sending pauses, no email fails), those beyond
-    the invocation's time, or still throttled after retries, come back at once.
+    Every recipient is claimed in the ledger (its new link stored) before its email goes out and settled once
+    SES answered, so no retry, redelivery or concurrent delivery of a batch sends anyone a second email; the
+    one exception is a process that dies between SES accepting an email and settling it (at least once). The
+    shared limiter hands out send slots at the configured rate. Recipients are sent to in SES bulk calls of
+    half a second's worth (at most PER_CALL), each at its first slot and never later than LATE_SECONDS after
+    it: slots missed by more are given up and their recipients go last on fresh slots, since sending late
+    would crowd whoever holds the next slots. So no window of W seconds holds more than R*W + R emails,
+    whatever the number of senders. Recipients this invocation cannot reach go back on the queue as a new
+    batch: those beyond today's quota wait QUOTA_PAUSE_SECONDS (sending pauses, no email fails), those beyond
+    the invocation's time, or still throttled after retries, come back at once, and those another live sender
+    holds come back once its claim has run out (in case it dies with them).
     """
     logger.append_keys(job_id=batch.job_id, email_batch=batch.key)
-    quota = settings.daily_email_quota or deps.mailer.daily_quota()
-    deadline = deps.clock() + seconds_left() - FINISH_SECONDS if seconds_left else None
-    # Links are stored before slots are reserved, so that no slot passes while they are written; only for the
-    # recipients the limiter has room for (a batch paused for the quota writes none).
-    room = deps.slots.available(len(batch.recipients), quota, deadline=deadline)
-    now_sending = batch.recipients[: len(room.slots)]
-    tokens = {r.contact_id: new_token(settings.activation_link_ttl_hours) for r in now_sending}
-    if tokens:
-        deps.directory.set_activations(
-            [
-                Activation(
-                    contact_id=r.contact_id,
-                    user_id=r.user_id,
-                    token_hash=tokens[r.contact_id].token_hash,
-                    expires_at=tokens[r.contact_id].expires_at,
-                )
-                for r in now_sending
-            ]
-        )
-    reservation = deps.slots.reserve(len(tokens), quota, deadline=deadline) if tokens else room
-    queue = list(batch.recipients)  # in sending order; the first len(slots) have a slot each
-    slots, short_of = list(reservation.slots), reservation.short_of or room.short_of
-    per_call = max(1, min(MAX_DESTINATIONS, int(settings.email_rate_per_second / 2)))
-    sent = failed = 0
-    retry: list[EmailRecipient] = []  # to send again in a new batch, at once
-    position = missed = 0
-    while position < len(slots):
-        now = deps.clock()
-        gone = sum(1 for slot in slots[position:] if now - slot > LATE_SECONDS)
-        if gone and missed < _MAX_MISSED:
-            missed += 1
-            again = deps.slots.reserve(gone, quota, deadline=deadline, replacing=True)
-            queue[position:] = queue[position + gone :] + queue[position : position + gone]
-            slots[position:] = slots[position + gone :] + again.slots
-            short_of = again.short_of or short_of
-            continue
-        wait = slots[position] - now
-        if wait > 0:
-            deps.sleep(wait)
-            continue  # look at the clock again: a sleep can end late
-        group = queue[position : min(position + per_call, len(slots))]
-        try:
-            statuses = _send([_destination(r, tokens[r.contact_id], settings) for r in group], deps, settings)
-        except (ClientError, BotoCoreError, ConnectionError, TimeoutError) as error:
-            if is_transient(error):  # still throttled after every retry: this and the rest go round again
-                retry.extend(queue[position : len(slots)])
-                logger.warning("Sending keeps failing; the rest is queued again", extra={"left": len(retry)})
-                break
-            # Refused as a whole (e.g. the sender identity is not verified): sending again would be refused.
-            logger.error("Activation emails refused", extra={"emails": len(group), "error": str(error)[:200]})
-            failed += len(group)
+    started = deps.clock()
+    lease_until = started + (seconds_left() if seconds_left else DEFAULT_LEASE_SECONDS)
+    sending = _Sending(batch, deps, settings, lease_until=lease_until)
+    try:
+        sending.run(deadline=lease_until - FINISH_SECONDS if seconds_left else None)
+    except BaseException:
+        sending.give_back()
+        raise
+    sending.settle()
+    sending.queue_the_rest(busy_delay=min(QUOTA_PAUSE_SECONDS, math.ceil(lease_until - started)))
+    logger.info("Activation emails sent", extra={"sent": sending.sent, "failed": sending.failed})
+    if deps.notifier is not None and batch.request_id == batch.job_id:
+        job = deps.jobs.get(batch.job_id)
+        if job is not None:
+            _announce_if_last(job, deps.jobs, deps.notifier, settings)
+    return sending.sent
+
+
+class _Sending:
+    """One invocation's work on a batch: what it holds in the ledger, and what it leaves for another."""
+
+    def __init__(self, batch: EmailBatch, deps: SendDeps, settings: EmailSenderSettings, *, lease_until: float):
+        self.batch = batch
+        self.deps = deps
+        self.settings = settings
+        self.lease_until = lease_until
+        self.attempt = uuid.uuid4().hex
+        self.tokens: dict[str, ActivationToken] = {}  # contact id -> the link of a recipient this run holds
+        self.step = Commit()  # settlements not yet written
+        self.sent = self.failed = 0
+        self.retry: list[EmailRecipient] = []  # to send again in a new batch, at once
+        self.later: list[EmailRecipient] = []  # beyond the quota or the invocation's time
+        self.busy: list[EmailRecipient] = []  # held by another live sender
+        self.paused = False
+
+    def run(self, *, deadline: float | None) -> None:
+        deps, settings = self.deps, self.settings
+        quota = settings.daily_email_quota or deps.mailer.daily_quota()
+        queue = list(self.batch.recipients)  # in sending order; the first len(slots) have a slot each
+        reservation = deps.slots.reserve(len(queue), quota, deadline=deadline)
+        slots, short_of = list(reservation.slots), reservation.short_of
+        per_call = max(1, min(PER_CALL, int(settings.email_rate_per_second / 2)))
+        position = missed = 0
+        while position < min(len(slots), len(queue)):
+            now = deps.clock()
+            end = min(len(slots), len(queue))
+            gone = sum(1 for slot in slots[position:end] if now - slot > LATE_SECONDS)
+            if gone and missed < _MAX_MISSED:
+                missed += 1
+                again = deps.slots.reserve(gone, quota, deadline=deadline, replacing=True)
+                queue[position:] = queue[position + gone :] + queue[position : position + gone]
+                slots[position:] = slots[position + gone : end] + again.slots
+                short_of = again.short_of or short_of
+                continue
+            group = queue[position : min(position + per_call, len(slots))]
+            unclaimed = [r for r in group if r.contact_id not in self.tokens]
+            if unclaimed:
+                # Settles the call before and claims this one in one write, before waiting for the slot.
+                refused = self._commit(unclaimed)
+                if refused:
+                    queue = [r for r in queue if r.contact_id not in refused]
+                    continue
+            wait = slots[position] - deps.clock()
+            if wait > 0:
+                deps.sleep(wait)
+                continue  # look at the clock again: a sleep can end late
+            try:
+                statuses = self._send(group)
+            except (ClientError, BotoCoreError, ConnectionError, TimeoutError) as error:
+                if is_transient(error):  # still throttled after every retry: this and the rest go round again
+                    self._release(group)
+                    self.retry.extend(queue[position : len(slots)])
+                    logger.warning("Sending keeps failing; the rest is queued again", extra={"left": len(self.retry)})
+                    return
+                # Refused as a whole (e.g. the sender identity is not verified): sending again would be refused.
+                logger.error("Activation emails refused", extra={"emails": len(group), "error": str(error)[:200]})
+                statuses = ["Refused"] * len(group)
+            for recipient, status in zip(group, statuses, strict=False):
+                if status == "Success":
+                    self._settle(recipient, Settlement.SENT)
+                elif status in _TRANSIENT_STATUSES:
+                    self._release([recipient])
+                    self.retry.append(recipient)
+                else:  # refused for this address (e.g. rejected): sending it again would be refused again
+                    logger.warning("Activation email refused", extra={"row": recipient.row, "status": status})
+                    self._settle(recipient, Settlement.UNDELIVERED)
             position += len(group)
-            continue
-        for recipient, status in zip(group, statuses, strict=False):
-            if status == "Success":
-                sent += 1
-            elif status in _TRANSIENT_STATUSES:
-                retry.append(recipient)
-            else:  # refused for this address (e.g. rejected): sending it again would be refused again
-                logger.warning("Activation email refused", extra={"row": recipient.row, "status": status})
-                failed += 1
-        position += len(group)
-    if retry:
-        _requeue(_rest(batch, retry, ""), deps, delay=0)
-    if len(slots) < len(queue):
-        paused = short_of == "quota"
-        later = _rest(batch, queue[len(slots) :], "q" if paused else "t")
-        _requeue(later, deps, delay=QUOTA_PAUSE_SECONDS if paused else 0)
-        logger.warning(
-            "Daily email quota spent: sending paused" if paused else "Out of time: the rest is queued again",
-            extra={"waiting": len(later.recipients), "quota": quota},
+        self.later = queue[len(slots) :]
+        self.paused = short_of == "quota"
+
+    def _commit(self, claiming: list[EmailRecipient]) -> set[str]:
+        """Writes the pending settlements and claims `claiming` (new links); returns the contact ids refused."""
+        links = {r.contact_id: new_token(self.settings.activation_link_ttl_hours) for r in claiming}
+        self.step.claims = [
+            NewLink(
+                contact_id=r.contact_id,
+                user_id=r.user_id,
+                token_hash=links[r.contact_id].token_hash,
+                expires_at=links[r.contact_id].expires_at,
+            )
+            for r in claiming
+        ]
+        refused = self.deps.ledger.commit(
+            self.step,
+            job_id=self.batch.job_id,
+            request=self.batch.request_id,
+            attempt=self.attempt,
+            lease_until=self.lease_until,
+            now=self.deps.clock(),
         )
-    job = with_retries(lambda: deps.jobs.add_email_results(batch.job_id, sent=sent, failed=failed))
-    logger.info("Activation emails sent", extra={"sent": sent, "failed": failed})
-    if deps.notifier is not None:
-        _announce_if_last(job, deps.jobs, deps.notifier, settings)
-    return sent
+        self.step = Commit()
+        self.tokens.update((c, token) for c, token in links.items() if c not in refused)
+        for recipient in claiming:
+            why = refused.get(recipient.contact_id)
+            if why is ClaimRefused.BUSY:
+                self.busy.append(recipient)
+            elif why is not None:
+                logger.info("Recipient needs no email from this batch", extra={"row": recipient.row, "why": why.value})
+        return set(refused)
+
+    def _settle(self, recipient: EmailRecipient, how: Settlement) -> None:
+        self.tokens.pop(recipient.contact_id, None)
+        self.step.settled[recipient.contact_id] = how
+        if how is Settlement.SENT:
+            self.sent += 1
+        elif how is Settlement.UNDELIVERED:
+            self.failed += 1
+
+    def _release(self, recipients: list[EmailRecipient]) -> None:
+        for recipient in recipients:
+            if recipient.contact_id in self.tokens:
+                self._settle(recipient, Settlement.RELEASED)
+
+    def settle(self) -> None:
+        """Writes what is left to settle, giving back any claim still held."""
+        for contact_id in list(self.tokens):
+            self.tokens.pop(contact_id)
+            self.step.settled[contact_id] = Settlement.RELEASED
+        if self.step:
+            self.deps.ledger.commit(
+                self.step,
+                job_id=self.batch.job_id,
+                request=self.batch.request_id,
+                attempt=self.attempt,
+                lease_until=self.lease_until,
+                now=self.deps.clock(),
+            )
+            self.step = Commit()
+
+    def give_back(self) -> None:
+        """After a failure part-way: records what was sent and releases the rest, so that the batch's next
+        delivery sends only what this one did not; a failure here leaves the claims to run out."""
+        try:
+            self.settle()
+        except Exception:  # noqa: BLE001 - the failure being raised matters more; the claims run out by themselves
+            logger.exception("Could not settle the emails of a failed attempt")
+
+    def queue_the_rest(self, *, busy_delay: int) -> None:
+        """Recipients this invocation did not settle, back on the queue as batches of their own."""
+        batch = self.batch
+        if self.retry:
+            _requeue(_rest(batch, self.retry, ""), self.deps, delay=0)
+        if self.later:
+            rest = _rest(batch, self.later, "q" if self.paused else "t")
+            _requeue(rest, self.deps, delay=QUOTA_PAUSE_SECONDS if self.paused else 0)
+            logger.warning(
+                "Daily email quota spent: sending paused" if self.paused else "Out of time: the rest is queued again",
+                extra={"waiting": len(rest.recipients)},
+            )
+        if self.busy:
+            _requeue(_rest(batch, self.busy, "b"), self.deps, delay=busy_delay)
+            logger.warning("Recipients held by another sender: queued again for later", extra={"held": len(self.busy)})
+
+    def _send(self, group: list[EmailRecipient]) -> list[str]:
+        destinations = [_destination(r, self.tokens[r.contact_id], self.settings) for r in group]
+        return _send(destinations, self.deps, self.settings)
 
 
 def account_dead_batch(
-    batch: EmailBatch, jobs: JobStore, notifier: Notifier | None, settings: EmailDeadLetterSettings
+    batch: EmailBatch, ledger: EmailLedger, jobs: JobStore, notifier: Notifier | None, settings: EmailDeadLetterSettings
 ) -> int:
-    """A batch whose retries are spent: its recipients count as not delivered (whether an attempt reached some of
-    them is not known), so that the job's emails are all accounted for and its emails-sent notice goes out.
-    Returns how many were counted (0 for a batch counted before). The notice is tried on a redelivery too: a
-    delivery that counted the batch may have failed to publish it."""
-    job, counted = with_retries(
-        lambda: jobs.account_dead_email_batch(batch.job_id, batch.key, recipients=len(batch.recipients))
+    """A batch whose retries are spent: each recipient it did not reach counts as not delivered (once, in the
+    ledger, whoever else holds the same recipient), so that the job's emails are all accounted for and its
+    emails-sent notice goes out; `portal-import resend` can still reach them. Returns how many were counted now.
+    The notice is tried on a redelivery too: a delivery that counted the batch may have failed to publish it."""
+    counted = ledger.mark_undelivered(
+        job_id=batch.job_id,
+        request=batch.request_id,
+        recipients=[(r.contact_id, r.user_id) for r in batch.recipients],
+        now=time.time(),
     )
-    if counted:
-        logger.warning(
-            "Dead-lettered email batch: its recipients count as not delivered", extra={"emails": len(batch.recipients)}
-        )
-    else:
-        logger.info("Dead-lettered email batch already accounted")
-    if notifier is not None:
+    logger.warning(
+        "Dead-lettered email batch: recipients not reached count as not delivered",
+        extra={"emails": len(batch.recipients), "counted": counted},
+    )
+    job = jobs.get(batch.job_id)
+    if notifier is not None and job is not None:
         announce_emails_sent_if_done(job, jobs, notifier, link_ttl_hours=settings.activation_link_ttl_hours)
-    return len(batch.recipients) if counted else 0
+    return counted
 
 
 def _announce_if_last(job: Job, jobs: JobStore, notifier: Notifier, settings: EmailSenderSettings) -> None:
@@ -217,7 +313,9 @@ def _send(destinations: list[Destination], deps: SendDeps, settings: EmailSender
 def _rest(batch: EmailBatch, recipients: list[EmailRecipient], reason: str) -> EmailBatch:
     """The recipients left over, as a batch whose key is the same on every run that leaves the same ones."""
     first = batch.recipients.index(recipients[0])
-    return EmailBatch(key=f"{batch.key}+{reason}{first}", job_id=batch.job_id, recipients=recipients)
+    return EmailBatch(
+        key=f"{batch.key}+{reason}{first}", job_id=batch.job_id, request=batch.request, recipients=recipients
+    )
 
 
 def _requeue(batch: EmailBatch, deps: SendDeps, *, delay: int) -> None:

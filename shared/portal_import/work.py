@@ -26,7 +26,7 @@ from portal_import.messages import (
 from portal_import.observability import logger
 from portal_import.packing import packed
 from portal_import.results import activation_email_status
-from portal_import.retry import with_retries
+from portal_import.retry import is_transient, with_retries
 from portal_import.rules import PROCESSING_ERROR, contact_not_found, is_valid_email, user_already_exists, with_detail
 
 # A chunk's emails travel as one message where they fit (fewer messages, fewer sender invocations and
@@ -73,7 +73,9 @@ def process_chunk(chunk: RowChunk, deps: WorkDeps, *, delivery: int = 1) -> None
     """Decides and records every row of the chunk; `delivery` is how many times SQS has handed it out.
 
     From the ISOLATE_FROM-th delivery on, the rows are processed one by one, so that a row that always fails
-    (a poison row) costs only itself: it ends as `Processing error`, the others as they should.
+    (a poison row) costs only itself: it ends as `Processing error`, the others as they should. A transient
+    error (throttling, 5xx, a timeout) that outlasts the in-process retries is never blamed on a row: the
+    chunk fails and is delivered again.
     """
     logger.append_keys(job_id=chunk.job_id, chunk=chunk.seq)
     job = deps.jobs.get(chunk.job_id)
@@ -102,7 +104,11 @@ def _decide_row_by_row(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], 
             row_outcomes, row_emails = with_retries(
                 partial(_decide, single, deps), attempts=ROW_ATTEMPTS, base_delay=0.02
             )
-        except Exception:  # noqa: BLE001 - the row's own fault: it fails alone
+        except Exception as error:
+            if is_transient(error):
+                # A service's bad spell, not the row's fault: the chunk is delivered again (the users it created
+                # so far are recognized as its own then), rather than the row failing.
+                raise
             logger.exception("Row failed every attempt", extra={"row": row.row})
             row_outcomes, row_emails = _salvage(single, deps)
         outcomes.extend(row_outcomes)

@@ -4,6 +4,7 @@ expire; each function granted only what its code calls; and every check checkov 
 from __future__ import annotations
 
 import re
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,8 +16,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from portal_import.aws import clients, directory, ratelimit
-from portal_import.aws.directory import Activation, Directory, PortalUser
+from portal_import.aws import clients, directory, ledger, ratelimit
+from portal_import.aws.directory import Directory, PortalUser
+from portal_import.aws.ledger import Commit, EmailLedger, NewLink, Settlement
 from portal_import.aws.ratelimit import SendSlots
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,13 +95,18 @@ GRANTS = {
         "dynamodb:DeleteItem IdempotencyTable",
         "dynamodb:GetItem JobsTable if dynamodb:LeadingKeys=rate-limiter#activation-email",
         "dynamodb:PutItem JobsTable if dynamodb:LeadingKeys=rate-limiter#activation-email",
+        "dynamodb:GetItem JobsTable",
         "dynamodb:UpdateItem JobsTable",
-        "dynamodb:PutItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",
+        "dynamodb:UpdateItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # the email ledger and links
+        "dynamodb:BatchGetItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",
         "sqs:SendMessage* EmailQueue",
         "sns:Publish NotificationTopic",  # the emails-sent notice
     },
     "EmailDeadLetterFunction": {
+        "dynamodb:GetItem JobsTable",
         "dynamodb:UpdateItem JobsTable",
+        "dynamodb:UpdateItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # the email ledger
+        "dynamodb:BatchGetItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",
         "sns:Publish NotificationTopic",  # the emails-sent notice
     },
     "AggregatorFunction": {
@@ -343,9 +350,10 @@ def directory_table(sam_template: dict[str, Any], monkeypatch: pytest.MonkeyPatc
 
 def test_an_expired_activation_link_is_deleted_by_the_directory_table(directory_table: dict[str, Any]) -> None:
     ddb = directory_table["client"]
-    # Given a User's activation link stored the way the email sender stores it
-    Directory(directory_table["name"]).set_activations(
-        [Activation(contact_id="C1", user_id="U1", token_hash="ab" * 32, expires_at="2030-01-02T03:04:05Z")]
+    # Given a User's activation link stored the way the email sender stores it (claimed in the email ledger)
+    link = NewLink(contact_id="C1", user_id="U1", token_hash="ab" * 32, expires_at="2030-01-02T03:04:05Z")
+    EmailLedger(directory_table["name"], "jobs").commit(
+        Commit(claims=[link]), job_id="J1", request="J1", attempt="a", lease_until=time.time() + 60, now=time.time()
     )
     # When DynamoDB looks for the table's time-to-live attribute on the item
     ttl = ddb.describe_time_to_live(TableName=directory_table["name"])["TimeToLiveDescription"]
@@ -363,6 +371,7 @@ class _RecordingDynamoDB:
 
     def __init__(self) -> None:
         self.keys: dict[str, set[str]] = defaultdict(set)
+        self.tables: dict[str, str] = {}  # partition key -> table, for transactions that span tables
 
     def query(self, **call: Any) -> dict[str, Any]:
         self.keys["dynamodb:Query"].update(value["S"] for value in call["ExpressionAttributeValues"].values())
@@ -377,8 +386,17 @@ class _RecordingDynamoDB:
         return {}
 
     def transact_write_items(self, **call: Any) -> dict[str, Any]:
-        self.keys["dynamodb:PutItem"].update(item["Put"]["Item"]["pk"]["S"] for item in call["TransactItems"])
+        for action in call["TransactItems"]:
+            ((kind, write),) = action.items()
+            key = write["Item"] if kind == "Put" else write["Key"]
+            self.keys[f"dynamodb:{kind}Item"].add(key["pk"]["S"])
+            self.tables[key["pk"]["S"]] = write["TableName"]
         return {}
+
+    def batch_get_item(self, **call: Any) -> dict[str, Any]:
+        for request in call["RequestItems"].values():
+            self.keys["dynamodb:BatchGetItem"].update(key["pk"]["S"] for key in request["Keys"])
+        return {"Responses": {}}
 
 
 def _leading_keys(role: dict[str, Any], action: str, table: str) -> list[str]:
@@ -406,15 +424,23 @@ def test_the_keys_iam_conditions_allow_are_the_keys_the_code_uses(
     ddb = _RecordingDynamoDB()
     monkeypatch.setattr(directory, "client", lambda service: ddb)
     monkeypatch.setattr(ratelimit, "client", lambda service: ddb)
+    monkeypatch.setattr(ledger, "client", lambda service: ddb)
     table = Directory("directory")
     table.active_roles()
     roles = set(ddb.keys.pop("dynamodb:Query"))
     table.create_users([PortalUser(contact_id="0031234567890123456", user_id="U1", role="Partner User")])
     users = set(ddb.keys.pop("dynamodb:PutItem"))
-    table.set_activations(
-        [Activation(contact_id="0031234567890123456", user_id="U1", token_hash="ab", expires_at="2030-01-01T00:00:00Z")]
-    )
-    links = set(ddb.keys.pop("dynamodb:PutItem"))
+    emails = EmailLedger("directory", "jobs")
+    link = NewLink(contact_id="0031234567890123456", user_id="U1", token_hash="ab", expires_at="2030-01-01T00:00:00Z")
+    at = {"job_id": "J1", "request": "J1", "attempt": "a", "lease_until": 2e9, "now": 1e9}
+    emails.commit(Commit(claims=[link]), **at)
+    emails.commit(Commit(settled={link.contact_id: Settlement.SENT}), **at)
+    emails.standings("J1", [link.contact_id], now=1e9)
+    emails.mark_undelivered(job_id="J1", request="J1", recipients=[(link.contact_id, "U1")], now=1e9)
+    ledger_keys = {
+        action: {key for key in ddb.keys.pop(action) if ddb.tables.get(key, "directory") == "directory"}
+        for action in ("dynamodb:UpdateItem", "dynamodb:BatchGetItem")
+    }
     SendSlots("jobs", rate_per_second=10).reserve(1, daily_quota=10)
     limiter = ddb.keys
     # Then each request's partition key is one its function's conditioned grant allows
@@ -423,6 +449,8 @@ def test_the_keys_iam_conditions_allow_are_the_keys_the_code_uses(
         assert _within(roles, _leading_keys(grants[function], "dynamodb:Query", "DirectoryTable")), function
     assert _within(users, _leading_keys(grants["WorkerFunction"], "dynamodb:PutItem", "DirectoryTable"))
     sender = grants["EmailSenderFunction"]
-    assert _within(links, _leading_keys(sender, "dynamodb:PutItem", "DirectoryTable"))
+    for function in ("EmailSenderFunction", "EmailDeadLetterFunction"):
+        for action, keys in ledger_keys.items():
+            assert _within(keys, _leading_keys(grants[function], action, "DirectoryTable")), (function, action)
     for action in ("dynamodb:GetItem", "dynamodb:PutItem"):
         assert _within(limiter[action], _leading_keys(sender, action, "JobsTable")), action

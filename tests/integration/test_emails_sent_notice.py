@@ -3,11 +3,13 @@ more on the topic (event emails-sent) with the sent and not-delivered counts; a 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from portal_import.aws.ledger import Commit, EmailLedger, NewLink, Settlement, Standing
 from portal_import_local.runtime import LocalRuntime
 
 MIXED = Path(__file__).resolve().parents[1] / "fixtures" / "mixed"
@@ -43,12 +45,10 @@ def test_email_batches_whose_retries_are_spent_count_as_not_delivered(
     runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given every attempt to send the job's emails crashes (the links cannot be stored), so batches end dead-lettered
-    from portal_import.aws.directory import Directory
-
-    def crash(self: Directory, *args: Any, **kwargs: Any) -> None:
+    def crash(self: EmailLedger, *args: Any, **kwargs: Any) -> None:
         raise RuntimeError("directory unavailable")
 
-    monkeypatch.setattr(Directory, "set_activations", crash)
+    monkeypatch.setattr(EmailLedger, "commit", crash)
     event = runtime.upload(MIXED / "import.csv", "imports/dead.csv", {"send-activation-email": "true"})
     (job_id,) = runtime.deliver_s3_event(event)
     # When the pipeline runs dry (the email dead-letter queue drained by its function)
@@ -60,11 +60,23 @@ def test_email_batches_whose_retries_are_spent_count_as_not_delivered(
     assert notice.subject == "Activation emails sent: dead.csv - 0 sent, 21 not delivered"
 
 
-def test_a_dead_batch_delivered_again_is_counted_once(cloud: Any) -> None:
+def test_a_dead_batch_counts_only_whom_it_did_not_reach_and_only_once(cloud: Any) -> None:
+    # Given a job's batch of three, of whom one was sent an email before the batch's retries were spent
     cloud.start_job("job-dead", chunks=1, rows=5)
-    jobs = cloud.jobs()
-    first, first_counted = jobs.account_dead_email_batch("job-dead", "job-dead/c0", recipients=3)
-    again, again_counted = jobs.account_dead_email_batch("job-dead", "job-dead/c0", recipients=3)
-    other, other_counted = jobs.account_dead_email_batch("job-dead", "job-dead/c0+t", recipients=2)
-    assert (first.emails_failed, again.emails_failed, other.emails_failed) == (3, 3, 5)
-    assert (first_counted, again_counted, other_counted) == (True, False, True)
+    ledger = EmailLedger(cloud.stack.directory_table, cloud.stack.jobs_table)
+    now = time.time()
+    link = NewLink(contact_id="003a", user_id="005a", token_hash="h", expires_at="2030-01-01T00:00:00Z")
+    at = {"job_id": "job-dead", "request": "job-dead", "attempt": "first", "lease_until": now + 60}
+    ledger.commit(Commit(claims=[link]), now=now, **at)
+    ledger.commit(Commit(settled={"003a": Settlement.SENT}), now=now, **at)
+    recipients = [("003a", "005a"), ("003b", "005b"), ("003c", "005c")]
+
+    # When the dead batch is accounted, and then again (its message delivered twice)
+    first = ledger.mark_undelivered(job_id="job-dead", request="job-dead", recipients=recipients, now=now)
+    again = ledger.mark_undelivered(job_id="job-dead", request="job-dead", recipients=recipients, now=now)
+
+    # Then the two it did not reach count as not delivered, once, and the one it reached stays sent
+    job = cloud.jobs().get("job-dead")
+    assert (first, again, job.emails_sent, job.emails_failed) == (2, 0, 1, 2)
+    standings = ledger.standings("job-dead", ["003a", "003b", "003c"], now=now)
+    assert standings == {"003a": Standing.SENT, "003b": Standing.UNDELIVERED, "003c": Standing.UNDELIVERED}

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from portal_import.activation import hash_token
-from portal_import.aws.directory import Activation
+from portal_import.aws.ledger import ClaimRefused, Commit, Settlement
 from portal_import.aws.mailer import Destination
 from portal_import.aws.ratelimit import Reservation
 from portal_import.config import EmailSenderSettings
@@ -73,21 +75,41 @@ class Mailer:
 
 
 @dataclass
-class Directory:
-    tokens: dict[str, str] = field(default_factory=dict)
+class Ledger:
+    """The email ledger's contract, in memory: claims held until settled or until their lease ends."""
 
-    def set_activations(self, activations: Sequence[Activation]) -> None:
-        self.tokens.update((activation.contact_id, activation.token_hash) for activation in activations)
+    tokens: dict[str, str] = field(default_factory=dict)  # contact id -> current link's hash
+    claims: dict[str, tuple[str, float]] = field(default_factory=dict)  # contact id -> (attempt, lease end)
+    settled: dict[tuple[str, str], Settlement] = field(default_factory=dict)  # (request, contact id) -> how
+    sent: int = 0
+    failed: int = 0
+
+    def commit(
+        self, step: Commit, *, job_id: str, request: str, attempt: str, lease_until: float, now: float
+    ) -> dict[str, ClaimRefused]:
+        for contact_id, how in step.settled.items():
+            assert self.claims.pop(contact_id)[0] == attempt
+            if how is not Settlement.RELEASED:
+                self.settled[request, contact_id] = how
+                self.sent += how is Settlement.SENT
+                self.failed += how is Settlement.UNDELIVERED
+        refused: dict[str, ClaimRefused] = {}
+        for link in step.claims:
+            holder = self.claims.get(link.contact_id)
+            if (request, link.contact_id) in self.settled:
+                refused[link.contact_id] = ClaimRefused.DONE
+            elif holder and holder[0] != attempt and holder[1] >= now:
+                refused[link.contact_id] = ClaimRefused.BUSY
+            else:
+                self.claims[link.contact_id] = (attempt, lease_until)
+                self.tokens[link.contact_id] = link.token_hash
+        return refused
 
 
 @dataclass
 class Jobs:
-    sent: int = 0
-    failed: int = 0
-
-    def add_email_results(self, job_id: str, *, sent: int, failed: int) -> None:
-        self.sent += sent
-        self.failed += failed
+    def get(self, job_id: str) -> None:
+        return None
 
 
 @dataclass
@@ -127,19 +149,19 @@ def batch(size: int) -> EmailBatch:
     )
 
 
-def world(rate: float) -> tuple[Clock, SendDeps, Mailer, Directory, Jobs, Queue]:
+def world(rate: float) -> tuple[Clock, SendDeps, Mailer, Ledger, Ledger, Queue]:
     clock = Clock()
-    mailer, directory, jobs, queue = Mailer(clock), Directory(), Jobs(), Queue()
+    mailer, ledger, queue = Mailer(clock), Ledger(), Queue()
     deps = SendDeps(
-        directory=directory,  # type: ignore[arg-type]
-        jobs=jobs,  # type: ignore[arg-type]
+        ledger=ledger,  # type: ignore[arg-type]
+        jobs=Jobs(),  # type: ignore[arg-type]
         slots=Slots(clock, rate),  # type: ignore[arg-type]
         mailer=mailer,  # type: ignore[arg-type]
         email_queue=queue,  # type: ignore[arg-type]
         clock=clock,
         sleep=clock.sleep,
     )
-    return clock, deps, mailer, directory, jobs, queue
+    return clock, deps, mailer, ledger, ledger, queue
 
 
 def test_no_window_holds_more_than_the_rate_allows_and_the_rate_is_kept_up() -> None:
@@ -154,6 +176,8 @@ def test_no_window_holds_more_than_the_rate_allows_and_the_rate_is_kept_up() -> 
     addresses = [d.address for _, call in mailer.calls for d in call]
     assert sent == jobs.sent == 230 and sorted(addresses) == sorted(f"c{n}@example.com" for n in range(230))
     assert max(len(call) for _, call in mailer.calls) == 10
+    # and the ledger holds no claim any more: every recipient is settled
+    assert directory.claims == {}
     # and no window of W seconds holds more than 20*W + 20 sends
     times = sorted(t for t, call in mailer.calls for _ in call)
     for w in (0.5, 1, 3):
@@ -256,3 +280,47 @@ def test_replaced_slots_do_not_count_twice_against_the_daily_quota() -> None:
 
     # Then all 60 went out today: the slots it missed and replaced were not charged to the quota twice
     assert jobs.sent == 60 and queue.messages == []
+
+
+def test_a_batch_that_fails_part_way_sends_only_the_rest_when_delivered_again() -> None:
+    # Given a sender whose fourth SES call dies with an error that is no answer from SES (a bug, a lost process)
+    _, deps, mailer, ledger, _, queue = world(rate=20)
+    original_send = mailer.send_bulk
+    calls = [0]
+
+    def dies_on_the_fourth_call(**kwargs: Any) -> list[str]:
+        calls[0] += 1
+        if calls[0] == 4:
+            raise RuntimeError("the process went away")
+        return original_send(**kwargs)
+
+    mailer.send_bulk = dies_on_the_fourth_call  # type: ignore[method-assign]
+    emails = batch(60)
+
+    # When the batch fails part-way and is delivered again (twice, as SQS may)
+    with pytest.raises(RuntimeError):
+        send_activation_emails(emails, deps, settings(rate=20))
+    reached_first = {d.address for _, call in mailer.calls for d in call}
+    again = send_activation_emails(emails, deps, settings(rate=20))
+    once_more = send_activation_emails(emails, deps, settings(rate=20))
+
+    # Then the first attempt's emails are kept, the next sent only the others, and the third nothing at all
+    addresses = [d.address for _, call in mailer.calls for d in call]
+    assert len(reached_first) == 30 and again == 30 and once_more == 0
+    assert sorted(addresses) == sorted(f"c{n}@example.com" for n in range(60))
+    assert (ledger.sent, ledger.failed, ledger.claims, queue.messages) == (60, 0, {}, [])
+
+
+def test_recipients_another_live_sender_holds_are_left_to_it_and_looked_at_again_later() -> None:
+    # Given another sender, still running, holds the claims of two of the batch's recipients
+    clock, deps, mailer, ledger, _, queue = world(rate=20)
+    ledger.claims.update({"contact1": ("another", clock() + 300), "contact4": ("another", clock() + 300)})
+
+    # When the batch is sent
+    sent = send_activation_emails(batch(10), deps, settings(rate=20), seconds_left=lambda: 300.0)
+
+    # Then those two get no email from this sender; they come back on the queue once the other's claim ran out
+    assert sent == 8
+    assert {d.address for _, call in mailer.calls for d in call}.isdisjoint({"c1@example.com", "c4@example.com"})
+    ((later, delay),) = queue.messages
+    assert [r.contact_id for r in later.recipients] == ["contact1", "contact4"] and delay == 300

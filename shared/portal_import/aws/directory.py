@@ -3,7 +3,8 @@
 Items: Contact (pk CONTACT#<id>, sk CONTACT), its Salesforce alias (pk SALESFORCE#<18-char id>, sk CONTACT),
 its portal User (pk CONTACT#<id>, sk USER: at most one per Contact, ever, and never changed once written), the
 User's current activation link (pk CONTACT#<id>, sk ACTIVATION: the token's hash and expiry, replaced by each new
-link), and Roles (pk ROLE, sk <name>).
+link; written by the email ledger, portal_import.aws.ledger, which keeps there who was reached), and Roles
+(pk ROLE, sk <name>).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -223,30 +223,6 @@ class Directory:
             return refused
         return {}
 
-    def set_activations(self, activations: Sequence[Activation]) -> None:
-        """Stores each User's new link; it replaces any earlier one, whose link stops working."""
-        # A transaction takes 100 writes a call where a batch write takes 25: fewer requests per email.
-        for chunk in _chunks(activations, _TRANSACTION_LIMIT):
-            self._ddb.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": {
-                                **_activation_key(activation.contact_id),
-                                "ContactId": {"S": activation.contact_id},
-                                "UserId": {"S": activation.user_id},
-                                "TokenHash": {"S": activation.token_hash},
-                                "ExpiresAt": {"S": activation.expires_at},
-                                # The table's time-to-live attribute: DynamoDB deletes the link once it expired.
-                                "ExpiresAtEpoch": {"N": str(_epoch_seconds(activation.expires_at))},
-                            },
-                        }
-                    }
-                    for activation in chunk
-                ]
-            )
-
     def activations(self, contact_ids: Iterable[str]) -> dict[str, Activation]:
         """The current link of each of these Contacts' Users that has one."""
         keys = [_activation_key(cid) for cid in sorted(set(contact_ids))]
@@ -300,7 +276,3 @@ class Directory:
                 if request:
                     attempt += 1
                     time.sleep(min(0.05 * 2**attempt, 2.0))
-
-
-def _epoch_seconds(moment: str) -> int:
-    return int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp())

@@ -109,9 +109,12 @@ class JobStore:
         if values:
             kwargs["ExpressionAttributeValues"] = values
         ids: list[str] = []
-        for page in self._ddb.get_paginator("scan").paginate(**kwargs):
+        while True:
+            page = self._ddb.scan(**kwargs)
             ids += [item["pk"]["S"] for item in page.get("Items", [])]
-        return ids
+            if "LastEvaluatedKey" not in page:
+                return ids
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def get(self, job_id: str) -> Job | None:
         response = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": job_id}}, ConsistentRead=True)
@@ -228,33 +231,6 @@ class JobStore:
         if job is None:
             raise LookupError(f"job {job_id} does not exist")
         return job
-
-    def add_email_results(self, job_id: str, *, sent: int, failed: int) -> Job:
-        """Counts emails sent and refused; returns the job as it is now."""
-        response = self._ddb.update_item(
-            TableName=self._table,
-            Key={"pk": {"S": job_id}},
-            UpdateExpression="ADD EmailsSent :sent, EmailsFailed :failed",
-            ExpressionAttributeValues={":sent": {"N": str(sent)}, ":failed": {"N": str(failed)}},
-            ReturnValues="ALL_NEW",
-        )
-        return _job_from_item(response["Attributes"])
-
-    def account_dead_email_batch(self, job_id: str, batch_key: str, *, recipients: int) -> tuple[Job, bool]:
-        """Counts a dead-lettered email batch's recipients as not delivered, once per batch (as record_chunk counts
-        a chunk); returns the job as it is now, and whether this call counted them."""
-        response = self._update_if(
-            job_id,
-            UpdateExpression="ADD EmailsFailed :failed, DeadEmailBatches :batch",
-            ConditionExpression="attribute_exists(pk) AND NOT contains(DeadEmailBatches, :key)",
-            ExpressionAttributeValues={
-                ":failed": {"N": str(recipients)},
-                ":batch": {"SS": [batch_key]},
-                ":key": {"S": batch_key},
-            },
-            ReturnValues="ALL_NEW",
-        )
-        return (_job_from_item(response["Attributes"]), True) if response else (self._existing(job_id), False)
 
     def claim_emails_notice(self, job_id: str) -> bool:
         """True for the one caller that is to publish the job's emails-sent notice, False for any other."""

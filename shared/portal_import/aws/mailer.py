@@ -32,7 +32,8 @@ class Mailer:
         """Sends the template to each destination; returns SES's status for each, in order ('Success' or why not)."""
         if len(destinations) > MAX_DESTINATIONS:
             raise ValueError(f"SES takes at most {MAX_DESTINATIONS} destinations a call, not {len(destinations)}")
-        response = self._ses.send_bulk_templated_email(
+        # Not retried here: the sender retries a throttled send on its own schedule (it holds rate-limited slots).
+        response = self._ses.raw.send_bulk_templated_email(
             Source=sender,
             Template=template,
             DefaultTemplateData=json.dumps(defaults),

@@ -71,11 +71,15 @@ class Storage:
 
     def iter_outcomes(self, job_id: str) -> Iterator[ChunkOutcomes]:
         """Every chunk's outcomes in chunk order (zero-padded keys list in that order)."""
-        paginator = self._s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self._require_bucket(), Prefix=outcomes_prefix(job_id)):
+        listing: dict[str, Any] = {"Bucket": self._require_bucket(), "Prefix": outcomes_prefix(job_id)}
+        while True:
+            page = self._s3.list_objects_v2(**listing)
             for entry in page.get("Contents", []):
                 body = self._s3.get_object(Bucket=self._require_bucket(), Key=entry["Key"])["Body"].read()
                 yield ChunkOutcomes.model_validate_json(body)
+            if not page.get("IsTruncated"):
+                return
+            listing["ContinuationToken"] = page["NextContinuationToken"]
 
     def open_result(self, key: str, content_type: str, *, part_size: int = RESULT_PART_SIZE) -> ResultUpload:
         """A file to write a result into as it is produced; it is in S3 once the `with` block exits cleanly."""
