@@ -10,7 +10,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: install demo test unit integration e2e lint format typecheck checkov clean bench
+.PHONY: install demo test unit integration e2e lint format typecheck checkov clean bench soak
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,11 @@ checkov: $(CHECKOV_STAMP)
 ## cost; not part of `make test` (hours for the full run; bench/README.md has the quick one)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+## soak: the fault-equivalence check on many seeds (SEEDS=20, from 1001) at 0.1/0.5/0.5 and 0.03/0.3/0.3, 600 rows,
+## two runs at a time: one line a seed, then totals; exit 1 on any discrepancy. Not part of `make test` (tens of minutes)
+soak: $(STAMP)
+	$(BIN)/python tests/soak.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) import-results .aws-sam build *.egg-info shared/*.egg-info local/*.egg-info
