@@ -1,5 +1,6 @@
 """The administrator's commands against a deployed stack (or `local serve` through --endpoint-url): submit a file,
-follow its job, fetch its results, list jobs, write the sample CSV, and load a new stack's directory."""
+follow its job, fetch its results, list jobs, resend activation links, write the sample CSV, and load a new stack's
+directory."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from botocore.exceptions import (
 )
 
 from portal_import.job import Job, JobStatus
+from portal_import.resend import ResendRefused
 from portal_import_local.deployment import (
     NAMES,
     RESULT_FILES,
@@ -73,7 +75,7 @@ class Interrupted(Exception):
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Adds submit, status, watch, results, jobs, template and `directory load` to `portal-import`."""
+    """Adds submit, status, watch, results, jobs, resend, template and `directory load` to `portal-import`."""
     connection = _connection_options()
 
     submit = commands.add_parser(
@@ -129,6 +131,27 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     jobs.add_argument("--limit", type=_positive, default=20, metavar="N", help="how many (default 20)")
     _json_option(jobs)
     jobs.set_defaults(admin=_jobs)
+
+    again = commands.add_parser(
+        "resend",
+        parents=[connection],
+        help="send new activation links to users a job created (by default those never reached)",
+        description="Queues a new activation email, with a new link (older ones stop working), through the "
+        "stack's email rate: by default to each user JOB created whose activation email was not delivered (its "
+        "batch dead-lettered, or SES refused it); with --contact, to those Contacts' users of JOB whatever "
+        "happened before. A user who has already activated is never sent a link. Prints how many were queued "
+        "and why any user was left out.",
+    )
+    again.add_argument("job", metavar="JOB", help="the job id")
+    again.add_argument(
+        "--contact",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a Contact (19-character or Salesforce ID) whose user JOB created; repeat for more",
+    )
+    _json_option(again)
+    again.set_defaults(admin=_resend)
 
     template = commands.add_parser(
         "template",
@@ -462,6 +485,35 @@ def _jobs(args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+    return 0
+
+
+def _resend(args: argparse.Namespace) -> int:
+    deployment = Deployment(Target.from_options(args))
+    job = deployment.job(args.job)
+    try:
+        done = deployment.resend(job, args.contact)
+    except ResendRefused as refused:
+        raise DeploymentError(str(refused)) from None
+    if args.json:
+        _emit(
+            {
+                "jobId": job.job_id,
+                "request": done.request,
+                "queued": len(done.queued),
+                "contacts": [recipient.contact_id for recipient in done.queued],
+                "leftOut": [{"contactId": left.contact_id, "reason": left.reason} for left in done.left_out],
+            }
+        )
+        return 0
+    print(
+        f"Queued {len(done.queued)} activation email(s) for job {job.job_id}; they go out at the stack's email "
+        "rate, each with a new link (older links stop working)."
+    )
+    if done.left_out:
+        print(f"Left out {len(done.left_out)}:")
+        for left in done.left_out:
+            print(f"  {left.contact_id}: {left.reason}")
     return 0
 
 

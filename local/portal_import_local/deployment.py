@@ -18,15 +18,20 @@ from botocore.exceptions import ClientError, ProfileNotFound
 from portal_import.aws import clients
 from portal_import.aws.directory import Directory
 from portal_import.aws.jobs import JobStore
+from portal_import.aws.ledger import EmailLedger
+from portal_import.aws.queues import QueueSender
+from portal_import.aws.storage import Storage
 from portal_import.job import Job
+from portal_import.resend import Resend, ResendDeps, resend
 from portal_import_local.seed import DirectoryData, load_directory
 
-Name = Literal["bucket", "jobs_table", "directory_table"]
+Name = Literal["bucket", "jobs_table", "directory_table", "email_queue"]
 # Which stack output holds each name, the option that gives it instead, and the environment variable behind it.
 NAMES: dict[Name, tuple[str, str, str]] = {
     "bucket": ("ImportBucketName", "--bucket", "PORTAL_IMPORT_BUCKET"),
     "jobs_table": ("JobsTableName", "--jobs-table", "PORTAL_IMPORT_JOBS_TABLE"),
     "directory_table": ("DirectoryTableName", "--directory-table", "PORTAL_IMPORT_DIRECTORY_TABLE"),
+    "email_queue": ("EmailQueueUrl", "--email-queue-url", "PORTAL_IMPORT_EMAIL_QUEUE_URL"),
 }
 STACK_ENV = "PORTAL_IMPORT_STACK"
 RESULT_FILES = ("success.csv", "failure.csv", "summary.json")
@@ -62,6 +67,7 @@ class Target:
     bucket: str | None = None
     jobs_table: str | None = None
     directory_table: str | None = None
+    email_queue: str | None = None
     profile: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
@@ -76,6 +82,7 @@ class Target:
             bucket=given("bucket", NAMES["bucket"][2]),
             jobs_table=given("jobs_table", NAMES["jobs_table"][2]),
             directory_table=given("directory_table", NAMES["directory_table"][2]),
+            email_queue=given("email_queue", NAMES["email_queue"][2]),
             profile=getattr(options, "profile", None),
             region=getattr(options, "region", None),
             endpoint_url=getattr(options, "endpoint_url", None),
@@ -214,6 +221,19 @@ class Deployment:
         (out / "summary.json").write_bytes(summary_body)
         summary: dict[str, Any] = json.loads(summary_body)
         return summary
+
+    # Activation emails
+
+    def resend(self, job: Job, contacts: list[str]) -> Resend:
+        """New activation links for the job's users not yet reached (or the named Contacts'), queued."""
+        directory_table = self.name("directory_table")
+        deps = ResendDeps(
+            directory=Directory(directory_table),
+            ledger=EmailLedger(directory_table, self.name("jobs_table")),
+            storage=Storage(self.name("bucket")),
+            email_queue=QueueSender(self.name("email_queue")),
+        )
+        return resend(job, deps, contacts=contacts)
 
     # The directory
 

@@ -6,6 +6,7 @@ import codecs
 import csv
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 SUCCESS_HEADER = ("RowNumber", "ContactId", "Role", "UserId", "ActivationEmail")
@@ -64,3 +65,31 @@ def activation_email_status(*, requested: bool, valid_email: bool, validate_mode
     if not valid_email:
         return NO_VALID_EMAIL
     return WOULD_QUEUE if validate_mode else QUEUED
+
+
+@dataclass(frozen=True)
+class SuccessRow:
+    row: int
+    contact_id: str
+    role: str
+    user_id: str
+    activation_email: str
+
+
+def read_success_rows(data: bytes) -> list[SuccessRow]:
+    """The rows of a success.csv as the aggregator wrote it (its cells are IDs, Role names and fixed words)."""
+    reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+    return [
+        SuccessRow(
+            row=int(cells["RowNumber"]),
+            contact_id=cells["ContactId"],
+            role=_unescaped(cells["Role"]),
+            user_id=cells["UserId"],
+            activation_email=cells["ActivationEmail"],
+        )
+        for cells in reader
+    ]
+
+
+def _unescaped(value: str) -> str:
+    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_STARTS) else value

@@ -76,7 +76,7 @@ def test_stack_parameters_cover_what_operators_tune(sam_template: dict[str, Any]
     assert expected <= set(sam_template["Parameters"])
 
 
-def test_import_administrators_may_drop_files_and_read_results_only(transformed: dict[str, Any]) -> None:
+def test_import_administrators_may_drop_files_read_results_and_resend_links_only(transformed: dict[str, Any]) -> None:
     # Given the managed policy an administrator is given
     statements = transformed["Resources"]["ImportAdministratorsPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     grants = {action: statement["Resource"] for statement in statements for action in statement["Action"]}
@@ -87,7 +87,12 @@ def test_import_administrators_may_drop_files_and_read_results_only(transformed:
     # and follow jobs with the command (read the jobs table, find the stack), writing nothing anywhere else
     assert grants["dynamodb:GetItem"] == grants["dynamodb:Scan"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
     assert grants["cloudformation:DescribeStacks"] == {"Ref": "AWS::StackId"}
+    # and resend activation links: read the directory's Contacts and email ledger, queue emails for the sender
+    assert grants["dynamodb:BatchGetItem"] == {"Fn::GetAtt": ["DirectoryTable", "Arn"]}
+    assert grants["sqs:SendMessage"] == {"Fn::GetAtt": ["EmailQueue", "Arn"]}
     assert set(grants) == {
+        "dynamodb:BatchGetItem",
+        "sqs:SendMessage",
         "s3:PutObject",
         "s3:GetObject",
         "s3:ListBucket",

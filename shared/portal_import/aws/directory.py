@@ -158,6 +158,10 @@ class Directory:
                 resolved[ref.key] = contacts[contact_id]
         return resolved
 
+    def contacts(self, contact_ids: Iterable[str]) -> dict[str, Contact]:
+        """The Contacts of these 19-character IDs that exist, by ID."""
+        return self.resolve(ContactRef("contact", contact_id, "") for contact_id in set(contact_ids))
+
     def existing_users(self, contact_ids: Iterable[str]) -> dict[str, PortalUser]:
         keys = [_user_key(cid) for cid in sorted(set(contact_ids))]
         return {user.contact_id: user for user in map(_user_from_item, self._batch_get(keys))}

@@ -72,6 +72,27 @@ class ClaimRefused(Enum):
     ACTIVATED = "activated"
 
 
+@dataclass(frozen=True)
+class EmailRecord:
+    """A User's activation item as the ledger reads it: the requests that reached it or gave up, any claim."""
+
+    sent_for: frozenset[str] = frozenset()
+    undelivered_for: frozenset[str] = frozenset()
+    claim_expires: float | None = None  # the end of the claim a sender holds, if one does
+    activated: bool = False
+
+    def standing(self, request: str, now: float) -> Standing:
+        if self.activated:
+            return Standing.ACTIVATED
+        if request in self.sent_for:
+            return Standing.SENT
+        if request in self.undelivered_for:
+            return Standing.UNDELIVERED
+        if self.claim_expires is not None and self.claim_expires >= now:
+            return Standing.CLAIMED
+        return Standing.NOT_REACHED
+
+
 def _key(contact_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"CONTACT#{contact_id}"}, "sk": {"S": "ACTIVATION"}}
 
@@ -274,10 +295,18 @@ class EmailLedger:
 
     def standings(self, request: str, contact_ids: Iterable[str], *, now: float) -> dict[str, Standing]:
         """Where each of these Contacts' Users stands in `request` (absent: no activation item at all)."""
-        found: dict[str, Standing] = {}
+        return {contact_id: record.standing(request, now) for contact_id, record in self.records(contact_ids).items()}
+
+    def records(self, contact_ids: Iterable[str]) -> dict[str, EmailRecord]:
+        """What the ledger holds on each of these Contacts' Users (absent: nothing yet)."""
+        found: dict[str, EmailRecord] = {}
         for item in self._batch_get([_key(cid) for cid in sorted(set(contact_ids))]):
-            contact_id = item["pk"]["S"].removeprefix("CONTACT#")
-            found[contact_id] = _standing(item, request, now)
+            found[item["pk"]["S"].removeprefix("CONTACT#")] = EmailRecord(
+                sent_for=frozenset(item.get("SentFor", {}).get("SS", [])),
+                undelivered_for=frozenset(item.get("UndeliveredFor", {}).get("SS", [])),
+                claim_expires=float(item["ClaimExpires"]["N"]) if "ClaimedBy" in item else None,
+                activated="ActivatedAt" in item,
+            )
         return found
 
     def _batch_get(self, keys: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -297,15 +326,3 @@ def _refusal(standing: Standing) -> ClaimRefused:
     if standing in (Standing.SENT, Standing.UNDELIVERED):
         return ClaimRefused.DONE
     return ClaimRefused.BUSY  # held by a live sender (or freed a moment ago: its holder requeued it)
-
-
-def _standing(item: dict[str, Any], request: str, now: float) -> Standing:
-    if "ActivatedAt" in item:
-        return Standing.ACTIVATED
-    if request in item.get("SentFor", {}).get("SS", []):
-        return Standing.SENT
-    if request in item.get("UndeliveredFor", {}).get("SS", []):
-        return Standing.UNDELIVERED
-    if "ClaimedBy" in item and float(item.get("ClaimExpires", {}).get("N", "0")) >= now:
-        return Standing.CLAIMED
-    return Standing.NOT_REACHED

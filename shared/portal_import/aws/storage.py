@@ -93,6 +93,9 @@ class Storage:
             ContentType="application/json",
         )
 
+    def read(self, key: str) -> bytes:
+        return bytes(self._s3.get_object(Bucket=self._require_bucket(), Key=key)["Body"].read())
+
     def presigned_url(self, key: str, expires_in: int) -> str:
         return str(
             self._s3.generate_presigned_url(

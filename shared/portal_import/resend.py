@@ -1,0 +1,148 @@
+"""`portal-import resend`: new activation links for users a job created, through the same queue and rate limit.
+
+By default each user the job created whose activation email never reached them (its batch dead-lettered, or
+SES refused it) gets a new one; named Contacts get one whatever happened before. A user who has activated is
+never sent a link. Each resend is a request of its own in the email ledger: a recipient gets at most one email
+from it, and its link replaces every older one.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from portal_import.aws.directory import Directory
+from portal_import.aws.ledger import EmailLedger, EmailRecord
+from portal_import.aws.queues import QueueSender
+from portal_import.aws.storage import Storage, results_prefix
+from portal_import.ids import normalize_contact_id
+from portal_import.job import Job, JobStatus
+from portal_import.messages import EmailBatch, EmailRecipient
+from portal_import.packing import packed
+from portal_import.results import NOT_REQUESTED, SuccessRow, read_success_rows
+from portal_import.rules import is_valid_email
+
+# As the worker packs a chunk's emails: by count and below SQS's message size.
+_EMAILS_PER_MESSAGE = 1000
+_EMAIL_MESSAGE_BYTES = 200_000
+
+
+class ResendRefused(Exception):
+    """The job cannot be resent to as asked: one sentence that says why and what to do."""
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    contact_id: str  # as the administrator named it, or the success file's
+    reason: str
+
+
+@dataclass(frozen=True)
+class Resend:
+    request: str  # the ledger's name for this resend
+    queued: list[EmailRecipient]
+    left_out: list[LeftOut]
+
+
+@dataclass(frozen=True)
+class ResendDeps:
+    directory: Directory
+    ledger: EmailLedger
+    storage: Storage
+    email_queue: QueueSender
+
+
+def resend_request_of(job_id: str) -> str:
+    """A new resend's name: the job's, so that the ledger tells which job's requests reached a user."""
+    return f"{job_id}/resend/{uuid.uuid4().hex[:12]}"
+
+
+def resend(job: Job, deps: ResendDeps, *, contacts: Sequence[str] = (), now: float | None = None) -> Resend:
+    """Queues new activation emails for the job's users (all not yet reached, or the named Contacts')."""
+    if job.mode == "validate":
+        raise ResendRefused(f"job {job.job_id} was a validation: it created no users to send links to.")
+    if job.status is not JobStatus.COMPLETED:
+        raise ResendRefused(
+            f"job {job.job_id} is {job.status.value}: resend works on a completed job"
+            + ("." if job.status is JobStatus.FAILED else f" (`portal-import watch {job.job_id}` follows it).")
+        )
+    if not contacts and job.emails_queued > job.emails_sent + job.emails_failed:
+        done = job.emails_sent + job.emails_failed
+        raise ResendRefused(
+            f"job {job.job_id} is still sending its activation emails ({done} of {job.emails_queued} done); "
+            f"resend the ones not delivered once they are (`portal-import watch {job.job_id}`), or name Contacts "
+            "with --contact."
+        )
+    created = read_success_rows(deps.storage.read(results_prefix(job.job_id) + "success.csv"))
+    by_contact = {row.contact_id: row for row in created}
+    left_out: list[LeftOut] = []
+    targets = _named(contacts, by_contact, deps.directory, left_out) if contacts else list(created)
+    records = deps.ledger.records(row.contact_id for row in targets)
+    people = deps.directory.contacts(row.contact_id for row in targets)
+    moment = time.time() if now is None else now
+    queued: list[EmailRecipient] = []
+    for row in targets:
+        record = records.get(row.contact_id, EmailRecord())
+        person = people.get(row.contact_id)
+        why = _why_not(row, record, person.email if person else "", job.job_id, named=bool(contacts), now=moment)
+        if why:
+            left_out.append(LeftOut(row.contact_id, why))
+        elif person is not None:
+            queued.append(
+                EmailRecipient(
+                    row=row.row,
+                    user_id=row.user_id,
+                    contact_id=row.contact_id,
+                    email=person.email,
+                    first_name=person.first_name,
+                    last_name=person.last_name,
+                )
+            )
+    request = resend_request_of(job.job_id)
+    groups = packed(
+        queued,
+        max_items=_EMAILS_PER_MESSAGE,
+        max_bytes=_EMAIL_MESSAGE_BYTES,
+        size=lambda recipient: len(recipient.to_json().encode()) + 1,
+    )
+    deps.email_queue.send_all(
+        EmailBatch(key=f"{request}#{number}", job_id=job.job_id, request=request, recipients=group).to_json()
+        for number, group in enumerate(groups)
+    )
+    return Resend(request=request, queued=queued, left_out=left_out)
+
+
+def _named(
+    contacts: Sequence[str], by_contact: dict[str, SuccessRow], directory: Directory, left_out: list[LeftOut]
+) -> list[SuccessRow]:
+    """The success rows of the named Contacts (any ID form); the others are left out with the reason."""
+    refs = {given: normalize_contact_id(given.strip()) for given in dict.fromkeys(contacts)}
+    aliases = directory.resolve(ref for ref in refs.values() if ref.kind == "salesforce")
+    targets: dict[str, SuccessRow] = {}
+    for given, ref in refs.items():
+        contact_id = ref.key if ref.kind == "contact" else aliases[ref.key].contact_id if ref.key in aliases else ""
+        if not contact_id:
+            left_out.append(LeftOut(given, "no such Contact in the directory"))
+        elif contact_id not in by_contact:
+            left_out.append(LeftOut(given, "this job created no portal user for this Contact"))
+        else:
+            targets.setdefault(contact_id, by_contact[contact_id])
+    return list(targets.values())
+
+
+def _why_not(row: SuccessRow, record: EmailRecord, email: str, job_id: str, *, named: bool, now: float) -> str:
+    if record.activated:
+        return "has already activated their account"
+    if not is_valid_email(email):
+        return "the Contact has no valid email address"
+    if record.claim_expires is not None and record.claim_expires >= now:
+        return "an activation email to them is being sent right now"
+    if named:
+        return ""
+    if row.activation_email == NOT_REQUESTED:
+        return "the import did not ask for activation emails (name them with --contact to send one)"
+    if any(request == job_id or request.startswith(f"{job_id}/resend/") for request in record.sent_for):
+        return "was sent an activation email already (name them with --contact to send a new link)"
+    return ""

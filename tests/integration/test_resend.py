@@ -1,0 +1,125 @@
+"""`portal-import resend` on the whole local stack: a job whose email batches were dead-lettered gets its emails
+out with one command, each person once; named Contacts get a new link that replaces the old one; nobody already
+reached is sent another by default."""
+
+from __future__ import annotations
+
+import email
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from portal_import.activation import hash_token
+from portal_import.aws.directory import Directory
+from portal_import.aws.ledger import EmailLedger
+from portal_import.resend import Resend, ResendRefused
+from portal_import_local.deployment import Deployment, Target
+from portal_import_local.runtime import LocalRuntime
+
+MIXED = Path(__file__).resolve().parents[1] / "fixtures" / "mixed"
+
+
+def recipients(runtime: LocalRuntime) -> Counter[str]:
+    return Counter(str(email.message_from_bytes(raw)["To"]) for raw in runtime.sent_emails())
+
+
+def resend(runtime: LocalRuntime, job_id: str, *contacts: str) -> Resend:
+    stack = runtime.stack
+    target = Target(
+        bucket=stack.bucket,
+        jobs_table=stack.jobs_table,
+        directory_table=stack.directory_table,
+        email_queue=stack.functions["EmailSenderFunction"].environment["EMAIL_QUEUE_URL"],
+    )
+    deployment = Deployment(target)
+    done = deployment.resend(deployment.job(job_id), list(contacts))
+    while runtime.pump():  # the email sender takes the queued batches, at the stack's rate
+        pass
+    return done
+
+
+def import_with_emails(runtime: LocalRuntime, name: str) -> str:
+    event = runtime.upload(MIXED / "import.csv", f"imports/{name}", {"send-activation-email": "true"})
+    (job_id,) = runtime.deliver_s3_event(event)
+    runtime.run_until_done(job_id, timeout=300)
+    return job_id
+
+
+@pytest.fixture(autouse=True)
+def _own_default_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # Deployment sets boto3's default session: undone after
+
+
+def test_resend_recovers_a_job_whose_email_batches_were_dead_lettered(
+    runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a job whose every email batch failed all its deliveries (the ledger could not be written), so its 21
+    # emails were counted as not delivered
+    def crash(self: EmailLedger, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("directory unavailable")
+
+    with monkeypatch.context() as broken:
+        broken.setattr(EmailLedger, "commit", crash)
+        job_id = import_with_emails(runtime, "dead.csv")
+    assert runtime.sent_emails() == [] and runtime.dead_letters() == 0
+
+    # When the administrator resends, once the directory is back
+    done = resend(runtime, job_id)
+
+    # Then each of the 21 gets exactly one email; only the users without a valid email address were left out
+    assert len(done.queued) == 21
+    assert {left.reason for left in done.left_out} == {"the Contact has no valid email address"}
+    sent = recipients(runtime)
+    assert len(sent) == 21 and set(sent.values()) == {1}
+    # and a second resend sends nobody anything: all are reached now
+    again = resend(runtime, job_id)
+    assert again.queued == [] and len(again.left_out) == 21 + len(done.left_out)
+    assert {left.reason for left in again.left_out} == {
+        "was sent an activation email already (name them with --contact to send a new link)",
+        "the Contact has no valid email address",
+    }
+    assert recipients(runtime) == sent
+
+
+def test_a_named_contact_gets_a_new_link_that_replaces_the_old_one(runtime: LocalRuntime) -> None:
+    # Given a job whose emails all went out
+    job_id = import_with_emails(runtime, "fine.csv")
+    first = recipients(runtime)
+    assert first and set(first.values()) == {1}
+    by_default = resend(runtime, job_id)
+    assert by_default.queued == [] and recipients(runtime) == first
+
+    # When the administrator resends to one of its Contacts (and names one the job did not create, and a typo)
+    created = next(iter(Directory(runtime.stack.directory_table).activations(_contact_ids(runtime, job_id))))
+    done = resend(runtime, job_id, created, "0030000000000000000", "nonsense")
+
+    # Then that person has a second email, whose link is the one that works now
+    (person,) = [r.email for r in done.queued]
+    assert recipients(runtime)[person] == 2
+    last = [raw for raw in runtime.sent_emails() if email.message_from_bytes(raw)["To"] == person][-1]
+    token = re.search(rb"token=([A-Za-z0-9_-]+)", last)
+    assert token is not None
+    link = Directory(runtime.stack.directory_table).activations([created])[created]
+    assert link.token_hash == hash_token(token.group(1).decode())
+    # and the others were left out, each with a reason
+    assert {(left.contact_id, left.reason) for left in done.left_out} == {
+        ("0030000000000000000", "this job created no portal user for this Contact"),
+        ("nonsense", "no such Contact in the directory"),
+    }
+
+
+def test_a_validation_job_has_nobody_to_resend_to(runtime: LocalRuntime) -> None:
+    event = runtime.upload(MIXED / "import.csv", "imports/check.csv", {"mode": "validate"})
+    (job_id,) = runtime.deliver_s3_event(event)
+    runtime.run_until_done(job_id, timeout=300)
+    with pytest.raises(ResendRefused, match="was a validation: it created no users"):
+        resend(runtime, job_id)
+
+
+def _contact_ids(runtime: LocalRuntime, job_id: str) -> list[str]:
+    success = runtime.download(f"results/{job_id}/success.csv").decode("utf-8-sig").splitlines()[1:]
+    return [line.split(",")[1] for line in success if line.endswith("Queued")]
