@@ -1,4 +1,4 @@
-"""The administrator's commands (`directory load`, `submit`, `status`, `watch`, `results`, `jobs`, `template`)
+"""The administrator's commands (`directory load`, `submit`, `status`, `watch`, `results`, `jobs`, `resend`, `template`)
 against `portal-import local serve` through --endpoint-url, as subprocesses: the worked example imported and
 followed to its results, a validate run that creates nobody, and the errors a person would make."""
 
@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,6 +188,50 @@ def test_results_downloads_the_worked_examples_outcome(server: Server, imported:
         else:
             assert failure[row["RowNumber"]]["Error"].split(":")[0] == row["Outcome"]
     assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["jobId"] == job_id
+
+
+def test_resend_sends_new_links_only_to_whom_it_is_asked(server: Server, imported: tuple[Any, str]) -> None:
+    # Given the finished import, whose activation emails all went out
+    _, job_id = imported
+    out = server.work / "for-resend"
+    assert server.run("results", job_id, "--out", out).returncode == 0
+    queued = [row["ContactId"] for row in _read_csv(out / "success.csv") if row["ActivationEmail"] == "Queued"]
+    directory = boto3.client(
+        "dynamodb",
+        endpoint_url=server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+    def link_of(contact_id: str) -> dict[str, Any]:
+        key = {"pk": {"S": f"CONTACT#{contact_id}"}, "sk": {"S": "ACTIVATION"}}
+        return dict(directory.get_item(TableName=server.outputs()["DirectoryTableName"], Key=key)["Item"])
+
+    # When the administrator resends without naming anyone
+    by_default = server.run("resend", job_id, "--json")
+
+    # Then nobody is sent anything: each user is left out with the reason
+    assert by_default.returncode == 0, by_default.stderr
+    report = json.loads(by_default.stdout)
+    assert report["queued"] == 0
+    reached = {left["contactId"] for left in report["leftOut"] if left["reason"].startswith("was sent an activation")}
+    assert reached == set(queued)
+
+    # When one Contact is named
+    before = link_of(queued[0])
+    others = {contact_id: link_of(contact_id)["TokenHash"] for contact_id in queued[1:]}
+    named = server.run("resend", job_id, "--contact", queued[0])
+
+    # Then one email is queued for it, and once sent its link is a new one, recorded as this resend's
+    assert named.returncode == 0, named.stderr
+    assert named.stdout.startswith(f"Queued 1 activation email(s) for job {job_id}")
+    deadline = time.monotonic() + 60
+    while link_of(queued[0])["TokenHash"] == before["TokenHash"]:
+        assert time.monotonic() < deadline, "the resent email was not sent within a minute"
+        time.sleep(0.25)
+    assert any("/resend/" in request for request in link_of(queued[0])["SentFor"]["SS"])
+    assert {contact_id: link_of(contact_id)["TokenHash"] for contact_id in queued[1:]} == others
 
 
 def test_template_validates_then_imports_with_explicit_names(server: Server, seeded: Any) -> None:
