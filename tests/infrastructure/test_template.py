@@ -139,6 +139,20 @@ def test_alarms_watch_every_dead_letter_queue_and_every_function(transformed: di
         return {next(iter(v.values())) if "Ref" in v else v["Fn::GetAtt"][0] for v in values}
 
     assert watched("DeadLettersAlarm") == dead_letter_queues
+    # a dead-letter queue its own function drains is watched through what that function receives: its messages
+    # never wait visible long enough to be seen
+    drained = {
+        r["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+    } & dead_letter_queues
+    metrics = {
+        m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: m["MetricStat"]["Metric"]["MetricName"]
+        for m in resources["DeadLettersAlarm"]["Properties"]["Metrics"]
+        if "MetricStat" in m
+    }
+    assert drained == {"RowsDeadLetterQueue", "EmailDeadLetterQueue"}
+    assert {queue: metrics[queue] for queue in drained} == dict.fromkeys(drained, "NumberOfMessagesReceived")
     assert watched("FunctionErrorsAlarm") == functions
     assert watched("FunctionThrottlesAlarm") == functions
     assert resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
