@@ -110,7 +110,8 @@ def compose_emails_sent(
     if failed:
         lines += [
             "",
-            "The email provider refused the addresses of the users not reached. Their portal users exist: "
-            "correct the email address on those Contacts and send them an activation email from the portal.",
+            "The users not reached have their portal users: the email provider refused their address, or sending "
+            "kept failing until its retries were spent. Once the cause is fixed (an address corrected on the "
+            f"Contact, the provider back), `portal-import resend {job_id}` sends each of them a new link.",
         ]
     return _ascii_subject(subject), "\n".join(lines) + "\n"
