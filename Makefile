@@ -67,7 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 ## soak: the fault-equivalence check on many seeds (SEEDS=20, from 1001) at 0.1/0.5/0.5 and 0.03/0.3/0.3, 600 rows,
-## two runs at a time: one line a seed, then totals; exit 1 on any discrepancy. Not part of `make test` (tens of minutes)
+## two runs at a time: one line a seed, then totals; exit 1 on any discrepancy. Not part of `make test` (about 5 minutes)
 soak: $(STAMP)
 	$(BIN)/python tests/soak.py
 
