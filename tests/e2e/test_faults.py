@@ -55,11 +55,12 @@ def faulted(
     request: pytest.FixtureRequest, case: Case, fault_free: Run, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[tuple[Level, int], Future[FaultRun]]]:
     """Every selected faulted run, started at once, PARALLEL at a time; each test waits for its own."""
-    selected = {
-        item.callspec.params["run"]
+    params = [
+        getattr(item, "callspec", _NO_PARAMS).params
         for item in request.session.items
-        if getattr(item, "module", None) is request.module and "run" in getattr(item, "callspec", _NO_PARAMS).params
-    }
+        if getattr(item, "module", None) is request.module
+    ]
+    selected = {param["run"] for param in params if "run" in param}
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         futures = {
             (level, seed): pool.submit(
