@@ -33,7 +33,8 @@ QUOTA_PAUSE_SECONDS = 900  # SQS's longest delay: a paused batch looks at the qu
 # Time kept back at the end of an invocation to record what was sent and queue the rest.
 FINISH_SECONDS = 20.0
 # How long after its slot a call may still go: with calls of half a second's worth of emails, a call up to a
-# quarter second late (plus the call's own time) still keeps any window within R*W + R.
+# quarter second late (plus the call's own time) still keeps any window within R*W + R. A smaller call (PER_CALL
+# caps it above 98 emails a second) leaves the rest of that half second as slack too.
 LATE_SECONDS = 0.25
 _MAX_MISSED = 10
 # A call's recipients are settled and the next call's claimed in one transaction (100 items at most, one more
@@ -66,12 +67,13 @@ def send_activation_emails(
     one exception is a process that dies between SES accepting an email and settling it (at least once). The
     shared limiter hands out send slots at the configured rate. Recipients are sent to in SES bulk calls of
     half a second's worth (at most PER_CALL), each at its first slot and never later than LATE_SECONDS after
-    it: slots missed by more are given up and their recipients go last on fresh slots, since sending late
-    would crowd whoever holds the next slots. So no window of W seconds holds more than R*W + R emails,
-    whatever the number of senders. Recipients this invocation cannot reach go back on the queue as a new
-    batch: those beyond today's quota wait QUOTA_PAUSE_SECONDS (sending pauses, no email fails), those beyond
-    the invocation's time, or still throttled after retries, come back at once, and those another live sender
-    holds come back once its claim has run out (in case it dies with them).
+    it (plus what a smaller call leaves of its half second): slots missed by more are given up and their
+    recipients go last on fresh slots, since sending late would crowd whoever holds the next slots. So no
+    window of W seconds holds more than R*W + R emails, whatever the number of senders. Recipients this
+    invocation cannot reach go back on the queue as a new batch: those beyond today's quota wait
+    QUOTA_PAUSE_SECONDS (sending pauses, no email fails), those beyond the invocation's time, or still
+    throttled after retries, come back at once, and those another live sender holds come back once its claim
+    has run out (in case it dies with them).
     """
     logger.append_keys(job_id=batch.job_id, email_batch=batch.key)
     started = deps.clock()
@@ -116,11 +118,12 @@ class _Sending:
         reservation = deps.slots.reserve(len(queue), quota, deadline=deadline)
         slots, short_of = list(reservation.slots), reservation.short_of
         per_call = max(1, min(PER_CALL, int(settings.email_rate_per_second / 2)))
+        late = LATE_SECONDS + max(0.0, 0.5 - per_call / settings.email_rate_per_second)
         position = missed = 0
         while position < min(len(slots), len(queue)):
             now = deps.clock()
             end = min(len(slots), len(queue))
-            gone = sum(1 for slot in slots[position:end] if now - slot > LATE_SECONDS)
+            gone = sum(1 for slot in slots[position:end] if now - slot > late)
             if gone and missed < _MAX_MISSED:
                 missed += 1
                 again = deps.slots.reserve(gone, quota, deadline=deadline, replacing=True)

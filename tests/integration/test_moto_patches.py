@@ -1,7 +1,9 @@
-"""The local runtime's faster TransactWriteItems must keep DynamoDB's all-or-nothing behaviour."""
+"""The local runtime's faster TransactWriteItems must keep DynamoDB's all-or-nothing behaviour, and its faster
+plain UpdateItem must end as moto's own does."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import boto3
@@ -122,3 +124,73 @@ def test_a_deep_queue_still_hides_received_messages_until_their_visibility_ends(
     # Then it was hidden while received and is visible once its timeout is over
     assert hidden["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"
     assert shown["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+# Plain updates (SET a = :v, ADD a :v, REMOVE a) are carried out by the patch; each must end as moto's own would.
+PLAIN_UPDATES = [
+    ("SET v = :s, w = :n", None),
+    ("ADD n :one, tags :set", None),
+    ("ADD n :one SET v = :s REMOVE gone", None),
+    ("REMOVE v, n", None),
+    ("SET v = :s", "attribute_not_exists(pk)"),
+    ("ADD tags :set", "attribute_exists(pk) AND NOT contains(tags, :tag)"),
+    ("SET v = :s ADD fresh :set", "attribute_not_exists(v) OR v = :s"),
+    ("ADD n :s", None),  # a type mismatch: moto's own error
+]
+VALUES = {
+    ":s": {"S": "new"},
+    ":n": {"N": "7"},
+    ":one": {"N": "1"},
+    ":set": {"SS": ["b", "c"]},
+    ":tag": {"S": "a"},
+}
+
+
+@pytest.mark.parametrize(("expression", "condition"), PLAIN_UPDATES)
+@pytest.mark.parametrize("existing", [True, False])
+def test_a_plain_update_ends_as_motos_own_does(
+    aws: boto3.Session, monkeypatch: pytest.MonkeyPatch, expression: str, condition: str | None, existing: bool
+) -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    moto_patches.install()
+    ddb = aws.client("dynamodb")
+    outcomes = []
+    for name, update_item in (("patched", moto_patches._update_item), ("moto", moto_patches._original_update_item)):
+        monkeypatch.setattr(DynamoDBBackend, "update_item", update_item)
+        ddb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        if existing:
+            item = {"pk": {"S": "k"}, "v": {"S": "old"}, "n": {"N": "1"}, "tags": {"SS": ["a"]}, "gone": {"S": "x"}}
+            ddb.put_item(TableName=name, Item=item)
+        named = set(re.findall(r":\w+", f"{expression} {condition or ''}"))
+        used = {k: v for k, v in VALUES.items() if k in named}
+        call: dict[str, Any] = {
+            "TableName": name,
+            "Key": {"pk": {"S": "k"}},
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": used,
+            "ReturnValues": "ALL_NEW",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if condition:
+            call["ConditionExpression"] = condition
+        try:
+            answer: Any = ddb.update_item(**call).get("Attributes")
+        except ClientError as error:
+            answer = (error.response["Error"]["Code"], error.response.get("Item"))
+        stored = ddb.get_item(TableName=name, Key={"pk": {"S": "k"}}).get("Item")
+        outcomes.append((_sets_sorted(answer), _sets_sorted(stored)))
+    assert outcomes[0] == outcomes[1]
+
+
+def _sets_sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: sorted(v) if k in ("SS", "NS") else _sets_sorted(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_sets_sorted(v) for v in value]
+    return value

@@ -106,6 +106,6 @@ def test_the_notice_says_what_to_do_about_addresses_not_reached() -> None:
     )
     assert "Sent: 20" in message and "Not delivered: 1" in message
     assert "expires 72 hours after it was sent" in message
-    assert "correct the email address" in message
+    assert "an address corrected on the Contact" in message and "`portal-import resend j1` sends each" in message
     _, clean = compose_emails_sent(source_key="imports/p.csv", job_id="j1", sent=5, failed=0, link_ttl_hours=72)
-    assert "correct the email address" not in clean
+    assert "resend" not in clean
