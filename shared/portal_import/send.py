@@ -150,7 +150,7 @@ class _Sending:
                     self._release(group)
                     self.retry.extend(queue[position : len(slots)])
                     logger.warning("Sending keeps failing; the rest is queued again", extra={"left": len(self.retry)})
-                    return
+                    break
                 # Refused as a whole (e.g. the sender identity is not verified): sending again would be refused.
                 logger.error("Activation emails refused", extra={"emails": len(group), "error": str(error)[:200]})
                 statuses = ["Refused"] * len(group)
@@ -170,7 +170,7 @@ class _Sending:
     def _commit(self, claiming: list[EmailRecipient]) -> set[str]:
         """Writes the pending settlements and claims `claiming` (new links); returns the contact ids refused."""
         links = {r.contact_id: new_token(self.settings.activation_link_ttl_hours) for r in claiming}
-        self.step.claims = [
+        claims = [
             NewLink(
                 contact_id=r.contact_id,
                 user_id=r.user_id,
@@ -179,8 +179,9 @@ class _Sending:
             )
             for r in claiming
         ]
+        # A transaction is all or nothing: if this one fails, the settlements are still pending, the claims not made.
         refused = self.deps.ledger.commit(
-            self.step,
+            Commit(claims=claims, settled=self.step.settled),
             job_id=self.batch.job_id,
             request=self.batch.request_id,
             attempt=self.attempt,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from portal_import.activation import hash_token
 from portal_import.aws.ledger import ClaimRefused, Commit, Settlement
@@ -324,3 +325,21 @@ def test_recipients_another_live_sender_holds_are_left_to_it_and_looked_at_again
     assert {d.address for _, call in mailer.calls for d in call}.isdisjoint({"c1@example.com", "c4@example.com"})
     ((later, delay),) = queue.messages
     assert [r.contact_id for r in later.recipients] == ["contact1", "contact4"] and delay == 300
+
+
+def test_a_send_that_stays_throttled_puts_every_recipient_back_once() -> None:
+    # Given SES throttles every call, and an invocation with time for 40 of 100 recipients at 1 a second
+    _, deps, mailer, ledger, _, queue = world(rate=1)
+
+    def throttled(**kwargs: Any) -> list[str]:
+        raise ClientError({"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}}, "Send")
+
+    mailer.send_bulk = throttled  # type: ignore[method-assign]
+
+    # When the batch is sent
+    sent = send_activation_emails(batch(100), deps, settings(rate=1), seconds_left=lambda: 60.0)
+
+    # Then nothing went out, no claim is left held, and each recipient is back on the queue exactly once
+    requeued = [r.contact_id for rest, _ in queue.messages for r in rest.recipients]
+    assert sent == 0 and ledger.claims == {} and ledger.sent == 0
+    assert sorted(requeued) == sorted(f"contact{n}" for n in range(100))
