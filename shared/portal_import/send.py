@@ -180,15 +180,7 @@ class _Sending:
             for r in claiming
         ]
         # A transaction is all or nothing: if this one fails, the settlements are still pending, the claims not made.
-        refused = self.deps.ledger.commit(
-            Commit(claims=claims, settled=self.step.settled),
-            job_id=self.batch.job_id,
-            request=self.batch.request_id,
-            attempt=self.attempt,
-            lease_until=self.lease_until,
-            now=self.deps.clock(),
-        )
-        self.step = Commit()
+        refused = self._write(Commit(claims=claims, settled=self.step.settled))
         self.tokens.update((c, token) for c, token in links.items() if c not in refused)
         for recipient in claiming:
             why = refused.get(recipient.contact_id)
@@ -217,15 +209,19 @@ class _Sending:
             self.tokens.pop(contact_id)
             self.step.settled[contact_id] = Settlement.RELEASED
         if self.step:
-            self.deps.ledger.commit(
-                self.step,
-                job_id=self.batch.job_id,
-                request=self.batch.request_id,
-                attempt=self.attempt,
-                lease_until=self.lease_until,
-                now=self.deps.clock(),
-            )
-            self.step = Commit()
+            self._write(self.step)
+
+    def _write(self, step: Commit) -> dict[str, ClaimRefused]:
+        refused = self.deps.ledger.commit(
+            step,
+            job_id=self.batch.job_id,
+            request=self.batch.request_id,
+            attempt=self.attempt,
+            lease_until=self.lease_until,
+            now=self.deps.clock(),
+        )
+        self.step = Commit()  # written: nothing is pending any more
+        return refused
 
     def give_back(self) -> None:
         """After a failure part-way: records what was sent and releases the rest, so that the batch's next

@@ -11,7 +11,7 @@ and counting happen in one transaction with the job's email counters, so every r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -187,32 +187,43 @@ class EmailLedger:
     def _transact_claiming(
         self, fixed: list[dict[str, Any]], links: Sequence[NewLink], values: dict[str, Any], now: float
     ) -> dict[str, ClaimRefused]:
-        """Writes `fixed` with every claim of `links` it can take: a transaction refused by some claims is tried
-        again without them. Returns the claims refused, by contact id."""
-        refused: dict[str, ClaimRefused] = {}
-        pending = list(links)
-        while fixed or pending:
+        """Writes `fixed` with every claim of `links` it can take. Returns the claims refused, by contact id."""
+        by_contact = {link.contact_id: link for link in links}
+        failed = self._transact_what_holds(
+            list(by_contact),
+            lambda pending: (
+                [(None, action) for action in fixed]
+                + [(contact_id, self._claim_action(by_contact[contact_id], values)) for contact_id in pending]
+            ),
+        )
+        standing = self.standings(values[":request"]["S"], failed, now=now) if failed else {}
+        return {contact_id: _refusal(standing.get(contact_id, Standing.NOT_REACHED)) for contact_id in failed}
+
+    def _transact_what_holds(
+        self, contact_ids: list[str], actions: Callable[[list[str]], list[tuple[str | None, dict[str, Any]]]]
+    ) -> list[str]:
+        """One transaction of `actions(pending)`, each named by the contact it is for (None: not one's own);
+        when some contacts' conditions do not hold it is tried again without them. Returns those contacts."""
+        failed: list[str] = []
+        pending = list(contact_ids)
+        while True:
+            named = actions(pending)
             try:
-                self._transact([*fixed, *(self._claim_action(link, values) for link in pending)])
-                return refused
+                self._transact([action for _, action in named])
+                return failed
             except ClientError as error:
                 if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                     raise
                 reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-                if "ConditionalCheckFailed" in reasons[: len(fixed)]:
-                    raise ClaimLost("a claim this sender held was taken over by another") from error
-                failed = [
-                    link
-                    for link, code in zip(pending, reasons[len(fixed) :], strict=False)
-                    if code == "ConditionalCheckFailed"
+                refused = [
+                    owner for (owner, _), code in zip(named, reasons, strict=False) if code == "ConditionalCheckFailed"
                 ]
-                if not failed:
+                if None in refused:
+                    raise ClaimLost("a claim this sender held was taken over by another") from error
+                if not refused:
                     raise  # cancelled for another reason (a conflict, throttling): retried as transient
-                standing = self.standings(values[":request"]["S"], [link.contact_id for link in failed], now=now)
-                for link in failed:
-                    refused[link.contact_id] = _refusal(standing.get(link.contact_id, Standing.NOT_REACHED))
-                pending = [link for link in pending if link.contact_id not in refused]
-        return refused
+                failed += [owner for owner in refused if owner is not None]
+                pending = [contact_id for contact_id in pending if contact_id not in failed]
 
     def _claim_action(self, link: NewLink, values: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -241,32 +252,26 @@ class EmailLedger:
         held by a live sender is recorded and counted as undelivered, once. Returns how many this call counted;
         raises LookupError naming how many a live sender still holds (try again once its claim has run out)."""
         values = {":request": {"S": request}, ":requests": {"SS": [request]}, ":now": {"N": repr(now)}}
-        counted = 0
-        busy = 0
-        pending = list(recipients)
-        while pending:
-            piece, pending = pending[: _TRANSACTION_LIMIT - 1], pending[_TRANSACTION_LIMIT - 1 :]
-            while piece:
-                actions = [self._undelivered_action(contact_id, user_id, values) for contact_id, user_id in piece]
-                counter = self._count(job_id, {c: Settlement.UNDELIVERED for c, _ in piece})
-                try:
-                    self._transact([*actions, counter] if counter and request == job_id else actions)
-                    counted += len(piece)
-                    break
-                except ClientError as error:
-                    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                        raise
-                    reasons = error.response.get("CancellationReasons", [])
-                    failed = {
-                        contact_id
-                        for (contact_id, _), reason in zip(piece, reasons, strict=False)
-                        if reason.get("Code") == "ConditionalCheckFailed"
-                    }
-                    if not failed:
-                        raise
-                    standing = self.standings(request, failed, now=now)
-                    busy += sum(1 for c in failed if standing.get(c) in (Standing.CLAIMED, Standing.NOT_REACHED))
-                    piece = [(c, u) for c, u in piece if c not in failed]
+        users = dict(recipients)
+        contact_ids = list(users)
+        counted = busy = 0
+        for start in range(0, len(contact_ids), _TRANSACTION_LIMIT - 1):
+            piece = contact_ids[start : start + _TRANSACTION_LIMIT - 1]
+
+            def actions(pending: list[str]) -> list[tuple[str | None, dict[str, Any]]]:
+                named: list[tuple[str | None, dict[str, Any]]] = [
+                    (contact_id, self._undelivered_action(contact_id, users[contact_id], values))
+                    for contact_id in pending
+                ]
+                counter = (
+                    self._count(job_id, dict.fromkeys(pending, Settlement.UNDELIVERED)) if request == job_id else None
+                )
+                return [*named, (None, counter)] if counter and pending else named
+
+            failed = self._transact_what_holds(piece, actions)
+            counted += len(piece) - len(failed)
+            standing = self.standings(request, failed, now=now) if failed else {}
+            busy += sum(1 for c in failed if standing.get(c) in (Standing.CLAIMED, Standing.NOT_REACHED))
         if busy:
             raise LookupError(f"{busy} recipient(s) are still held by a sender; try again once its claim ran out")
         return counted
