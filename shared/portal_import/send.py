@@ -37,8 +37,9 @@ FINISH_SECONDS = 20.0
 # caps it above 98 emails a second) leaves the rest of that half second as slack too.
 LATE_SECONDS = 0.25
 _MAX_MISSED = 10
-# A call's recipients are settled and the next call's claimed in one transaction (100 items at most, one more
-# for the job's counters): 49 a call.
+# Recipients are claimed two calls at a time, in the transaction that settles the calls before (100 items: the
+# attempt's settlement, the job's counters and the claims): 49 a call.
+CLAIM_CALLS = 2
 PER_CALL = min(MAX_DESTINATIONS, 49)
 # How long a claim lasts without an invocation deadline to bound it (scripts, tests): Lambda's longest run.
 DEFAULT_LEASE_SECONDS = 900.0
@@ -132,10 +133,11 @@ class _Sending:
                 short_of = again.short_of or short_of
                 continue
             group = queue[position : min(position + per_call, len(slots))]
-            unclaimed = [r for r in group if r.contact_id not in self.tokens]
-            if unclaimed:
-                # Settles the call before and claims this one in one write, before waiting for the slot.
-                refused = self._commit(unclaimed)
+            if any(r.contact_id not in self.tokens for r in group):
+                # One write settles the calls made since the last and claims this call and the next, before
+                # waiting for the slot: a write every other call.
+                ahead = queue[position : min(position + CLAIM_CALLS * per_call, len(slots))]
+                refused = self._commit([r for r in ahead if r.contact_id not in self.tokens])
                 if refused:
                     queue = [r for r in queue if r.contact_id not in refused]
                     continue

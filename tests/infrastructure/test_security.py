@@ -97,6 +97,7 @@ GRANTS = {
         "dynamodb:PutItem JobsTable if dynamodb:LeadingKeys=rate-limiter#activation-email",
         "dynamodb:GetItem JobsTable",
         "dynamodb:UpdateItem JobsTable",
+        "dynamodb:BatchGetItem JobsTable if dynamodb:LeadingKeys=emails#*",  # email settlements of sender attempts
         "dynamodb:UpdateItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # the email ledger and links
         "dynamodb:BatchGetItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",
         "sqs:SendMessage* EmailQueue",
@@ -105,6 +106,7 @@ GRANTS = {
     "EmailDeadLetterFunction": {
         "dynamodb:GetItem JobsTable",
         "dynamodb:UpdateItem JobsTable",
+        "dynamodb:BatchGetItem JobsTable if dynamodb:LeadingKeys=emails#*",
         "dynamodb:UpdateItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # the email ledger
         "dynamodb:BatchGetItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",
         "sns:Publish NotificationTopic",  # the emails-sent notice
@@ -394,9 +396,16 @@ class _RecordingDynamoDB:
         return {}
 
     def batch_get_item(self, **call: Any) -> dict[str, Any]:
-        for request in call["RequestItems"].values():
-            self.keys["dynamodb:BatchGetItem"].update(key["pk"]["S"] for key in request["Keys"])
-        return {"Responses": {}}
+        """Answers that each activation item read is claimed by attempt 'a', so its settlement is read next."""
+        responses: dict[str, list[dict[str, Any]]] = {}
+        for table, request in call["RequestItems"].items():
+            for key in request["Keys"]:
+                self.keys["dynamodb:BatchGetItem"].add(key["pk"]["S"])
+                self.tables[key["pk"]["S"]] = table
+                if key.get("sk", {}).get("S") == "ACTIVATION":
+                    claimed = {"ClaimedBy": {"S": "a"}, "ClaimFor": {"S": "J1"}, "ClaimExpires": {"N": "0"}}
+                    responses.setdefault(table, []).append({**key, **claimed})
+        return {"Responses": responses}
 
 
 def _leading_keys(role: dict[str, Any], action: str, table: str) -> list[str]:
@@ -438,9 +447,12 @@ def test_the_keys_iam_conditions_allow_are_the_keys_the_code_uses(
     emails.standings("J1", [link.contact_id], now=1e9)
     emails.mark_undelivered(job_id="J1", request="J1", recipients=[(link.contact_id, "U1")], now=1e9)
     ledger_keys = {
-        action: {key for key in ddb.keys.pop(action) if ddb.tables.get(key, "directory") == "directory"}
+        (action, table): {key for key in ddb.keys[action] if ddb.tables.get(key, "directory") == name}
         for action in ("dynamodb:UpdateItem", "dynamodb:BatchGetItem")
+        for table, name in (("DirectoryTable", "directory"), ("JobsTable", "jobs"))
     }
+    for action in ("dynamodb:UpdateItem", "dynamodb:BatchGetItem"):
+        ddb.keys.pop(action)
     SendSlots("jobs", rate_per_second=10).reserve(1, daily_quota=10)
     limiter = ddb.keys
     # Then each request's partition key is one its function's conditioned grant allows
@@ -450,7 +462,11 @@ def test_the_keys_iam_conditions_allow_are_the_keys_the_code_uses(
     assert _within(users, _leading_keys(grants["WorkerFunction"], "dynamodb:PutItem", "DirectoryTable"))
     sender = grants["EmailSenderFunction"]
     for function in ("EmailSenderFunction", "EmailDeadLetterFunction"):
-        for action, keys in ledger_keys.items():
-            assert _within(keys, _leading_keys(grants[function], action, "DirectoryTable")), (function, action)
+        for action, table in (("dynamodb:UpdateItem", "DirectoryTable"), ("dynamodb:BatchGetItem", "DirectoryTable")):
+            keys = ledger_keys[action, table]
+            assert _within(keys, _leading_keys(grants[function], action, table)), (function, action)
+        # the settlement items of sender attempts, read to tell a settled claim from a dead one
+        settlements = ledger_keys["dynamodb:BatchGetItem", "JobsTable"]
+        assert _within(settlements, _leading_keys(grants[function], "dynamodb:BatchGetItem", "JobsTable")), function
     for action in ("dynamodb:GetItem", "dynamodb:PutItem"):
         assert _within(limiter[action], _leading_keys(sender, action, "JobsTable")), action

@@ -88,7 +88,10 @@ def test_import_administrators_may_drop_files_read_results_and_resend_links_only
     assert grants["dynamodb:GetItem"] == grants["dynamodb:Scan"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
     assert grants["cloudformation:DescribeStacks"] == {"Ref": "AWS::StackId"}
     # and resend activation links: read the directory's Contacts and email ledger, queue emails for the sender
-    assert grants["dynamodb:BatchGetItem"] == {"Fn::GetAtt": ["DirectoryTable", "Arn"]}
+    assert grants["dynamodb:BatchGetItem"] == [
+        {"Fn::GetAtt": ["DirectoryTable", "Arn"]},
+        {"Fn::GetAtt": ["JobsTable", "Arn"]},
+    ]
     assert grants["sqs:SendMessage"] == {"Fn::GetAtt": ["EmailQueue", "Arn"]}
     assert set(grants) == {
         "dynamodb:BatchGetItem",

@@ -1,20 +1,26 @@
-"""The email ledger: for each recipient of an email request, whether it was reached, kept on the User's activation
-item (pk CONTACT#<id>, sk ACTIVATION) beside the current link.
+"""The email ledger: for each recipient of an email request, whether it was reached.
 
 A request is what a set of activation emails is for: the import's own emails (request = the job id) or one
-`portal-import resend` (request = its id). A sender claims a recipient (writing the new link's hash) before it
-sends to it, and settles the claim once SES answered: sent, undelivered (refused for good), or released (not
-sent, someone tries again). A claim is held until the claiming invocation's deadline, so a concurrent or later
-delivery of the same recipient never sends while it is held, and takes over a claim whose holder died. Settling
-and counting happen in one transaction with the job's email counters, so every recipient is counted once.
+`portal-import resend` (request = its id). A sender claims a recipient on the User's activation item (pk
+CONTACT#<id>, sk ACTIVATION), writing the new link's hash there, before it sends to it; once SES answered it
+settles the claim: sent or undelivered (refused for good) go onto its attempt's settlement item (jobs table,
+pk `emails#<attempt>`, one per invocation), released claims (not sent; someone tries again) are cleared.
+
+A claim is held until the claiming invocation's deadline, so no concurrent or later delivery sends to a recipient
+while it is held; a claim whose holder settled it or died is taken over, and what the holder's settlement says of
+it (sent for its request) is carried onto the activation item then. Settling, the next claims and the job's
+email counters are one transaction, so every recipient is counted once and a call takes one write.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -23,6 +29,8 @@ from portal_import.aws.clients import client
 
 _TRANSACTION_LIMIT = 100
 _BATCH_GET_LIMIT = 100
+# How often a claim held by another is looked at again within one commit before it is left as busy.
+_TAKEOVER_ROUNDS = 4
 
 
 class Settlement(Enum):
@@ -34,8 +42,8 @@ class Settlement(Enum):
 class Standing(Enum):
     """Where a recipient stands in one request, as the ledger knows it."""
 
-    NOT_REACHED = "not reached"  # never claimed, or released: no email of this request went out
-    CLAIMED = "claimed"  # a sender holds it; an email may be on its way
+    NOT_REACHED = "not reached"  # never claimed, released, or claimed by a sender that died before it settled
+    CLAIMED = "claimed"  # a live sender holds it; an email may be on its way
     SENT = "sent"
     UNDELIVERED = "undelivered"
     ACTIVATED = "activated"  # the User set a password: never sent a link again
@@ -63,7 +71,7 @@ class Commit:
 
 
 class ClaimLost(RuntimeError):
-    """A claim this sender held was settled or taken by another: it is not this sender's to settle any more."""
+    """A claim this sender held was taken by another: it is not this sender's to settle any more."""
 
 
 class ClaimRefused(Enum):
@@ -74,12 +82,14 @@ class ClaimRefused(Enum):
 
 @dataclass(frozen=True)
 class EmailRecord:
-    """A User's activation item as the ledger reads it: the requests that reached it or gave up, any claim."""
+    """A User's activation item as the ledger reads it, with its holder's settlement taken into account."""
 
-    sent_for: frozenset[str] = frozenset()
-    undelivered_for: frozenset[str] = frozenset()
-    claim_expires: float | None = None  # the end of the claim a sender holds, if one does
+    sent_for: frozenset[str] = frozenset()  # the requests whose email reached the User
+    undelivered_for: frozenset[str] = frozenset()  # the requests that gave up on the User
+    claim_expires: float | None = None  # the end of a claim a sender holds and has not settled
     activated: bool = False
+    holder: str | None = None  # the attempt whose claim is on the item (settled or not)
+    carried: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())  # what its settlement says
 
     def standing(self, request: str, now: float) -> Standing:
         if self.activated:
@@ -97,29 +107,26 @@ def _key(contact_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"CONTACT#{contact_id}"}, "sk": {"S": "ACTIVATION"}}
 
 
+def _settlement_key(attempt: str) -> dict[str, Any]:
+    return {"pk": {"S": f"emails#{attempt}"}}
+
+
 def _epoch(moment: str) -> int:
     return int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp())
 
 
-# A recipient of this request is open to a claim while it is not settled, not activated, and held by nobody
-# alive (or by this very attempt).
-_CLAIMABLE = (
+# Neither reached nor given up in this request, and not activated.
+_OPEN = (
     "(attribute_not_exists(SentFor) OR NOT contains(SentFor, :request)) "
     "AND (attribute_not_exists(UndeliveredFor) OR NOT contains(UndeliveredFor, :request)) "
-    "AND attribute_not_exists(ActivatedAt) "
-    "AND (attribute_not_exists(ClaimedBy) OR ClaimedBy = :attempt OR ClaimExpires < :now)"
+    "AND attribute_not_exists(ActivatedAt)"
 )
-_HELD = "ClaimedBy = :attempt AND ClaimFor = :request"
-_SETTLE = {
-    Settlement.SENT: "SET SentAt = :now ADD SentFor :requests REMOVE ClaimedBy, ClaimFor, ClaimExpires",
-    Settlement.UNDELIVERED: "ADD UndeliveredFor :requests REMOVE ClaimedBy, ClaimFor, ClaimExpires",
-    Settlement.RELEASED: "REMOVE ClaimedBy, ClaimFor, ClaimExpires",
-}
-_SETTLE_VALUES = {
-    Settlement.SENT: (":now", ":requests", ":attempt", ":request"),
-    Settlement.UNDELIVERED: (":requests", ":attempt", ":request"),
-    Settlement.RELEASED: (":attempt", ":request"),
-}
+_LINK_AND_CLAIM = (
+    "SET ContactId = :contact, UserId = :user, TokenHash = :hash, ExpiresAt = :expires, "
+    # The table's time-to-live attribute: DynamoDB deletes the link once it expired.
+    "ExpiresAtEpoch = :epoch, ClaimedBy = :attempt, ClaimFor = :request, ClaimExpires = :lease"
+)
+_UNCLAIMED = "REMOVE ClaimedBy, ClaimFor, ClaimExpires"
 
 
 class EmailLedger:
@@ -138,31 +145,50 @@ class EmailLedger:
             ":requests": {"SS": [request]},
             ":attempt": {"S": attempt},
             ":now": {"N": repr(now)},
+            ":lease": {"N": repr(lease_until)},
         }
-        values[":lease"] = {"N": repr(lease_until)}
-        settled = list(step.settled.items())
-        claims = list(step.claims)
-        refused: dict[str, ClaimRefused] = {}
-        while settled or claims:
-            # Settlements first (with their counter), then claims in what room the transaction has left.
-            piece, settled = dict(settled[: _TRANSACTION_LIMIT - 1]), settled[_TRANSACTION_LIMIT - 1 :]
-            counter = self._count(job_id, piece) if request == job_id else None
-            fixed = [self._settle(contact_id, how, values) for contact_id, how in piece.items()]
-            fixed += [counter] if counter else []
-            room = 0 if settled else _TRANSACTION_LIMIT - len(fixed)
-            links, claims = claims[:room], claims[room:]
-            refused.update(self._transact_claiming(fixed, links, values, now))
+        released = [c for c, how in step.settled.items() if how is Settlement.RELEASED]
+        head: list[dict[str, Any]] = []
+        if len(released) < len(step.settled):
+            head.append(self._settlement(attempt, request, step.settled))
+            counter = self._count(job_id, step.settled) if request == job_id else None
+            head += [counter] if counter else []
+        head += [self._release(c, values) for c in released]
+        while len(head) > _TRANSACTION_LIMIT:  # never in practice: a call releases at most its own recipients
+            self._transact_claiming(head[:_TRANSACTION_LIMIT], [], values, now)
+            head = head[_TRANSACTION_LIMIT:]
+        room = _TRANSACTION_LIMIT - len(head)
+        refused = self._transact_claiming(head, step.claims[:room], values, now)
+        for start in range(room, len(step.claims), _TRANSACTION_LIMIT):
+            refused.update(self._transact_claiming([], step.claims[start : start + _TRANSACTION_LIMIT], values, now))
         return refused
 
-    def _settle(self, contact_id: str, how: Settlement, values: dict[str, Any]) -> dict[str, Any]:
+    def _settlement(self, attempt: str, request: str, settled: dict[str, Settlement]) -> dict[str, Any]:
+        """The attempt's settlement item gains the recipients sent and given up (at least one of either)."""
+        values: dict[str, Any] = {":request": {"S": request}}
+        adds = []
+        for name, how in (("Sent", Settlement.SENT), ("Undelivered", Settlement.UNDELIVERED)):
+            ids = sorted(c for c, settlement in settled.items() if settlement is how)
+            if ids:
+                values[f":{name}"] = {"SS": ids}
+                adds.append(f"{name} :{name}")
+        return {
+            "Update": {
+                "TableName": self._jobs,
+                "Key": _settlement_key(attempt),
+                "UpdateExpression": f"SET Request = :request ADD {', '.join(adds)}",
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _release(self, contact_id: str, values: dict[str, Any]) -> dict[str, Any]:
         return {
             "Update": {
                 "TableName": self._directory,
                 "Key": _key(contact_id),
-                "UpdateExpression": _SETTLE[how],
-                "ConditionExpression": _HELD,
-                # DynamoDB refuses values the expressions do not use.
-                "ExpressionAttributeValues": {name: values[name] for name in _SETTLE_VALUES[how]},
+                "UpdateExpression": _UNCLAIMED,
+                "ConditionExpression": "ClaimedBy = :attempt",
+                "ExpressionAttributeValues": {":attempt": values[":attempt"]},
             }
         }
 
@@ -182,22 +208,88 @@ class EmailLedger:
 
     def _transact(self, actions: list[dict[str, Any]]) -> None:
         if actions:
-            self._ddb.transact_write_items(TransactItems=actions)
+            # The same token on a retry of the same transaction: DynamoDB applies it once (a call that timed out
+            # may have been carried out), so counters are not moved twice.
+            token = hashlib.sha256(json.dumps(actions, sort_keys=True).encode()).hexdigest()[:36]
+            self._ddb.transact_write_items(TransactItems=actions, ClientRequestToken=token)
 
     def _transact_claiming(
         self, fixed: list[dict[str, Any]], links: Sequence[NewLink], values: dict[str, Any], now: float
     ) -> dict[str, ClaimRefused]:
-        """Writes `fixed` with every claim of `links` it can take. Returns the claims refused, by contact id."""
+        """Writes `fixed` with every claim of `links` it can take: a claim held by another is looked at and taken
+        over when its holder settled it or died; the others are refused. Returns those, by contact id."""
         by_contact = {link.contact_id: link for link in links}
-        failed = self._transact_what_holds(
-            list(by_contact),
-            lambda pending: (
-                [(None, action) for action in fixed]
-                + [(contact_id, self._claim_action(by_contact[contact_id], values)) for contact_id in pending]
-            ),
-        )
-        standing = self.standings(values[":request"]["S"], failed, now=now) if failed else {}
-        return {contact_id: _refusal(standing.get(contact_id, Standing.NOT_REACHED)) for contact_id in failed}
+        refused: dict[str, ClaimRefused] = {}
+        takeovers: dict[str, EmailRecord] = {}
+        request = values[":request"]["S"]
+        for _ in range(_TAKEOVER_ROUNDS):
+            pending = [c for c in by_contact if c not in refused]
+            claims = partial(self._claims_with, fixed, by_contact, values, takeovers)
+            failed = self._transact_what_holds(pending, claims)
+            if not failed:
+                return refused
+            fixed = []  # written with the claims that held
+            records = self.records(failed)
+            by_contact = {c: by_contact[c] for c in failed}
+            for contact_id in failed:
+                record = records.get(contact_id, EmailRecord())
+                standing = record.standing(request, now)
+                if standing is Standing.ACTIVATED:
+                    refused[contact_id] = ClaimRefused.ACTIVATED
+                elif standing in (Standing.SENT, Standing.UNDELIVERED):
+                    refused[contact_id] = ClaimRefused.DONE
+                elif standing is Standing.CLAIMED or takeovers.get(contact_id) == record:
+                    refused[contact_id] = ClaimRefused.BUSY  # held by a live sender (or changing under us)
+                else:
+                    takeovers[contact_id] = record  # settled by its holder, or its holder died: take it over
+            if all(c in refused for c in by_contact):
+                return refused
+        refused.update(dict.fromkeys((c for c in by_contact if c not in refused), ClaimRefused.BUSY))
+        return refused
+
+    def _claims_with(
+        self,
+        fixed: list[dict[str, Any]],
+        links: dict[str, NewLink],
+        values: dict[str, Any],
+        takeovers: dict[str, EmailRecord],
+        pending: list[str],
+    ) -> list[tuple[str | None, dict[str, Any]]]:
+        named: list[tuple[str | None, dict[str, Any]]] = [(None, action) for action in fixed]
+        named += [(c, self._claim_action(links[c], values, takeovers.get(c))) for c in pending]
+        return named
+
+    def _claim_action(self, link: NewLink, values: dict[str, Any], takeover: EmailRecord | None) -> dict[str, Any]:
+        update = _LINK_AND_CLAIM
+        claim_values = {
+            ":contact": {"S": link.contact_id},
+            ":user": {"S": link.user_id},
+            ":hash": {"S": link.token_hash},
+            ":expires": {"S": link.expires_at},
+            ":epoch": {"N": str(_epoch(link.expires_at))},
+            **{name: values[name] for name in (":attempt", ":request", ":lease")},
+        }
+        if takeover is None:
+            condition = f"{_OPEN} AND (attribute_not_exists(ClaimedBy) OR ClaimedBy = :attempt)"
+        else:
+            # Only as it was read: the holder's claim still there, what its settlement says carried over.
+            condition = (
+                f"{_OPEN} AND ClaimedBy = :holder"
+                if takeover.holder
+                else f"{_OPEN} AND attribute_not_exists(ClaimedBy)"
+            )
+            if takeover.holder:
+                claim_values[":holder"] = {"S": takeover.holder}
+            update += _carry(takeover, claim_values)
+        return {
+            "Update": {
+                "TableName": self._directory,
+                "Key": _key(link.contact_id),
+                "UpdateExpression": update,
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": claim_values,
+            }
+        }
 
     def _transact_what_holds(
         self, contact_ids: list[str], actions: Callable[[list[str]], list[tuple[str | None, dict[str, Any]]]]
@@ -215,9 +307,8 @@ class EmailLedger:
                 if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                     raise
                 reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-                refused = [
-                    owner for (owner, _), code in zip(named, reasons, strict=False) if code == "ConditionalCheckFailed"
-                ]
+                codes = zip((owner for owner, _ in named), reasons, strict=False)
+                refused = [owner for owner, code in codes if code == "ConditionalCheckFailed"]
                 if None in refused:
                     raise ClaimLost("a claim this sender held was taken over by another") from error
                 if not refused:
@@ -225,76 +316,60 @@ class EmailLedger:
                 failed += [owner for owner in refused if owner is not None]
                 pending = [contact_id for contact_id in pending if contact_id not in failed]
 
-    def _claim_action(self, link: NewLink, values: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self._directory,
-                "Key": _key(link.contact_id),
-                "UpdateExpression": (
-                    "SET ContactId = :contact, UserId = :user, TokenHash = :hash, ExpiresAt = :expires, "
-                    # The table's time-to-live attribute: DynamoDB deletes the link once it expired.
-                    "ExpiresAtEpoch = :epoch, ClaimedBy = :attempt, ClaimFor = :request, ClaimExpires = :lease"
-                ),
-                "ConditionExpression": _CLAIMABLE,
-                "ExpressionAttributeValues": {
-                    ":contact": {"S": link.contact_id},
-                    ":user": {"S": link.user_id},
-                    ":hash": {"S": link.token_hash},
-                    ":expires": {"S": link.expires_at},
-                    ":epoch": {"N": str(_epoch(link.expires_at))},
-                    **{name: values[name] for name in (":attempt", ":request", ":lease", ":now")},
-                },
-            }
-        }
-
     def mark_undelivered(self, *, job_id: str, request: str, recipients: Sequence[tuple[str, str]], now: float) -> int:
-        """Recipients (contact id, user id) of a request whose retries are spent: each one neither settled nor
+        """Recipients (contact id, user id) of a request whose retries are spent: each one neither reached nor
         held by a live sender is recorded and counted as undelivered, once. Returns how many this call counted;
         raises LookupError naming how many a live sender still holds (try again once its claim has run out)."""
-        values = {":request": {"S": request}, ":requests": {"SS": [request]}, ":now": {"N": repr(now)}}
         users = dict(recipients)
-        contact_ids = list(users)
-        counted = busy = 0
-        for start in range(0, len(contact_ids), _TRANSACTION_LIMIT - 1):
-            piece = contact_ids[start : start + _TRANSACTION_LIMIT - 1]
+        records = self.records(users)
+        open_ones: list[str] = []
+        busy = 0
+        for contact_id in users:
+            standing = records.get(contact_id, EmailRecord()).standing(request, now)
+            if standing is Standing.CLAIMED:
+                busy += 1
+            elif standing is Standing.NOT_REACHED:
+                open_ones.append(contact_id)
+        values = {":request": {"S": request}, ":requests": {"SS": [request]}}
+        counted = 0
+        for start in range(0, len(open_ones), _TRANSACTION_LIMIT - 1):
+            piece = open_ones[start : start + _TRANSACTION_LIMIT - 1]
 
             def actions(pending: list[str]) -> list[tuple[str | None, dict[str, Any]]]:
                 named: list[tuple[str | None, dict[str, Any]]] = [
-                    (contact_id, self._undelivered_action(contact_id, users[contact_id], values))
-                    for contact_id in pending
+                    (c, self._undelivered_action(c, users[c], records.get(c, EmailRecord()), values)) for c in pending
                 ]
-                counter = (
-                    self._count(job_id, dict.fromkeys(pending, Settlement.UNDELIVERED)) if request == job_id else None
-                )
+                settled = dict.fromkeys(pending, Settlement.UNDELIVERED)
+                counter = self._count(job_id, settled) if request == job_id else None
                 return [*named, (None, counter)] if counter and pending else named
 
-            failed = self._transact_what_holds(piece, actions)
-            counted += len(piece) - len(failed)
-            standing = self.standings(request, failed, now=now) if failed else {}
-            busy += sum(1 for c in failed if standing.get(c) in (Standing.CLAIMED, Standing.NOT_REACHED))
+            changed = self._transact_what_holds(piece, actions)
+            counted += len(piece) - len(changed)
+            busy += len(changed)  # changed since read: looked at again on the next delivery
         if busy:
             raise LookupError(f"{busy} recipient(s) are still held by a sender; try again once its claim ran out")
         return counted
 
-    def _undelivered_action(self, contact_id: str, user_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    def _undelivered_action(
+        self, contact_id: str, user_id: str, record: EmailRecord, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        marked = {":contact": {"S": contact_id}, ":user": {"S": user_id}, ":request": values[":request"]}
+        update = "SET ContactId = if_not_exists(ContactId, :contact), UserId = if_not_exists(UserId, :user)"
+        if record.holder:  # a holder that died before it settled, or settled for another request
+            marked[":holder"] = {"S": record.holder}
+            condition = f"{_OPEN} AND ClaimedBy = :holder"
+            update += _carry(record, marked, undelivered=values[":requests"]) + " " + _UNCLAIMED
+        else:
+            condition = f"{_OPEN} AND attribute_not_exists(ClaimedBy)"
+            marked[":requests"] = values[":requests"]
+            update += " ADD UndeliveredFor :requests"
         return {
             "Update": {
                 "TableName": self._directory,
                 "Key": _key(contact_id),
-                "UpdateExpression": (
-                    "SET ContactId = if_not_exists(ContactId, :contact), UserId = if_not_exists(UserId, :user) "
-                    "ADD UndeliveredFor :requests"
-                ),
-                "ConditionExpression": (
-                    "(attribute_not_exists(SentFor) OR NOT contains(SentFor, :request)) "
-                    "AND (attribute_not_exists(UndeliveredFor) OR NOT contains(UndeliveredFor, :request)) "
-                    "AND (attribute_not_exists(ClaimedBy) OR ClaimExpires < :now)"
-                ),
-                "ExpressionAttributeValues": {
-                    ":contact": {"S": contact_id},
-                    ":user": {"S": user_id},
-                    **values,
-                },
+                "UpdateExpression": update,
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": marked,
             }
         }
 
@@ -304,30 +379,63 @@ class EmailLedger:
 
     def records(self, contact_ids: Iterable[str]) -> dict[str, EmailRecord]:
         """What the ledger holds on each of these Contacts' Users (absent: nothing yet)."""
-        found: dict[str, EmailRecord] = {}
-        for item in self._batch_get([_key(cid) for cid in sorted(set(contact_ids))]):
-            found[item["pk"]["S"].removeprefix("CONTACT#")] = EmailRecord(
-                sent_for=frozenset(item.get("SentFor", {}).get("SS", [])),
-                undelivered_for=frozenset(item.get("UndeliveredFor", {}).get("SS", [])),
-                claim_expires=float(item["ClaimExpires"]["N"]) if "ClaimedBy" in item else None,
-                activated="ActivatedAt" in item,
-            )
-        return found
+        items = {
+            item["pk"]["S"].removeprefix("CONTACT#"): item
+            for item in self._batch_get(self._directory, [_key(cid) for cid in sorted(set(contact_ids))])
+        }
+        holders = sorted({item["ClaimedBy"]["S"] for item in items.values() if "ClaimedBy" in item})
+        settlements = {
+            item["pk"]["S"].removeprefix("emails#"): item
+            for item in self._batch_get(self._jobs, [_settlement_key(attempt) for attempt in holders])
+        }
+        return {contact_id: _record(item, settlements) for contact_id, item in items.items()}
 
-    def _batch_get(self, keys: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    def _batch_get(self, table: str, keys: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for start in range(0, len(keys), _BATCH_GET_LIMIT):
             request: dict[str, Any] = {
-                self._directory: {"Keys": list(keys[start : start + _BATCH_GET_LIMIT]), "ConsistentRead": True}
+                table: {"Keys": list(keys[start : start + _BATCH_GET_LIMIT]), "ConsistentRead": True}
             }
             while request:
                 response = self._ddb.batch_get_item(RequestItems=request)
-                yield from response.get("Responses", {}).get(self._directory, [])
+                yield from response.get("Responses", {}).get(table, [])
                 request = response.get("UnprocessedKeys") or {}
 
 
-def _refusal(standing: Standing) -> ClaimRefused:
-    if standing is Standing.ACTIVATED:
-        return ClaimRefused.ACTIVATED
-    if standing in (Standing.SENT, Standing.UNDELIVERED):
-        return ClaimRefused.DONE
-    return ClaimRefused.BUSY  # held by a live sender (or freed a moment ago: its holder requeued it)
+def _record(item: dict[str, Any], settlements: dict[str, dict[str, Any]]) -> EmailRecord:
+    sent = set(item.get("SentFor", {}).get("SS", []))
+    undelivered = set(item.get("UndeliveredFor", {}).get("SS", []))
+    holder = item["ClaimedBy"]["S"] if "ClaimedBy" in item else None
+    carried: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+    claim_expires = None
+    if holder is not None:
+        contact_id = item["pk"]["S"].removeprefix("CONTACT#")
+        settlement = settlements.get(holder, {})
+        held_for = item.get("ClaimFor", {}).get("S", "")
+        if contact_id in settlement.get("Sent", {}).get("SS", []):
+            carried = (frozenset({held_for}), frozenset())
+        elif contact_id in settlement.get("Undelivered", {}).get("SS", []):
+            carried = (frozenset(), frozenset({held_for}))
+        else:
+            claim_expires = float(item.get("ClaimExpires", {}).get("N", "0"))
+    return EmailRecord(
+        sent_for=frozenset(sent | carried[0]),
+        undelivered_for=frozenset(undelivered | carried[1]),
+        claim_expires=claim_expires,
+        activated="ActivatedAt" in item,
+        holder=holder,
+        carried=carried,
+    )
+
+
+def _carry(record: EmailRecord, values: dict[str, Any], undelivered: dict[str, Any] | None = None) -> str:
+    """The ADD clause that puts what the holder's settlement says onto the item (and `undelivered`, if given)."""
+    sent_for, undelivered_for = record.carried
+    adds: list[str] = []
+    if sent_for:
+        values[":carriedSent"] = {"SS": sorted(sent_for)}
+        adds.append("SentFor :carriedSent")
+    gave_up = set(undelivered_for) | (set(undelivered["SS"]) if undelivered else set())
+    if gave_up:
+        values[":carriedUndelivered"] = {"SS": sorted(gave_up)}
+        adds.append("UndeliveredFor :carriedUndelivered")
+    return f" ADD {', '.join(adds)}" if adds else ""

@@ -1,0 +1,102 @@
+"""The email ledger on moto, with the stack's tables: who holds a recipient, when another may take it over, and
+what a takeover keeps of the holder's settlement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from portal_import.aws.ledger import ClaimRefused, Commit, EmailLedger, NewLink, Settlement, Standing
+
+JOB = "job-ledger"
+NOW = 1_900_000_000.0
+
+
+def link(contact_id: str, token: str = "hash") -> NewLink:
+    return NewLink(
+        contact_id=contact_id, user_id=f"user-{contact_id}", token_hash=token, expires_at="2031-01-01T00:00:00Z"
+    )
+
+
+@pytest.fixture
+def ledger(cloud: Any) -> EmailLedger:
+    cloud.start_job(JOB, chunks=1, rows=5)
+    return EmailLedger(cloud.stack.directory_table, cloud.stack.jobs_table)
+
+
+def claim(ledger: EmailLedger, attempt: str, *contacts: str, request: str = JOB, now: float = NOW) -> dict[str, Any]:
+    step = Commit(claims=[link(c, token=f"{attempt}-{c}") for c in contacts])
+    return ledger.commit(step, job_id=JOB, request=request, attempt=attempt, lease_until=now + 300, now=now)
+
+
+def settle(ledger: EmailLedger, attempt: str, how: Settlement, *contacts: str, request: str = JOB) -> None:
+    step = Commit(settled=dict.fromkeys(contacts, how))
+    ledger.commit(step, job_id=JOB, request=request, attempt=attempt, lease_until=NOW + 300, now=NOW)
+
+
+def test_a_live_holder_keeps_its_recipient_until_it_settles_it(ledger: EmailLedger, cloud: Any) -> None:
+    # Given a sender holds a recipient and has not settled it
+    assert claim(ledger, "first", "c1") == {}
+    # When another claims it while the first is alive / Then it is refused as busy
+    assert claim(ledger, "second", "c1") == {"c1": ClaimRefused.BUSY}
+    # and once the first settled it as sent, it is done: counted once, for the first
+    settle(ledger, "first", Settlement.SENT, "c1")
+    assert claim(ledger, "second", "c1") == {"c1": ClaimRefused.DONE}
+    assert ledger.standings(JOB, ["c1"], now=NOW) == {"c1": Standing.SENT}
+    assert cloud.jobs().get(JOB).emails_sent == 1
+
+
+def test_a_claim_whose_holder_died_is_taken_over_with_a_new_link(ledger: EmailLedger, cloud: Any) -> None:
+    # Given a sender that claimed a recipient and died before settling it
+    claim(ledger, "dead", "c1")
+    # When another claims it after the dead one's claim ran out
+    later = NOW + 301
+    refused = claim(ledger, "next", "c1", now=later)
+    # Then it holds it now, with its own link (the dead one's email, if it went, carries a link that no longer works)
+    assert refused == {}
+    assert ledger.standings(JOB, ["c1"], now=later) == {"c1": Standing.CLAIMED}
+    links = cloud.directory().activations(["c1"])
+    assert links["c1"].token_hash == "next-c1"
+
+
+def test_a_resend_takes_over_a_settled_claim_and_keeps_what_it_settled(ledger: EmailLedger) -> None:
+    # Given the import's email reached a recipient (its sender's claim settled, its lease not yet over)
+    claim(ledger, "import", "c1")
+    settle(ledger, "import", Settlement.SENT, "c1")
+    # When a resend claims and sends to the same recipient
+    resend = f"{JOB}/resend/1"
+    assert claim(ledger, "resender", "c1", request=resend) == {}
+    settle(ledger, "resender", Settlement.SENT, "c1", request=resend)
+    # Then the import's delivery is still on record: a late redelivery of the import's batch sends nothing
+    assert claim(ledger, "late", "c1", now=NOW + 1000) == {"c1": ClaimRefused.DONE}
+    record = ledger.records(["c1"])["c1"]
+    assert record.sent_for == {JOB, resend}
+
+
+def test_a_released_recipient_is_open_to_the_next_claim_at_once(ledger: EmailLedger) -> None:
+    claim(ledger, "first", "c1")
+    settle(ledger, "first", Settlement.RELEASED, "c1")
+    assert claim(ledger, "second", "c1") == {}
+
+
+def test_a_dead_batch_counts_the_recipients_of_a_dead_sender_once(ledger: EmailLedger, cloud: Any) -> None:
+    # Given one recipient sent, one held by a sender that died, one never claimed
+    claim(ledger, "first", "c1", "c2")
+    settle(ledger, "first", Settlement.SENT, "c1")
+    later = NOW + 301
+    # When the batch's retries are spent and it is accounted for, twice
+    first = ledger.mark_undelivered(
+        job_id=JOB, request=JOB, recipients=[(c, f"u{c}") for c in ("c1", "c2", "c3")], now=later
+    )
+    again = ledger.mark_undelivered(
+        job_id=JOB, request=JOB, recipients=[(c, f"u{c}") for c in ("c1", "c2", "c3")], now=later
+    )
+    # Then the two not reached count once as not delivered, and the one reached stays sent
+    job = cloud.jobs().get(JOB)
+    assert (first, again, job.emails_sent, job.emails_failed) == (2, 0, 1, 2)
+    assert ledger.standings(JOB, ["c1", "c2", "c3"], now=later) == {
+        "c1": Standing.SENT,
+        "c2": Standing.UNDELIVERED,
+        "c3": Standing.UNDELIVERED,
+    }
