@@ -75,7 +75,7 @@ def _key_of(backend: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> tuple
 
 def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
     with _lock:
-        saved: dict[str, tuple[str, dict[str, Any], dict[str, Any] | None]] = {}
+        saved: dict[str, tuple[str, dict[str, Any], Item | None]] = {}
         for action in transact_items:
             try:
                 op_type, op = next(iter(action.items()))
@@ -85,17 +85,18 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
             identity = json.dumps([table_name, key], sort_keys=True)
             if identity not in saved:
                 current = self.get_item(table_name, key)
-                saved[identity] = (table_name, key, current.to_json()["Attributes"] if current else None)
+                # A copy (moto's Item copies itself cheaply); written out as JSON only if it has to be restored.
+                saved[identity] = (table_name, key, copy.deepcopy(current) if current else None)
         dynamodb_models.copy = _CopyAllButTables  # type: ignore[assignment]
         try:
             _original_transact_write_items(self, transact_items)
         except Exception:
-            for table_name, key, attributes in saved.values():
-                if attributes is None:
+            for table_name, key, before in saved.values():
+                if before is None:
                     if self.get_item(table_name, key) is not None:
                         self.delete_item(table_name, key)
                 else:
-                    self.put_item(table_name, attributes)
+                    self.put_item(table_name, before.to_json()["Attributes"])
             raise
         finally:
             dynamodb_models.copy = copy
