@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from portal_import.packing import packed
+
 Mode = Literal["import", "validate"]
 
 
@@ -83,6 +85,28 @@ class EmailBatch(_Message):
     @property
     def request_id(self) -> str:
         return self.request or self.job_id
+
+
+# Emails travel as few messages as fit (fewer messages, fewer sender invocations and requests per email), split
+# by count and by SQS's 256 KiB message limit.
+EMAILS_PER_MESSAGE = 1000
+EMAIL_MESSAGE_BYTES = 200_000
+
+
+def email_batches(
+    key: str, job_id: str, recipients: list[EmailRecipient], request: str | None = None
+) -> list[EmailBatch]:
+    """The recipients as batches keyed `key#0`, `key#1`, ..., each one SQS message."""
+    groups = packed(
+        recipients,
+        max_items=EMAILS_PER_MESSAGE,
+        max_bytes=EMAIL_MESSAGE_BYTES,
+        size=lambda recipient: len(recipient.to_json().encode()) + 1,
+    )
+    return [
+        EmailBatch(key=f"{key}#{number}", job_id=job_id, request=request, recipients=group)
+        for number, group in enumerate(groups)
+    ]
 
 
 class AggregateRequest(_Message):

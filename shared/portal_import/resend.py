@@ -19,14 +19,9 @@ from portal_import.aws.queues import QueueSender
 from portal_import.aws.storage import Storage, results_prefix
 from portal_import.ids import normalize_contact_id
 from portal_import.job import Job, JobStatus
-from portal_import.messages import EmailBatch, EmailRecipient
-from portal_import.packing import packed
+from portal_import.messages import EmailRecipient, email_batches
 from portal_import.results import NOT_REQUESTED, SuccessRow, read_success_rows
 from portal_import.rules import is_valid_email
-
-# As the worker packs a chunk's emails: by count and below SQS's message size.
-_EMAILS_PER_MESSAGE = 1000
-_EMAIL_MESSAGE_BYTES = 200_000
 
 
 class ResendRefused(Exception):
@@ -101,16 +96,7 @@ def resend(job: Job, deps: ResendDeps, *, contacts: Sequence[str] = (), now: flo
                 )
             )
     request = resend_request_of(job.job_id)
-    groups = packed(
-        queued,
-        max_items=_EMAILS_PER_MESSAGE,
-        max_bytes=_EMAIL_MESSAGE_BYTES,
-        size=lambda recipient: len(recipient.to_json().encode()) + 1,
-    )
-    deps.email_queue.send_all(
-        EmailBatch(key=f"{request}#{number}", job_id=job.job_id, request=request, recipients=group).to_json()
-        for number, group in enumerate(groups)
-    )
+    deps.email_queue.send_all(batch.to_json() for batch in email_batches(request, job.job_id, queued, request))
     return Resend(request=request, queued=queued, left_out=left_out)
 
 

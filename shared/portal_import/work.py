@@ -18,21 +18,16 @@ from portal_import.job import JobStatus
 from portal_import.messages import (
     ChunkOutcomes,
     ChunkRow,
-    EmailBatch,
     EmailRecipient,
     Outcome,
     RowChunk,
+    email_batches,
 )
 from portal_import.observability import logger
-from portal_import.packing import packed
 from portal_import.results import activation_email_status
 from portal_import.retry import is_transient, with_retries
 from portal_import.rules import PROCESSING_ERROR, contact_not_found, is_valid_email, user_already_exists, with_detail
 
-# A chunk's emails travel as one message where they fit (fewer messages, fewer sender invocations and
-# requests per email), split by count and by SQS's 256 KiB message limit.
-EMAILS_PER_MESSAGE = 1000
-EMAIL_MESSAGE_BYTES = 200_000
 # The rows queue redrives after 5 deliveries: the 3rd and 4th already isolate a poison row.
 ISOLATE_FROM = 3
 ROW_ATTEMPTS = 4
@@ -175,7 +170,8 @@ def _users_created_by(chunk: RowChunk, directory: Directory) -> dict[int, tuple[
 def _record(chunk: RowChunk, outcomes: list[Outcome], emails: list[EmailRecipient], deps: WorkDeps) -> None:
     """Stores the chunk's outcomes, queues its emails, and counts it (once) towards the job's progress."""
     deps.storage.put_outcomes(ChunkOutcomes(job_id=chunk.job_id, seq=chunk.seq, outcomes=outcomes))
-    queued = deps.email_queue.send_all(batch.to_json() for batch in _email_batches(chunk, emails))
+    batches = email_batches(f"{chunk.job_id}#{chunk.seq}", chunk.job_id, emails)
+    queued = deps.email_queue.send_all(batch.to_json() for batch in batches)
     succeeded = sum(1 for outcome in outcomes if outcome.succeeded)
     progress = deps.jobs.record_chunk(
         chunk.job_id,
@@ -311,16 +307,3 @@ def _recipient(row: int, user_id: str, contact: Contact) -> EmailRecipient:
         first_name=contact.first_name,
         last_name=contact.last_name,
     )
-
-
-def _email_batches(chunk: RowChunk, emails: list[EmailRecipient]) -> list[EmailBatch]:
-    groups = packed(
-        emails,
-        max_items=EMAILS_PER_MESSAGE,
-        max_bytes=EMAIL_MESSAGE_BYTES,
-        size=lambda recipient: len(recipient.to_json().encode()) + 1,
-    )
-    return [
-        EmailBatch(key=f"{chunk.job_id}#{chunk.seq}#{number}", job_id=chunk.job_id, recipients=group)
-        for number, group in enumerate(groups)
-    ]
