@@ -85,16 +85,7 @@ def resend(job: Job, deps: ResendDeps, *, contacts: Sequence[str] = (), now: flo
         if why:
             left_out.append(LeftOut(row.contact_id, why))
         elif person is not None:
-            queued.append(
-                EmailRecipient(
-                    row=row.row,
-                    user_id=row.user_id,
-                    contact_id=row.contact_id,
-                    email=person.email,
-                    first_name=person.first_name,
-                    last_name=person.last_name,
-                )
-            )
+            queued.append(person.recipient(row.row, row.user_id))
     request = resend_request_of(job.job_id)
     deps.email_queue.send_all(batch.to_json() for batch in email_batches(request, job.job_id, queued, request))
     return Resend(request=request, queued=queued, left_out=left_out)

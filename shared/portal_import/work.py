@@ -146,7 +146,7 @@ def _salvage(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[Email
             user, contact = survivors[row.row]
             outcomes.append(_created(row, user.user_id, contact, chunk))
             if chunk.send_activation_email and is_valid_email(contact.email):
-                emails.append(_recipient(row.row, user.user_id, contact))
+                emails.append(contact.recipient(row.row, user.user_id))
         else:
             outcomes.append(
                 Outcome(row=row.row, input_contact_id=row.contact_id, input_role=row.role, error=PROCESSING_FAILED)
@@ -240,7 +240,7 @@ def _decide(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailR
             continue
         outcomes[candidate.source.row] = _created(candidate.source, created[contact_id], candidate.contact, chunk)
         if candidate.wants_email and chunk.mode == "import":
-            emails.append(_recipient(candidate.source.row, created[contact_id], candidate.contact))
+            emails.append(candidate.contact.recipient(candidate.source.row, created[contact_id]))
     for later, first in later_rows:
         contact_id = first.contact.contact_id
         if contact_id in holders:  # the Contact had its user before this file
@@ -295,15 +295,4 @@ def _created(row: ChunkRow, user_id: str, contact: Contact, chunk: RowChunk) -> 
             valid_email=is_valid_email(contact.email),
             validate_mode=chunk.mode == "validate",
         ),
-    )
-
-
-def _recipient(row: int, user_id: str, contact: Contact) -> EmailRecipient:
-    return EmailRecipient(
-        row=row,
-        user_id=user_id,
-        contact_id=contact.contact_id,
-        email=contact.email,
-        first_name=contact.first_name,
-        last_name=contact.last_name,
     )

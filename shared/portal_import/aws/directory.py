@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client
 from portal_import.ids import ContactRef
+from portal_import.messages import EmailRecipient
 
 _BATCH_GET_LIMIT = 100
 _TRANSACTION_LIMIT = 100
@@ -31,6 +32,17 @@ class Contact:
     email: str = ""
     first_name: str = ""
     last_name: str = ""
+
+    def recipient(self, row: int, user_id: str) -> EmailRecipient:
+        """This Contact as the activation email of its user `user_id` (created from `row`) addresses it."""
+        return EmailRecipient(
+            row=row,
+            user_id=user_id,
+            contact_id=self.contact_id,
+            email=self.email,
+            first_name=self.first_name,
+            last_name=self.last_name,
+        )
 
 
 @dataclass(frozen=True)
