@@ -122,14 +122,19 @@ _parsed_conditions: dict[str, Any] = {}
 _PLACEHOLDER = re.compile(r":[A-Za-z0-9_]+")
 
 
+def _cached(cache: dict[str, Any], key: str, make: Any) -> Any:
+    """cache[key], made once (a bounded cache: cleared when it grows past a thousand entries)."""
+    if key not in cache:
+        if len(cache) > 1000:
+            cache.clear()
+        cache[key] = make()
+    return cache[key]
+
+
 def _get_filter_expression(expr: Any, names: Any, values: Any) -> Any:
     # Keyed on the values the condition names: an update's other values (a link per item) would defeat the cache.
     key = _condition_key(expr, names, values)
-    if key not in _parsed_conditions:
-        if len(_parsed_conditions) > 1000:
-            _parsed_conditions.clear()
-        _parsed_conditions[key] = _original_get_filter_expression(expr, names, values)
-    return _parsed_conditions[key]
+    return _cached(_parsed_conditions, key, lambda: _original_get_filter_expression(expr, names, values))
 
 
 _original_condition_parser = dynamodb_responses.create_condition_expression_parser
@@ -170,11 +175,8 @@ _checked_updates: dict[str, Any] = {}
 
 def _checked_condition(expr: Any, names: Any, values: Any) -> _CheckedCondition:
     key = _condition_key(expr, names, values)
-    if key not in _checked_conditions:
-        if len(_checked_conditions) > 1000:
-            _checked_conditions.clear()
-        _checked_conditions[key] = _CheckedCondition(expr, names, values)
-    return _checked_conditions[key]
+    checked: _CheckedCondition = _cached(_checked_conditions, key, lambda: _CheckedCondition(expr, names, values))
+    return checked
 
 
 class _CheckedUpdates:
@@ -182,11 +184,7 @@ class _CheckedUpdates:
 
     @staticmethod
     def make(expression: str) -> Any:
-        if expression not in _checked_updates:
-            if len(_checked_updates) > 1000:
-                _checked_updates.clear()
-            _checked_updates[expression] = _original_update_parser.make(expression)
-        return _checked_updates[expression]
+        return _cached(_checked_updates, expression, lambda: _original_update_parser.make(expression))
 
 
 _original_unix_time_millis = sqs_models.unix_time_millis
