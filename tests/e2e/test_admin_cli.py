@@ -59,15 +59,18 @@ class Server:
         where = ["--stack", STACK] if stack else []
         return portal_import(*args, *where, "--endpoint-url", self.endpoint, cwd=self.work)
 
-    def outputs(self) -> dict[str, str]:
-        cloudformation = boto3.client(
-            "cloudformation",
+    def client(self, service: str) -> Any:
+        """A boto3 client on the served stack (any credentials do)."""
+        return boto3.client(
+            service,
             endpoint_url=self.endpoint,
             region_name="us-east-1",
             aws_access_key_id="local",
             aws_secret_access_key="local",
         )
-        stack = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+
+    def outputs(self) -> dict[str, str]:
+        stack = self.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
         return {output["OutputKey"]: output["OutputValue"] for output in stack["Outputs"]}
 
 
@@ -196,13 +199,7 @@ def test_resend_sends_new_links_only_to_whom_it_is_asked(server: Server, importe
     out = server.work / "for-resend"
     assert server.run("results", job_id, "--out", out).returncode == 0
     queued = [row["ContactId"] for row in _read_csv(out / "success.csv") if row["ActivationEmail"] == "Queued"]
-    directory = boto3.client(
-        "dynamodb",
-        endpoint_url=server.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    directory = server.client("dynamodb")
 
     def link_of(contact_id: str) -> dict[str, Any]:
         key = {"pk": {"S": f"CONTACT#{contact_id}"}, "sk": {"S": "ACTIVATION"}}

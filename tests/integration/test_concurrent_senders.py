@@ -26,19 +26,25 @@ SENDERS = 3
 EMAILS_EACH = 50
 
 
-class TimedMailer(Mailer):
-    """The real SES adapter, noting when each accepted email went out."""
+class RecordingMailer(Mailer):
+    """The real SES adapter, noting when and to whom each accepted email went; `slow` seconds more a call, so
+    that deliveries overlap."""
 
-    def __init__(self) -> None:
+    def __init__(self, slow: float = 0.0) -> None:
         super().__init__()
         self.times: list[float] = []
+        self.addresses: list[str] = []
+        self._slow = slow
         self._lock = threading.Lock()
 
     def send_bulk(self, *, sender: str, template: str, defaults: Any, destinations: Sequence[Destination]) -> list[str]:
         called_at = time.time()  # when SES is handed the emails
         statuses = super().send_bulk(sender=sender, template=template, defaults=defaults, destinations=destinations)
+        time.sleep(self._slow)
+        accepted = [d.address for d, status in zip(destinations, statuses, strict=True) if status == "Success"]
         with self._lock:
-            self.times.extend(called_at for status in statuses if status == "Success")
+            self.times.extend(called_at for _ in accepted)
+            self.addresses.extend(accepted)
         return statuses
 
 
@@ -62,7 +68,7 @@ def test_concurrent_senders_together_stay_within_the_rate(cloud: Any) -> None:
     cloud.verify_sender()
     cloud.start_job(SAMPLE_JOB_ID, chunks=1, rows=SENDERS * EMAILS_EACH)
     settings = sender_settings(cloud)
-    mailer = TimedMailer()
+    mailer = RecordingMailer()
     deps = sender_deps(settings, mailer)
     batches = [
         EmailBatch(
@@ -107,7 +113,7 @@ def test_two_deliveries_of_one_batch_at_the_same_time_send_each_email_once(cloud
     cloud.verify_sender()
     cloud.start_job(SAMPLE_JOB_ID, chunks=1, rows=60)
     settings = sender_settings(cloud)
-    mailer = RecordingMailer()
+    mailer = RecordingMailer(slow=0.05)
     deps = sender_deps(settings, mailer)
     batch = EmailBatch(
         key=f"{SAMPLE_JOB_ID}#0#0",
@@ -132,24 +138,6 @@ def test_two_deliveries_of_one_batch_at_the_same_time_send_each_email_once(cloud
     # Then each person got exactly one email, and the job counts 60 sent
     assert sorted(mailer.addresses) == sorted(f"p{n}@x.com" for n in range(60))
     assert cloud.job(SAMPLE_JOB_ID).emails_sent == 60
-
-
-class RecordingMailer(Mailer):
-    """The real SES adapter, noting who each accepted email went to; a little slow, so that deliveries overlap."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.addresses: list[str] = []
-        self._lock = threading.Lock()
-
-    def send_bulk(self, *, sender: str, template: str, defaults: Any, destinations: Sequence[Destination]) -> list[str]:
-        statuses = super().send_bulk(sender=sender, template=template, defaults=defaults, destinations=destinations)
-        time.sleep(0.05)
-        with self._lock:
-            self.addresses.extend(
-                d.address for d, status in zip(destinations, statuses, strict=True) if status == "Success"
-            )
-        return statuses
 
 
 def drain(cloud: Any, queue_url: str) -> list[EmailBatch]:
