@@ -8,6 +8,8 @@ from __future__ import annotations
 import string
 from typing import Literal, NamedTuple
 
+from portal_import.shown import quoted
+
 SALESFORCE_CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
 CONTACT_ID_LENGTH = 19
@@ -66,9 +68,7 @@ def _is_alphanumeric(value: str) -> bool:
 
 
 def _shown(value: str) -> str:
-    if len(value) <= _SHOWN_CHARS:
-        return f"'{value}'"
-    return f"'{value[:_SHOWN_CHARS]}...'"
+    return quoted(value, _SHOWN_CHARS)
 
 
 def normalize_contact_id(value: str) -> ContactRef:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from portal_import.messages import Mode
 from portal_import.reader import FileRejected
+from portal_import.shown import visible
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
@@ -29,14 +30,16 @@ def parse_options(metadata: Mapping[str, str], *, send_default: bool) -> ImportO
         elif raw_send.lower() in _FALSE:
             send = False
         else:
-            raise FileRejected(
-                f"The send-activation-email metadata is '{raw_send}'; "
-                "upload the file again with send-activation-email=true or false."
+            raise FileRejected.quoting(
+                "The send-activation-email metadata is '{value}'; "
+                "upload the file again with send-activation-email=true or false.",
+                value=visible(raw_send),
             )
     raw_mode = (meta.get("mode") or "import").lower()
     if raw_mode not in ("import", "validate"):
-        raise FileRejected(
-            f"The mode metadata is '{meta.get('mode')}'; upload the file again with mode=import or mode=validate."
+        raise FileRejected.quoting(
+            "The mode metadata is '{value}'; upload the file again with mode=import or mode=validate.",
+            value=visible(meta.get("mode") or ""),
         )
     mode: Mode = "validate" if raw_mode == "validate" else "import"
     return ImportOptions(send_activation_email=send, mode=mode)

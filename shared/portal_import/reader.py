@@ -9,9 +9,11 @@ import codecs
 import csv
 import io
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
+
+from portal_import.shown import visible
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -36,27 +38,55 @@ _SHOWN_NAME_CHARS = 40
 
 _UTF8_BOM = codecs.BOM_UTF8
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-_CP1252_FALLBACK = "portal_import.cp1252_fallback"
+_UTF32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)  # the LE one begins with UTF-16 LE's: test it first
+_LATIN1_FOR_UNDEFINED = "portal_import.latin1_for_undefined"
+# DOS and some old exporters end a text file with Ctrl-Z (SUB); it is not a row.
+_DOS_EOF = "\x1a"
 
 
-def _decode_as_cp1252(error: UnicodeError) -> tuple[str, int]:
-    """Codec error handler: bytes that are not UTF-8 are read as Windows-1252, which is what Excel writes."""
+def _latin1_for_undefined(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: the five bytes Windows-1252 leaves undefined are read as Latin-1, so that every byte
+    stays visible instead of failing the file."""
     if not isinstance(error, UnicodeDecodeError):
         raise error
-    raw = error.object[error.start : error.end]
-    # cp1252 leaves five bytes undefined; reading those as Latin-1 keeps every byte visible instead of failing.
-    text = "".join(bytes([byte]).decode("cp1252", errors="ignore") or chr(byte) for byte in raw)
-    return text, error.end
+    return error.object[error.start : error.end].decode("latin-1"), error.end
 
 
-codecs.register_error(_CP1252_FALLBACK, _decode_as_cp1252)
+codecs.register_error(_LATIN1_FOR_UNDEFINED, _latin1_for_undefined)
+
+
+def _decoded_line(raw: str) -> str:
+    """A physical line of a byte-oriented file, held as Latin-1 (one char per byte), decoded on its own: as UTF-8
+    when it is valid UTF-8, otherwise as Windows-1252 (what Excel writes). A stray byte changes only its line."""
+    if raw.isascii():
+        return raw
+    data = raw.encode("latin-1")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors=_LATIN1_FOR_UNDEFINED)
+
 
 # U+FFFE and U+FFFF are not characters, and SQS refuses a message holding them: a value carries U+FFFD instead.
 _NONCHARACTERS = str.maketrans({"\ufffe": "\ufffd", "\uffff": "\ufffd"})
 
 
 class FileRejected(Exception):
-    """The whole file cannot be imported; str(exc) is one sentence a person can act on."""
+    """The whole file cannot be imported; str(exc) is one sentence a person can act on.
+
+    A sentence may quote the file (its column names, say) back to its uploader. Logs must hold no value of the
+    file, so such a sentence is made with `quoting`, and `loggable` is the same sentence with those parts left out.
+    """
+
+    def __init__(self, sentence: str, loggable: str | None = None) -> None:
+        super().__init__(sentence)
+        self.loggable = sentence if loggable is None else loggable
+
+    @classmethod
+    def quoting(cls, template: str, **from_file: str) -> FileRejected:
+        """The rejection whose sentence is `template` filled with parts of the file (str.format fields)."""
+        left_out = {name: f"<{name} left out>" for name in from_file}
+        return cls(template.format(**from_file), template.format(**left_out))
 
 
 @dataclass(frozen=True)
@@ -104,7 +134,7 @@ class ImportFile:
 
     def __init__(
         self,
-        rows: Iterator[list[str]],
+        rows: _Rows,
         columns: dict[str, int],
         encoding: str,
         delimiter: str,
@@ -123,7 +153,7 @@ class ImportFile:
         row_number = 1
         data_rows = 0
         while True:
-            cells = _next_row(self._rows, row_number + 1, self._limits)
+            cells = self._rows.next(row_number + 1)
             if cells is None:
                 return
             row_number += 1
@@ -146,42 +176,90 @@ def _cell(cells: list[str], index: int) -> str:
     return cells[index] if index < len(cells) else ""
 
 
-def _next_row(rows: Iterator[list[str]], row_number: int, limits: Limits) -> list[str] | None:
-    """The next CSV record, with parse failures turned into a rejection that names the row."""
-    # The csv module's limit is process-wide: set it only while this file's reader runs, then put it back.
-    previous_limit = csv.field_size_limit(limits.max_field_chars)
-    try:
-        return next(rows, None)
-    except csv.Error as error:
-        if "field larger than field limit" in str(error):
+class _Rows:
+    """The CSV records of the file's lines, with parse failures and a quote that is never closed turned into
+    rejections that name the row."""
+
+    def __init__(self, lines: _Lines, delimiter: str, limits: Limits) -> None:
+        self._lines = lines
+        self._reader = csv.reader(lines, delimiter=delimiter)
+        self._limits = limits
+
+    def next(self, row_number: int) -> list[str] | None:
+        """The next record (row `row_number`), or None at the end of the file."""
+        limits = self._limits
+        # The csv module's limit is process-wide: set it only while this file's reader runs, then put it back.
+        previous_limit = csv.field_size_limit(limits.max_field_chars)
+        try:
+            cells = next(self._reader, None)
+        except csv.Error as error:
+            if "field larger than field limit" in str(error):
+                raise FileRejected(
+                    f"Row {row_number} has a value longer than {limits.max_field_chars:,} characters, "
+                    "often because a quote is never closed; fix that row and upload the file again."
+                ) from error
             raise FileRejected(
-                f"Row {row_number} has a value longer than {limits.max_field_chars:,} characters, "
-                "often because a quote is never closed; fix that row and upload the file again."
+                f"Row {row_number} is not valid CSV ({error}); fix that row and upload the file again."
             ) from error
-        raise FileRejected(
-            f"Row {row_number} is not valid CSV ({error}); fix that row and upload the file again."
-        ) from error
-    except _LineTooLong as error:
-        raise FileRejected(
-            f"Row {row_number} has a line longer than {_MAX_LINE_CHARS:,} characters; "
-            "check that the file is a CSV file with one Contact per line and upload it again."
-        ) from error
-    finally:
-        csv.field_size_limit(previous_limit)
+        except _LineTooLong as error:
+            raise FileRejected(
+                f"Row {row_number} has a line longer than {_MAX_LINE_CHARS:,} characters; "
+                "check that the file is a CSV file with one Contact per line and upload it again."
+            ) from error
+        finally:
+            csv.field_size_limit(previous_limit)
+        if cells is not None and self._lines.ended:
+            # Read leniently, the rest of the file would be one cell of this row and its Contacts never imported.
+            raise FileRejected(
+                f'Row {row_number} opens a quote (") that is never closed, so every line after it would be read '
+                "as part of that row; close the quote or remove it and upload the file again."
+            )
+        return cells
 
 
-def _bounded_lines(text: TextIO) -> Iterator[str]:
-    """The physical lines of the text, refusing any that is too long to be a real row."""
-    while True:
-        # Room for the longest line allowed and its line end, so that a '\r\n' is never cut in two.
-        line = text.readline(_MAX_LINE_CHARS + 2)
-        if not line:
-            return
-        if len(line.rstrip("\r\n")) > _MAX_LINE_CHARS:
-            raise _LineTooLong()
-        if "\ufffe" in line or "\uffff" in line:
-            line = line.translate(_NONCHARACTERS)
-        yield line
+class _Lines:
+    """The physical lines of the text as the csv reader takes them: each decoded on its own (for files that are not
+    UTF-16), none too long to be a real row, a DOS end-of-file byte after the last one dropped.
+
+    `ended` turns true once the reader asks for a line after the last one. A record the reader returns after that
+    was ended by the end of the file, not by a line end: its quote was never closed.
+    """
+
+    def __init__(self, text: TextIO, decode: Callable[[str], str] | None) -> None:
+        self.ended = False
+        self._lines = self._read(text, decode)
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines, None)
+        if line is None:
+            self.ended = True
+            raise StopIteration
+        return line
+
+    @staticmethod
+    def _read(text: TextIO, decode: Callable[[str], str] | None) -> Iterator[str]:
+        # Lines held as Latin-1 are bytes: room for the longest line allowed in 4-byte characters and its line end,
+        # so that a '\r\n' is never cut in two.
+        limit = _MAX_LINE_CHARS + 2 if decode is None else 4 * _MAX_LINE_CHARS + 2
+        line = text.readline(limit)
+        while line:
+            following = text.readline(limit)
+            if decode is not None:
+                line = decode(line)
+            if len(line.rstrip("\r\n")) > _MAX_LINE_CHARS:
+                raise _LineTooLong()
+            if "\ufffe" in line or "\uffff" in line:
+                line = line.translate(_NONCHARACTERS)
+            if not following and line.endswith(_DOS_EOF):
+                line = line[: -len(_DOS_EOF)]
+            elif not following and line.rstrip("\r\n") == _DOS_EOF:
+                line = ""
+            if line:
+                yield line
+            line = following
 
 
 def _read_prefix(chunks: Iterator[bytes]) -> bytes:
@@ -196,27 +274,29 @@ def _read_prefix(chunks: Iterator[bytes]) -> bytes:
     return b"".join(parts)
 
 
-def _detect_encoding(prefix: bytes, complete: bool) -> tuple[str, str, str]:
-    """(label to report, codec to decode with, error handler) for a file that begins with prefix."""
+def _encoding_of(prefix: bytes, complete: bool) -> str:
+    """The encoding of a file that begins with prefix, as reported: how its beginning reads."""
+    if prefix.startswith(_UTF32_BOMS):
+        raise FileRejected(_UTF32)
     if prefix.startswith(_UTF16_BOMS):
-        # A truncated last character should not stop an import; it becomes U+FFFD in that one cell.
-        return "utf-16", "utf-16", "replace"
+        return "utf-16"
     _refuse_binary(prefix[:_BINARY_CHECK_BYTES])
     if prefix.startswith(_UTF8_BOM):
-        return "utf-8-sig", "utf-8-sig", _CP1252_FALLBACK
+        return "utf-8-sig"
     try:
-        codecs.getincrementaldecoder("utf-8")().decode(prefix, final=complete)
+        codecs.getincrementaldecoder("utf-8")().decode(prefix[:_PREFIX_BYTES], final=complete)
     except UnicodeDecodeError:
-        # Not UTF-8 from the start: the whole file is Windows-1252, even where a few bytes would pass as UTF-8.
-        return "cp1252", "cp1252", _CP1252_FALLBACK
-    # UTF-8 as far as we can see; a Windows-1252 byte further on is read as such (a file pasted together).
-    return "utf-8", "utf-8", _CP1252_FALLBACK
+        return "cp1252"
+    return "utf-8"
 
 
 def _refuse_binary(sample: bytes) -> None:
     controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     if controls <= len(sample) * _MAX_CONTROL_SHARE:
         return
+    if len(sample) >= 8 and sum(sample[lane::4].count(0) * 4 >= len(sample) * 0.9 for lane in range(4)) >= 3:
+        # Three bytes of every four zero: ASCII text as UTF-32 whose byte order mark is missing.
+        raise FileRejected(_UTF32)
     if len(sample) >= 4 and max(sample[0::2].count(0), sample[1::2].count(0)) * 2 >= len(sample) * 0.9:
         # Every other byte zero: ASCII text as UTF-16 whose byte order mark is missing.
         raise FileRejected(
@@ -281,12 +361,12 @@ _FIELDS_BY_NAME = {_normalize_name(field): field for field in (CONTACT_ID, ROLE)
 
 
 def _shown_name(name: str) -> str:
-    """A column name as an error sentence quotes it: on one line, without invisible characters, not too long."""
-    clean = "".join(" " if char.isspace() else char if char.isprintable() else "?" for char in name)
-    clean = " ".join(clean.split())
+    """A column name as an error sentence quotes it: on one line, invisible characters shown as escapes (shown.py),
+    not too long."""
+    clean = " ".join(name.split())
     if len(clean) > _SHOWN_NAME_CHARS:
-        clean = clean[:_SHOWN_NAME_CHARS] + "..."
-    return clean
+        return visible(clean[:_SHOWN_NAME_CHARS]) + "..."
+    return visible(clean)
 
 
 def _shown_columns(names: Sequence[str]) -> str:
@@ -306,28 +386,37 @@ def map_header(names: Sequence[str]) -> dict[str, int]:
             continue
         if field in columns:
             first = columns[field]
-            raise FileRejected(
-                f"The file has two {field} columns (column {first + 1} '{_shown_name(names[first])}' "
-                f"and column {index + 1} '{_shown_name(name)}'); keep one of them and upload the file again."
+            raise FileRejected.quoting(
+                f"The file has two {field} columns (column {first + 1} '{{first}}' "
+                f"and column {index + 1} '{{second}}'); keep one of them and upload the file again.",
+                first=_shown_name(names[first]),
+                second=_shown_name(name),
             )
         columns[field] = index
     found = _shown_columns(names)
     if not columns:
-        raise FileRejected(
+        raise FileRejected.quoting(
             "The first row of the file must be a header naming the ContactId and Role columns; "
-            f"add a header row such as ContactId,Role (found columns: {found})."
+            "add a header row such as ContactId,Role (found columns: {columns}).",
+            columns=found,
         )
     if CONTACT_ID not in columns:
-        raise FileRejected(
-            f"The file has no ContactId column; add a column named ContactId next to Role (found columns: {found})."
+        raise FileRejected.quoting(
+            "The file has no ContactId column; add a column named ContactId next to Role (found columns: {columns}).",
+            columns=found,
         )
     if ROLE not in columns:
-        raise FileRejected(
-            f"The file has no Role column; add a column named Role next to ContactId (found columns: {found})."
+        raise FileRejected.quoting(
+            "The file has no Role column; add a column named Role next to ContactId (found columns: {columns}).",
+            columns=found,
         )
     return columns
 
 
+_UTF32 = (
+    "The file is UTF-32 text, which cannot be imported; save it from your spreadsheet as CSV UTF-8 "
+    '(or as "Unicode text", which is UTF-16) and upload it again.'
+)
 _EMPTY = "The file is empty; add a header row ContactId,Role and one row per Contact, then upload it again."
 
 
@@ -338,17 +427,29 @@ def open_import(chunks: Iterable[bytes], limits: Limits = Limits()) -> ImportFil
     complete = len(prefix) < _PREFIX_BYTES
     if not prefix.strip():
         raise FileRejected(_EMPTY)
-    label, codec, errors = _detect_encoding(prefix, complete)
-    beginning = codecs.getincrementaldecoder(codec)(errors=errors).decode(prefix, final=complete)
+    encoding = _encoding_of(prefix, complete)
+    raw = _ChunkStream(itertools.chain([prefix], chunk_iterator))
+    if encoding == "utf-16":
+        # A truncated last character should not stop an import; it becomes U+FFFD in that one cell.
+        beginning = codecs.getincrementaldecoder("utf-16")(errors="replace").decode(prefix, final=complete)
+        header_record = _header_record(beginning)
+        text = io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-16", errors="replace", newline="")
+        lines = _Lines(text, decode=None)
+    else:
+        # Read as Latin-1, one char per byte, the lines split where the bytes do; each is then decoded on its own.
+        start = len(_UTF8_BOM) if encoding == "utf-8-sig" else 0
+        beginning = prefix[start:].decode("latin-1")
+        header_record = _decoded_line(_header_record(beginning))
+        buffered = io.BufferedReader(raw)
+        buffered.read(start)
+        text = io.TextIOWrapper(buffered, encoding="latin-1", newline="")
+        lines = _Lines(text, decode=_decoded_line)
     if complete and not beginning.replace("\ufeff", "").strip():
         raise FileRejected(_EMPTY)
-    delimiter = sniff_delimiter(_header_record(beginning))
+    delimiter = sniff_delimiter(header_record)
+    rows = _Rows(lines, delimiter, limits)
 
-    raw = _ChunkStream(itertools.chain([prefix], chunk_iterator))
-    text = io.TextIOWrapper(io.BufferedReader(raw), encoding=codec, errors=errors, newline="")
-    rows = csv.reader(_bounded_lines(text), delimiter=delimiter)
-
-    header = _next_row(rows, 1, limits)
+    header = rows.next(1)
     if header is None:
         raise FileRejected(_EMPTY)
     if all(not name.strip(" \t\r\n\ufeff") for name in header):
@@ -356,4 +457,4 @@ def open_import(chunks: Iterable[bytes], limits: Limits = Limits()) -> ImportFil
             "The first row of the file is empty; put the header row ContactId,Role on the first line "
             "and upload the file again."
         )
-    return ImportFile(rows, map_header(header), label, delimiter, limits)
+    return ImportFile(rows, map_header(header), encoding, delimiter, limits)

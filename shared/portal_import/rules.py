@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from portal_import.first_rows import FirstRows
 from portal_import.ids import ContactRef, normalize_contact_id
-from portal_import.reader import Record
+from portal_import.reader import CONTACT_ID, ROLE, Record
+from portal_import.shown import line_breaks, quoted
 
 MISSING_CONTACT_ID = "Missing Contact ID"
 ROLE_REQUIRED = "Role is required"
@@ -31,9 +32,18 @@ def with_detail(error: str, detail: str) -> str:
 
 
 def _shown(value: str) -> str:
-    if len(value) <= _SHOWN_CHARS:
-        return f"'{value}'"
-    return f"'{value[:_SHOWN_CHARS]}...'"
+    return quoted(value, _SHOWN_CHARS)
+
+
+def with_line_break_hint(error: str, contact_cell: str, role_cell: str) -> str:
+    """The error of a failed row, saying which of its cells hold line breaks: a quote opened in one cell and closed
+    lines later makes those lines part of it, which is why rows seem to be missing from the file."""
+    hints = []
+    for name, cell in ((CONTACT_ID, contact_cell), (ROLE, role_cell)):
+        count = line_breaks(cell.strip())
+        if count:
+            hints.append(f"the {name} holds {count} line break{'' if count == 1 else 's'}: a quote may be missing")
+    return "; ".join([error, *hints])
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,8 @@ class FileChecks:
         role = record.role.strip()
 
         def checked(ref: ContactRef | None, error: str | None) -> CheckedRow:
+            if error is not None:
+                error = with_line_break_hint(error, record.contact_id, record.role)
             return CheckedRow(
                 row_number=record.row_number,
                 input_contact_id=record.contact_id,
@@ -105,13 +117,15 @@ class FileChecks:
         return f"{_shown(role)} is not an active portal Role (active Roles: {listed})"
 
 
-def contact_not_found(ref: ContactRef) -> str:
-    """The full rule-5 error text for a ContactId that resolves to no Contact."""
+def contact_not_found(ref: ContactRef, contact_cell: str, role_cell: str) -> str:
+    """The full rule-5 error text for a ContactId that resolves to no Contact (the row's cells as in the file)."""
     if ref.kind == "invalid":
-        return with_detail(CONTACT_NOT_FOUND, ref.reason)
-    if ref.kind == "salesforce":
-        return with_detail(CONTACT_NOT_FOUND, f"no Contact has Salesforce ID '{ref.key}'")
-    return with_detail(CONTACT_NOT_FOUND, f"no Contact has ID '{ref.key}'")
+        error = with_detail(CONTACT_NOT_FOUND, ref.reason)
+    elif ref.kind == "salesforce":
+        error = with_detail(CONTACT_NOT_FOUND, f"no Contact has Salesforce ID {_shown(ref.key)}")
+    else:
+        error = with_detail(CONTACT_NOT_FOUND, f"no Contact has ID {_shown(ref.key)}")
+    return with_line_break_hint(error, contact_cell, role_cell)
 
 
 def user_already_exists(contact_id: str, user_id: str, *, from_row: int | None = None) -> str:

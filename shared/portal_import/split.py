@@ -169,7 +169,7 @@ def _split(
     try:
         split = _fan_out(dropped, job, deps, settings, time_left if deps.split_queue else None)
     except FileRejected as rejected:
-        logger.warning("File rejected", extra={"reason": str(rejected)})
+        logger.warning("File rejected", extra={"reason": rejected.loggable})
         request_results_if_ready(deps.jobs.fail(job.job_id, str(rejected)), deps.jobs, deps.aggregate_queue)
         return True
     if split is not None:

@@ -198,7 +198,7 @@ def _decide(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailR
             continue
         ref = normalize_contact_id(row.contact_id.strip())
         if ref.kind == "invalid":
-            fail(row.row, row.contact_id, row.role, contact_not_found(ref))
+            fail(row.row, row.contact_id, row.role, contact_not_found(ref, row.contact_id, row.role))
         else:
             refs[row.row] = ref
 
@@ -211,7 +211,7 @@ def _decide(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailR
             continue
         contact = contacts.get(refs[row.row].key)
         if contact is None:
-            fail(row.row, row.contact_id, row.role, contact_not_found(refs[row.row]))
+            fail(row.row, row.contact_id, row.role, contact_not_found(refs[row.row], row.contact_id, row.role))
         elif contact.contact_id in claimed:  # the same Contact through another ID form: decided by the first
             later_rows.append((row, claimed[contact.contact_id]))
         else:

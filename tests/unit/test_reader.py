@@ -148,16 +148,31 @@ def test_windows_1252_file_reads_accented_role() -> None:
     assert [record.role for record in opened.records()] == [ROLE]
 
 
-def test_windows_1252_letters_that_look_like_utf8_are_read_as_windows_1252() -> None:
-    # Given a Windows-1252 file where 'Â' and a non-breaking space (C2 A0) happen to be a valid UTF-8 sequence
-    data = "ContactId;Role\r\n003a;Privilégié\r\n003b;SÂ\xa0A\r\n".encode("cp1252")
+def test_a_windows_1252_line_is_read_as_windows_1252_even_where_some_bytes_pass_as_utf8() -> None:
+    # Given a Windows-1252 line where 'Â' and a non-breaking space (C2 A0) happen to be a valid UTF-8 sequence,
+    # beside an 'é' that is not
+    data = "ContactId;Role\r\n003a;Privilégié\r\n003b;SÂ\xa0A Privilégié\r\n".encode("cp1252")
 
     # When
     opened = open_import(pieces(data, 3))
 
-    # Then the whole file is read as Windows-1252
+    # Then the line is read as Windows-1252 throughout, not byte by byte
     assert opened.encoding == "cp1252"
-    assert [record.role for record in opened.records()] == ["Privilégié", "SÂ\xa0A"]
+    assert [record.role for record in opened.records()] == ["Privilégié", "SÂ\xa0A Privilégié"]
+
+
+def test_each_line_is_decoded_on_its_own() -> None:
+    # Given lines pasted together from a Windows-1252 file and a UTF-8 one, in both orders
+    cp1252 = "003a,Privilégié\r\n".encode("cp1252")
+    utf8 = "003b,Partenaire Privilégié\r\n".encode()
+
+    # When / Then each line reads as what it is
+    expected = [(2, "003a", "Privilégié"), (3, "003b", "Partenaire Privilégié")]
+    assert rows(b"ContactId,Role\r\n" + cp1252 + utf8) == expected
+    assert rows(b"ContactId,Role\r\n" + utf8 + cp1252) == [
+        (2, "003b", "Partenaire Privilégié"),
+        (3, "003a", "Privilégié"),
+    ]
 
 
 def test_windows_1252_byte_after_the_first_64_kb_of_utf8_still_reads_correctly() -> None:
@@ -443,8 +458,8 @@ def test_control_characters_in_a_rejected_header_are_not_echoed() -> None:
     # Given a header whose names hold a line break and an escape character
     message = rejection(b'"Contact\nNumber",Ro\x1ble\n003a,C\n')
 
-    # Then the sentence stays on one line and shows what it cannot print as '?'
-    assert message.endswith("(found columns: Contact Number, Ro?le).")
+    # Then the sentence stays on one line and shows what it cannot print as an escape
+    assert message.endswith("(found columns: Contact Number, Ro\\x1ble).")
 
 
 def test_too_many_rows_is_rejected_mid_stream_after_the_allowed_rows() -> None:

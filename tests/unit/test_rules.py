@@ -188,7 +188,7 @@ def test_rule_4_same_unusable_id_twice_is_a_duplicate() -> None:
 
 def test_rule_5_text_for_an_unusable_id_gives_the_reason() -> None:
     # Given / When / Then
-    assert contact_not_found(normalize_contact_id("00351hTRu4SV3SUBG1")) == (
+    assert contact_not_found(normalize_contact_id("00351hTRu4SV3SUBG1"), "00351hTRu4SV3SUBG1", "Customer") == (
         "Contact not found: '00351hTRu4SV3SUBG1' is not a valid 18-character Salesforce ID "
         "(its checksum does not match)"
     )
@@ -196,13 +196,15 @@ def test_rule_5_text_for_an_unusable_id_gives_the_reason() -> None:
 
 def test_rule_5_text_for_unknown_ids() -> None:
     # Given / When / Then
-    assert contact_not_found(normalize_contact_id("003eQ6f6qqCtpZt0001")) == (
+    assert contact_not_found(normalize_contact_id("003eQ6f6qqCtpZt0001"), "003eQ6f6qqCtpZt0001", "Customer") == (
         "Contact not found: no Contact has ID '003eQ6f6qqCtpZt0001'"
     )
-    assert contact_not_found(normalize_contact_id("003dQrnpUsuUL02")) == (
+    assert contact_not_found(normalize_contact_id("003dQrnpUsuUL02"), "003dQrnpUsuUL02", "Customer") == (
         "Contact not found: no Contact has Salesforce ID '003dQrnpUsuUL02QIG'"
     )
-    assert contact_not_found(normalize_contact_id("abc")).startswith(CONTACT_NOT_FOUND + ": 'abc' is 3 characters")
+    assert contact_not_found(normalize_contact_id("abc"), "abc", "Customer").startswith(
+        CONTACT_NOT_FOUND + ": 'abc' is 3 characters"
+    )
 
 
 def test_rule_6_text_says_no_action_is_needed() -> None:
