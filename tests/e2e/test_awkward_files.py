@@ -28,6 +28,10 @@ BINARY = (
     "The file is not a CSV text file (it holds binary data, as a workbook, an archive or an image does); "
     "save it from your spreadsheet as CSV UTF-8 and upload it again."
 )
+UTF32 = (
+    "The file is UTF-32 text, which cannot be imported; save it from your spreadsheet as CSV UTF-8 "
+    '(or as "Unicode text", which is UTF-16) and upload it again.'
+)
 # Rows before the row too large for a message: more than one batch of chunks, which would have gone out to the
 # workers before the refusal if the splitter did not read the file through first.
 ROWS_BEFORE_HUGE_ROW = 12_000
@@ -98,10 +102,50 @@ def huge_row() -> bytes:
     return ("ContactId,Role\n" + "\n".join(rows) + "\n").encode()
 
 
+def stray_quote_closed_lines_later() -> bytes:
+    # Valid CSV: a quote opened in row 3's Role and closed two lines later makes those lines part of that Role.
+    return (
+        b"ContactId,Role\n"
+        b"0037KWyWfty6uEv0001,Customer\n"
+        b'003t7RWpmtcuVPw0001,"Customer\n'
+        b"003YGZPgJZpfWiU0001,Customer\n"
+        b'003CvyzR1Z9fvwe0001,Customer"\n'
+        b"003Sw050SbYxr5d0001,Customer\n"
+    )
+
+
+def utf8_with_stray_bytes_far_in() -> bytes:
+    # A UTF-8 file with a UTF-8 Role on row 2, ~100 KB of notes, bytes that are UTF-8 nowhere, ~100 KB more, then a
+    # row pasted from a Windows-1252 file: more than one read of the file's body, as S3 hands it over.
+    notes = "x" * 30_000
+    lines = ["ContactId,Role,Notes", f"0037KWyWfty6uEv0001,Partenaire Privilégié,{notes}"]
+    lines += [f",,{notes}"] * 3
+    head = "\n".join(lines).encode() + b"\n"
+    garbage = b"003YGZPgJZpfWiU0001,Customer,\xff\xfe\xc3 broken\n"
+    middle = "\n".join([f",,{notes}"] * 3).encode() + b"\n"
+    pasted = "003t7RWpmtcuVPw0001,Partenaire Privilégié,collé\n".encode("cp1252")
+    return head + garbage + middle + pasted + "003CvyzR1Z9fvwe0001,Partenaire Privilégié,fin\n".encode()
+
+
+def invisible_characters() -> bytes:
+    # Cells that look right and are not: a right-to-left override, a zero-width space, an escape, a NUL.
+    return (
+        "ContactId,Role\r\n"
+        "0037KWyWfty6uEv0001,Customer\u202e\r\n"
+        "003t7RWpmtcuVPw0001,Cust\u200bomer\r\n"
+        "003YGZPgJZpfWiU0001,\x1b[31mCustomer\r\n"
+        "003CvyzR1Z9fvwe00\x001,Customer\r\n"
+    ).encode()
+
+
 ACCEPTED = [
     Case("excel-unicode-text", excel_unicode_text()),
     Case("windows-1252-semicolons-cr", windows_1252_semicolons_cr()),
     Case("pipes-multi-line-ragged", pipes_multi_line_ragged()),
+    Case("stray-quote-closed-lines-later", stray_quote_closed_lines_later()),
+    Case("utf-8-with-stray-bytes-far-in", utf8_with_stray_bytes_far_in()),
+    Case("invisible-characters", invisible_characters()),
+    Case("dos-end-of-file-byte", b"ContactId,Role\r\n0037KWyWfty6uEv0001,Customer\r\n\x1a"),
 ]
 
 REFUSED = [
@@ -121,6 +165,25 @@ REFUSED = [
         "The file has two ContactId columns (column 1 'ContactId' and column 3 'Contact ID'); "
         "keep one of them and upload the file again.",
     ),
+    (
+        Case(
+            "no-header-personal-data",
+            "0037KWyWfty6uEv0001,Customer,Renée Müller,+49 30 1234567,josé.garcía@exemple.fr\r\n".encode(),
+        ),
+        "The first row of the file must be a header naming the ContactId and Role columns; add a header row such as "
+        "ContactId,Role (found columns: 0037KWyWfty6uEv0001, Customer, Renée Müller, +49 30 1234567, josé.garcía",
+    ),
+    (
+        Case(
+            "unclosed-quote",
+            b"ContactId,Role\n0037KWyWfty6uEv0001,Customer\n003t7RWpmtcuVPw0001,Customer\n"
+            b'003YGZPgJZpfWiU0001,"Customer\n003CvyzR1Z9fvwe0001,Customer\n',
+        ),
+        'Row 4 opens a quote (") that is never closed, so every line after it would be read as part of that row; '
+        "close the quote or remove it and upload the file again.",
+    ),
+    (Case("utf-32-le", codecs.BOM_UTF32_LE + "ContactId,Role\r\n".encode("utf-32-le")), UTF32),
+    (Case("utf-32-be", codecs.BOM_UTF32_BE + "ContactId,Role\r\n".encode("utf-32-be")), UTF32),
     (Case("workbook", workbook()), BINARY),
     (
         Case("utf-16-without-bom", "ContactId\tRole\r\n0037KWyWfty6uEv0001\tCustomer\r\n".encode("utf-16-le")),
@@ -281,7 +344,7 @@ def test_pipe_file_with_multi_line_values_padding_and_ragged_rows_imports(runs: 
     # a short row, a long row, a blank record and a stray NUL in one Contact ID
     run = runs["pipes-multi-line-ragged"]
 
-    # Then the short row fails by rule 1, the long one succeeds, the NUL fails its row only,
+    # Then the short row fails by rule 1, the long one succeeds, the NUL fails its row only (shown as \\x00),
     # and the failure file keeps every input value as it was (padding included)
     assert_completed(run, succeeded=3, failures=2)
     assert created(run) == [
@@ -291,8 +354,99 @@ def test_pipe_file_with_multi_line_values_padding_and_ragged_rows_imports(runs: 
     ]
     assert failed(run) == [
         ("3", "", "Partner User", "Missing Contact ID"),
-        ("6", "0036jdRU9UuEsu7000\x00", "Customer", "Contact not found: no Contact has ID '0036jdRU9UuEsu7000\x00'"),
+        ("6", "0036jdRU9UuEsu7000\x00", "Customer", "Contact not found: no Contact has ID '0036jdRU9UuEsu7000\\x00'"),
     ]
+
+
+def test_a_quote_closed_lines_later_fails_its_row_saying_a_quote_may_be_missing(runs: dict[str, Run]) -> None:
+    # Given a Role cell that a stray quote stretches over the two lines after it
+    run = runs["stray-quote-closed-lines-later"]
+
+    # Then the row holding those lines fails and says why rows seem to be missing; the others import
+    assert_completed(run, succeeded=2, failures=1)
+    assert [row[:2] for row in created(run)] == [("2", "0037KWyWfty6uEv0001"), ("4", "003Sw050SbYxr5d0001")]
+    [(row, contact, role, error)] = failed(run)
+    assert (row, contact) == ("3", "003t7RWpmtcuVPw0001")
+    assert role == "Customer\n003YGZPgJZpfWiU0001,Customer\n003CvyzR1Z9fvwe0001,Customer"
+    assert error.startswith("Invalid Role: 'Customer\\n003YGZPgJZpfWiU0001,Customer\\n003CvyzR1Z9fvwe0001,Cu...'")
+    assert error.endswith("; the Role holds 2 line breaks: a quote may be missing")
+
+
+def test_stray_bytes_far_into_a_utf8_file_change_only_their_own_rows(runs: dict[str, Run]) -> None:
+    # Given a UTF-8 file whose row 2 has a UTF-8 Role, with bytes that are not UTF-8 on row 6 and a Windows-1252
+    # row 10, each more than 100 KB in
+    run = runs["utf-8-with-stray-bytes-far-in"]
+
+    # Then row 2's Role reads as UTF-8, the pasted row as Windows-1252, the last as UTF-8 again
+    assert_completed(run, succeeded=4, failures=6)
+    assert created(run) == [
+        ("2", "0037KWyWfty6uEv0001", "Partenaire Privilégié"),
+        ("6", "003YGZPgJZpfWiU0001", "Customer"),
+        ("10", "003t7RWpmtcuVPw0001", "Partenaire Privilégié"),
+        ("11", "003CvyzR1Z9fvwe0001", "Partenaire Privilégié"),
+    ]
+    assert {error for *_, error in failed(run)} == {"Missing Contact ID"}
+
+
+def test_invisible_characters_are_shown_as_escapes_in_the_error(runs: dict[str, Run]) -> None:
+    # Given Roles and a Contact ID holding characters no one can see
+    run = runs["invisible-characters"]
+
+    # Then each fails by its rule, its cell kept as it was, its error showing the character as an escape
+    assert_completed(run, succeeded=0, failures=4)
+    rows = failed(run)
+    assert [(row, contact, role) for row, contact, role, _ in rows] == [
+        ("2", "0037KWyWfty6uEv0001", "Customer\u202e"),
+        ("3", "003t7RWpmtcuVPw0001", "Cust\u200bomer"),
+        ("4", "003YGZPgJZpfWiU0001", "\x1b[31mCustomer"),
+        ("5", "003CvyzR1Z9fvwe00\x001", "Customer"),
+    ]
+    errors = [error for *_, error in rows]
+    assert errors[0].startswith("Invalid Role: 'Customer\\u202e' is not an active portal Role")
+    assert errors[1].startswith("Invalid Role: 'Cust\\u200bomer' is not an active portal Role")
+    assert errors[2].startswith("Invalid Role: '\\x1b[31mCustomer' is not an active portal Role")
+    assert errors[3] == "Contact not found: no Contact has ID '003CvyzR1Z9fvwe00\\x001'"
+    assert all(error.isprintable() for error in errors)
+
+
+def test_a_dos_end_of_file_byte_adds_no_row(runs: dict[str, Run]) -> None:
+    # Given a file ended by Ctrl-Z after its last line, as DOS tools write it
+    run = runs["dos-end-of-file-byte"]
+
+    # Then it has one row, which imports
+    assert_completed(run, succeeded=1, failures=0)
+    assert created(run) == [("2", "0037KWyWfty6uEv0001", "Customer")]
+
+
+def test_no_value_of_any_file_reaches_the_function_logs(runs: dict[str, Run]) -> None:
+    # Given every file imported above, and the cells each holds (decoded as the reader would)
+    for case in [*ACCEPTED, *(case for case, _ in REFUSED)]:
+        logs = (runs[case.name].out / "function-logs.jsonl").read_text(encoding="utf-8")
+        unescaped = json.dumps([json.loads(line) for line in logs.splitlines()], ensure_ascii=False)
+
+        # Then no log line holds any of them, whatever its alphabet
+        for cell in sorted(_cells(case.data)):
+            assert cell not in logs and cell not in unescaped, f"{case.name}: {cell!r} is in the function logs"
+
+
+_HEADER_WORDS = {"contactid", "contact id", "contact_id", "role", " role ", "notes", "email", "commentaire"}
+
+
+def _cells(data: bytes) -> set[str]:
+    """The distinctive cell values of a file: every value of 4 characters or more, headers left out."""
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        text = data.decode("utf-32")
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = data.decode("utf-16")
+    elif data.startswith(b"PK"):
+        return set()
+    else:
+        text = data.decode("utf-8", errors="ignore")
+    values = set()
+    for line in text.replace("\r", "\n").split("\n"):
+        for delimiter in ",;\t|":
+            values.update(value.strip().strip('"') for value in line.split(delimiter))
+    return {value for value in values if len(value) >= 4 and value.casefold() not in _HEADER_WORDS}
 
 
 # --- files refused as a whole --------------------------------------------------------------------------------

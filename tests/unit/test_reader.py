@@ -540,3 +540,140 @@ def test_import_file_reports_encoding_and_delimiter() -> None:
     assert isinstance(opened, ImportFile)
     assert (opened.encoding, opened.delimiter) == ("utf-8", "|")
     assert list(opened.records()) == []
+
+
+# --- issue 12: quotes, stray bytes, UTF-32, Ctrl-Z, what a rejection logs -----------------------------------
+
+
+def test_a_quote_still_open_at_the_end_of_the_file_refuses_it_naming_the_row() -> None:
+    # Given a file whose fourth row opens a quote that nothing closes: read leniently, rows 5 and 6 would vanish
+    data = b'ContactId,Role\n003a,Customer\n003b,Customer\n003c,"Customer\n003d,Customer\n003e,Customer\n'
+
+    # When / Then
+    assert rejection(data) == (
+        'Row 4 opens a quote (") that is never closed, so every line after it would be read as part of that row; '
+        "close the quote or remove it and upload the file again."
+    )
+
+
+@pytest.mark.parametrize("ending", [b"", b"\n", b"\r\n"])
+def test_a_quote_open_on_the_last_line_refuses_the_file(ending: bytes) -> None:
+    # Given / When / Then
+    assert rejection(b'ContactId,Role\n003a,Customer\n003b,"Customer' + ending).startswith("Row 3 opens a quote")
+
+
+def test_a_header_that_opens_a_quote_never_closed_is_refused_as_row_1() -> None:
+    # Given / When / Then
+    assert rejection(b'ContactId,"Role\n003a,Customer\n').startswith("Row 1 opens a quote")
+
+
+def test_a_quote_closed_lines_later_keeps_those_lines_in_its_cell() -> None:
+    # Given valid CSV whose stray quote is closed two lines later
+    data = b'ContactId,Role\n003a,"Customer\n003b,Customer\n003c,Customer"\n003d,Customer\n'
+
+    # When / Then the lines are one Role (the rules then fail that row and say why), the next row keeps its place
+    assert rows(data) == [(2, "003a", "Customer\n003b,Customer\n003c,Customer"), (3, "003d", "Customer")]
+
+
+@pytest.mark.parametrize("chunk_size", [1024 * 1024, 64 * 1024, 4096])
+def test_a_stray_windows_1252_byte_far_into_utf8_changes_only_its_own_line(chunk_size: int) -> None:
+    # Given a UTF-8 Role on row 2, 200 KB of rows, then one Windows-1252 row; read in chunks as large as S3's
+    body = b"".join(b"%019d,Customer\n" % number for number in range(10_000))
+    data = (
+        b"ContactId,Role\n"
+        + f"003a,{ROLE}\n".encode()
+        + body
+        + f"003b,{ROLE}\n".encode("cp1252")
+        + f"003c,{ROLE}\n".encode()
+    )
+
+    # When
+    found = read(data, chunk_size=chunk_size)
+
+    # Then
+    assert [(r.row_number, r.role) for r in (found[0], found[-2], found[-1])] == [
+        (2, ROLE),
+        (10_003, ROLE),
+        (10_004, ROLE),
+    ]
+
+
+def test_bytes_that_are_utf8_nowhere_change_only_their_own_line() -> None:
+    # Given a truncated sequence and a lone continuation byte 100 KB into a UTF-8 file
+    body = b"".join(b"%019d,Customer\n" % number for number in range(5_000))
+    data = b"ContactId,Role\n" + f"003a,{ROLE}\n".encode() + body + b"003b,X\xc3\x81\xff\n" + f"003c,{ROLE}\n".encode()
+
+    # When
+    found = read(data, chunk_size=1024 * 1024)
+
+    # Then the broken line reads byte for byte as Windows-1252; every other line as UTF-8
+    assert (found[0].role, found[-2].role, found[-1].role) == (ROLE, "XÃ\x81ÿ", ROLE)
+
+
+@pytest.mark.parametrize("bom", [codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE], ids=["le", "be"])
+def test_utf32_with_its_byte_order_mark_is_refused_naming_utf32(bom: bytes) -> None:
+    # Given (UTF-32 LE's byte order mark begins with UTF-16 LE's)
+    codec = "utf-32-le" if bom == codecs.BOM_UTF32_LE else "utf-32-be"
+    data = bom + "ContactId,Role\r\n003a,Customer\r\n".encode(codec)
+
+    # When / Then
+    assert rejection(data) == (
+        "The file is UTF-32 text, which cannot be imported; save it from your spreadsheet as CSV UTF-8 "
+        '(or as "Unicode text", which is UTF-16) and upload it again.'
+    )
+
+
+@pytest.mark.parametrize("codec", ["utf-32-le", "utf-32-be"])
+def test_utf32_without_its_byte_order_mark_is_refused_naming_utf32(codec: str) -> None:
+    # Given / When / Then
+    assert rejection("ContactId,Role\r\n003a,Customer\r\n".encode(codec)).startswith("The file is UTF-32 text")
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [b"\r\n\x1a", b"\n\x1a", b"\x1a", b"\r\n\x1a\r\n", b"\r\x1a"],
+    ids=["crlf", "lf", "no-line-end", "own-line", "cr"],
+)
+def test_a_dos_end_of_file_byte_is_not_a_row(ending: bytes) -> None:
+    # Given / When / Then
+    assert rows(b"ContactId,Role\r\n003a,Customer" + ending) == [(2, "003a", "Customer")]
+
+
+def test_a_dos_end_of_file_byte_in_utf16_is_not_a_row() -> None:
+    # Given / When / Then
+    data = codecs.BOM_UTF16_LE + "ContactId\tRole\r\n003a\tCustomer\r\n\x1a".encode("utf-16-le")
+    assert rows(data) == [(2, "003a", "Customer")]
+
+
+def test_ctrl_z_before_the_end_stays_in_its_cell() -> None:
+    # Given a SUB character inside a row that is not the last
+    assert rows(b"ContactId,Role\n003a,Cust\x1a\n003b,Customer\n") == [(2, "003a", "Cust\x1a"), (3, "003b", "Customer")]
+
+
+def test_invisible_characters_in_a_rejected_header_are_shown_as_escapes() -> None:
+    # Given / When / Then
+    assert rejection("Contact\u202eId,Ro\u200ble\n".encode()).endswith(
+        "(found columns: Contact\\u202eId, Ro\\u200ble)."
+    )
+
+
+def test_a_rejection_that_quotes_the_file_logs_without_it() -> None:
+    # Given a file without a header, whose first row holds a name and a phone number
+    with pytest.raises(FileRejected) as caught:
+        read("003a,Customer,Renée Müller,+49 30 1234567\n".encode())
+
+    # Then the sentence for the uploader quotes the row, the one for logs leaves it out
+    assert "Renée Müller, +49 30 1234567" in str(caught.value)
+    assert caught.value.loggable == (
+        "The first row of the file must be a header naming the ContactId and Role columns; "
+        "add a header row such as ContactId,Role (found columns: <columns left out>)."
+    )
+
+
+def test_a_rejection_that_quotes_nothing_logs_its_sentence() -> None:
+    # Given / When
+    with pytest.raises(FileRejected) as caught:
+        read(b"")
+
+    # Then
+    assert caught.value.loggable == str(caught.value)

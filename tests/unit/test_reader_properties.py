@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from portal_import.reader import FileRejected, Limits, open_import
+from portal_import.ids import normalize_contact_id
+from portal_import.reader import FileRejected, Limits, Record, open_import
+from portal_import.rules import FileChecks, contact_not_found
 
 # Modest counts: the unit suite stays a matter of seconds. `--hypothesis-seed` or a larger
 # `max_examples` explores further when the reader changes.
@@ -256,13 +258,16 @@ def tables(draw: st.DrawFn) -> Table:
 
 
 def _unambiguous(table: Table, data: bytes) -> bool:
-    """Windows-1252 bytes that happen to be valid UTF-8 are read as UTF-8: no reader can tell them apart."""
+    """A Windows-1252 line whose bytes happen to be valid UTF-8 is read as UTF-8: no reader can tell them apart."""
     if table.encoding != "cp1252":
         return True
-    try:
-        return data.decode("utf-8") == table.text()
-    except UnicodeDecodeError:
-        return True
+    for line in re.split(rb"\r\n|\r|\n", data):
+        try:
+            if line.decode("utf-8") != line.decode("cp1252"):
+                return False
+        except UnicodeDecodeError:
+            continue
+    return True
 
 
 @ROUND_TRIP
@@ -285,3 +290,63 @@ def test_a_table_written_as_csv_reads_back_exactly(table: Table, cuts: list[int]
 
     # Then every record that is not blank comes back as written (untrimmed), numbered as in the file
     assert result == Read(None, table.expected())
+
+
+# --- (c) unbalanced quotes: no line of the file goes unaccounted for -----------------------------------------
+
+QUOTE_ROLES = {"Customer": True, "Partner User": True}
+
+
+@st.composite
+def quoted_files(draw: st.DrawFn) -> tuple[bytes, list[str]]:
+    """A two-column file of distinct Contact IDs, with stray quotes dropped in anywhere; and those IDs."""
+    count = draw(st.integers(min_value=1, max_value=8))
+    ids = [f"003{number:016d}" for number in range(count)]
+    newline = draw(st.sampled_from(NEWLINES))
+    lines = [f"{contact},{draw(st.sampled_from(sorted(QUOTE_ROLES)))}" for contact in ids]
+    for _ in range(draw(st.integers(min_value=1, max_value=4))):
+        line = draw(st.integers(min_value=0, max_value=count - 1))
+        position = draw(st.integers(min_value=0, max_value=len(lines[line])))
+        lines[line] = lines[line][:position] + '"' + lines[line][position:]
+    ending = draw(st.sampled_from([newline, ""]))
+    return ("ContactId,Role" + newline + newline.join(lines) + ending).encode(), ids
+
+
+@FUZZ
+@given(file=quoted_files())
+@example(
+    file=(
+        b'ContactId,Role\n0030000000000000000,"Customer\n0030000000000000001,Customer\n',
+        ["0030000000000000000", "0030000000000000001"],
+    )
+)
+@example(
+    file=(
+        b'ContactId,Role\n0030000000000000000,"Customer\n0030000000000000001,Customer"\n',
+        ["0030000000000000000", "0030000000000000001"],
+    )
+)
+def test_a_stray_quote_never_swallows_a_line_silently(file: tuple[bytes, list[str]]) -> None:
+    # Given a file whose quotes may open and close anywhere, or never close
+    data, ids = file
+
+    # When it is read and its rows checked
+    result = read([data], Limits())
+
+    # Then it is refused naming the row the quote opened on, or every line's Contact is in some row; a row that holds
+    # a later line's Contact after a line break fails, and its error says a quote may be missing
+    if result.rejection is not None:
+        assert re.match(r"Row \d+ (opens a quote|is not valid CSV)", result.rejection), result.rejection
+        return
+    checks = FileChecks(QUOTE_ROLES)
+    for contact in ids:
+        holding = [record for record in result.records if contact in (record[1] + record[2]).replace('"', "")]
+        assert holding, f"{contact} is in no row"
+        _, contact_cell, role_cell = holding[0]
+        cells = (contact_cell + "," + role_cell).replace('"', "")
+        if not re.search(r"[\r\n][^\r\n]*" + contact, cells):
+            continue  # on the first line of its row: the row is its own, and fails or passes by its rules
+        error = checks.check(Record(*holding[0])).error or contact_not_found(
+            normalize_contact_id(contact_cell.strip()), contact_cell, role_cell
+        )
+        assert error.endswith("a quote may be missing"), (contact, holding[0], error)

@@ -282,3 +282,63 @@ def test_worked_example_gives_exactly_the_expected_rule_1_to_4_errors() -> None:
                 row.row_number,
                 row.error,
             )
+
+
+def test_a_role_stretched_over_lines_by_a_stray_quote_says_a_quote_may_be_missing() -> None:
+    # Given a Role cell that holds the two lines after it
+    record = Record(row_number=3, contact_id=CONTACT, role="Customer\n003b,Customer\r\n003c,Customer")
+
+    # When
+    error = FileChecks(ROLES).check(record).error
+
+    # Then the rule's error comes first, then why
+    assert error is not None
+    assert error.startswith("Invalid Role: 'Customer\\n003b,Customer\\r\\n003c,Customer' is not an active portal Role")
+    assert error.endswith("; the Role holds 2 line breaks: a quote may be missing")
+
+
+def test_a_contact_id_stretched_over_a_line_says_so_in_rule_5() -> None:
+    # Given a ContactId cell holding the line after it
+    cell = "003a,Customer\n003b01"
+
+    # When
+    error = contact_not_found(normalize_contact_id(cell), cell, "Customer")
+
+    # Then
+    assert error.startswith("Contact not found: '003a,Customer\\n003b01' is 20 characters")
+    assert error.endswith("; the ContactId holds 1 line break: a quote may be missing")
+
+
+def test_a_missing_contact_id_with_a_multi_line_role_says_so() -> None:
+    # Given / When
+    error = FileChecks(ROLES).check(Record(row_number=2, contact_id="", role="Customer\n003b,Customer")).error
+
+    # Then
+    assert error == "Missing Contact ID; the Role holds 1 line break: a quote may be missing"
+
+
+def test_surrounding_line_breaks_are_trimmed_and_not_counted() -> None:
+    # Given a Role whose line break is only trailing white space
+    assert FileChecks(ROLES).check(Record(row_number=2, contact_id=CONTACT, role="Customer\r\n")).error is None
+
+
+@pytest.mark.parametrize(
+    ("role", "shown"),
+    [("Customer\u202e", "Customer\\u202e"), ("Cust\u200bomer", "Cust\\u200bomer"), ("\x00Customer", "\\x00Customer")],
+)
+def test_invisible_characters_in_a_role_are_shown_as_escapes(role: str, shown: str) -> None:
+    # Given / When
+    error = FileChecks(ROLES).check(Record(row_number=2, contact_id=CONTACT, role=role)).error
+
+    # Then
+    assert error is not None and error.startswith(f"Invalid Role: '{shown}' is not an active portal Role")
+
+
+def test_invisible_characters_in_a_contact_id_are_shown_as_escapes() -> None:
+    # Given a 19-character ID holding a right-to-left override
+    cell = "0037KWyWfty6uEv\u202e001"
+
+    # When / Then
+    assert contact_not_found(normalize_contact_id(cell), cell, "Customer") == (
+        "Contact not found: no Contact has ID '0037KWyWfty6uEv\\u202e001'"
+    )
