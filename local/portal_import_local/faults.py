@@ -41,7 +41,7 @@ class FaultPlan:
         """The fault to raise instead of making this call, if any."""
         if self.poison_contact and service == "DynamoDB" and self.poison_contact in json.dumps(params, default=str):
             self._count("poison")
-            return PoisonedContact(f"injected fault: contact {self.poison_contact} is poison")
+            return PoisonedContact("injected fault: the call touches the poison contact")
         is_send = service in ("SESv2", "SES") and operation.startswith("Send")
         if is_send and self.ses_throttle and self._random.random() < self.ses_throttle:
             self._count("ses-throttle")

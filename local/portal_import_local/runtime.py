@@ -93,7 +93,10 @@ class LocalRuntime:
         self._log_stream = stream
 
     def _log_crash(self, function: str, crash: BaseException) -> None:
-        """What Lambda would write to the function's log group when an invocation raises."""
+        """What Lambda would write to the function's log group when an invocation raises, scrubbed as the
+        functions' own lines are (the stack trace ends with the exception's message)."""
+        from portal_import.observability import scrub  # late, as in send_function_logs_to: it creates the Logger
+
         line = {
             "level": "ERROR",
             "message": f"Invocation of {function} failed",
@@ -101,7 +104,7 @@ class LocalRuntime:
             "errorType": type(crash).__name__,
             "stackTrace": traceback.format_exception(crash),
         }
-        self._log_stream.write(json.dumps(line) + "\n")
+        self._log_stream.write(json.dumps(scrub(line)) + "\n")
 
     def _subscribe_to_topic(self) -> str:
         """An SQS queue on the topic stands in for the administrator's inbox."""

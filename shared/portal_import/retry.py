@@ -73,6 +73,6 @@ def with_retries(
             if attempt == attempts or not retryable(error):
                 raise
             delay = min(max_delay, base_delay * 2**attempt) * (0.5 + random.random() / 2)  # noqa: S311 - jitter
-            logger.warning("Call failed; retrying", extra={"attempt": attempt, "error": str(error)[:200]})
+            logger.warning("Call failed; retrying", extra={"attempt": attempt, "error": error})
             sleep(delay)
     raise AssertionError("unreachable")

@@ -104,7 +104,7 @@ def _decide_row_by_row(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], 
                 # A service's bad spell, not the row's fault: the chunk is delivered again (the users it created
                 # so far are recognized as its own then), rather than the row failing.
                 raise
-            logger.exception("Row failed every attempt", extra={"row": row.row})
+            logger.error("Row failed every attempt", extra={"row": row.row, "error": error})
             row_outcomes, row_emails = _salvage(single, deps)
         outcomes.extend(row_outcomes)
         emails.extend(row_emails)
