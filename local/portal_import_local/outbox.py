@@ -11,8 +11,11 @@ from typing import Any
 
 from moto.ses.models import ses_backends
 
-# The stack's template uses plain {{name}} values (no blocks), which is all this renders.
-_VALUE = re.compile(r"{{\s*([A-Za-z0-9_]+)\s*}}")
+from portal_import.activation import html_escape
+
+# Plain values as Handlebars renders them, the engine SES names: {{{name}}} (or {{&name}}) raw, {{name}} escaped
+# with Handlebars' table, a missing value empty. The stack's template uses no blocks, so neither does this.
+_VALUE = re.compile(r"{{{\s*(?P<raw>[A-Za-z0-9_]+)\s*}}}|{{\s*(?P<amp>&)?\s*(?P<name>[A-Za-z0-9_]+)\s*}}")
 
 
 def sent_emails(account: str, region: str) -> list[bytes]:
@@ -43,7 +46,7 @@ def _render(template: Mapping[str, Any], values: Mapping[str, Any], *, sender: s
     """The MIME of one email, written out directly: a million-row import renders a million of them."""
 
     def fill(part: str) -> str:
-        return _VALUE.sub(lambda match: str(values.get(match.group(1), "")), part or "")
+        return _VALUE.sub(lambda match: _value(match, values), part or "")
 
     boundary = f"=_portal_import_{abs(hash((recipient, values.get('link')))):x}"
     subject = fill(template["subject_part"])
@@ -58,6 +61,22 @@ def _render(template: Mapping[str, Any], values: Mapping[str, Any], *, sender: s
         f"--{boundary}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
         f"{html}\r\n--{boundary}--\r\n"
     ).encode()
+
+
+def _value(match: re.Match[str], values: Mapping[str, Any]) -> str:
+    if match["raw"]:
+        return _text(values.get(match["raw"]))
+    text = _text(values.get(match["name"]))
+    return text if match["amp"] else html_escape(text)
+
+
+def _text(value: Any) -> str:
+    """A template value as JavaScript writes it out: nothing for a missing or null one, true/false for booleans."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _destinations(destinations: Any) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""Activation links: a one-time random token (only its hash is stored) and the values the email template shows."""
+"""Activation links: a one-time random token (only its hash is stored) and the values the email template shows,
+plain and escaped for its HTML part."""
 
 from __future__ import annotations
 
@@ -41,12 +42,36 @@ def activation_link(portal_url: str, token: str) -> str:
 
 
 def activation_values(*, portal_url: str, first_name: str, token: str, expires_at: str) -> dict[str, str]:
-    """One recipient's values for the stack's activation email template (ActivationEmailTemplate in template.yaml)."""
-    return {
-        "greeting": f"Hello {first_name}," if first_name else "Hello,",
-        "link": activation_link(portal_url, token),
-        "expires": _readable_expiry(expires_at),
-    }
+    """One recipient's values for the stack's activation email template (ActivationEmailTemplate in template.yaml):
+    each as the subject and text part show it, and escaped for the HTML part under the same name + "Html"."""
+    return _with_html(
+        {
+            "greeting": f"Hello {first_name}," if first_name else "Hello,",
+            "link": activation_link(portal_url, token),
+            "expires": _readable_expiry(expires_at),
+        }
+    )
+
+
+def activation_defaults(*, portal_name: str) -> dict[str, str]:
+    """The activation email template's values that are the same for every recipient, plain and escaped."""
+    return _with_html({"portalName": portal_name})
+
+
+# Handlebars' escape for {{value}}, the engine SES's templates are written in. The template inserts every value
+# raw ({{{value}}}) whether or not SES escapes (its guide says it does not), so the HTML part gets these instead.
+_HTML_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;", "`": "&#x60;", "=": "&#x3D;"}
+)
+
+
+def html_escape(text: str) -> str:
+    """The text as Handlebars escapes a {{value}}: safe in an HTML element or a quoted attribute, shown as written."""
+    return text.translate(_HTML_ESCAPES)
+
+
+def _with_html(values: dict[str, str]) -> dict[str, str]:
+    return {**values, **{f"{name}Html": html_escape(value) for name, value in values.items()}}
 
 
 def _readable_expiry(expires_at: str) -> str:

@@ -34,7 +34,7 @@ _EMAIL = re.compile(
 )
 _QUOTES = {"'": "'", "‘": "’", "’": "’"}
 # An activation link's token (activation.activation_link), as a query parameter or as a template value.
-_TOKEN = re.compile(r"(token(?:=|%3D|\\?[\"']?\s*:\s*\\?[\"']))[A-Za-z0-9_\-]{16,}", re.IGNORECASE)
+_TOKEN = re.compile(r"(token(?:=|%3D|&#x3D;|\\?[\"']?\s*:\s*\\?[\"']))[A-Za-z0-9_\-]{16,}", re.IGNORECASE)
 
 
 def redact(text: str) -> str:

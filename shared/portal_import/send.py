@@ -12,7 +12,7 @@ from functools import partial
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from portal_import.activation import ActivationToken, activation_values, new_token
+from portal_import.activation import ActivationToken, activation_defaults, activation_values, new_token
 from portal_import.aws.jobs import JobStore
 from portal_import.aws.ledger import ClaimRefused, Commit, EmailLedger, NewLink, Settlement
 from portal_import.aws.mailer import MAX_DESTINATIONS, Destination, Mailer
@@ -154,7 +154,12 @@ class _Sending:
                     logger.warning("Sending keeps failing; the rest is queued again", extra={"left": len(self.retry)})
                     break
                 # Refused as a whole (e.g. the sender identity is not verified): sending again would be refused.
-                logger.error("Activation emails refused", extra={"emails": len(group), "error": str(error)[:200]})
+                # SES's wording says what to fix ("Email address is not verified"); its requests hold no cell of
+                # the file, and the formatter scrubs the addresses it names.
+                logger.error(
+                    "Activation emails refused",
+                    extra={"emails": len(group), "error": error, "reason": str(error)[:200]},
+                )
                 statuses = ["Refused"] * len(group)
             for recipient, status in zip(group, statuses, strict=False):
                 if status == "Success":
@@ -303,7 +308,7 @@ def _send(destinations: list[Destination], deps: SendDeps, settings: EmailSender
             deps.mailer.send_bulk,
             sender=formataddr((settings.portal_name, settings.sender_address)),
             template=settings.email_template,
-            defaults={"portalName": settings.portal_name},
+            defaults=activation_defaults(portal_name=settings.portal_name),
             destinations=destinations,
         ),
         attempts=SEND_ATTEMPTS,

@@ -227,3 +227,11 @@ def test_a_crash_written_to_the_local_function_log_is_scrubbed() -> None:
     assert logged["stackTrace"][-1] == "RuntimeError: Email address is not verified: <email>\n"
     for form in escaped_forms("renée@bücher.de"):
         assert form not in out.getvalue()
+
+
+def test_a_token_in_an_html_escaped_link_is_redacted() -> None:
+    # Given the link as the HTML part's value carries it ('=' written as '&#x3D;', activation.html_escape)
+    link = "https://portal.example.com/activate?token&#x3D;q3Vb_8rT-x0aLmN5pQ2sUv7wYz1cDe4fGh6jKo9iR0E"
+
+    # When / Then
+    assert redact(link) == "https://portal.example.com/activate?token&#x3D;<token>"
