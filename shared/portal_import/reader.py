@@ -9,10 +9,12 @@ import codecs
 import csv
 import io
 import itertools
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
+from portal_import.ids import looks_like_contact_id
 from portal_import.shown import visible
 
 if TYPE_CHECKING:
@@ -135,7 +137,7 @@ class ImportFile:
     def __init__(
         self,
         rows: _Rows,
-        columns: dict[str, int],
+        header: list[str],
         encoding: str,
         delimiter: str,
         limits: Limits,
@@ -143,7 +145,8 @@ class ImportFile:
         self.encoding = encoding
         self.delimiter = delimiter
         self._rows = rows
-        self._columns = columns
+        self._header = header
+        self._columns = map_header(header)
         self._limits = limits
 
     def records(self) -> Iterator[Record]:
@@ -165,11 +168,44 @@ class ImportFile:
                     f"The file has more than {self._limits.max_rows:,} rows; "
                     f"split it into files of at most {self._limits.max_rows:,} rows and import each one."
                 )
+            if len(cells) > 2:
+                self._refuse_swallowed_rows(cells, row_number)
             yield Record(
                 row_number=row_number,
                 contact_id=_cell(cells, contact_index),
                 role=_cell(cells, role_index),
             )
+
+    def _refuse_swallowed_rows(self, cells: list[str], row_number: int) -> None:
+        """Refuses the file when a column the import ignores holds lines that look like rows of their own.
+
+        A quote opened in such a cell and closed lines later makes those lines part of it. In the ContactId or
+        Role column that row fails and its error says a quote may be missing; in a column no rule reads, the row
+        would import and the Contacts of those lines would be neither created nor in the failure file.
+        """
+        contact_index, role_index = self._columns[CONTACT_ID], self._columns[ROLE]
+        for index, cell in enumerate(cells):
+            if index in (contact_index, role_index) or ("\n" not in cell and "\r" not in cell):
+                continue
+            later_lines = _LINE_BREAK.split(cell)[1:]
+            swallowed = sum(_names_a_contact(line.split(self.delimiter), contact_index) for line in later_lines)
+            if swallowed:
+                name = _shown_name(self._header[index]) if index < len(self._header) else ""
+                raise FileRejected.quoting(
+                    f"Row {row_number} holds, in column {index + 1}{{name}}, {swallowed} line"
+                    f"{'' if swallowed == 1 else 's'} with a Contact ID where the ContactId column is: a quote "
+                    "opened on that row and closed lines later makes them part of that cell, and their Contacts "
+                    "would be neither imported nor reported; fix the quotes on that row and upload the file again.",
+                    name=f" ({name})" if name else "",
+                )
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _names_a_contact(fields: list[str], contact_index: int) -> bool:
+    """Whether a line split at the delimiter has a Contact ID (any of its forms) where the ContactId column is."""
+    return contact_index < len(fields) and looks_like_contact_id(fields[contact_index].replace('"', "").strip())
 
 
 def _cell(cells: list[str], index: int) -> str:
@@ -457,4 +493,4 @@ def open_import(chunks: Iterable[bytes], limits: Limits = Limits()) -> ImportFil
             "The first row of the file is empty; put the header row ContactId,Role on the first line "
             "and upload the file again."
         )
-    return ImportFile(rows, map_header(header), encoding, delimiter, limits)
+    return ImportFile(rows, header, encoding, delimiter, limits)

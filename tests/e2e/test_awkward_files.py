@@ -182,6 +182,15 @@ REFUSED = [
         'Row 4 opens a quote (") that is never closed, so every line after it would be read as part of that row; '
         "close the quote or remove it and upload the file again.",
     ),
+    (
+        Case(
+            "quote-swallows-rows-into-notes",
+            b'ContactId,Role,Notes\n0037KWyWfty6uEv0001,Customer,"see below\n'
+            b'003t7RWpmtcuVPw0001,Customer,x\n003YGZPgJZpfWiU0001,Customer,y"\n',
+        ),
+        "Row 2 holds, in column 3 (Notes), 2 lines with a Contact ID where the ContactId column is: a quote opened "
+        "on that row and closed lines later makes them part of that cell,",
+    ),
     (Case("utf-32-le", codecs.BOM_UTF32_LE + "ContactId,Role\r\n".encode("utf-32-le")), UTF32),
     (Case("utf-32-be", codecs.BOM_UTF32_BE + "ContactId,Role\r\n".encode("utf-32-be")), UTF32),
     (Case("workbook", workbook()), BINARY),

@@ -677,3 +677,33 @@ def test_a_rejection_that_quotes_nothing_logs_its_sentence() -> None:
 
     # Then
     assert caught.value.loggable == str(caught.value)
+
+
+def test_lines_swallowed_by_a_quote_in_an_ignored_column_refuse_the_file() -> None:
+    # Given a Notes cell whose quote closes two lines later: no rule reads Notes, so row 2 would import and the
+    # Contacts of the two lines in it would vanish
+    data = b'ContactId,Role,Notes\n003a,Customer,"note\n0037KWyWfty6uEv0001,Customer,x\n003pOlWe4kL5ZYI,Customer,y"\n'
+
+    # When / Then
+    assert rejection(data) == (
+        "Row 2 holds, in column 3 (Notes), 2 lines with a Contact ID where the ContactId column is: a quote opened on "
+        "that row and closed lines later makes them part of that cell, and their Contacts would be neither imported "
+        "nor reported; fix the quotes on that row and upload the file again."
+    )
+
+
+@pytest.mark.parametrize(
+    "notes",
+    [
+        b'"first line\nsecond line"',
+        b'"a, b\nc, d"',
+        b'"x\ncharacteristically, long words"',
+        b'"ref\n0037KWyWfty6uEv0001 on its own"',
+    ],
+)
+def test_multi_line_notes_that_hold_no_row_are_read(notes: bytes) -> None:
+    # Given / When / Then
+    assert rows(b"ContactId,Role,Notes\n003a,Customer," + notes + b"\n003b,Customer,x\n") == [
+        (2, "003a", "Customer"),
+        (3, "003b", "Customer"),
+    ]
