@@ -105,9 +105,7 @@ def looks_like_contact_id(value: str) -> bool:
     """Whether the value has the shape of a Contact ID or a Salesforce ID: 15, 18 or 19 letters and digits, some of
     them digits (which a word of that length is not)."""
     return (
-        len(value) in (15, 18, CONTACT_ID_LENGTH)
-        and _is_alphanumeric(value)
-        and any(char.isdigit() for char in value)
+        len(value) in (15, 18, CONTACT_ID_LENGTH) and _is_alphanumeric(value) and any(char.isdigit() for char in value)
     )
 
 
