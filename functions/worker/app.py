@@ -3,6 +3,8 @@ dead-letter function, accounts for every row of a chunk whose retries are spent 
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -15,6 +17,8 @@ from portal_import.observability import logger, metrics, tracer
 from portal_import.records import RowChunkRecord
 from portal_import.work import WorkDeps, account_dead_chunk, process_chunk
 
+# Time kept at the end of an invocation to record a chunk and answer, after its last Cognito call.
+DEADLINE_MARGIN_SECONDS = 15
 # Each failed message is reported and retried alone, even when every message of the batch failed.
 processor = BatchProcessor(
     event_type=EventType.SQS,
@@ -29,11 +33,20 @@ def _deps(settings: WorkerSettings) -> WorkDeps:
     return WorkDeps.build(settings)
 
 
+def _with_deadline(deps: WorkDeps, context: LambdaContext) -> WorkDeps:
+    """The deps, their Cognito calls bounded by this invocation's remaining time (with room to record the chunk)."""
+
+    def deadline() -> float:
+        return time.time() + context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_SECONDS
+
+    return dataclasses.replace(deps, deadline=deadline)
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    deps = _deps(WorkerSettings.from_env())
+    deps = _with_deadline(_deps(WorkerSettings.from_env()), context)
 
     def record_handler(record: RowChunkRecord) -> None:
         process_chunk(record.body, deps, delivery=int(record.attributes.ApproximateReceiveCount))
@@ -46,7 +59,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def dead_letter_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    deps = _deps(WorkerSettings.from_env())
+    deps = _with_deadline(_deps(WorkerSettings.from_env()), context)
 
     def record_handler(record: RowChunkRecord) -> None:
         account_dead_chunk(record.body, deps)

@@ -169,7 +169,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         parents=[connection],
         help="seed a new stack's directory from CSV files",
         description="Writes Contacts (with their Salesforce IDs and any existing portal users) and Roles into the "
-        "stack's directory table. Meant for a new stack: a Contact's existing item is replaced.",
+        "stack's directory table, each Role a group of the user pool and each existing portal user a pool user. "
+        "Meant for a new stack: a Contact's existing item is replaced.",
     )
     load.add_argument(
         "--contacts",
@@ -179,6 +180,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="ContactId,SalesforceId,Email,FirstName,LastName,PortalUserId",
     )
     load.add_argument("--roles", type=Path, required=True, metavar="F", help="Name,Active")
+    load.add_argument(
+        "--users-from-pool",
+        action="store_true",
+        help="an adopted user pool: record the users it has (by custom:contact_id) as the Contacts' portal users, "
+        "instead of putting the PortalUserId users of --contacts in the pool",
+    )
     _json_option(load)
     load.set_defaults(admin=_directory_load)
 
@@ -540,11 +547,11 @@ def _directory_load(args: argparse.Namespace) -> int:
         data = read_directory(args.contacts, args.roles)
     except DirectoryFileError as error:
         raise UsageError(str(error)) from None
-    table = Deployment(Target.from_options(args)).load_directory(data)
+    table, loaded = Deployment(Target.from_options(args)).load_directory(data, users_from_pool=args.users_from_pool)
     counts = {
         "table": table,
-        "contacts": len(data.contacts),
-        "portalUsers": len(data.users),
+        "contacts": len(loaded.contacts),
+        "portalUsers": len(loaded.users),
         "roles": len(data.roles),
         "activeRoles": sum(data.roles.values()),
     }

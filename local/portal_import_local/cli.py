@@ -269,7 +269,15 @@ def _print_human(report: dict[str, Any], outcome: dict[str, Any]) -> None:
         print(f"  {line}")
     print()
     print(f"Results in {report['resultDir']}/")
-    for name in ("success.csv", "failure.csv", "summary.json", "notification.json", "notices.json", "outbox/"):
+    for name in (
+        "success.csv",
+        "failure.csv",
+        "summary.json",
+        "notification.json",
+        "notices.json",
+        "pool-users.json",
+        "outbox/",
+    ):
         print(f"  {name}")
     if "wallSeconds" in report:
         print(f"\n{report['wallSeconds']:.2f} s from upload to results; AWS requests: {report['awsRequests']}")

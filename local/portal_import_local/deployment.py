@@ -21,17 +21,19 @@ from portal_import.aws.jobs import JobStore
 from portal_import.aws.ledger import EmailLedger
 from portal_import.aws.queues import QueueSender
 from portal_import.aws.storage import Storage
+from portal_import.aws.userpool import UserPool
 from portal_import.job import Job
 from portal_import.resend import Resend, ResendDeps, resend
 from portal_import_local.seed import DirectoryData, load_directory
 
-Name = Literal["bucket", "jobs_table", "directory_table", "email_queue"]
+Name = Literal["bucket", "jobs_table", "directory_table", "email_queue", "user_pool"]
 # Which stack output holds each name, the option that gives it instead, and the environment variable behind it.
 NAMES: dict[Name, tuple[str, str, str]] = {
     "bucket": ("ImportBucketName", "--bucket", "PORTAL_IMPORT_BUCKET"),
     "jobs_table": ("JobsTableName", "--jobs-table", "PORTAL_IMPORT_JOBS_TABLE"),
     "directory_table": ("DirectoryTableName", "--directory-table", "PORTAL_IMPORT_DIRECTORY_TABLE"),
     "email_queue": ("EmailQueueUrl", "--email-queue-url", "PORTAL_IMPORT_EMAIL_QUEUE_URL"),
+    "user_pool": ("UserPoolId", "--user-pool-id", "PORTAL_IMPORT_USER_POOL_ID"),
 }
 STACK_ENV = "PORTAL_IMPORT_STACK"
 RESULT_FILES = ("success.csv", "failure.csv", "summary.json")
@@ -68,6 +70,7 @@ class Target:
     jobs_table: str | None = None
     directory_table: str | None = None
     email_queue: str | None = None
+    user_pool: str | None = None
     profile: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
@@ -83,6 +86,7 @@ class Target:
             jobs_table=given("jobs_table", NAMES["jobs_table"][2]),
             directory_table=given("directory_table", NAMES["directory_table"][2]),
             email_queue=given("email_queue", NAMES["email_queue"][2]),
+            user_pool=given("user_pool", NAMES["user_pool"][2]),
             profile=getattr(options, "profile", None),
             region=getattr(options, "region", None),
             endpoint_url=getattr(options, "endpoint_url", None),
@@ -237,7 +241,10 @@ class Deployment:
 
     # The directory
 
-    def load_directory(self, data: DirectoryData) -> str:
+    def load_directory(self, data: DirectoryData, *, users_from_pool: bool = False) -> tuple[str, DirectoryData]:
+        """Writes the directory and its Roles' groups; the CSV's portal users are put in the pool, or with
+        `users_from_pool` (an adopted pool) the pool's users are recorded instead. Returns the table and what it
+        loaded."""
         table = self.name("directory_table")
-        load_directory(Directory(table), data)
-        return table
+        pool = UserPool(self.name("user_pool"))
+        return table, load_directory(Directory(table), data, pool, users_from_pool=users_from_pool)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from portal_import.aws.directory import Directory
+from portal_import.aws.userpool import UserPool
 from portal_import_local.cli import stack_parameters
 from portal_import_local.faults import FaultPlan
 from portal_import_local.runtime import LocalRuntime
@@ -33,7 +34,7 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
     with log_path.open("w", encoding="utf-8") as log_file:
         runtime.send_function_logs_to(_Tee(log_file, sys.stderr) if args.verbose else log_file)
         runtime.verify_sender(runtime.stack.parameters["SenderAddress"])
-        load_directory(Directory(runtime.stack.directory_table), data)
+        load_directory(Directory(runtime.stack.directory_table), data, UserPool(runtime.stack.user_pool_id))
 
         # Only what the administrator asked for travels as metadata; the rest is the stack's default.
         metadata = {"send-activation-email": "true"} if args.send_activation_email else {}
@@ -60,6 +61,8 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
         if seen.attributes.get("jobId") == job_id
     ]
     (result_dir / "notices.json").write_text(json.dumps(notices, indent=2) + "\n", encoding="utf-8")
+    pool_users = runtime.pool_users()
+    (result_dir / "pool-users.json").write_text(json.dumps(pool_users, indent=1) + "\n", encoding="utf-8")
     outbox = result_dir / "outbox"
     outbox.mkdir(exist_ok=True)
     for stale in outbox.glob("*.eml"):  # from an earlier run into the same --out
@@ -76,6 +79,7 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
             for key in ("jobId", "status", "error", "totalRows", "succeeded", "failed", "emailsQueued")
         },
         "emailsSent": sent,
+        "poolUsers": len(pool_users),
         "resultDir": result_dir,
         "notification": notification,
         "awsRequests": dict(sorted(runtime.calls.counts.items())),

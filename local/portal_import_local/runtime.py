@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 import boto3
+from moto.cognitoidp.models import cognitoidp_backends
 
 from portal_import.aws.jobs import JobStore
 from portal_import_local.faults import FaultPlan
@@ -352,6 +353,23 @@ class LocalRuntime:
     def iter_sent_emails(self) -> Iterator[bytes]:
         """The same, one at a time."""
         return iter_sent_emails(_ACCOUNT, REGION)
+
+    def pool_users(self) -> list[dict[str, Any]]:
+        """Every user of the stack's user pool, as moto holds it: username, status, attributes (`sub` left out)
+        and groups, by username. Read from moto directly: listing a million users page by page takes hours."""
+        pool = cognitoidp_backends[_ACCOUNT][REGION].user_pools.get(self.stack.user_pool_id)
+        if pool is None:
+            return []
+        return [
+            {
+                "username": user.username,
+                "status": user.status,
+                "enabled": user.enabled,
+                "attributes": {item["Name"]: item["Value"] for item in user.attributes if item["Name"] != "sub"},
+                "groups": sorted(group.group_name for group in user.groups),
+            }
+            for user in sorted(pool.users.values(), key=lambda user: user.username)
+        ]
 
     def verify_sender(self, address: str) -> None:
         """SES only sends from a verified identity; a deployment verifies it once, the local stack here."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from portal_import.aws.directory import Contact, Directory, PortalUser
+from portal_import.aws.userpool import CONTACT_ID_ATTRIBUTE, UserPool, check_group_name
 from portal_import.ids import canonical_salesforce_id
 
 _TRUE = {"true", "1", "yes"}
@@ -71,11 +72,40 @@ def read_directory(contacts_path: Path, roles_path: Path) -> DirectoryData:
         active = row["Active"].lower()
         if active not in _TRUE | _FALSE:
             raise DirectoryFileError(f"{roles_path} row {line}: Active must be true or false, not '{row['Active']}'.")
+        try:
+            check_group_name(row["Name"])
+        except ValueError as error:
+            raise DirectoryFileError(
+                f"{roles_path} row {line}: Role '{row['Name']}' cannot be a group: {error}."
+            ) from None
         roles[row["Name"]] = active in _TRUE
     return DirectoryData(contacts=contacts, users=users, roles=roles)
 
 
-def load_directory(directory: Directory, data: DirectoryData) -> None:
+def load_directory(
+    directory: Directory, data: DirectoryData, pool: UserPool, *, users_from_pool: bool = False
+) -> DirectoryData:
+    """Writes the Roles (each a group of the pool), the Contacts and their portal users.
+
+    The portal users of the file are made pool users (without a group: their Role is not known), unless
+    `users_from_pool`: then the pool's users are recorded instead, by their `custom:contact_id`, so that rule 6
+    holds for the users an adopted pool already has. Returns what was loaded.
+    """
+    for role in data.roles:
+        pool.ensure_group(role)
+    users = list(data.users)
+    if users_from_pool:
+        known = {contact.contact_id for contact in data.contacts}
+        users = [
+            PortalUser(contact_id=contact_id, user_id=username, role="")
+            for username, attributes in pool.users()
+            if (contact_id := attributes.get(CONTACT_ID_ATTRIBUTE, "")) in known
+        ]
+    else:
+        contacts = {contact.contact_id: contact for contact in data.contacts}
+        for user in users:
+            pool.ensure_unassigned(contacts[user.contact_id].pool_user(user.user_id))
     directory.put_roles(data.roles)
     directory.put_contacts(data.contacts)
-    directory.put_users(data.users)
+    directory.put_users(users)
+    return DirectoryData(contacts=data.contacts, users=users, roles=data.roles)

@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from portal_import.aws.directory import Directory
+from portal_import.aws.userpool import UserPool
 from portal_import_local.cli import stack_parameters
 from portal_import_local.runtime import LocalRuntime
 from portal_import_local.seed import load_directory, read_directory
@@ -77,7 +78,14 @@ class LocalServer:
     def ready(self) -> dict[str, str]:
         """What a client needs, as printed on stdout once the endpoint answers."""
         stack = self.runtime.stack
-        return {"endpoint": self.endpoint, "bucket": stack.bucket, "topicArn": stack.topic_arn, "region": "us-east-1"}
+        return {
+            "endpoint": self.endpoint,
+            "bucket": stack.bucket,
+            "topicArn": stack.topic_arn,
+            "region": "us-east-1",
+            "userPoolId": stack.user_pool_id,
+            "userPoolClientId": stack.user_pool_client_id,
+        }
 
     def start(self) -> None:
         self._watch.seen.update(self._versions())  # what the seeding left is not an upload
@@ -171,7 +179,7 @@ def serve(args: argparse.Namespace, template: Path, log_path: Path) -> int:
     with log_path.open("a", encoding="utf-8") as log_file:
         runtime.send_function_logs_to(log_file)
         runtime.verify_sender(runtime.stack.parameters["SenderAddress"])
-        load_directory(Directory(runtime.stack.directory_table), data)
+        load_directory(Directory(runtime.stack.directory_table), data, UserPool(runtime.stack.user_pool_id))
         server = LocalServer(runtime, args.host, args.port)
         previous = {sig: signal.signal(sig, _stopper(server)) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:

@@ -17,11 +17,13 @@ from typing import Any
 import boto3
 
 from portal_import_local import moto_patches
-from portal_import_local.template import load_template, transform_template
+from portal_import_local.cognito import create_cognito_resources
+from portal_import_local.template import TemplateValues, load_template, transform_template
 
 STACK_NAME = "portal-import-local"
 ARTIFACT_BUCKET = "portal-import-local-artifacts"
 REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class Stack:
     schedule_triggers: list[ScheduleTrigger]
     dead_letter_queues: dict[str, str]  # queue url -> its DLQ url
     parameters: dict[str, str]
+    user_pool_id: str = ""
+    user_pool_client_id: str = ""
 
 
 def _strip_invocations(
@@ -165,6 +169,8 @@ def provision(template_path: Path, parameters: dict[str, str], session: boto3.Se
         sam_template, artifact_bucket=ARTIFACT_BUCKET, parameters=parameters, iam_client=session.client("iam")
     )
     notification, mappings, schedules = _strip_invocations(transformed)
+    values = TemplateValues(transformed, parameters, stack_name=STACK_NAME, region=REGION, account=ACCOUNT)
+    create_cognito_resources(transformed, values, session.client("cognito-idp"))
 
     s3 = session.client("s3")
     s3.create_bucket(Bucket=ARTIFACT_BUCKET)
@@ -250,4 +256,6 @@ def provision(template_path: Path, parameters: dict[str, str], session: boto3.Se
         schedule_triggers=schedules,
         dead_letter_queues=dead_letters,
         parameters={p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])},
+        user_pool_id=outputs.get("UserPoolId", ""),
+        user_pool_client_id=outputs.get("UserPoolClientId", ""),
     )

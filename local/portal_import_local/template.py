@@ -74,3 +74,93 @@ def transform_template(
     except InvalidDocumentException as error:
         causes = "; ".join(str(cause) for cause in error.causes)
         raise ValueError(f"template.yaml is not a valid SAM template: {causes}") from error
+
+
+class TemplateValues:
+    """What a template's intrinsic functions evaluate to before its stack exists: its parameters (given, or their
+    defaults), pseudo parameters, its conditions, and the resources created ahead of the stack (resolve_to)."""
+
+    def __init__(
+        self, template: dict[str, Any], parameters: dict[str, str], *, stack_name: str, region: str, account: str
+    ) -> None:
+        declared = template.get("Parameters", {})
+        self._parameters = {name: str(spec.get("Default", "")) for name, spec in declared.items()} | parameters
+        self._parameters |= {
+            "AWS::StackName": stack_name,
+            "AWS::Region": region,
+            "AWS::AccountId": account,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        self._conditions: dict[str, Any] = template.get("Conditions", {})
+        self._created: dict[str, dict[str, str]] = {}
+
+    def holds(self, condition: str | None) -> bool:
+        """Whether a resource's Condition holds (no condition: it does)."""
+        return condition is None or bool(self.resolve(self._conditions[condition]))
+
+    def resolve_to(self, logical_id: str, attributes: dict[str, str]) -> None:
+        """Records what `Ref` (attributes["Ref"]) and `Fn::GetAtt` of a resource created ahead give."""
+        self._created[logical_id] = attributes
+
+    def resolve(self, value: Any) -> Any:
+        """The value with every intrinsic function this knows evaluated (Ref, Fn::Sub, Fn::If, Fn::Equals, Fn::Not,
+        Fn::And, Fn::Or, Fn::GetAtt of a resource created ahead)."""
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((name, argument),) = value.items()
+            if name == "Ref" and (argument in self._parameters or argument in self._created):
+                return self._parameters.get(argument) or self._created.get(argument, {}).get("Ref", "")
+            if name == "Fn::GetAtt" and argument[0] in self._created:
+                return self._created[argument[0]][argument[1]]
+            if name == "Fn::Sub" and isinstance(argument, str):
+                return self._substitute(argument, every=True)
+            if name == "Fn::If":
+                condition, when_true, when_false = argument
+                return self.resolve(when_true if self.holds(condition) else when_false)
+            if name == "Fn::Equals":
+                first, second = (self.resolve(item) for item in argument)
+                return str(first) == str(second)
+            if name == "Fn::Not":
+                return not self.resolve(argument[0])
+            if name == "Fn::And":
+                return all(self.resolve(item) for item in argument)
+            if name == "Fn::Or":
+                return any(self.resolve(item) for item in argument)
+            if name == "Condition":
+                return self.holds(argument)
+        return {key: self.resolve(item) for key, item in value.items()}
+
+    def replace_references(self, value: Any) -> Any:
+        """The value with only the references to resources created ahead replaced by what they give; everything
+        else is left for CloudFormation to evaluate."""
+        if isinstance(value, list):
+            return [self.replace_references(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((name, argument),) = value.items()
+            if name == "Ref" and argument in self._created:
+                return self._created[argument]["Ref"]
+            if name == "Fn::GetAtt" and isinstance(argument, list) and argument[0] in self._created:
+                return self._created[argument[0]][argument[1]]
+            if name == "Fn::Sub" and isinstance(argument, str):
+                return {name: self._substitute(argument, every=False)}
+            if name == "Fn::Sub" and isinstance(argument, list):
+                return {name: [self._substitute(argument[0], every=False), self.replace_references(argument[1])]}
+        return {key: self.replace_references(item) for key, item in value.items()}
+
+    def _substitute(self, text: str, *, every: bool) -> str:
+        """`${Name}` and `${Resource.Attribute}` filled: those of resources created ahead, and with `every` the
+        parameters too."""
+        for logical_id, attributes in self._created.items():
+            text = text.replace(f"${{{logical_id}}}", attributes["Ref"])
+            for attribute, given in attributes.items():
+                text = text.replace(f"${{{logical_id}.{attribute}}}", given)
+        if every:
+            for name, given in self._parameters.items():
+                text = text.replace(f"${{{name}}}", given)
+        return text

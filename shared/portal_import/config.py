@@ -39,6 +39,9 @@ class WorkerSettings(_FromEnvironment):
     results_bucket: str = Field(alias="RESULTS_BUCKET")
     email_queue_url: str = Field(alias="EMAIL_QUEUE_URL")
     aggregate_queue_url: str = Field(alias="AGGREGATE_QUEUE_URL")
+    user_pool_id: str = Field(alias="USER_POOL_ID", min_length=1)  # the portal users' pool, own or adopted
+    # The pace of each Cognito quota category the worker calls (user creation, user update), for all workers.
+    cognito_requests_per_second: float = Field(alias="COGNITO_REQUESTS_PER_SECOND", gt=0)
 
 
 class EmailSenderSettings(_FromEnvironment):

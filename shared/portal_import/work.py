@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -10,7 +10,9 @@ from portal_import.activation import new_user_id
 from portal_import.aws.directory import Contact, Directory, PortalUser
 from portal_import.aws.jobs import JobStore, now_iso
 from portal_import.aws.queues import QueueSender
+from portal_import.aws.ratelimit import COGNITO_LIMITER, CallSlots
 from portal_import.aws.storage import Storage
+from portal_import.aws.userpool import PoolUser, UserPool
 from portal_import.completion import request_results_if_ready
 from portal_import.config import WorkerSettings
 from portal_import.ids import ContactRef, normalize_contact_id
@@ -44,6 +46,10 @@ class WorkDeps:
     email_queue: QueueSender
     aggregate_queue: QueueSender
 
+    user_pool: UserPool
+    # When the invocation must have finished its Cognito calls (epoch seconds); None: no limit.
+    deadline: Callable[[], float | None] = lambda: None
+
     @classmethod
     def build(cls, settings: WorkerSettings) -> WorkDeps:
         return cls(
@@ -52,6 +58,10 @@ class WorkDeps:
             storage=Storage(settings.results_bucket),
             email_queue=QueueSender(settings.email_queue_url),
             aggregate_queue=QueueSender(settings.aggregate_queue_url),
+            user_pool=UserPool(
+                settings.user_pool_id,
+                pace=CallSlots(settings.jobs_table, settings.cognito_requests_per_second, key=COGNITO_LIMITER),
+            ),
         )
 
 
@@ -137,6 +147,7 @@ def _salvage(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[Email
     except Exception:  # noqa: BLE001 - whatever broke the chunk may break this look-up too; account anyway
         logger.exception("Could not look for users created by the failed attempts")
         survivors = {}
+    survivors = _finished_in_the_pool(survivors, deps)
     outcomes: list[Outcome] = []
     emails: list[EmailRecipient] = []
     for row in chunk.rows:
@@ -152,6 +163,21 @@ def _salvage(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[Email
                 Outcome(row=row.row, input_contact_id=row.contact_id, input_role=row.role, error=PROCESSING_FAILED)
             )
     return outcomes, emails
+
+
+def _finished_in_the_pool(
+    survivors: dict[int, tuple[PortalUser, Contact]], deps: WorkDeps
+) -> dict[int, tuple[PortalUser, Contact]]:
+    """The users an attempt claimed whose pool user is (now) in the pool and in its group; each is tried alone."""
+    finished = {}
+    for row, (user, contact) in survivors.items():
+        try:
+            deps.user_pool.ensure_users([(contact.pool_user(user.user_id), user.role)])
+        except Exception as error:  # noqa: BLE001 - the row then fails as Processing error; the others go on
+            logger.error("Could not finish a pool user", extra={"row": row, "error": error})
+            continue
+        finished[row] = (user, contact)
+    return finished
 
 
 def _users_created_by(chunk: RowChunk, directory: Directory) -> dict[int, tuple[PortalUser, Contact]]:
@@ -230,6 +256,11 @@ def _decide(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailR
         created = {c.contact.contact_id: "" for c in candidates if c.contact.contact_id not in holders}
     else:
         created, holders = _create_users(chunk.job_id, candidates, deps.directory)
+        # A row is created once its user is in the pool and in its Role's group, not before.
+        deps.user_pool.ensure_users(
+            [_pool_user(c, created[c.contact.contact_id]) for c in candidates if c.contact.contact_id in created],
+            deadline=deps.deadline(),
+        )
 
     emails: list[EmailRecipient] = []
     for candidate in candidates:
@@ -280,6 +311,11 @@ def _create_users(
         else:
             holders[contact_id] = holder
     return created, holders
+
+
+def _pool_user(candidate: _Candidate, user_id: str) -> tuple[PoolUser, str]:
+    """The pool user a candidate row makes, and the group (its Role) it goes in."""
+    return candidate.contact.pool_user(user_id), candidate.source.role.strip()
 
 
 def _created(row: ChunkRow, user_id: str, contact: Contact, chunk: RowChunk) -> Outcome:

@@ -22,6 +22,7 @@ from moto import mock_aws
 from portal_import.aws import clients
 from portal_import.aws.directory import Directory
 from portal_import.aws.jobs import JobStore, now_iso
+from portal_import.aws.userpool import UserPool
 from portal_import.job import Job, JobStatus
 from portal_import_local.host import CallLog, FunctionHost
 from portal_import_local.outbox import sent_emails
@@ -148,7 +149,10 @@ class Cloud:
 
     def seed_directory(self) -> None:
         """The worked example's directory: tests/fixtures/mixed/{contacts,roles}.csv."""
-        load_directory(self.directory(), read_directory(MIXED / "contacts.csv", MIXED / "roles.csv"))
+        load_directory(self.directory(), read_directory(MIXED / "contacts.csv", MIXED / "roles.csv"), self.pool())
+
+    def pool(self) -> UserPool:
+        return UserPool(self.stack.user_pool_id)
 
     def directory(self) -> Directory:
         return Directory(self.stack.directory_table)
@@ -234,7 +238,9 @@ def runtime(aws: boto3.Session, tmp_path: Path) -> Iterator[LocalRuntime]:
         local.send_function_logs_to(logs)
         local.verify_sender(local.stack.parameters["SenderAddress"])
         load_directory(
-            Directory(local.stack.directory_table), read_directory(MIXED / "contacts.csv", MIXED / "roles.csv")
+            Directory(local.stack.directory_table),
+            read_directory(MIXED / "contacts.csv", MIXED / "roles.csv"),
+            UserPool(local.stack.user_pool_id),
         )
         yield local
         local.send_function_logs_to(sys.stderr)  # the log file closes with this test

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from portal_import.aws.directory import Directory
+from portal_import.aws.userpool import UserPool
 from portal_import.split import CHUNK_ROWS
 from portal_import_local.runtime import LocalRuntime, SplitterGaveUp
 from portal_import_local.seed import load_directory, read_directory
@@ -28,7 +29,9 @@ def _csv(raw: bytes) -> list[dict[str, str]]:
 @pytest.fixture
 def case(runtime: LocalRuntime, tmp_path: Path) -> Path:
     contacts, roles, import_csv = write_case(tmp_path / "case", ROWS)
-    load_directory(Directory(runtime.stack.directory_table), read_directory(contacts, roles))
+    load_directory(
+        Directory(runtime.stack.directory_table), read_directory(contacts, roles), UserPool(runtime.stack.user_pool_id)
+    )
     return import_csv
 
 

@@ -18,6 +18,7 @@ import portal_import_local.host as host
 from portal_import.aws.directory import Directory
 from portal_import.aws.jobs import JobStore
 from portal_import.aws.queues import QueueSender
+from portal_import.aws.userpool import UserPool
 from portal_import.job import JobStatus
 from portal_import_local.runtime import LocalRuntime
 from portal_import_local.seed import load_directory, read_directory
@@ -231,7 +232,9 @@ def test_a_split_that_crashed_before_its_checkpoint_still_imports_every_row_once
     # Given a file that takes several invocations, and a splitter that crashes once after queuing chunks but
     # before recording its checkpoint
     contacts, roles, import_csv = write_case(tmp_path / "case", ROWS_THROUGH_THE_STACK)
-    load_directory(Directory(runtime.stack.directory_table), read_directory(contacts, roles))
+    load_directory(
+        Directory(runtime.stack.directory_table), read_directory(contacts, roles), UserPool(runtime.stack.user_pool_id)
+    )
     real_checkpoint = JobStore.checkpoint_split
     crashed: list[int] = []
 

@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client
+from portal_import.aws.userpool import PoolUser
 from portal_import.ids import ContactRef
 from portal_import.messages import EmailRecipient
 
@@ -32,6 +33,16 @@ class Contact:
     email: str = ""
     first_name: str = ""
     last_name: str = ""
+
+    def pool_user(self, user_id: str) -> PoolUser:
+        """This Contact's portal user `user_id` as the user pool holds it."""
+        return PoolUser(
+            user_id=user_id,
+            contact_id=self.contact_id,
+            email=self.email,
+            first_name=self.first_name,
+            last_name=self.last_name,
+        )
 
     def recipient(self, row: int, user_id: str) -> EmailRecipient:
         """This Contact as the activation email of its user `user_id` (created from `row`) addresses it."""

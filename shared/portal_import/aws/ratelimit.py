@@ -1,4 +1,5 @@
-"""A sending-rate limit shared by every email sender invocation, kept as one item in the jobs table.
+"""A rate limit shared by every invocation of a step, kept as one item in the jobs table: the email senders'
+(their sends, with SES's daily quota), and the workers' (their Cognito calls, an account-wide quota).
 
 The item holds the next free send slot and the sends counted against today's quota; reserving n sends moves
 the slot n/rate seconds on with a conditional write, so concurrent senders never hand out the same slot.
@@ -17,7 +18,12 @@ from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client
 
-_LIMITER_KEY = "rate-limiter#activation-email"
+EMAIL_LIMITER = "rate-limiter#activation-email"
+# The workers' pool users: a slot is one AdminCreateUser (quota category UserCreation) and one AdminAddUserToGroup
+# (UserUpdate), so the slots' rate is the rate of calls in each of the two categories.
+COGNITO_LIMITER = "rate-limiter#cognito-users"
+# A limit without a daily quota (Cognito's are per second only).
+NO_DAILY_QUOTA = 2**62
 
 
 @dataclass(frozen=True)
@@ -27,8 +33,16 @@ class Reservation:
 
 
 class SendSlots:
-    def __init__(self, table_name: str, rate_per_second: float, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        rate_per_second: float,
+        clock: Callable[[], float] = time.time,
+        *,
+        key: str = EMAIL_LIMITER,
+    ) -> None:
         self._table = table_name
+        self._key = key
         self._rate = rate_per_second
         self._clock = clock
         self._ddb = client("dynamodb")
@@ -51,7 +65,7 @@ class SendSlots:
         return start, granted, _short_of(count, granted, within_quota, in_time)
 
     def _read(self) -> dict[str, Any]:
-        response = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": _LIMITER_KEY}}, ConsistentRead=True)
+        response = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": self._key}}, ConsistentRead=True)
         return dict(response.get("Item") or {})
 
     @staticmethod
@@ -84,7 +98,7 @@ class SendSlots:
                 self._ddb.put_item(
                     TableName=self._table,
                     Item={
-                        "pk": {"S": _LIMITER_KEY},
+                        "pk": {"S": self._key},
                         "NextSlot": {"N": repr(end)},
                         "QuotaDay": {"S": today},
                         "SentOnDay": {"N": str(counted)},
@@ -97,10 +111,55 @@ class SendSlots:
                     continue  # another sender moved the slot first: read it again
                 raise
             return Reservation([start + index / self._rate for index in range(granted)], short_of)
-        raise RuntimeError("could not reserve email send slots: too much contention on the rate limiter")
+        raise RuntimeError(f"could not reserve slots of {self._key}: too much contention on the rate limiter")
 
 
 def _short_of(count: int, granted: int, within_quota: int, in_time: int) -> Literal["quota", "time"] | None:
     if granted == count:
         return None
     return "quota" if within_quota <= in_time else "time"
+
+
+class CallSlots:
+    """Slots at `rate_per_second`, shared by every invocation, without a daily quota: one conditional PutItem
+    reserves them when the limiter is idle (the slot in the past), two or more when others reserve too."""
+
+    def __init__(
+        self, table_name: str, rate_per_second: float, *, key: str, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._table = table_name
+        self._rate = rate_per_second
+        self._key = key
+        self._clock = clock
+        self._ddb = client("dynamodb")
+
+    def reserve(self, count: int, daily_quota: int = 0, *, deadline: float | None = None) -> Reservation:
+        """Up to `count` consecutive slots, as many as start before `deadline`; `daily_quota` is not used."""
+        now = self._clock()
+        start, current = now, None  # first as if idle: the next free slot is not in the future
+        for _ in range(50):
+            start = now if current is None else max(now, current)
+            fit = count if deadline is None else max(0, min(count, math.floor((deadline - start) * self._rate)))
+            if fit == 0:
+                return Reservation([], "time")
+            end = start + fit / self._rate
+            if current is None:
+                condition, values = "attribute_not_exists(pk) OR NextSlot <= :now", {":now": {"N": repr(now)}}
+            else:
+                condition, values = "NextSlot = :current", {":current": {"N": repr(current)}}
+            try:
+                self._ddb.put_item(
+                    TableName=self._table,
+                    Item={"pk": {"S": self._key}, "NextSlot": {"N": repr(end)}},
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=values,
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                held: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
+                current = float(held.get("NextSlot", {}).get("N", "0"))
+                continue
+            return Reservation([start + index / self._rate for index in range(fit)], None if fit == count else "time")
+        raise RuntimeError(f"could not reserve slots of {self._key}: too much contention on the rate limiter")

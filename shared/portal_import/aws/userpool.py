@@ -1,0 +1,212 @@
+"""The Cognito user pool where portal users live (CONTRACTS §6): one pool user per portal user, its Role a group.
+
+The directory table's USER item stays the ledger of "at most one user per Contact, ever" (its conditional write
+decides who creates the user); the pool user is made after it, under the username the ledger gave it, so that a
+retried or redelivered chunk finishes what an earlier attempt started instead of making a second user.
+
+Cognito's admin calls have account-wide rate quotas by category: AdminCreateUser is UserCreation (50 per second by
+default, adjustable), AdminAddUserToGroup is UserUpdate (25, not adjustable). A user takes one slot of a limiter
+shared by every worker (ratelimit.CallSlots) at the stack's CognitoRequestsPerSecond, one call of each category, so
+that rate holds in both; a TooManyRequestsException is retried (clients.RetryingClient).
+moto checks none of Cognito's limits on names and attributes, so they are checked here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from portal_import.aws.clients import client
+from portal_import.aws.ratelimit import NO_DAILY_QUOTA
+from portal_import.rules import is_valid_email
+
+CONTACT_ID_ATTRIBUTE = "custom:contact_id"
+# Cognito's limits (moto checks none of them): usernames, group names and attribute values.
+MAX_USERNAME_CHARS = 128
+MAX_GROUP_NAME_CHARS = 128
+MAX_ATTRIBUTE_CHARS = 2048
+_LIST_PAGE = 60  # ListUsers' largest page
+
+
+class Pace(Protocol):
+    """Hands out the moments at which the next calls may be made (a shared limiter: ratelimit.SendSlots)."""
+
+    def reserve(self, count: int, daily_quota: int, *, deadline: float | None = None) -> Any: ...
+
+
+class OutOfPace(TimeoutError):
+    """The limiter has no slot left before the invocation's deadline: the work goes on in a later delivery.
+
+    A TimeoutError, so retry.is_transient counts it as a passing fault: never a row's error."""
+
+
+@dataclass(frozen=True)
+class PoolUser:
+    """What a portal user is in the pool: its username (the UserId) and the attributes the import gives it."""
+
+    user_id: str
+    contact_id: str
+    email: str = ""
+    first_name: str = ""
+    last_name: str = ""
+
+    def attributes(self) -> list[dict[str, str]]:
+        values = {
+            "email": self.email if is_valid_email(self.email) else "",
+            "given_name": self.first_name,
+            "family_name": self.last_name,
+            CONTACT_ID_ATTRIBUTE: self.contact_id,
+        }
+        return [{"Name": name, "Value": value[:MAX_ATTRIBUTE_CHARS]} for name, value in values.items() if value]
+
+
+class UserPoolConflict(Exception):
+    """The pool holds a user under this username that is not this Contact's: nothing is changed."""
+
+
+def check_group_name(name: str) -> str:
+    """The Role as a group name, or ValueError saying which of Cognito's rules it breaks."""
+    if not 1 <= len(name) <= MAX_GROUP_NAME_CHARS:
+        raise ValueError(f"a group name has 1 to {MAX_GROUP_NAME_CHARS} characters, not {len(name)}")
+    if not name.isprintable():
+        raise ValueError("a group name holds no control or invisible characters")
+    return name
+
+
+def _check_username(username: str) -> None:
+    if not 1 <= len(username) <= MAX_USERNAME_CHARS:
+        raise ValueError(f"a username has 1 to {MAX_USERNAME_CHARS} characters, not {len(username)}")
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+class UserPool:
+    """The portal users' pool. Each call that creates a user or changes one is paced by the limiter of its quota
+    category (when given), and every call is retried while it is throttled."""
+
+    def __init__(
+        self,
+        user_pool_id: str,
+        *,
+        pace: Pace | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not user_pool_id:
+            raise ValueError("no user pool id: the stack's USER_POOL_ID is empty")
+        self.user_pool_id = user_pool_id
+        self._pace = pace
+        self._clock = clock
+        self._sleep = sleep
+        self._cognito = client("cognito-idp")
+        self._known_groups: set[str] = set()
+
+    def ensure_users(self, users: Sequence[tuple[PoolUser, str]], *, deadline: float | None = None) -> None:
+        """Makes each user exist in the pool, in the group of its Role: two calls a user when nothing was done
+        before (UserCreation, then UserUpdate) at one slot of the limiter, the slots reserved for many users at once.
+
+        A user an earlier attempt created under this username for this Contact is taken as is (its attributes
+        were set then); one of another Contact raises UserPoolConflict. A missing group is created. Raises
+        OutOfPace when the limiters have no slots left before `deadline`; what was done by then stays done.
+        """
+        for user, role in users:
+            _check_username(user.user_id)
+            check_group_name(role)
+        done = 0
+        while done < len(users):
+            slots = self._slots(len(users) - done, deadline)
+            for offset, moment in enumerate(slots):
+                user, role = users[done + offset]
+                self._at(moment)
+                self._create(user)
+                self._add_to_group(user.user_id, role)
+            done += len(slots)
+
+    def _slots(self, count: int, deadline: float | None) -> list[float | None]:
+        """A slot a user: one call of each of the two quota categories, at the limiter's rate."""
+        if self._pace is None:
+            return [None] * count
+        slots: list[float | None] = list(self._pace.reserve(count, NO_DAILY_QUOTA, deadline=deadline).slots)
+        if not slots:
+            raise OutOfPace("no Cognito call slot is free before the deadline")
+        return slots
+
+    def _at(self, moment: float | None) -> None:
+        if moment is not None and (delay := moment - self._clock()) > 0:
+            self._sleep(delay)
+
+    def _create(self, user: PoolUser) -> None:
+        try:
+            self._cognito.admin_create_user(
+                UserPoolId=self.user_pool_id,
+                Username=user.user_id,
+                UserAttributes=user.attributes(),
+                MessageAction="SUPPRESS",
+            )
+        except ClientError as error:
+            if _code(error) != "UsernameExistsException":
+                raise
+            if self.contact_of(user.user_id) != user.contact_id:
+                raise UserPoolConflict(f"pool user {user.user_id} belongs to another Contact") from error
+
+    def ensure_unassigned(self, user: PoolUser) -> None:
+        """Makes `user` exist in the pool, in no group: a portal user that existed before the stack, whose Role
+        is not known."""
+        _check_username(user.user_id)
+        self._create(user)
+
+    def _add_to_group(self, username: str, group: str) -> None:
+        try:
+            self._cognito.admin_add_user_to_group(UserPoolId=self.user_pool_id, Username=username, GroupName=group)
+        except ClientError as error:
+            if _code(error) != "ResourceNotFoundException" or group in self._known_groups:
+                raise
+            self.ensure_group(group)
+            self._cognito.admin_add_user_to_group(UserPoolId=self.user_pool_id, Username=username, GroupName=group)
+
+    def ensure_group(self, role: str) -> None:
+        """Creates the Role's group unless it exists."""
+        group = check_group_name(role)
+        try:
+            self._cognito.create_group(
+                UserPoolId=self.user_pool_id, GroupName=group, Description="Portal Role (portal-user-import)"
+            )
+        except ClientError as error:
+            if _code(error) != "GroupExistsException":
+                raise
+        self._known_groups.add(group)
+
+    def contact_of(self, username: str) -> str | None:
+        """The Contact a pool user was created for, or None when there is no such user."""
+        try:
+            found = self._cognito.admin_get_user(UserPoolId=self.user_pool_id, Username=username)
+        except ClientError as error:
+            if _code(error) == "UserNotFoundException":
+                return None
+            raise
+        attributes = {item["Name"]: item["Value"] for item in found.get("UserAttributes", [])}
+        return attributes.get(CONTACT_ID_ATTRIBUTE, "")
+
+    def groups_of(self, username: str) -> list[str]:
+        """The groups a pool user is in."""
+        found = self._cognito.admin_list_groups_for_user(UserPoolId=self.user_pool_id, Username=username)
+        return [group["GroupName"] for group in found.get("Groups", [])]
+
+    def users(self) -> Iterator[tuple[str, dict[str, str]]]:
+        """Every pool user as (username, attributes), page by page."""
+        token: str | None = None
+        while True:
+            page = self._cognito.list_users(
+                UserPoolId=self.user_pool_id, Limit=_LIST_PAGE, **({"PaginationToken": token} if token else {})
+            )
+            for user in page.get("Users", []):
+                yield user["Username"], {item["Name"]: item["Value"] for item in user.get("Attributes", [])}
+            token = page.get("PaginationToken")
+            if not token:
+                return

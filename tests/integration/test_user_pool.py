@@ -1,0 +1,270 @@
+"""The Cognito adapter and the worker's pool users on moto: each created row is one pool user with the Contact's
+attributes, in exactly its Role's group; a retry or redelivery finishes what an earlier attempt started and never
+makes a second user; a missing group is created; throttling is retried, never a row's error."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from portal_import.aws.ratelimit import COGNITO_LIMITER, CallSlots
+from portal_import.aws.userpool import OutOfPace, PoolUser, UserPool, UserPoolConflict
+
+from .conftest import SAMPLE_JOB_ID
+from .test_worker import outcomes_by_row
+
+CONTACT = "0037KWyWfty6uEv0001"
+USER = PoolUser(user_id="005gekvcFPDjfhs0001", contact_id=CONTACT, email="ana@example.com", first_name="Ana")
+
+
+def pool_user(cloud: Any, username: str) -> dict[str, Any]:
+    cognito = cloud.session.client("cognito-idp")
+    found = cognito.admin_get_user(UserPoolId=cloud.stack.user_pool_id, Username=username)
+    groups = cognito.admin_list_groups_for_user(UserPoolId=cloud.stack.user_pool_id, Username=username)["Groups"]
+    attributes = {item["Name"]: item["Value"] for item in found["UserAttributes"] if item["Name"] != "sub"}
+    return {"attributes": attributes, "groups": [group["GroupName"] for group in groups], "status": found["UserStatus"]}
+
+
+def usernames(cloud: Any) -> list[str]:
+    cognito = cloud.session.client("cognito-idp")
+    return sorted(user["Username"] for user in cognito.list_users(UserPoolId=cloud.stack.user_pool_id)["Users"])
+
+
+def test_a_user_is_created_with_its_attributes_in_its_roles_group(cloud: Any) -> None:
+    # Given the stack's pool, and a Role whose group does not exist yet
+    pool = cloud.pool()
+
+    # When the user is ensured
+    pool.ensure_users([(USER, "Partner User")])
+
+    # Then it is in the pool without a password, with the Contact's attributes, in exactly that group
+    assert pool_user(cloud, USER.user_id) == {
+        "attributes": {"email": "ana@example.com", "given_name": "Ana", "custom:contact_id": CONTACT},
+        "groups": ["Partner User"],
+        "status": "FORCE_CHANGE_PASSWORD",
+    }
+
+
+def test_ensuring_a_user_again_changes_nothing_and_makes_no_second_user(cloud: Any) -> None:
+    # Given a user an earlier attempt created (it may not have reached its group)
+    pool = cloud.pool()
+    cloud.session.client("cognito-idp").admin_create_user(
+        UserPoolId=cloud.stack.user_pool_id,
+        Username=USER.user_id,
+        UserAttributes=USER.attributes(),
+        MessageAction="SUPPRESS",
+    )
+
+    # When a retry ensures it twice
+    pool.ensure_users([(USER, "Customer")])
+    pool.ensure_users([(USER, "Customer")])
+
+    # Then there is still one user, now in its group
+    assert usernames(cloud) == [USER.user_id]
+    assert pool_user(cloud, USER.user_id)["groups"] == ["Customer"]
+
+
+def test_a_username_held_for_another_contact_is_a_conflict_and_is_left_alone(cloud: Any) -> None:
+    # Given a pool user under the same username, for another Contact
+    pool = cloud.pool()
+    other = PoolUser(user_id=USER.user_id, contact_id="003t7RWpmtcuVPw0001")
+    pool.ensure_users([(other, "Customer")])
+
+    # When / Then
+    with pytest.raises(UserPoolConflict):
+        pool.ensure_users([(USER, "Partner User")])
+    assert pool_user(cloud, USER.user_id)["attributes"]["custom:contact_id"] == "003t7RWpmtcuVPw0001"
+    assert pool_user(cloud, USER.user_id)["groups"] == ["Customer"]
+
+
+def test_an_email_that_is_not_valid_is_left_out_and_names_of_any_alphabet_kept(cloud: Any) -> None:
+    # Given / When
+    user = PoolUser(user_id="005a", contact_id=CONTACT, email="bob@", first_name="Zoë", last_name="Ōta")
+    cloud.pool().ensure_users([(user, "Customer")])
+
+    # Then
+    assert pool_user(cloud, "005a")["attributes"] == {
+        "given_name": "Zoë",
+        "family_name": "Ōta",
+        "custom:contact_id": CONTACT,
+    }
+
+
+@pytest.mark.parametrize(
+    ("username", "role"), [("", "Customer"), ("x" * 129, "Customer"), ("005a", ""), ("005a", "a\nb")]
+)
+def test_what_cognito_refuses_is_refused_before_any_call(cloud: Any, username: str, role: str) -> None:
+    # Given / When / Then (moto checks none of it)
+    with pytest.raises(ValueError):
+        cloud.pool().ensure_users([(PoolUser(user_id=username, contact_id=CONTACT), role)])
+    assert usernames(cloud) == []
+
+
+def test_throttling_is_retried_until_it_passes(cloud: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a pool whose user creation is throttled twice, then answers
+    pool = cloud.pool()
+    inner = pool._cognito.raw
+    real = inner.admin_create_user
+    throttled = []
+
+    def flaky(**kwargs: Any) -> Any:
+        if len(throttled) < 2:
+            throttled.append(kwargs["Username"])
+            raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}}, "X")
+        return real(**kwargs)
+
+    monkeypatch.setattr(inner, "admin_create_user", flaky)
+    monkeypatch.setattr("portal_import.retry.time.sleep", lambda seconds: None)
+
+    # When
+    pool.ensure_users([(USER, "Customer")])
+
+    # Then
+    assert throttled == [USER.user_id] * 2
+    assert usernames(cloud) == [USER.user_id]
+
+
+def test_calls_go_at_the_slots_of_the_shared_limiter_and_stop_at_the_deadline(cloud: Any) -> None:
+    # Given a limiter at 10 users a second on a frozen clock, and a deadline 0.25 s away
+    now = [1_000.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 3))
+        now[0] += seconds
+
+    limiter = CallSlots(cloud.stack.jobs_table, 10, key=COGNITO_LIMITER, clock=lambda: now[0])
+    pool = UserPool(cloud.stack.user_pool_id, pace=limiter, clock=lambda: now[0], sleep=sleep)
+    users = [(PoolUser(user_id=f"005{n}", contact_id=CONTACT), "Customer") for n in range(5)]
+
+    # When five users are ensured: two slots fit before the deadline (at 0 s and 0.1 s)
+    with pytest.raises(OutOfPace):
+        pool.ensure_users(users, deadline=1_000.25)
+
+    # Then the calls waited for their slots, and the users the slots allowed are done
+    assert usernames(cloud) == ["0050", "0051"]
+    assert slept == [0.1]
+
+
+def test_the_limiter_hands_out_consecutive_slots_to_concurrent_workers(cloud: Any) -> None:
+    # Given two workers' limiters on one item, the clock frozen
+    first = CallSlots(cloud.stack.jobs_table, 20, key=COGNITO_LIMITER, clock=lambda: 500.0)
+    second = CallSlots(cloud.stack.jobs_table, 20, key=COGNITO_LIMITER, clock=lambda: 500.0)
+
+    # When each reserves, the second while the first's slots are still ahead
+    a = first.reserve(4).slots
+    b = second.reserve(2).slots
+    c = second.reserve(100, deadline=501.0).slots
+
+    # Then no slot is handed out twice, they follow at the rate, and none starts after the deadline
+    assert a == [500.0, 500.05, 500.1, 500.15]
+    assert b == pytest.approx([500.2, 500.25])
+    while more := first.reserve(1, deadline=501.0).slots:  # what float rounding left before the deadline
+        c += more
+    assert c == pytest.approx([500.3 + 0.05 * n for n in range(14)])
+    assert c[-1] < 501.0
+
+
+def test_validate_mode_and_failed_rows_make_no_pool_user(sample_job_validate: Any, load_event: Any) -> None:
+    # Given the sample chunks in validate mode
+    event = load_event("sqs_rows")
+    for record in event["Records"]:
+        body = json.loads(record["body"])
+        body["mode"] = "validate"
+        record["body"] = json.dumps(body)
+
+    # When
+    sample_job_validate.worker(event)
+
+    # Then only the users the directory already had are in the pool
+    assert usernames(sample_job_validate) == sorted(user for user in _seeded_users(sample_job_validate))
+
+
+def _seeded_users(cloud: Any) -> list[str]:
+    from tests.integration.conftest import MIXED
+
+    rows = (MIXED / "contacts.csv").read_text(encoding="utf-8").splitlines()[1:]
+    return [row.split(",")[5] for row in rows if len(row.split(",")) > 5 and row.split(",")[5]]
+
+
+@pytest.fixture
+def sample_job_validate(cloud: Any) -> Any:
+    cloud.seed_directory()
+    cloud.start_job(SAMPLE_JOB_ID, chunks=2, rows=9)
+    return cloud
+
+
+def test_every_created_row_is_one_pool_user_in_its_roles_group(cloud: Any, load_event: Any) -> None:
+    # Given the sample job
+    cloud.seed_directory()
+    cloud.start_job(SAMPLE_JOB_ID, chunks=2, rows=9)
+    before = set(usernames(cloud))
+
+    # When SQS delivers its chunks twice (a redelivery)
+    cloud.worker(load_event("sqs_rows"))
+    cloud.worker(load_event("sqs_rows"))
+
+    # Then each created row's UserId is a new pool user for its Contact, in its Role's group, and no other appeared
+    created = {o.user_id: o for o in outcomes_by_row(cloud).values() if o.error is None}
+    assert set(usernames(cloud)) - before == set(created)
+    for user_id, outcome in created.items():
+        user = pool_user(cloud, user_id)
+        assert user["attributes"]["custom:contact_id"] == outcome.contact_id
+        assert user["groups"] == [outcome.role]
+
+
+def test_a_crash_between_the_claim_and_the_pool_user_is_finished_by_the_redelivery(
+    cloud: Any, load_event: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the sample job, and a first delivery that dies once the directory's claims are written
+    cloud.seed_directory()
+    cloud.start_job(SAMPLE_JOB_ID, chunks=2, rows=9)
+    before = set(usernames(cloud))
+
+    def crash(self: Any, users: Any, deadline: Any = None) -> None:
+        raise RuntimeError("the invocation died")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(UserPool, "ensure_users", crash)
+        response = cloud.worker(load_event("sqs_rows"))
+    assert len(response["batchItemFailures"]) == 2
+    assert set(usernames(cloud)) == before
+
+    # When SQS delivers the chunks again
+    cloud.worker(load_event("sqs_rows"))
+
+    # Then the users the claims named are made, once, and the rows are created under those names
+    created = {o.user_id: o for o in outcomes_by_row(cloud).values() if o.error is None}
+    assert len(created) == 4
+    assert set(usernames(cloud)) - before == set(created)
+    claims = cloud.directory().existing_users(o.contact_id for o in created.values())
+    assert {claims[o.contact_id].user_id for o in created.values()} == set(created)
+
+
+def test_a_user_created_by_an_import_signs_in_with_its_role_in_the_id_token(cloud: Any, load_event: Any) -> None:
+    # Given a row created by the worker, whose user was given a password
+    cloud.seed_directory()
+    cloud.start_job(SAMPLE_JOB_ID, chunks=2, rows=9)
+    cloud.worker(load_event("sqs_rows"))
+    outcome = next(o for o in outcomes_by_row(cloud).values() if o.error is None)
+    cognito = cloud.session.client("cognito-idp")
+    cognito.admin_set_user_password(
+        UserPoolId=cloud.stack.user_pool_id, Username=outcome.user_id, Password="Correct-Horse-9", Permanent=True
+    )
+
+    # When it signs in to the portal's app client with its UserId
+    tokens = cognito.initiate_auth(
+        ClientId=cloud.stack.user_pool_client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": outcome.user_id, "PASSWORD": "Correct-Horse-9"},
+    )["AuthenticationResult"]
+
+    # Then its ID token names the Role the file gave it
+    payload = tokens["IdToken"].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["cognito:groups"] == [outcome.role]
+    assert claims["cognito:username"] == outcome.user_id
