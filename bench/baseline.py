@@ -4,7 +4,8 @@
 It creates the directory table (key schema from template.yaml) and a bucket, loads the directory with the
 local runtime's own loader, then times, from the upload to the result files: read the file from S3, and for
 each row GetItem the Role, GetItem the Contact (through its Salesforce alias item first for a Salesforce
-ID), create the user with a conditional PutItem, send the activation email with SESv2 SendEmail; then
+ID), create the user with a conditional PutItem, make its pool user (AdminCreateUser, AdminAddUserToGroup), send
+the activation email with SESv2 SendEmail; then
 write success.csv and failure.csv to S3. It prints one JSON object on stdout.
 
     .venv/bin/python bench/baseline.py import.csv --contacts contacts.csv --roles roles.csv
@@ -131,6 +132,14 @@ def import_rows(body: str, table: str, clients: dict[str, Any]) -> tuple[list[li
         except ddb.exceptions.ConditionalCheckFailedException:
             failure.append([row_number, given_id, given_role, "User already exists"])
             continue
+        cognito, pool = clients["cognito-idp"], clients["pool"]
+        cognito.admin_create_user(
+            UserPoolId=pool,
+            Username=user_id,
+            UserAttributes=[{"Name": "custom:contact_id", "Value": contact_id}],
+            MessageAction="SUPPRESS",
+        )
+        cognito.admin_add_user_to_group(UserPoolId=pool, Username=user_id, GroupName=role)
         email = contact.get("Email", {}).get("S", "")
         status = "No valid email"
         if is_valid_email(email):
@@ -166,13 +175,16 @@ def run(import_csv: Path, contacts: Path, roles: Path) -> dict[str, Any]:
     counter.install()
     with mock_aws():
         from portal_import.aws.directory import Directory
+        from portal_import.aws.userpool import UserPool
         from portal_import_local.seed import load_directory, read_directory
 
-        clients: dict[str, Any] = {n: boto3.client(n, region_name=REGION) for n in ("dynamodb", "s3", "ses", "sesv2")}
+        services = ("dynamodb", "s3", "ses", "sesv2", "cognito-idp")
+        clients: dict[str, Any] = {n: boto3.client(n, region_name=REGION) for n in services}
+        clients["pool"] = clients["cognito-idp"].create_user_pool(PoolName="baseline")["UserPool"]["Id"]
         table = _create_directory_table(clients["dynamodb"])
         clients["s3"].create_bucket(Bucket=BUCKET)
         clients["ses"].verify_email_identity(EmailAddress=SENDER)
-        load_directory(Directory(table), read_directory(contacts, roles))
+        load_directory(Directory(table), read_directory(contacts, roles), UserPool(clients["pool"]))
         s3 = clients["s3"]
 
         counter.on = True

@@ -6,6 +6,7 @@
 4. The splitter's memory for a 1,000,000-row file (tracemalloc, AWS out of process)
 5. The email rate shared by concurrent senders
 6. Cost per 1,000,000 rows at AWS list prices, from the requests measured in 1
+7. Cognito calls per created user, and the pace of pool users against CognitoRequestsPerSecond
 
 Prints a table, saves everything as JSON (bench/results/latest.json), exits 1 when a target is missed.
 See bench/README.md for what each number means.
@@ -49,6 +50,7 @@ MIN_SPEEDUP = 5.0
 MAX_SPLIT_PEAK_BYTES = 64 * 1024 * 1024
 EMAIL_WINDOWS_SECONDS = (1, 5, 10, 30)
 MIN_SUSTAINED_SHARE = 0.95
+MAX_COGNITO_CALLS_PER_USER = 2.0
 FAST_EMAIL_RATE = 100_000  # emails/s: high enough that sending never waits (measurements 1-3)
 
 
@@ -102,7 +104,15 @@ class LocalRun:
     meter: dict[str, Any] | None  # bench/meter.py's view of the same requests
 
 
-def local_run(files: DataFiles, work: Path, name: str, *, email_rate: float, metered: bool = False) -> LocalRun:
+def local_run(
+    files: DataFiles,
+    work: Path,
+    name: str,
+    *,
+    email_rate: float,
+    metered: bool = False,
+    parameters: dict[str, str] | None = None,
+) -> LocalRun:
     """`portal-import local run` on the file, emails on, as a subprocess; its JSON report parsed."""
     arguments = [
         "local",
@@ -120,6 +130,8 @@ def local_run(files: DataFiles, work: Path, name: str, *, email_rate: float, met
         "--out",
         str(work / name / "results"),
     ]
+    for parameter, value in (parameters or {}).items():
+        arguments += ["--parameter", f"{parameter}={value}"]
     meter_path = work / name / "meter.json"
     meter_path.unlink(missing_ok=True)  # from an earlier run into the same --work-dir
     if metered:
@@ -178,17 +190,22 @@ def is_ses(operation: str) -> bool:
     return operation.split(".", 1)[0].startswith("SES")
 
 
+def is_cognito(operation: str) -> bool:
+    return operation.split(".", 1)[0] == "Cognito Identity Provider"
+
+
 def measure_requests(run: LocalRun) -> Measurement:
-    """1. Requests made by function code per 1,000 rows (SES apart), and SES calls per email sent."""
+    """1. Requests made by function code per 1,000 rows (SES and Cognito apart: measurement 7 counts Cognito's
+    calls per user), and SES calls per email sent."""
     requests: dict[str, int] = run.report.get("awsRequests", {})
-    non_ses = sum(count for operation, count in requests.items() if not is_ses(operation))
+    non_ses = sum(count for operation, count in requests.items() if not is_ses(operation) and not is_cognito(operation))
     ses = sum(count for operation, count in requests.items() if is_ses(operation))
     per_1000 = non_ses * 1000 / run.rows
     emails = run.report.get("emailsSent") or 0
     ses_per_email = ses / emails if emails else math.inf
     problems = count_problems(run.report, run.rows)
     return Measurement(
-        name="1. AWS requests / 1,000 rows (excl. SES)",
+        name="1. AWS requests / 1,000 rows (excl. SES, Cognito)",
         value=f"{per_1000:.1f} requests; SES {ses_per_email:.3f} calls/email"
         + (f"; counts: {'; '.join(problems)}" if problems else ""),
         target=f"<= {MAX_REQUESTS_PER_1000_ROWS}, exact counts",
@@ -337,6 +354,47 @@ def measure_email_rate(run: LocalRun, rate: float) -> Measurement:
             "emails": len(times),
             "sustainedPerSecond": _finite(sustained),
             "sendSpanSeconds": round(span, 3),
+            "windows": windows,
+            "wallSeconds": run.report.get("wallSeconds"),
+            "problems": problems,
+        },
+    )
+
+
+def measure_cognito_pace(run: LocalRun, rate: float) -> Measurement:
+    """7. Cognito calls per created user, and the pace of pool users against CognitoRequestsPerSecond (a user is
+    one call in each of Cognito's UserCreation and UserUpdate quota categories)."""
+    requests: dict[str, int] = run.report.get("awsRequests", {})
+    calls = sum(count for operation, count in requests.items() if is_cognito(operation))
+    created = run.report.get("succeeded") or 0
+    per_user = calls / created if created else math.inf
+    times: list[float] = run.report.get("userCreationTimes", [])
+    windows = {}
+    for window in EMAIL_WINDOWS_SECONDS:
+        most = most_in_window(times, window)
+        windows[f"{window}s"] = {"most": most, "limit": rate * window + rate, "ok": most <= rate * window + rate}
+    span = max(times) - min(times) if len(times) > 1 else 0.0
+    sustained = (len(times) - 1) / span if span else 0.0
+    problems = count_problems(run.report, run.rows)
+    if len(times) != created:
+        problems.append(f"{len(times)} pool users created for {created} created rows")
+    within = all(entry["ok"] for entry in windows.values())
+    worst = max(windows.items(), key=lambda item: item[1]["most"] / item[1]["limit"])
+    return Measurement(
+        name=f"7. Cognito R={rate:g}/s, {run.rows:,} users",
+        value=f"{per_user:.2f} calls/user; sustained {sustained:.1f} users/s; peak {worst[1]['most']} in {worst[0]} "
+        f"(limit {worst[1]['limit']:g})" + (f"; {'; '.join(problems)}" if problems else ""),
+        target=f"<= {MAX_COGNITO_CALLS_PER_USER:g} calls/user; most in W s <= R*W+R; "
+        f"sustained >= {MIN_SUSTAINED_SHARE:g} R",
+        status=_verdict(
+            per_user <= MAX_COGNITO_CALLS_PER_USER and within and sustained >= MIN_SUSTAINED_SHARE * rate, problems
+        ),
+        details={
+            "rate": rate,
+            "cognitoCalls": calls,
+            "byOperation": {op: n for op, n in requests.items() if is_cognito(op)},
+            "callsPerCreatedUser": _finite(per_user),
+            "sustainedUsersPerSecond": _finite(sustained),
             "windows": windows,
             "wallSeconds": run.report.get("wallSeconds"),
             "problems": problems,
@@ -562,6 +620,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--split-rows", type=int, help="rows for measurement 4 (default: --rows-large)")
     parser.add_argument("--email-rate", type=float, default=50.0, help="R of measurement 5, emails/s")
     parser.add_argument("--email-rows", type=int, default=1_500, help="rows (emails) of measurement 5")
+    parser.add_argument("--skip-cognito", action="store_true", help="skip measurement 7 (Cognito pace)")
+    parser.add_argument("--cognito-rate", type=float, default=25.0, help="CognitoRequestsPerSecond of measurement 7")
+    parser.add_argument("--cognito-rows", type=int, default=1_000, help="rows (users) of measurement 7")
     parser.add_argument("--output", type=Path, default=BENCH / "results" / "latest.json", help="the JSON report")
     parser.add_argument("--work-dir", type=Path, help="data, logs and results of the runs (kept; default: a temp dir)")
     parser.add_argument("--keep-work", action="store_true", help="keep the temp work directory afterwards")
@@ -586,9 +647,13 @@ def main() -> int:
         try:
             small = local_run(data(args.rows_small), work, "requests", email_rate=FAST_EMAIL_RATE, metered=True)
         except RunFailed as error:
-            measurements.append(Measurement("1. AWS requests / 1,000 rows (excl. SES)", str(error), "", "ERROR"))
+            measurements.append(
+                Measurement("1. AWS requests / 1,000 rows (excl. SES, Cognito)", str(error), "", "ERROR")
+            )
         if small is not None:
-            measurements.append(_attempt("1. AWS requests / 1,000 rows (excl. SES)", lambda: measure_requests(small)))
+            measurements.append(
+                _attempt("1. AWS requests / 1,000 rows (excl. SES, Cognito)", lambda: measure_requests(small))
+            )
         throughput_name = f"2. Throughput, {args.rows_small:,} rows"
         if args.skip_baseline:
             measurements.append(_skipped(throughput_name, "--skip-baseline"))
@@ -634,12 +699,31 @@ def main() -> int:
             measurements.append(Measurement(cost_name, "not measured: the metered run failed", "", "ERROR"))
         else:
             measurements.append(_attempt(cost_name, lambda: measure_cost(small)))
+        cognito_name = f"7. Cognito R={args.cognito_rate:g}/s"
+        if args.skip_cognito:
+            measurements.append(_skipped(cognito_name, "--skip-cognito"))
+        else:
+            measurements.append(
+                _attempt(
+                    cognito_name,
+                    lambda: measure_cognito_pace(
+                        local_run(
+                            data(args.cognito_rows),
+                            work,
+                            "cognito-pace",
+                            email_rate=FAST_EMAIL_RATE,
+                            parameters={"CognitoRequestsPerSecond": f"{args.cognito_rate:g}"},
+                        ),
+                        args.cognito_rate,
+                    ),
+                )
+            )
     finally:
         if args.work_dir is None and not args.keep_work:  # only the temp dir this run made
             shutil.rmtree(work, ignore_errors=True)
 
     print_table(measurements)
-    print_cost(measurements[-1])
+    print_cost(next(m for m in measurements if m.name.startswith("6.")))
     report = {
         "startedAt": started.isoformat(timespec="seconds"),
         "finishedAt": datetime.now(UTC).isoformat(timespec="seconds"),

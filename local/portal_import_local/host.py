@@ -26,10 +26,12 @@ _current: ContextVar[CallLog | None] = ContextVar("portal_import_current_calls",
 
 @dataclass
 class CallLog:
-    """AWS requests made by function code: counts per 'Service.Operation' and when each email went out."""
+    """AWS requests made by function code: counts per 'Service.Operation', when each email went out and when each
+    pool user was created."""
 
     counts: Counter[str] = field(default_factory=Counter)
     email_send_times: list[float] = field(default_factory=list)
+    user_creation_times: list[float] = field(default_factory=list)  # each pool user created (AdminCreateUser)
     faults: FaultPlan = field(default_factory=FaultPlan)
 
 
@@ -47,6 +49,8 @@ def _counting_make_api_call(self: Any, operation_name: str, api_params: Any) -> 
         raise fault
     called_at = time.time()  # when the emails were handed to SES, not when the call came back
     result = _original_make_api_call(self, operation_name, api_params)
+    if operation_name == "AdminCreateUser":
+        log.user_creation_times.append(called_at)
     if service == "SES" and operation_name == "SendBulkTemplatedEmail":
         accepted = sum(1 for entry in result.get("Status", []) if entry.get("Status", "Success") == "Success")
         log.email_send_times.extend([called_at] * accepted)

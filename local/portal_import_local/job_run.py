@@ -85,6 +85,7 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
         "awsRequests": dict(sorted(runtime.calls.counts.items())),
         "wallSeconds": round(wall_seconds, 3),
         "emailSendTimes": runtime.calls.email_send_times,
+        "userCreationTimes": runtime.calls.user_creation_times,
     }
 
 

@@ -183,6 +183,45 @@ def test_validate_mode_checks_everything_and_creates_nothing(tmp_path: Path) -> 
     assert {r["ActivationEmail"] for r in success} == {"Would queue", "No valid email"}
     assert all(r["UserId"] == "" for r in success)
     assert list((tmp_path / "r" / "outbox").glob("*.eml")) == []
+    # and the pool holds only the users the directory had before
+    assert {user["username"] for user in json.loads((tmp_path / "r" / "pool-users.json").read_text())} == set(
+        _existing_users()
+    )
+
+
+def _existing_users() -> dict[str, str]:
+    """PortalUserId -> ContactId of the worked example's directory: the users the pool has before any import."""
+    contacts = list(csv.DictReader((FIXTURES / "contacts.csv").read_text(encoding="utf-8").splitlines()))
+    return {row["PortalUserId"]: row["ContactId"] for row in contacts if row.get("PortalUserId")}
+
+
+def test_every_created_row_is_one_pool_user_in_exactly_its_roles_group(
+    mixed_import: tuple[Any, Path],
+) -> None:
+    # Given the worked example imported
+    result, out = mixed_import
+    assert result.returncode == 0, result.stderr
+    contacts = {row["ContactId"]: row for row in csv.DictReader((FIXTURES / "contacts.csv").read_text().splitlines())}
+    pool = {user["username"]: user for user in json.loads((out / "pool-users.json").read_text(encoding="utf-8"))}
+    success = read_csv(out / "success.csv")
+
+    # Then each success row's UserId is a pool user for its Contact, with the Contact's names and valid email, in
+    # exactly the group of its Role, waiting for its password
+    for row in success:
+        user = pool.pop(row["UserId"])
+        contact = contacts[row["ContactId"]]
+        expected = {"custom:contact_id": row["ContactId"]}
+        expected |= {"given_name": contact["FirstName"]} if contact.get("FirstName") else {}
+        expected |= {"family_name": contact["LastName"]} if contact.get("LastName") else {}
+        if row["ActivationEmail"] != "No valid email":
+            expected["email"] = contact["Email"]
+        assert (user["attributes"], user["groups"], user["status"]) == (
+            expected,
+            [row["Role"]],
+            "FORCE_CHANGE_PASSWORD",
+        )
+    # and the only other pool users are those the directory had: no failed row made one
+    assert {username: user["attributes"]["custom:contact_id"] for username, user in pool.items()} == _existing_users()
 
 
 def test_file_without_role_column_fails_as_a_whole(tmp_path: Path) -> None:
