@@ -14,12 +14,16 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from portal_import.aws import clients, directory, ledger, ratelimit
+from portal_import.aws import clients, directory, ledger, ratelimit, userpool
 from portal_import.aws.directory import Directory, PortalUser
 from portal_import.aws.ledger import Commit, EmailLedger, NewLink, Settlement
 from portal_import.aws.ratelimit import SendSlots
+from portal_import.aws.userpool import CONTACT_ID_ATTRIBUTE, PoolUser
+from portal_import.config import WorkerSettings
+from portal_import.work import WorkDeps
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -31,6 +35,16 @@ XRAY = MANAGED + "AWSXrayWriteOnlyAccess"
 SQS_POLLING = MANAGED + "service-role/AWSLambdaSQSQueueExecutionRole"
 # Actions that name no resource, so only "*" can be granted for them.
 NO_RESOURCE_ACTIONS = {"ses:GetSendQuota"}
+# What the worker does in the portal users' pool (the stack's own or the adopted one): create a row's user (or find
+# the one an earlier attempt created), put it in its Role's group, create a missing group. Its dead-letter function
+# does the same for the users a dead chunk's attempts claimed; no other function does anything in a pool.
+POOL_USERS = ("WorkerFunction", "DeadLetterFunction")
+COGNITO_GRANTS = {
+    "cognito-idp:AdminCreateUser",
+    "cognito-idp:AdminGetUser",
+    "cognito-idp:AdminAddUserToGroup",
+    "cognito-idp:CreateGroup",
+}
 
 # What each function may do, as "action resource [if condition]": the calls its code path makes, nothing more.
 # A grant added here must be one the code needs (see shared/portal_import/aws/ for the calls each adapter makes).
@@ -62,6 +76,8 @@ GRANTS = {
         "dynamodb:PutItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",
         "dynamodb:GetItem JobsTable",
         "dynamodb:UpdateItem JobsTable",
+        "dynamodb:PutItem JobsTable if dynamodb:LeadingKeys=rate-limiter#cognito-*",  # its Cognito calls' limiters
+        *(f"{action} UserPool" for action in COGNITO_GRANTS),
         "s3:PutObject ImportBucket/work/*",
         "sqs:SendMessage* EmailQueue",
         "sqs:SendMessage* AggregateQueue",
@@ -70,6 +86,8 @@ GRANTS = {
         "dynamodb:BatchGetItem DirectoryTable",
         "dynamodb:GetItem JobsTable",
         "dynamodb:UpdateItem JobsTable",
+        "dynamodb:PutItem JobsTable if dynamodb:LeadingKeys=rate-limiter#cognito-*",
+        *(f"{action} UserPool" for action in COGNITO_GRANTS),  # finishing the pool users its attempts claimed
         "s3:PutObject ImportBucket/work/*",
         "sqs:SendMessage* EmailQueue",
         "sqs:SendMessage* AggregateQueue",
@@ -172,9 +190,9 @@ def _grants(role: dict[str, Any]) -> set[str]:
     return grants
 
 
-def _roles(transformed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _roles(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each function's execution role, by the function's logical id."""
-    resources = transformed["Resources"]
+    resources = template["Resources"]
     return {
         name: resources[resource["Properties"]["Role"]["Fn::GetAtt"][0]]
         for name, resource in resources.items()
@@ -201,21 +219,41 @@ def test_every_check_checkov_skips_carries_its_reason(sam_template: dict[str, An
     assert len(skips) == len({(resource, skip["id"]) for resource, skip in skips})
 
 
-def test_each_function_is_granted_only_what_its_code_calls(transformed: dict[str, Any]) -> None:
+def test_each_function_is_granted_only_what_its_code_calls(deployed: dict[str, Any]) -> None:
     # Given each function's role as deployed / Then its grants are exactly the ones its code needs
-    assert {name: _grants(role) for name, role in _roles(transformed).items()} == GRANTS
+    assert {name: _grants(role) for name, role in _roles(deployed).items()} == GRANTS
 
 
-def test_no_grant_is_for_every_action_or_on_every_resource(transformed: dict[str, Any]) -> None:
-    resources = transformed["Resources"]
+def test_only_the_functions_that_put_users_in_the_pool_may_act_in_it_and_only_in_the_one_in_use(
+    deployed: dict[str, Any], adopting: dict[str, Any]
+) -> None:
+    pools = {"its own pool": (deployed, "UserPool"), "an adopted pool": (adopting, "userpool/${UserPoolId}")}
+    for stack, (template, pool) in pools.items():
+        # Given the stack with its own pool or adopting one: each function's grants in Cognito
+        cognito = {
+            name: {grant for grant in _grants(role) if grant.startswith("cognito-idp:")}
+            for name, role in _roles(template).items()
+        }
+        # Then the worker's (and its dead-letter function's) are exactly what it calls, on that pool and no other
+        # resource, unconditioned
+        for function in POOL_USERS:
+            assert cognito.pop(function) == {f"{action} {pool}" for action in COGNITO_GRANTS}, (stack, function)
+        # and no other function may do anything in any pool
+        assert {name: grants for name, grants in cognito.items() if grants} == {}, stack
+
+
+def test_no_grant_is_for_every_action_or_on_every_resource(deployed: dict[str, Any], adopting: dict[str, Any]) -> None:
+    # Given every policy of the stack, with its own user pool and adopting one
     policies = [
         statement
-        for resource in resources.values()
+        for template in (deployed, adopting)
+        for resource in template["Resources"].values()
         if resource["Type"] == "AWS::IAM::Role"
         for statement in _statements(resource)
     ] + [
         statement
-        for resource in resources.values()
+        for template in (deployed, adopting)
+        for resource in template["Resources"].values()
         if resource["Type"] == "AWS::IAM::ManagedPolicy"
         for statement in resource["Properties"]["PolicyDocument"]["Statement"]
     ]
@@ -322,15 +360,19 @@ def test_result_links_expire_within_a_week(sam_template: dict[str, Any]) -> None
     assert ttl["Default"] <= ttl["MaxValue"] <= 7 * 24 * 3600
 
 
-@pytest.fixture
-def directory_table(sam_template: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """The directory table created on moto from the template's own properties, TTL included."""
+def _fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(variable, value)
+
+
+@pytest.fixture
+def directory_table(sam_template: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """The directory table created on moto from the template's own properties, TTL included."""
+    _fake_credentials(monkeypatch)
     properties = sam_template["Resources"]["DirectoryTable"]["Properties"]
     clients.client.cache_clear()
     with mock_aws():
@@ -426,7 +468,7 @@ def _within(keys: set[str], patterns: list[str]) -> bool:
 
 
 def test_the_keys_iam_conditions_allow_are_the_keys_the_code_uses(
-    transformed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    deployed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # moto does not evaluate IAM conditions: a key the code changed would only be refused in AWS. So: given the
     # adapters' requests, recorded
@@ -456,7 +498,7 @@ def test_the_keys_iam_conditions_allow_are_the_keys_the_code_uses(
     SendSlots("jobs", rate_per_second=10).reserve(1, daily_quota=10)
     limiter = ddb.keys
     # Then each request's partition key is one its function's conditioned grant allows
-    grants = _roles(transformed)
+    grants = _roles(deployed)
     for function in ("SplitterFunction", "SplitContinuationFunction", "SweeperFunction"):
         assert _within(roles, _leading_keys(grants[function], "dynamodb:Query", "DirectoryTable")), function
     assert _within(users, _leading_keys(grants["WorkerFunction"], "dynamodb:PutItem", "DirectoryTable"))
@@ -470,3 +512,93 @@ def test_the_keys_iam_conditions_allow_are_the_keys_the_code_uses(
         assert _within(settlements, _leading_keys(grants[function], "dynamodb:BatchGetItem", "JobsTable")), function
     for action in ("dynamodb:GetItem", "dynamodb:PutItem"):
         assert _within(limiter[action], _leading_keys(sender, action, "JobsTable")), action
+
+
+class _RecordingCognito:
+    """Stands in for the Cognito client: records each call as its IAM action and the pool it names, answering as a
+    pool where an earlier attempt already created one of the users and one Role's group is missing."""
+
+    def __init__(self, users: dict[str, str], groups: set[str]) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self._users = dict(users)  # username -> custom:contact_id
+        self._groups = set(groups)
+
+    def _record(self, action: str, call: dict[str, Any]) -> None:
+        self.calls.append((f"cognito-idp:{action}", call["UserPoolId"]))
+
+    @staticmethod
+    def _refuse(code: str, action: str) -> ClientError:
+        return ClientError({"Error": {"Code": code, "Message": code}}, action)
+
+    def admin_create_user(self, **call: Any) -> dict[str, Any]:
+        self._record("AdminCreateUser", call)
+        if call["Username"] in self._users:
+            raise self._refuse("UsernameExistsException", "AdminCreateUser")
+        attributes = {item["Name"]: item["Value"] for item in call["UserAttributes"]}
+        self._users[call["Username"]] = attributes[CONTACT_ID_ATTRIBUTE]
+        return {"User": {"Username": call["Username"]}}
+
+    def admin_get_user(self, **call: Any) -> dict[str, Any]:
+        self._record("AdminGetUser", call)
+        contact = self._users[call["Username"]]
+        return {"Username": call["Username"], "UserAttributes": [{"Name": CONTACT_ID_ATTRIBUTE, "Value": contact}]}
+
+    def admin_add_user_to_group(self, **call: Any) -> dict[str, Any]:
+        self._record("AdminAddUserToGroup", call)
+        if call["GroupName"] not in self._groups:
+            raise self._refuse("ResourceNotFoundException", "AdminAddUserToGroup")
+        return {}
+
+    def create_group(self, **call: Any) -> dict[str, Any]:
+        self._record("CreateGroup", call)
+        self._groups.add(call["GroupName"])
+        return {"Group": {"GroupName": call["GroupName"]}}
+
+
+def _environment(template: dict[str, Any], function: str, parameters: dict[str, str]) -> dict[str, str]:
+    """A function's environment as the template sets it: a parameter's value, a resource's logical id for its name."""
+    values = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()} | parameters
+
+    def value(node: Any) -> str:
+        if isinstance(node, str):
+            return node
+        if "Ref" in node:
+            return values.get(node["Ref"], node["Ref"])
+        return _name(node)
+
+    variables = template["Resources"][function]["Properties"]["Environment"]["Variables"]
+    return {name: value(node) for name, node in variables.items()}
+
+
+@pytest.mark.parametrize("function", POOL_USERS)
+def test_the_cognito_calls_the_worker_code_makes_are_those_granted_on_the_pool_it_is_given(
+    function: str, adopting: dict[str, Any], adopted_pool_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # moto does not evaluate IAM either. So: given the worker's code built from the environment the template gives
+    # the function (the worker, its dead-letter function) when the stack adopts a pool, its requests recorded
+    _fake_credentials(monkeypatch)
+    clients.client.cache_clear()
+    cognito = _RecordingCognito(users={"U-EARLIER": "0031234567890123457"}, groups={"Partner User"})
+    limiters = _RecordingDynamoDB()
+    monkeypatch.setattr(userpool, "client", lambda service: cognito)
+    monkeypatch.setattr(ratelimit, "client", lambda service: limiters)
+    settings = WorkerSettings.from_env(_environment(adopting, function, {"UserPoolId": adopted_pool_id}))
+    deps = WorkDeps.build(settings)
+    # When it puts in the pool a new user, and one an earlier attempt created whose Role's group is missing
+    deps.user_pool.ensure_users(
+        [
+            (PoolUser(user_id="U-NEW", contact_id="0031234567890123456", email="ada@example.com"), "Partner User"),
+            (PoolUser(user_id="U-EARLIER", contact_id="0031234567890123457"), "New Role"),
+        ]
+    )
+    clients.client.cache_clear()
+    # Then every call names the adopted pool, and is an action granted to the function on that pool
+    role = _roles(adopting)[function]
+    granted = {grant.split()[0] for grant in _grants(role) if grant.endswith(" userpool/${UserPoolId}")}
+    assert {pool for _, pool in cognito.calls} == {adopted_pool_id}
+    actions = {action for action, _ in cognito.calls}
+    assert actions <= granted
+    assert {"cognito-idp:AdminGetUser", "cognito-idp:CreateGroup"} <= actions  # the earlier user, the missing group
+    # and the limiters pacing those calls are items its conditioned grant lets it write (and reads on the table)
+    assert _within(limiters.keys["dynamodb:PutItem"], _leading_keys(role, "dynamodb:PutItem", "JobsTable"))
+    assert "dynamodb:GetItem JobsTable" in _grants(role)

@@ -72,6 +72,13 @@ def test_stack_parameters_cover_what_operators_tune(sam_template: dict[str, Any]
         "EmailRatePerSecond",
         "SendActivationEmailDefault",
         "NotificationEmail",
+        "UserPoolId",
+        "PasswordMinimumLength",
+        "PasswordRequireSymbols",
+        "PasswordRequireNumbers",
+        "PasswordRequireUppercase",
+        "PasswordRequireLowercase",
+        "CognitoRequestsPerSecond",
     }
     assert expected <= set(sam_template["Parameters"])
 
