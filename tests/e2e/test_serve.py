@@ -3,6 +3,7 @@ topic gets the notification, and SIGINT or SIGTERM stops the server within secon
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import os
@@ -65,7 +66,7 @@ def _rows(body: bytes) -> list[dict[str, str]]:
 
 def test_an_s3_client_drops_a_file_and_collects_its_results(served: Served) -> None:
     # Given the ready line, and an administrator's inbox: an SQS queue subscribed to the topic
-    assert set(served.ready) == {"endpoint", "bucket", "topicArn", "region"}
+    assert set(served.ready) == {"endpoint", "bucket", "topicArn", "region", "userPoolId", "userPoolClientId"}
     sqs, s3 = served.client("sqs"), served.client("s3")
     inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -100,6 +101,40 @@ def test_an_s3_client_drops_a_file_and_collects_its_results(served: Served) -> N
     assert summary["totalRows"] == len(expected) == len(failures) + len(successes)
     expected_failures = {row["RowNumber"]: row["Outcome"] for row in expected if row["Outcome"] != "created"}
     assert {row["RowNumber"]: row["Error"].split(":")[0] for row in failures} == expected_failures
+
+    # and each created row's UserId is a user of the served pool, in exactly its Role's group, who signs in with
+    # the Role in its ID token once given a password (the AWS CLI's `cognito-idp` commands make these same calls)
+    cognito, pool = served.client("cognito-idp"), served.ready["userPoolId"]
+    for row in successes:
+        user = cognito.admin_get_user(UserPoolId=pool, Username=row["UserId"])
+        attributes = {item["Name"]: item["Value"] for item in user["UserAttributes"]}
+        assert attributes["custom:contact_id"] == row["ContactId"]
+        groups = cognito.admin_list_groups_for_user(UserPoolId=pool, Username=row["UserId"])["Groups"]
+        assert [group["GroupName"] for group in groups] == [row["Role"]]
+    first = successes[0]
+    cognito.admin_set_user_password(
+        UserPoolId=pool, Username=first["UserId"], Password="Correct-Horse-9", Permanent=True
+    )
+    tokens = cognito.initiate_auth(
+        ClientId=served.ready["userPoolClientId"],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": first["UserId"], "PASSWORD": "Correct-Horse-9"},
+    )["AuthenticationResult"]
+    payload = tokens["IdToken"].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["cognito:groups"] == [first["Role"]]
+    # and no failed row made a pool user: the pool holds the created users and the directory's existing ones
+    listed: list[str] = []
+    token: dict[str, str] = {}
+    while True:
+        page = cognito.list_users(UserPoolId=pool, Limit=60, **token)
+        listed += [user["Username"] for user in page["Users"]]
+        if "PaginationToken" not in page:
+            break
+        token = {"PaginationToken": page["PaginationToken"]}
+    contacts = list(csv.DictReader((EXAMPLE / "contacts.csv").read_text(encoding="utf-8").splitlines()))
+    existing = {row["PortalUserId"] for row in contacts if row.get("PortalUserId")}
+    assert sorted(listed) == sorted({row["UserId"] for row in successes} | existing)
 
     # and SIGTERM stops it cleanly
     code, err = served.stop(signal.SIGTERM)
