@@ -111,7 +111,7 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(path.read_bytes().decode("utf-8-sig").splitlines()))
 
 
-def test_directory_load_seeds_a_new_stack(seeded: subprocess.CompletedProcess[str]) -> None:
+def test_directory_load_seeds_a_new_stack(server: Server, seeded: subprocess.CompletedProcess[str]) -> None:
     # Given a stack served with an empty directory / When the worked example's directory is loaded
     # Then the counts of what was written are reported
     assert seeded.returncode == 0, seeded.stderr
@@ -123,6 +123,15 @@ def test_directory_load_seeds_a_new_stack(seeded: subprocess.CompletedProcess[st
         f"Loaded {len(contacts)} contacts ({with_user} with a portal user) and {len(roles)} roles ({active} active)"
         in seeded.stdout
     )
+    # and each Role is a group of the stack's pool, each existing portal user a pool user of its Contact
+    cognito, pool = server.client("cognito-idp"), server.outputs()["UserPoolId"]
+    assert {group["GroupName"] for group in cognito.list_groups(UserPoolId=pool)["Groups"]} == {
+        row["Name"] for row in roles
+    }
+    for row in contacts:
+        if row["PortalUserId"]:
+            user = cognito.admin_get_user(UserPoolId=pool, Username=row["PortalUserId"])
+            assert {"Name": "custom:contact_id", "Value": row["ContactId"]} in user["UserAttributes"]
 
 
 def test_submit_wait_follows_the_worked_example_to_its_summary(imported: tuple[Any, str]) -> None:
@@ -329,3 +338,28 @@ def test_mistakes_are_one_sentence_and_an_exit_status(
     assert sentence in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_directory_load_users_from_pool_records_the_users_an_adopted_pool_has(server: Server, seeded: Any) -> None:
+    # Given a pool user made outside the import for a Contact the file gives no portal user (an adopted pool's)
+    cognito, outputs = server.client("cognito-idp"), server.outputs()
+    contact = "003029fuczTpXxV0001"  # in the directory, not in the worked example's import
+    cognito.admin_create_user(
+        UserPoolId=outputs["UserPoolId"],
+        Username="005ADOPTEDUSER00001",
+        UserAttributes=[{"Name": "custom:contact_id", "Value": contact}],
+        MessageAction="SUPPRESS",
+    )
+    bare = server.work / "contacts-without-users.csv"
+    rows = (EXAMPLE / "contacts.csv").read_text(encoding="utf-8").splitlines()
+    bare.write_text("\n".join([rows[0], *(row.rsplit(",", 1)[0] + "," for row in rows[1:])]) + "\n")
+
+    # When the directory is loaded from the pool's users
+    result = server.run("directory", "load", "--contacts", bare, "--roles", EXAMPLE / "roles.csv", "--users-from-pool")
+
+    # Then that Contact now has that portal user, so rule 6 holds for it
+    assert result.returncode == 0, result.stderr
+    item = server.client("dynamodb").get_item(
+        TableName=outputs["DirectoryTableName"], Key={"pk": {"S": f"CONTACT#{contact}"}, "sk": {"S": "USER"}}
+    )["Item"]
+    assert item["UserId"]["S"] == "005ADOPTEDUSER00001"
