@@ -268,3 +268,23 @@ def test_a_user_created_by_an_import_signs_in_with_its_role_in_the_id_token(clou
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert claims["cognito:groups"] == [outcome.role]
     assert claims["cognito:username"] == outcome.user_id
+
+
+def test_an_email_cognito_refuses_makes_the_user_without_it(cloud: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a pool that refuses the address the import's own rule accepts (moto checks no address)
+    pool = cloud.pool()
+    inner = pool._cognito.raw
+    real = inner.admin_create_user
+
+    def strict(**kwargs: Any) -> Any:
+        if any(item["Name"] == "email" for item in kwargs["UserAttributes"]):
+            error = {"Error": {"Code": "InvalidParameterException", "Message": "Invalid email address format."}}
+            raise ClientError(error, "AdminCreateUser")  # type: ignore[arg-type]
+        return real(**kwargs)
+
+    monkeypatch.setattr(inner, "admin_create_user", strict)
+
+    # When / Then the user is made, in its group, without the address
+    pool.ensure_users([(USER, "Customer")])
+    assert pool_user(cloud, USER.user_id)["attributes"] == {"given_name": "Ana", "custom:contact_id": CONTACT}
+    assert pool_user(cloud, USER.user_id)["groups"] == ["Customer"]

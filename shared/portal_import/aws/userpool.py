@@ -143,10 +143,20 @@ class UserPool:
 
     def _create(self, user: PoolUser) -> None:
         try:
+            self._create_with(user, user.attributes())
+        except ClientError as error:
+            if _code(error) != "InvalidParameterException" or "email" not in str(error).lower() or not user.email:
+                raise
+            # Cognito refuses an address the import's own rule accepts: the user is made without it (the
+            # activation email does not depend on it), rather than the row failing with its claim already made.
+            self._create_with(user, [item for item in user.attributes() if item["Name"] != "email"])
+
+    def _create_with(self, user: PoolUser, attributes: list[dict[str, str]]) -> None:
+        try:
             self._cognito.admin_create_user(
                 UserPoolId=self.user_pool_id,
                 Username=user.user_id,
-                UserAttributes=user.attributes(),
+                UserAttributes=attributes,
                 MessageAction="SUPPRESS",
             )
         except ClientError as error:
