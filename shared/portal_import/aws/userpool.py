@@ -33,7 +33,7 @@ _LIST_PAGE = 60  # ListUsers' largest page
 
 
 class Pace(Protocol):
-    """Hands out the moments at which the next calls may be made (a shared limiter: ratelimit.SendSlots)."""
+    """Hands out the moments at which the next calls may be made (a shared limiter: ratelimit.CallSlots)."""
 
     def reserve(self, count: int, daily_quota: int, *, deadline: float | None = None) -> Any: ...
 
