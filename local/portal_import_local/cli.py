@@ -129,15 +129,9 @@ def _parameter(text: str) -> tuple[str, str]:
     return name.strip(), value
 
 
-LOCAL_COGNITO_RATE = "1000"
-
-
 def stack_parameters(args: argparse.Namespace) -> dict[str, str]:
-    """The stack parameters the command line sets: --parameter, and --email-rate (which wins); and the local
-    Cognito pace."""
-    # moto has no Cognito quotas to keep to: unless told otherwise, the local stack paces its pool users at a rate
-    # that never makes a local run wait (AWS's default is the template's, CognitoRequestsPerSecond).
-    parameters = {"CognitoRequestsPerSecond": LOCAL_COGNITO_RATE, **dict(args.parameter)}
+    """The stack parameters the command line sets: --parameter, and --email-rate (which wins)."""
+    parameters = dict(args.parameter)
     if args.email_rate:
         parameters["EmailRatePerSecond"] = f"{args.email_rate:g}"
     return parameters
