@@ -9,14 +9,25 @@ CODE := shared/portal_import functions local/portal_import_local
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+# The AWS CLI (v1, from PyPI) pins its own botocore: a venv of its own too. The local serve test drives it.
+AWSCLI_VERSION := 1.45.11
+AWSCLI_VENV := .venv-awscli
+AWSCLI_STAMP := $(AWSCLI_VENV)/.installed-$(AWSCLI_VERSION)
 
-.PHONY: install demo test unit integration e2e lint format typecheck checkov clean bench soak
+.PHONY: install demo test unit integration e2e lint format typecheck checkov awscli clean bench soak
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
+
+$(AWSCLI_STAMP):
+	$(PYTHON) -m venv $(AWSCLI_VENV)
+	$(AWSCLI_VENV)/bin/python -m pip install --quiet "awscli==$(AWSCLI_VERSION)"
+	touch $(AWSCLI_STAMP)
+
+awscli: $(AWSCLI_STAMP)
 
 $(CHECKOV_STAMP):
 	$(PYTHON) -m venv $(CHECKOV_VENV)
@@ -31,7 +42,7 @@ demo: $(STAMP)
 	$(BIN)/portal-import local run local/portal_import_local/sample/import.csv --send-activation-email
 
 ## test: lint, type-check, checkov, then every suite (unit, infrastructure incl. cfn-lint, integration, end-to-end)
-test: lint typecheck checkov
+test: lint typecheck checkov awscli
 	$(BIN)/python -m pytest -q
 
 unit: $(STAMP)
@@ -40,7 +51,7 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/python -m pytest -q tests/integration tests/infrastructure
 
-e2e: $(STAMP)
+e2e: $(STAMP) $(AWSCLI_STAMP)
 	$(BIN)/python -m pytest -q tests/e2e
 
 lint: $(STAMP)
@@ -72,4 +83,4 @@ soak: $(STAMP)
 	$(BIN)/python tests/soak.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) import-results .aws-sam build *.egg-info shared/*.egg-info local/*.egg-info
+	rm -rf $(VENV) $(CHECKOV_VENV) $(AWSCLI_VENV) import-results .aws-sam build *.egg-info shared/*.egg-info local/*.egg-info

@@ -7,6 +7,7 @@ import base64
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,10 +41,25 @@ class Served:
             aws_secret_access_key="anything",
         )
 
+    def aws(self, *args: str) -> str:
+        """The AWS CLI against the served endpoint (the one `make test` installs, or one on PATH); its stdout."""
+        command = [_aws_cli(), "--endpoint-url", self.ready["endpoint"], "--region", self.ready["region"], *args]
+        environment = {"PATH": "/usr/bin:/bin", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=environment)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
     def stop(self, signum: int) -> tuple[int, str]:
         self.process.send_signal(signum)
         _, err = self.process.communicate(timeout=15)
         return self.process.returncode, err
+
+
+def _aws_cli() -> str:
+    installed = ROOT / ".venv-awscli" / "bin" / "aws"
+    found = str(installed) if installed.exists() else shutil.which("aws")
+    assert found, "no AWS CLI: `make awscli` installs it into .venv-awscli (make test does)"
+    return found
 
 
 def _start(tmp_path: Path) -> Served:
@@ -123,18 +139,15 @@ def test_an_s3_client_drops_a_file_and_collects_its_results(served: Served) -> N
     payload = tokens["IdToken"].split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert claims["cognito:groups"] == [first["Role"]]
-    # and no failed row made a pool user: the pool holds the created users and the directory's existing ones
-    listed: list[str] = []
-    token: dict[str, str] = {}
-    while True:
-        page = cognito.list_users(UserPoolId=pool, Limit=60, **token)
-        listed += [user["Username"] for user in page["Users"]]
-        if "PaginationToken" not in page:
-            break
-        token = {"PaginationToken": page["PaginationToken"]}
+    # and, as the AWS CLI lists them, no failed row made a pool user: the created users and the directory's own
+    listed = json.loads(served.aws("cognito-idp", "list-users", "--user-pool-id", pool))["Users"]
     contacts = list(csv.DictReader((EXAMPLE / "contacts.csv").read_text(encoding="utf-8").splitlines()))
     existing = {row["PortalUserId"] for row in contacts if row.get("PortalUserId")}
-    assert sorted(listed) == sorted({row["UserId"] for row in successes} | existing)
+    assert sorted(user["Username"] for user in listed) == sorted({row["UserId"] for row in successes} | existing)
+    groups = json.loads(
+        served.aws("cognito-idp", "admin-list-groups-for-user", "--user-pool-id", pool, "--username", first["UserId"])
+    )["Groups"]
+    assert [group["GroupName"] for group in groups] == [first["Role"]]
 
     # and SIGTERM stops it cleanly
     code, err = served.stop(signal.SIGTERM)
