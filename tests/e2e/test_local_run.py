@@ -256,3 +256,15 @@ def test_usage_errors_exit_2_without_a_traceback(tmp_path: Path, args: list[str]
     result = run_cli(*args, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() and "Traceback" not in result.stderr
+
+
+def test_function_log_lines_name_the_service_the_template_names(mixed_import: tuple[Any, Path]) -> None:
+    # Given the worked example's function logs, and the service name template.yaml gives every function
+    _, out = mixed_import
+    template = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    (service,) = {line.split(":", 1)[1].strip() for line in template.splitlines() if "POWERTOOLS_SERVICE_NAME:" in line}
+    lines = [json.loads(line) for line in (out / "function-logs.jsonl").read_text(encoding="utf-8").splitlines()]
+
+    # Then every line says it, as on Lambda
+    assert lines
+    assert {line.get("service") for line in lines if "level" in line and "function" not in line} == {service}
