@@ -288,3 +288,35 @@ def test_an_email_cognito_refuses_makes_the_user_without_it(cloud: Any, monkeypa
     pool.ensure_users([(USER, "Customer")])
     assert pool_user(cloud, USER.user_id)["attributes"] == {"given_name": "Ana", "custom:contact_id": CONTACT}
     assert pool_user(cloud, USER.user_id)["groups"] == ["Customer"]
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics")  # an invocation whose every chunk went back
+def test_a_chunk_short_of_cognito_slots_goes_back_to_the_queue_and_no_row_fails(
+    cloud: Any, load_event: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the sample job, and a worker whose invocation (300 s) ends before the limiter (2 users a second, its
+    # slots taken by others for the next 350 s) has one for it
+    cloud.seed_directory()
+    cloud.start_job(SAMPLE_JOB_ID, chunks=2, rows=9)
+    CallSlots(cloud.stack.jobs_table, 2, key=COGNITO_LIMITER).reserve(700)
+    monkeypatch.setenv("COGNITO_REQUESTS_PER_SECOND", "2")
+    host = cloud.hosts["WorkerFunction"]
+    monkeypatch.setitem(host._environment, "COGNITO_REQUESTS_PER_SECOND", "2")
+    before = set(usernames(cloud))
+
+    # When SQS delivers the chunks
+    response = cloud.worker(load_event("sqs_rows"))
+
+    # Then both go back to the queue as failures of the delivery, not of a row: nothing is recorded yet
+    assert len(response["batchItemFailures"]) == 2
+    assert outcomes_by_row(cloud) == {}
+    assert set(usernames(cloud)) == before
+
+    # And once the limiter has slots again (here: reset), the redelivery creates them all
+    cloud.session.client("dynamodb").delete_item(TableName=cloud.stack.jobs_table, Key={"pk": {"S": COGNITO_LIMITER}})
+    monkeypatch.setitem(host._environment, "COGNITO_REQUESTS_PER_SECOND", "1000")
+    host._handler = None  # its cached deps hold the old pace
+    assert cloud.worker(load_event("sqs_rows")) == {"batchItemFailures": []}
+    outcomes = outcomes_by_row(cloud)
+    assert sorted(row for row, o in outcomes.items() if o.error is None) == [2, 3, 4, 7]
+    assert not any(o.error and o.error.startswith("Processing error") for o in outcomes.values())
