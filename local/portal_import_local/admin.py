@@ -28,6 +28,7 @@ from botocore.exceptions import (
 
 from portal_import.job import Job, JobStatus
 from portal_import.resend import ResendRefused
+from portal_import.users import UsersRefused
 from portal_import_local.deployment import (
     NAMES,
     RESULT_FILES,
@@ -75,7 +76,7 @@ class Interrupted(Exception):
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Adds submit, status, watch, results, jobs, resend, template and `directory load` to `portal-import`."""
+    """Adds submit, status, watch, results, jobs, resend, users, template and `directory load` to `portal-import`."""
     connection = _connection_options()
 
     submit = commands.add_parser(
@@ -152,6 +153,18 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     _json_option(again)
     again.set_defaults(admin=_resend)
+
+    users = commands.add_parser(
+        "users",
+        parents=[connection],
+        help="the users a job created: their activation email and whether they activated",
+        description="Lists each user JOB created (row, ContactId, UserId, Role) with where its activation email "
+        "stands (sent, not delivered, queued, no valid email, not requested) and its activation (pending, "
+        "activated, or expired: its latest link ran out; `resend --contact` sends a new one).",
+    )
+    users.add_argument("job", metavar="JOB", help="the job id")
+    _json_option(users)
+    users.set_defaults(admin=_users)
 
     template = commands.add_parser(
         "template",
@@ -521,6 +534,39 @@ def _resend(args: argparse.Namespace) -> int:
         print(f"Left out {len(done.left_out)}:")
         for left in done.left_out:
             print(f"  {left.contact_id}: {left.reason}")
+    return 0
+
+
+def _users(args: argparse.Namespace) -> int:
+    deployment = Deployment(Target.from_options(args))
+    job = deployment.job(args.job)
+    try:
+        users = deployment.users(job)
+    except UsersRefused as refused:
+        raise DeploymentError(str(refused)) from None
+    if args.json:
+        _emit(
+            [
+                {
+                    "row": user.row,
+                    "contactId": user.contact_id,
+                    "userId": user.user_id,
+                    "role": user.role,
+                    "email": user.email,
+                    "activation": user.activation,
+                }
+                for user in users
+            ]
+        )
+        return 0
+    print(f"Job {job.job_id}: {len(users)} user(s) created")
+    if users:
+        print(f"  {'Row':>6}  {'ContactId':<19}  {'UserId':<19}  {'Email':<14}  {'Activation':<10}  Role")
+    for user in users:
+        print(
+            f"  {user.row:>6}  {user.contact_id:<19}  {user.user_id:<19}  {user.email:<14}  {user.activation:<10}  "
+            f"{user.role}"
+        )
     return 0
 
 

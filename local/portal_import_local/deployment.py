@@ -24,6 +24,7 @@ from portal_import.aws.storage import Storage
 from portal_import.aws.userpool import UserPool
 from portal_import.job import Job
 from portal_import.resend import Resend, ResendDeps, resend
+from portal_import.users import JobUser, job_users
 from portal_import_local.seed import DirectoryData, load_directory
 
 Name = Literal["bucket", "jobs_table", "directory_table", "email_queue", "user_pool"]
@@ -238,6 +239,11 @@ class Deployment:
             email_queue=QueueSender(self.name("email_queue")),
         )
         return resend(job, deps, contacts=contacts)
+
+    def users(self, job: Job) -> list[JobUser]:
+        """The users the job created, with their activation emails' and activations' standing."""
+        ledger = EmailLedger(self.name("directory_table"), self.name("jobs_table"))
+        return job_users(job, Storage(self.name("bucket")), ledger)
 
     # The directory
 

@@ -18,7 +18,7 @@ from portal_import.aws.ledger import EmailLedger, EmailRecord
 from portal_import.aws.queues import QueueSender
 from portal_import.aws.storage import Storage, results_prefix
 from portal_import.ids import normalize_contact_id
-from portal_import.job import Job, JobStatus
+from portal_import.job import Job, why_no_users_yet
 from portal_import.messages import EmailRecipient, email_batches
 from portal_import.results import NOT_REQUESTED, SuccessRow, read_success_rows
 from portal_import.rules import is_valid_email
@@ -56,13 +56,9 @@ def resend_request_of(job_id: str) -> str:
 
 def resend(job: Job, deps: ResendDeps, *, contacts: Sequence[str] = (), now: float | None = None) -> Resend:
     """Queues new activation emails for the job's users (all not yet reached, or the named Contacts')."""
-    if job.mode == "validate":
-        raise ResendRefused(f"job {job.job_id} was a validation: it created no users to send links to.")
-    if job.status is not JobStatus.COMPLETED:
-        raise ResendRefused(
-            f"job {job.job_id} is {job.status.value}: resend works on a completed job"
-            + ("." if job.status is JobStatus.FAILED else f" (`portal-import watch {job.job_id}` follows it).")
-        )
+    refusal = why_no_users_yet(job, "resend")
+    if refusal:
+        raise ResendRefused(refusal)
     if not contacts and job.emails_queued > job.emails_sent + job.emails_failed:
         done = job.emails_sent + job.emails_failed
         raise ResendRefused(

@@ -251,6 +251,32 @@ def test_resend_sends_new_links_only_to_whom_it_is_asked(server: Server, importe
     assert {contact_id: link_of(contact_id)["TokenHash"] for contact_id in queued[1:]} == others
 
 
+def test_users_lists_each_user_the_job_created_with_its_email_and_activation(
+    server: Server, imported: tuple[Any, str]
+) -> None:
+    # Given the worked example imported, every email sent
+    _, job_id = imported
+    out = server.work / "users-results"
+    assert server.run("results", job_id, "--out", out).returncode == 0
+    success = {row["RowNumber"]: row for row in _read_csv(out / "success.csv")}
+
+    # When the administrator lists its users
+    listed = server.run("users", job_id, "--json")
+    table = server.run("users", job_id)
+
+    # Then each success row is there, its email sent (or without a valid address), its link not yet used
+    assert listed.returncode == 0, listed.stderr
+    users = json.loads(listed.stdout)
+    assert {str(user["row"]): (user["contactId"], user["userId"], user["role"]) for user in users} == {
+        row: (r["ContactId"], r["UserId"], r["Role"]) for row, r in success.items()
+    }
+    for user in users:
+        expected = "no valid email" if success[str(user["row"])]["ActivationEmail"] == "No valid email" else "sent"
+        assert (user["email"], user["activation"]) == (expected, "pending"), user
+    assert table.returncode == 0 and f"{len(users)} user(s) created" in table.stdout
+    assert all(user["userId"] in table.stdout for user in users)
+
+
 def test_template_validates_then_imports_with_explicit_names(server: Server, seeded: Any) -> None:
     # Given the sample CSV written by `template` (to a file, and the same to stdout)
     assert portal_import("template", "sample.csv", cwd=server.work).returncode == 0

@@ -88,6 +88,7 @@ class EmailRecord:
     undelivered_for: frozenset[str] = frozenset()  # the requests that gave up on the User
     claim_expires: float | None = None  # the end of a claim a sender holds and has not settled
     activated: bool = False
+    link_expires: float | None = None  # when the User's current link stops working (epoch seconds)
     holder: str | None = None  # the attempt whose claim is on the item (settled or not)
     carried: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())  # what its settlement says
 
@@ -422,6 +423,7 @@ def _record(item: dict[str, Any], settlements: dict[str, dict[str, Any]]) -> Ema
         undelivered_for=frozenset(undelivered | carried[1]),
         claim_expires=claim_expires,
         activated="ActivatedAt" in item,
+        link_expires=float(item["ExpiresAtEpoch"]["N"]) if "ExpiresAtEpoch" in item else None,
         holder=holder,
         carried=carried,
     )
