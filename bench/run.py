@@ -327,34 +327,55 @@ def most_in_window(times: list[float], window: float) -> int:
     return max((bisect.bisect_left(ordered, start + window) - i for i, start in enumerate(ordered)), default=0)
 
 
+@dataclass(frozen=True)
+class Pace:
+    """How a series of moments (sends, calls) kept to a rate R: the most in each window of W s against R*W+R, and
+    the sustained rate from the first to the last."""
+
+    windows: dict[str, dict[str, Any]]
+    span: float
+    sustained: float
+    holds: bool  # no window above its limit, and sustained >= MIN_SUSTAINED_SHARE R
+    peak: str  # the window closest to its limit, in words
+
+    @classmethod
+    def of(cls, times: list[float], rate: float) -> Pace:
+        windows = {}
+        for window in EMAIL_WINDOWS_SECONDS:
+            most = most_in_window(times, window)
+            windows[f"{window}s"] = {"most": most, "limit": rate * window + rate, "ok": most <= rate * window + rate}
+        span = max(times) - min(times) if len(times) > 1 else 0.0
+        sustained = 0.0  # fewer than two moments: no rate to speak of
+        if len(times) > 1:
+            sustained = (len(times) - 1) / span if span else math.inf  # all at one instant
+        worst_name, worst = max(windows.items(), key=lambda item: item[1]["most"] / item[1]["limit"])
+        return cls(
+            windows=windows,
+            span=span,
+            sustained=sustained,
+            holds=all(entry["ok"] for entry in windows.values()) and sustained >= MIN_SUSTAINED_SHARE * rate,
+            peak=f"peak {worst['most']} in {worst_name} (limit {worst['limit']:g})",
+        )
+
+
 def measure_email_rate(run: LocalRun, rate: float) -> Measurement:
     """5. Emails per second shared by concurrent senders: bursts per window, and the sustained rate."""
     times: list[float] = run.report.get("emailSendTimes", [])
-    windows = {}
-    for window in EMAIL_WINDOWS_SECONDS:
-        most = most_in_window(times, window)
-        windows[f"{window}s"] = {"most": most, "limit": rate * window + rate, "ok": most <= rate * window + rate}
-    span = max(times) - min(times) if len(times) > 1 else 0.0
-    sustained = 0.0  # fewer than two sends: no rate to speak of
-    if len(times) > 1:
-        sustained = (len(times) - 1) / span if span else math.inf  # all at one instant
+    pace = Pace.of(times, rate)
     problems = count_problems(run.report, run.rows)
     if len(times) != run.report.get("emailsSent"):
         problems.append(f"{len(times)} send times for {run.report.get('emailsSent')} emails")
-    within = all(entry["ok"] for entry in windows.values())
-    worst = max(windows.items(), key=lambda item: item[1]["most"] / item[1]["limit"])
     return Measurement(
         name=f"5. Email rate R={rate:g}/s, {run.rows:,} emails",
-        value=f"sustained {sustained:.1f}/s; peak {worst[1]['most']} in {worst[0]} (limit {worst[1]['limit']:g})"
-        + (f"; {'; '.join(problems)}" if problems else ""),
+        value=f"sustained {pace.sustained:.1f}/s; {pace.peak}" + (f"; {'; '.join(problems)}" if problems else ""),
         target=f"most in W s <= R*W+R; sustained >= {MIN_SUSTAINED_SHARE:g} R",
-        status=_verdict(within and sustained >= MIN_SUSTAINED_SHARE * rate, problems),
+        status=_verdict(pace.holds, problems),
         details={
             "rate": rate,
             "emails": len(times),
-            "sustainedPerSecond": _finite(sustained),
-            "sendSpanSeconds": round(span, 3),
-            "windows": windows,
+            "sustainedPerSecond": _finite(pace.sustained),
+            "sendSpanSeconds": round(pace.span, 3),
+            "windows": pace.windows,
             "wallSeconds": run.report.get("wallSeconds"),
             "problems": problems,
         },
@@ -369,33 +390,24 @@ def measure_cognito_pace(run: LocalRun, rate: float) -> Measurement:
     created = run.report.get("succeeded") or 0
     per_user = calls / created if created else math.inf
     times: list[float] = run.report.get("userCreationTimes", [])
-    windows = {}
-    for window in EMAIL_WINDOWS_SECONDS:
-        most = most_in_window(times, window)
-        windows[f"{window}s"] = {"most": most, "limit": rate * window + rate, "ok": most <= rate * window + rate}
-    span = max(times) - min(times) if len(times) > 1 else 0.0
-    sustained = (len(times) - 1) / span if span else 0.0
+    pace = Pace.of(times, rate)
     problems = count_problems(run.report, run.rows)
     if len(times) != created:
         problems.append(f"{len(times)} pool users created for {created} created rows")
-    within = all(entry["ok"] for entry in windows.values())
-    worst = max(windows.items(), key=lambda item: item[1]["most"] / item[1]["limit"])
     return Measurement(
         name=f"7. Cognito R={rate:g}/s, {run.rows:,} users",
-        value=f"{per_user:.2f} calls/user; sustained {sustained:.1f} users/s; peak {worst[1]['most']} in {worst[0]} "
-        f"(limit {worst[1]['limit']:g})" + (f"; {'; '.join(problems)}" if problems else ""),
+        value=f"{per_user:.2f} calls/user; sustained {pace.sustained:.1f} users/s; {pace.peak}"
+        + (f"; {'; '.join(problems)}" if problems else ""),
         target=f"<= {MAX_COGNITO_CALLS_PER_USER:g} calls/user; most in W s <= R*W+R; "
         f"sustained >= {MIN_SUSTAINED_SHARE:g} R",
-        status=_verdict(
-            per_user <= MAX_COGNITO_CALLS_PER_USER and within and sustained >= MIN_SUSTAINED_SHARE * rate, problems
-        ),
+        status=_verdict(per_user <= MAX_COGNITO_CALLS_PER_USER and pace.holds, problems),
         details={
             "rate": rate,
             "cognitoCalls": calls,
             "byOperation": {op: n for op, n in requests.items() if is_cognito(op)},
             "callsPerCreatedUser": _finite(per_user),
-            "sustainedUsersPerSecond": _finite(sustained),
-            "windows": windows,
+            "sustainedUsersPerSecond": _finite(pace.sustained),
+            "windows": pace.windows,
             "wallSeconds": run.report.get("wallSeconds"),
             "problems": problems,
         },
