@@ -13,55 +13,45 @@ from typing import Any
 
 from portal_import_local.template import TemplateValues
 
+# The API operation that creates each type, with the CloudFormation property names the API spells otherwise.
 _CREATE = {
-    "AWS::Cognito::UserPool": "create_user_pool",
-    "AWS::Cognito::UserPoolClient": "create_user_pool_client",
+    "AWS::Cognito::UserPool": "CreateUserPool",
+    "AWS::Cognito::UserPoolClient": "CreateUserPoolClient",
 }
-# CloudFormation names that the API spells otherwise.
 _RENAMED = {"UserPoolName": "PoolName"}
 
 
-def create_cognito_resources(template: dict[str, Any], values: TemplateValues, cognito: Any) -> dict[str, str]:
+def create_cognito_resources(template: dict[str, Any], values: TemplateValues, cognito: Any) -> None:
     """Creates the template's user pools and their clients (pools first), replaces the references to them, and
-    removes them from the template. Returns logical id -> physical id of what was created."""
+    removes them from the template."""
     resources = template["Resources"]
     ordered = sorted(
         (logical_id for logical_id, resource in resources.items() if resource["Type"] in _CREATE),
         key=lambda logical_id: resources[logical_id]["Type"] != "AWS::Cognito::UserPool",
     )
-    created: dict[str, str] = {}
     for logical_id in ordered:
         resource = resources.pop(logical_id)
         if not values.holds(resource.get("Condition")):
             values.resolve_to(logical_id, {"Ref": ""})
             continue
-        properties = values.resolve(resource.get("Properties", {}))
-        operation = _CREATE[resource["Type"]]
-        arguments = _as_api_arguments(cognito, operation, properties)
+        arguments = _as_api_arguments(
+            cognito, _CREATE[resource["Type"]], values.resolve(resource.get("Properties", {}))
+        )
         if resource["Type"] == "AWS::Cognito::UserPool":
             pool = cognito.create_user_pool(**arguments)["UserPool"]
-            created[logical_id] = pool["Id"]
             values.resolve_to(logical_id, {"Ref": pool["Id"], "Arn": pool["Arn"], "ProviderName": pool["Id"]})
         else:
             app_client = cognito.create_user_pool_client(**arguments)["UserPoolClient"]
-            created[logical_id] = app_client["ClientId"]
             values.resolve_to(logical_id, {"Ref": app_client["ClientId"], "ClientId": app_client["ClientId"]})
     template["Resources"] = values.replace_references(resources)
     template["Outputs"] = values.replace_references(template.get("Outputs", {}))
-    return created
 
 
 def _as_api_arguments(cognito: Any, operation: str, properties: Mapping[str, Any]) -> dict[str, Any]:
     """The template's properties as the API operation takes them: renamed, coerced to the operation's shapes
     ("12" to 12, "true" to True), and without what the API has no parameter for."""
-    shape = cognito.meta.service_model.operation_model(_operation_name(operation)).input_shape
-    renamed = {_RENAMED.get(name, name): value for name, value in properties.items()}
-    coerced = _coerce(renamed, shape)
-    return dict(coerced)
-
-
-def _operation_name(method: str) -> str:
-    return "".join(part.capitalize() for part in method.split("_"))
+    shape = cognito.meta.service_model.operation_model(operation).input_shape
+    return dict(_coerce({_RENAMED.get(name, name): value for name, value in properties.items()}, shape))
 
 
 def _coerce(value: Any, shape: Any) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 import botocore.client
 
 from portal_import_local.faults import FaultPlan
-from portal_import_local.stack import REGION, FunctionSpec
+from portal_import_local.stack import ACCOUNT, REGION, FunctionSpec
 
 # Set while function code runs, so that only its AWS calls are counted (not the runtime's own polling).
 _current: ContextVar[CallLog | None] = ContextVar("portal_import_current_calls", default=None)
@@ -68,7 +68,7 @@ class LambdaContext:
         self.function_name = spec.name
         self.function_version = "$LATEST"
         self.memory_limit_in_mb = spec.memory_mb
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:{spec.name}"
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{spec.name}"
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{spec.name}"
         self.log_stream_name = "local"

@@ -29,14 +29,14 @@ from portal_import.aws.jobs import JobStore
 from portal_import_local.faults import FaultPlan
 from portal_import_local.host import CallLog, FunctionHost, install_call_counting
 from portal_import_local.outbox import iter_sent_emails, sent_emails
-from portal_import_local.stack import REGION, Stack, provision
+from portal_import_local.stack import ACCOUNT, REGION, Stack, provision
 
-_ACCOUNT = "123456789012"
 _IDLE_SLEEP = 0.02
 # Lambda retries a failed asynchronous invocation (the S3 notification) twice.
 _ASYNC_ATTEMPTS = 3
-# Locally the daily email quota is a parameter (on AWS the template's 0 reads the account's SES quota).
-_LOCAL_PARAMETERS = {"DailyEmailQuota": "1000000"}
+# Locally the daily email quota is a parameter (on AWS the template's 0 reads the account's SES quota); and moto has
+# no Cognito quotas to keep to, so pool users are paced at a rate that never makes a local run wait.
+_LOCAL_PARAMETERS = {"DailyEmailQuota": "1000000", "CognitoRequestsPerSecond": "1000"}
 # How often the scheduled sweep may run for one job before the runtime says it is stuck.
 _MAX_SWEEPS = 3
 # A queue with no dead-letter queue of its own (a DLQ's consumer) retries this often before the runtime gives up.
@@ -330,10 +330,10 @@ class LocalRuntime:
                 "id": str(uuid.uuid4()),
                 "detail-type": "Scheduled Event",
                 "source": "aws.events",
-                "account": _ACCOUNT,
+                "account": ACCOUNT,
                 "time": moment.isoformat(timespec="seconds").replace("+00:00", "Z"),
                 "region": REGION,
-                "resources": [f"arn:aws:events:{REGION}:{_ACCOUNT}:rule/{schedule.function}Schedule"],
+                "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{schedule.function}Schedule"],
                 "detail": {},
             }
             try:
@@ -348,16 +348,16 @@ class LocalRuntime:
 
     def sent_emails(self) -> list[bytes]:
         """MIME of every email SES accepted, one per recipient, in the order they were sent."""
-        return sent_emails(_ACCOUNT, REGION)
+        return sent_emails(ACCOUNT, REGION)
 
     def iter_sent_emails(self) -> Iterator[bytes]:
         """The same, one at a time."""
-        return iter_sent_emails(_ACCOUNT, REGION)
+        return iter_sent_emails(ACCOUNT, REGION)
 
     def pool_users(self) -> list[dict[str, Any]]:
         """Every user of the stack's user pool, as moto holds it: username, status, attributes (`sub` left out)
         and groups, by username. Read from moto directly: listing a million users page by page takes hours."""
-        pool = cognitoidp_backends[_ACCOUNT][REGION].user_pools.get(self.stack.user_pool_id)
+        pool = cognitoidp_backends[ACCOUNT][REGION].user_pools.get(self.stack.user_pool_id)
         if pool is None:
             return []
         return [

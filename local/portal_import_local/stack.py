@@ -24,9 +24,6 @@ STACK_NAME = "portal-import-local"
 ARTIFACT_BUCKET = "portal-import-local-artifacts"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
-# Parameters whose template default is for AWS. moto has no Cognito quotas to keep to: unless told otherwise, the
-# local stack paces its pool users at a rate that never makes a local run wait.
-LOCAL_DEFAULTS = {"CognitoRequestsPerSecond": "1000"}
 
 
 @dataclass(frozen=True)
@@ -142,7 +139,9 @@ def _placeholder_zip() -> bytes:
     return buffer.getvalue()
 
 
-def _apply_what_moto_skips(transformed: dict[str, Any], physical: dict[str, str], session: boto3.Session) -> None:
+def _apply_what_moto_skips(
+    transformed: dict[str, Any], physical: dict[str, str], values: TemplateValues, session: boto3.Session
+) -> None:
     """What moto's CloudFormation does not act on (bucket versioning, SES templates), done through the APIs."""
     s3 = session.client("s3")
     ses = session.client("ses")
@@ -152,21 +151,12 @@ def _apply_what_moto_skips(transformed: dict[str, Any], physical: dict[str, str]
             if properties.get("VersioningConfiguration", {}).get("Status") == "Enabled":
                 s3.put_bucket_versioning(Bucket=physical[logical_id], VersioningConfiguration={"Status": "Enabled"})
         elif resource["Type"] == "AWS::SES::Template":
-            template = dict(properties["Template"])
-            template["TemplateName"] = _stack_sub(template["TemplateName"])
-            ses.create_template(Template=template)
-
-
-def _stack_sub(value: Any) -> str:
-    """A name given as a string or as !Sub over the stack's name (the only substitution SES names use here)."""
-    text = value["Fn::Sub"] if isinstance(value, dict) else value
-    return str(text).replace("${AWS::StackName}", STACK_NAME)
+            ses.create_template(Template=values.resolve(properties["Template"]))
 
 
 def provision(template_path: Path, parameters: dict[str, str], session: boto3.Session) -> Stack:
     """Creates the stack on the (already active) moto; `session` is the runtime's own, not the functions'."""
     moto_patches.install()
-    parameters = {**LOCAL_DEFAULTS, **parameters}
     root = template_path.parent
     sam_template = load_template(template_path)
     transformed = transform_template(
@@ -202,7 +192,7 @@ def provision(template_path: Path, parameters: dict[str, str], session: boto3.Se
         for summary in page["StackResourceSummaries"]
     }
 
-    _apply_what_moto_skips(transformed, physical, session)
+    _apply_what_moto_skips(transformed, physical, values, session)
 
     lambda_client = session.client("lambda")
     functions: dict[str, FunctionSpec] = {}

@@ -112,8 +112,10 @@ class TemplateValues:
             return value
         if len(value) == 1:
             ((name, argument),) = value.items()
-            if name == "Ref" and (argument in self._parameters or argument in self._created):
-                return self._parameters.get(argument) or self._created.get(argument, {}).get("Ref", "")
+            if name == "Ref" and argument in self._parameters:
+                return self._parameters[argument]
+            if name == "Ref" and argument in self._created:
+                return self._created[argument]["Ref"]
             if name == "Fn::GetAtt" and argument[0] in self._created:
                 return self._created[argument[0]][argument[1]]
             if name == "Fn::Sub" and isinstance(argument, str):
