@@ -54,6 +54,16 @@ def resend_request_of(job_id: str) -> str:
     return f"{job_id}/resend/{uuid.uuid4().hex[:12]}"
 
 
+def success_rows_of(job: Job, storage: Storage) -> list[SuccessRow]:
+    """The users a completed job created, as its success file lists them."""
+    return read_success_rows(storage.read(results_prefix(job.job_id) + "success.csv"))
+
+
+def is_request_of(request: str, job_id: str) -> bool:
+    """Whether an email request of the ledger is the job's: its import, or one of its resends."""
+    return request == job_id or request.startswith(f"{job_id}/resend/")
+
+
 def resend(job: Job, deps: ResendDeps, *, contacts: Sequence[str] = (), now: float | None = None) -> Resend:
     """Queues new activation emails for the job's users (all not yet reached, or the named Contacts')."""
     refusal = why_no_users_yet(job, "resend")
@@ -66,7 +76,7 @@ def resend(job: Job, deps: ResendDeps, *, contacts: Sequence[str] = (), now: flo
             f"resend the ones not delivered once they are (`portal-import watch {job.job_id}`), or name Contacts "
             "with --contact."
         )
-    created = read_success_rows(deps.storage.read(results_prefix(job.job_id) + "success.csv"))
+    created = success_rows_of(job, deps.storage)
     by_contact = {row.contact_id: row for row in created}
     left_out: list[LeftOut] = []
     targets = _named(contacts, by_contact, deps.directory, left_out) if contacts else list(created)
@@ -116,6 +126,6 @@ def _why_not(row: SuccessRow, record: EmailRecord, email: str, job_id: str, *, n
         return ""
     if row.activation_email == NOT_REQUESTED:
         return "the import did not ask for activation emails (name them with --contact to send one)"
-    if any(request == job_id or request.startswith(f"{job_id}/resend/") for request in record.sent_for):
+    if any(is_request_of(request, job_id) for request in record.sent_for):
         return "was sent an activation email already (name them with --contact to send a new link)"
     return ""

@@ -10,9 +10,10 @@ import time
 from dataclasses import dataclass
 
 from portal_import.aws.ledger import EmailLedger, EmailRecord
-from portal_import.aws.storage import Storage, results_prefix
+from portal_import.aws.storage import Storage
 from portal_import.job import Job, why_no_users_yet
-from portal_import.results import NO_VALID_EMAIL, NOT_REQUESTED, read_success_rows
+from portal_import.resend import is_request_of, success_rows_of
+from portal_import.results import NO_VALID_EMAIL, NOT_REQUESTED
 
 EMAIL_SENT = "sent"
 EMAIL_NOT_DELIVERED = "not delivered"
@@ -44,33 +45,32 @@ def job_users(job: Job, storage: Storage, ledger: EmailLedger, *, now: float | N
     refusal = why_no_users_yet(job, "users")
     if refusal:
         raise UsersRefused(refusal)
-    rows = read_success_rows(storage.read(results_prefix(job.job_id) + "success.csv"))
+    rows = success_rows_of(job, storage)
     records = ledger.records(row.contact_id for row in rows)
     moment = time.time() if now is None else now
-    return [
-        JobUser(
-            row=row.row,
-            contact_id=row.contact_id,
-            user_id=row.user_id,
-            role=row.role,
-            email=email_standing(row.activation_email, records.get(row.contact_id, EmailRecord()), job.job_id),
-            activation=activation_standing(records.get(row.contact_id, EmailRecord()), moment),
+    users = []
+    for row in rows:
+        record = records.get(row.contact_id, EmailRecord())
+        users.append(
+            JobUser(
+                row=row.row,
+                contact_id=row.contact_id,
+                user_id=row.user_id,
+                role=row.role,
+                email=email_standing(row.activation_email, record, job.job_id),
+                activation=activation_standing(record, moment),
+            )
         )
-        for row in rows
-    ]
-
-
-def _of_job(request: str, job_id: str) -> bool:
-    return request == job_id or request.startswith(f"{job_id}/resend/")
+    return users
 
 
 def email_standing(activation_email: str, record: EmailRecord, job_id: str) -> str:
     """Where the job's activation emails to a user stand (a resend's included): sent wins over not delivered."""
     if activation_email == NO_VALID_EMAIL:
         return EMAIL_NO_VALID_EMAIL
-    if any(_of_job(request, job_id) for request in record.sent_for):
+    if any(is_request_of(request, job_id) for request in record.sent_for):
         return EMAIL_SENT
-    if any(_of_job(request, job_id) for request in record.undelivered_for):
+    if any(is_request_of(request, job_id) for request in record.undelivered_for):
         return EMAIL_NOT_DELIVERED
     if activation_email == NOT_REQUESTED:
         return EMAIL_NOT_REQUESTED

@@ -22,8 +22,6 @@ EMAIL_LIMITER = "rate-limiter#activation-email"
 # The workers' pool users: a slot is one AdminCreateUser (quota category UserCreation) and one AdminAddUserToGroup
 # (UserUpdate), so the slots' rate is the rate of calls in each of the two categories.
 COGNITO_LIMITER = "rate-limiter#cognito-users"
-# A limit without a daily quota (Cognito's are per second only).
-NO_DAILY_QUOTA = 2**62
 
 
 @dataclass(frozen=True)
@@ -133,8 +131,8 @@ class CallSlots:
         self._clock = clock
         self._ddb = client("dynamodb")
 
-    def reserve(self, count: int, daily_quota: int = 0, *, deadline: float | None = None) -> Reservation:
-        """Up to `count` consecutive slots, as many as start before `deadline`; `daily_quota` is not used."""
+    def reserve(self, count: int, *, deadline: float | None = None) -> Reservation:
+        """Up to `count` consecutive slots, as many as start before `deadline`."""
         now = self._clock()
         start, current = now, None  # first as if idle: the next free slot is not in the future
         for _ in range(50):

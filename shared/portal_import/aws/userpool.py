@@ -21,7 +21,6 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client
-from portal_import.aws.ratelimit import NO_DAILY_QUOTA
 from portal_import.rules import is_valid_email
 
 CONTACT_ID_ATTRIBUTE = "custom:contact_id"
@@ -35,7 +34,7 @@ _LIST_PAGE = 60  # ListUsers' largest page
 class Pace(Protocol):
     """Hands out the moments at which the next calls may be made (a shared limiter: ratelimit.CallSlots)."""
 
-    def reserve(self, count: int, daily_quota: int, *, deadline: float | None = None) -> Any: ...
+    def reserve(self, count: int, *, deadline: float | None = None) -> Any: ...
 
 
 class OutOfPace(TimeoutError):
@@ -132,7 +131,7 @@ class UserPool:
         """A slot a user: one call of each of the two quota categories, at the limiter's rate."""
         if self._pace is None:
             return [None] * count
-        slots: list[float | None] = list(self._pace.reserve(count, NO_DAILY_QUOTA, deadline=deadline).slots)
+        slots: list[float | None] = list(self._pace.reserve(count, deadline=deadline).slots)
         if not slots:
             raise OutOfPace("no Cognito call slot is free before the deadline")
         return slots
