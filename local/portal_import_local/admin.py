@@ -139,9 +139,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="send new activation links to users a job created (by default those never reached)",
         description="Queues a new activation email, with a new link (older ones stop working), through the "
         "stack's email rate: by default to each user JOB created whose activation email was not delivered (its "
-        "batch dead-lettered, or SES refused it); with --contact, to those Contacts' users of JOB whatever "
-        "happened before. A user who has already activated is never sent a link. Prints how many were queued "
-        "and why any user was left out.",
+        "batch dead-lettered, or SES refused it); with --pending, to each user JOB created who has not activated "
+        "yet; with --contact, to those Contacts' users of JOB whatever happened before. A user who has already "
+        "activated is never sent a link. Prints how many were queued and why any user was left out.",
     )
     again.add_argument("job", metavar="JOB", help="the job id")
     again.add_argument(
@@ -150,6 +150,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=[],
         metavar="ID",
         help="a Contact (19-character or Salesforce ID) whose user JOB created; repeat for more",
+    )
+    again.add_argument(
+        "--pending",
+        action="store_true",
+        help="every user JOB created who has not activated yet: links expired or never used, emails not "
+        "delivered or never asked for (not with --contact)",
     )
     _json_option(again)
     again.set_defaults(admin=_resend)
@@ -160,7 +166,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="the users a job created: their activation email and whether they activated",
         description="Lists each user JOB created (row, ContactId, UserId, Role) with where its activation email "
         "stands (sent, not delivered, queued, no valid email, not requested) and its activation (pending, "
-        "activated, or expired: its latest link ran out; `resend --contact` sends a new one).",
+        "activated, or expired: its latest link ran out; `resend --pending` sends a new one).",
     )
     users.add_argument("job", metavar="JOB", help="the job id")
     _json_option(users)
@@ -509,10 +515,15 @@ def _jobs(args: argparse.Namespace) -> int:
 
 
 def _resend(args: argparse.Namespace) -> int:
+    if args.pending and args.contact:
+        raise UsageError(
+            "--pending already sends to every user of the job who has not activated, named or not: "
+            "give --pending or --contact, not both."
+        )
     deployment = Deployment(Target.from_options(args))
     job = deployment.job(args.job)
     try:
-        done = deployment.resend(job, args.contact)
+        done = deployment.resend(job, args.contact, pending=args.pending)
     except ResendRefused as refused:
         raise DeploymentError(str(refused)) from None
     if args.json:
@@ -640,6 +651,8 @@ def _print_report(job: Job) -> None:
         )
     elif job.mode == "validate" and job.send_activation_email:
         print("  emails   none sent (validate); success.csv says which would be queued")
+    if job.mode != "validate" and job.succeeded:
+        print(f"  users    {_activated_text(job)}")
     started = f"  started  {job.started_at}"
     if job.completed_at:
         started += f", completed {job.completed_at}"
@@ -649,6 +662,16 @@ def _print_report(job: Job) -> None:
     print(started)
     if results_uri(job):
         print(f"  results  {results_uri(job)} (`portal-import results {job.job_id}` downloads them)")
+
+
+def _activated_text(job: Job) -> str:
+    """How many of the users the import created have set their password; once the job and its emails are done,
+    how to reach the others (resend refuses until then)."""
+    text = f"{job.users_activated:,} of {job.succeeded:,} activated"
+    others = job.succeeded - job.users_activated
+    if others <= 0 or job.status is not JobStatus.COMPLETED or not finished(job):
+        return text
+    return f"{text} (`portal-import resend {job.job_id} --pending` sends the {others:,} others a new link)"
 
 
 def _seconds_between(start: str, end: str) -> float | None:

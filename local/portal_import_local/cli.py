@@ -81,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = local_commands.add_parser(
         "serve",
         help="keep the stack running behind an S3 endpoint: any S3 client drops files and collects results",
-        description="Prints one JSON line {endpoint, bucket, topicArn, region} on stdout when ready; "
+        description="Prints one JSON line {endpoint, bucket, topicArn, region, userPoolId, userPoolClientId, "
+        "portalUrl} on stdout when ready; "
         "jobs run as files arrive under imports/. SIGINT or SIGTERM stops it.",
     )
     serve.add_argument("--port", type=_port, default=4566, help="port to listen on (default 4566; 0 picks a free one)")
@@ -93,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path("import-results") / "serve-function-logs.jsonl",
         help="where the functions' log lines go (default ./import-results/serve-function-logs.jsonl)",
+    )
+    serve.add_argument(
+        "--outbox",
+        type=Path,
+        metavar="DIR",
+        help="write each activation email sent as DIR/NNNNN-<recipient>.eml (its link opens this server's page)",
     )
     admin.add_commands(commands)
     return parser

@@ -229,8 +229,9 @@ class Deployment:
 
     # Activation emails
 
-    def resend(self, job: Job, contacts: list[str]) -> Resend:
-        """New activation links for the job's users not yet reached (or the named Contacts'), queued."""
+    def resend(self, job: Job, contacts: list[str], *, pending: bool = False) -> Resend:
+        """New activation links for the job's users not yet reached (not yet activated, with `pending`; or the
+        named Contacts'), queued."""
         directory_table = self.name("directory_table")
         deps = ResendDeps(
             directory=Directory(directory_table),
@@ -238,7 +239,7 @@ class Deployment:
             storage=Storage(self.name("bucket")),
             email_queue=QueueSender(self.name("email_queue")),
         )
-        return resend(job, deps, contacts=contacts)
+        return resend(job, deps, contacts=contacts, pending=pending)
 
     def users(self, job: Job) -> list[JobUser]:
         """The users the job created, with their activation emails' and activations' standing."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -14,10 +13,9 @@ from portal_import.aws.directory import Directory
 from portal_import.aws.userpool import UserPool
 from portal_import_local.cli import stack_parameters
 from portal_import_local.faults import FaultPlan
+from portal_import_local.outbox import write_outbox
 from portal_import_local.runtime import LocalRuntime
 from portal_import_local.seed import load_directory, read_directory
-
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._@-]+")
 
 
 def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout: float) -> dict[str, Any]:
@@ -67,10 +65,7 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
     outbox.mkdir(exist_ok=True)
     for stale in outbox.glob("*.eml"):  # from an earlier run into the same --out
         stale.unlink()
-    sent = 0
-    for sent, raw in enumerate(runtime.iter_sent_emails(), start=1):
-        recipient = _recipient(raw)
-        (outbox / f"{sent:05d}-{_SAFE_NAME.sub('_', recipient)}.eml").write_bytes(raw)
+    sent = write_outbox(outbox, runtime.iter_sent_emails())
 
     summary = json.loads((result_dir / "summary.json").read_text(encoding="utf-8"))
     return {
@@ -87,13 +82,6 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
         "emailSendTimes": runtime.calls.email_send_times,
         "userCreationTimes": runtime.calls.user_creation_times,
     }
-
-
-def _recipient(raw: bytes) -> str:
-    for line in raw.split(b"\n"):
-        if line.lower().startswith(b"to:"):
-            return line[3:].strip().decode("utf-8", "replace")
-    return "unknown"
 
 
 class _Tee:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from email.header import Header
 from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
 from moto.ses.models import ses_backends
@@ -16,6 +17,25 @@ from portal_import.activation import html_escape
 # Plain values as Handlebars renders them, the engine SES names: {{{name}}} (or {{&name}}) raw, {{name}} escaped
 # with Handlebars' table, a missing value empty. The stack's template uses no blocks, so neither does this.
 _VALUE = re.compile(r"{{{\s*(?P<raw>[A-Za-z0-9_]+)\s*}}}|{{\s*(?P<amp>&)?\s*(?P<name>[A-Za-z0-9_]+)\s*}}")
+
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._@-]+")
+
+
+def write_outbox(directory: Path, emails: Iterable[bytes], *, first: int = 1) -> int:
+    """Writes each email as directory/NNNNN-<recipient>.eml, numbered from `first`; returns how many."""
+    written = 0
+    for number, raw in enumerate(emails, start=first):
+        (directory / f"{number:05d}-{_SAFE_NAME.sub('_', _recipient(raw))}.eml").write_bytes(raw)
+        written += 1
+    return written
+
+
+def _recipient(raw: bytes) -> str:
+    for line in raw.split(b"\n"):
+        if line.lower().startswith(b"to:"):
+            return line[3:].strip().decode("utf-8", "replace")
+    return "unknown"
 
 
 def sent_emails(account: str, region: str) -> list[bytes]:

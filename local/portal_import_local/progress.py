@@ -49,6 +49,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "emailsQueued": job.emails_queued,
         "emailsSent": job.emails_sent,
         "emailsFailed": job.emails_failed,
+        "usersActivated": job.users_activated,
         "startedAt": job.started_at,
         "completedAt": job.completed_at,
         "finished": finished(job),

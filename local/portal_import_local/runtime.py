@@ -28,8 +28,9 @@ from moto.cognitoidp.models import cognitoidp_backends
 from portal_import.aws.jobs import JobStore
 from portal_import_local.faults import FaultPlan
 from portal_import_local.host import CallLog, FunctionHost, install_call_counting
+from portal_import_local.http_api import INTERNAL_ERROR, NOT_FOUND, Answer, HttpRequest, answer_of
 from portal_import_local.outbox import iter_sent_emails, sent_emails
-from portal_import_local.stack import ACCOUNT, REGION, Stack, provision
+from portal_import_local.stack import ACCOUNT, DEFAULT_ENDPOINT, REGION, Stack, provision
 
 _IDLE_SLEEP = 0.02
 # Lambda retries a failed asynchronous invocation (the S3 notification) twice.
@@ -63,10 +64,19 @@ class Notification:
 
 
 class LocalRuntime:
-    def __init__(self, template_path: Path, parameters: dict[str, str], faults: FaultPlan | None = None) -> None:
+    def __init__(
+        self,
+        template_path: Path,
+        parameters: dict[str, str],
+        faults: FaultPlan | None = None,
+        *,
+        api_endpoint: str = DEFAULT_ENDPOINT,
+    ) -> None:
         install_call_counting()
         self.session = boto3.Session(region_name=REGION)
-        self.stack: Stack = provision(template_path, {**_LOCAL_PARAMETERS, **parameters}, self.session)
+        self.stack: Stack = provision(
+            template_path, {**_LOCAL_PARAMETERS, **parameters}, self.session, api_endpoint=api_endpoint
+        )
         self.faults = faults or FaultPlan()
         self.calls = CallLog(faults=self.faults)
         self.hosts = {logical_id: FunctionHost(spec, self.calls) for logical_id, spec in self.stack.functions.items()}
@@ -92,6 +102,19 @@ class LocalRuntime:
             except ValueError:  # the previous stream was closed already: nothing to flush
                 handler.stream = stream
         self._log_stream = stream
+
+    def answer_http(self, request: HttpRequest) -> Answer:
+        """A request to the stack's HTTP API, answered by the function of its route as API Gateway would."""
+        function = self.stack.http_routes.get((request.method, request.path))
+        if function is None:
+            return NOT_FOUND
+        host = request.headers.get("host", "127.0.0.1")
+        try:
+            result = self.hosts[function].invoke(request.event(f"{request.method} {request.path}", "local", host))
+        except Exception as crash:  # noqa: BLE001 - API Gateway answers 500 and Lambda logs the crash
+            self._log_crash(function, crash)
+            return INTERNAL_ERROR
+        return answer_of(result)
 
     def _log_crash(self, function: str, crash: BaseException) -> None:
         """What Lambda would write to the function's log group when an invocation raises, scrubbed as the

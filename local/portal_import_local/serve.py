@@ -10,6 +10,7 @@ with nothing to deliver. SIGINT or SIGTERM stops it within a second or so of the
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import signal
@@ -25,6 +26,8 @@ from typing import Any, TextIO
 from portal_import.aws.directory import Directory
 from portal_import.aws.userpool import UserPool
 from portal_import_local.cli import stack_parameters
+from portal_import_local.http_api import HttpApiMiddleware
+from portal_import_local.outbox import write_outbox
 from portal_import_local.runtime import LocalRuntime
 from portal_import_local.seed import load_directory, read_directory
 
@@ -47,27 +50,33 @@ class _Watch:
 
 
 class LocalServer:
-    def __init__(self, runtime: LocalRuntime, host: str, port: int, out: TextIO = sys.stderr) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    """The endpoint, bound at once (so that port 0 names its port before the stack is provisioned with it), and
+    the loop that does Lambda's work once `attach` gave it the runtime."""
+
+    def __init__(self, host: str, port: int, out: TextIO = sys.stderr, outbox: Path | None = None) -> None:
         from werkzeug.serving import make_server
 
-        self.runtime = runtime
         self._out = out
+        self._outbox = outbox
+        self._emails_written = 0
         self._stop = threading.Event()
         self._watch = _Watch()
+        self._app = _Dispatch()
         _check_free(host, port)
         try:
-            self._server = make_server(
-                host,
-                port,
-                DomainDispatcherApplication(create_backend_app),
-                threaded=True,
-                request_handler=MotoRequestHandler,
-            )
+            self._server = make_server(host, port, self._app, threaded=True, request_handler=_request_handler())
         except (OSError, SystemExit) as error:  # werkzeug prints its own message and exits when the port is taken
             raise PortInUse(f"cannot listen on {host}:{port}; choose another --port") from error
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request is noise for an administrator
+
+    def attach(self, runtime: LocalRuntime) -> None:
+        """What the endpoint answers: the stack's HTTP API routes (the activation page), and moto for the rest."""
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        self.runtime = runtime
+        self._api = HttpApiMiddleware(DomainDispatcherApplication(create_backend_app), runtime.stack.http_routes)
+        self._app.inner = self._api
         self._s3 = runtime.session.client("s3")
 
     @property
@@ -85,6 +94,7 @@ class LocalServer:
             "region": "us-east-1",
             "userPoolId": stack.user_pool_id,
             "userPoolClientId": stack.user_pool_client_id,
+            "portalUrl": stack.portal_url,
         }
 
     def start(self) -> None:
@@ -93,24 +103,26 @@ class LocalServer:
 
     def stop(self, *_: object) -> None:
         self._stop.set()
+        self._api.wake.set()
 
     def serve_forever(self) -> None:
         try:
             while not self._stop.is_set():
                 if not self.step():
-                    self._stop.wait(_POLL_SECONDS)
+                    self._api.wake.wait(_POLL_SECONDS)  # a page request wakes the loop at once
         finally:
             self._server.shutdown()
             self._thread.join(timeout=5)
 
     def step(self) -> bool:
         """One round of what Lambda would do; True when something was delivered."""
-        busy = False
+        busy = self._api.take_pending(self.runtime.answer_http)
         for key, version in sorted(set(self._versions()) - self._watch.seen):
             self._watch.seen.add((key, version))
             busy = self._file_dropped(key, version) or busy
         if self.runtime.pump():
             busy = True
+        self._write_outbox()
         self._announce()
         if busy:
             self._watch.idle_since = None
@@ -146,6 +158,14 @@ class LocalServer:
             self._say(f"{key}: job {job_id} started")
         return True
 
+    def _write_outbox(self) -> None:
+        """Each activation email sent since the last step, into --outbox."""
+        sent = len(self.runtime.calls.email_send_times)
+        if self._outbox is None or sent <= self._emails_written:
+            return
+        new = itertools.islice(self.runtime.iter_sent_emails(), self._emails_written, None)
+        self._emails_written += write_outbox(self._outbox, new, first=self._emails_written + 1)
+
     def _announce(self) -> None:
         if not self._watch.open_jobs:
             return
@@ -160,6 +180,24 @@ class LocalServer:
         print(f"portal-import: {text}", file=self._out, flush=True)
 
 
+class _Dispatch:
+    """The WSGI application the server was bound with; what it answers is set once the stack exists."""
+
+    inner: Any = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self.inner is None:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"the local stack is still being created\n"]
+        return self.inner(environ, start_response)
+
+
+def _request_handler() -> Any:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    return MotoRequestHandler
+
+
 def _check_free(host: str, port: int) -> None:
     """Fails with a sentence instead of werkzeug's own message and exit when the port is taken."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
@@ -171,16 +209,18 @@ def _check_free(host: str, port: int) -> None:
 
 
 def serve(args: argparse.Namespace, template: Path, log_path: Path) -> int:
-    """Provision, seed, listen, print the ready line, and deliver events until SIGINT or SIGTERM."""
-    _check_free(args.host, args.port)  # before provisioning: a taken port fails at once
+    """Listen, provision (the links point at this address), seed, print the ready line, and deliver events until
+    SIGINT or SIGTERM."""
     data = read_directory(args.contacts, args.roles)
-    parameters = stack_parameters(args)
-    runtime = LocalRuntime(template, parameters)
+    if args.outbox is not None:
+        args.outbox.mkdir(parents=True, exist_ok=True)
+    server = LocalServer(args.host, args.port, outbox=args.outbox)  # before provisioning: a taken port fails at once
+    runtime = LocalRuntime(template, stack_parameters(args), api_endpoint=server.endpoint)
+    server.attach(runtime)
     with log_path.open("a", encoding="utf-8") as log_file:
         runtime.send_function_logs_to(log_file)
         runtime.verify_sender(runtime.stack.parameters["SenderAddress"])
         load_directory(Directory(runtime.stack.directory_table), data, UserPool(runtime.stack.user_pool_id))
-        server = LocalServer(runtime, args.host, args.port)
         previous = {sig: signal.signal(sig, _stopper(server)) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             server.start()
@@ -188,7 +228,9 @@ def serve(args: argparse.Namespace, template: Path, log_path: Path) -> int:
             server._say(
                 f"serving on {server.endpoint}; drop files with "
                 f"aws --endpoint-url {server.endpoint} s3 cp FILE.csv s3://{runtime.stack.bucket}/imports/ "
-                f"(function logs: {log_path}); Ctrl-C stops"
+                f"(function logs: {log_path}); activation links open {runtime.stack.portal_url}/activate"
+                + (f", and each email sent is written to {args.outbox}" if args.outbox else "")
+                + "; Ctrl-C stops"
             )
             server.serve_forever()
         finally:

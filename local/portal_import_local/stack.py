@@ -10,7 +10,7 @@ import io
 import json
 import logging
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ STACK_NAME = "portal-import-local"
 ARTIFACT_BUCKET = "portal-import-local-artifacts"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
+# Where `local serve` listens unless told otherwise, and so where the links of a `local run` point.
+DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ class Stack:
     parameters: dict[str, str]
     user_pool_id: str = ""
     user_pool_client_id: str = ""
+    http_routes: dict[tuple[str, str], str] = field(default_factory=dict)  # (method, path) -> function logical id
+    portal_url: str = ""  # the base of the activation links the emails carry
 
 
 def _strip_invocations(
@@ -103,8 +107,7 @@ def _strip_invocations(
     for logical_id in [
         k
         for k, v in resources.items()
-        if v["Type"] == "AWS::Lambda::Permission"
-        and _logical_of(v["Properties"].get("SourceArn", {"Ref": ""})) in schedule_rules
+        if v["Type"] == "AWS::Lambda::Permission" and _referenced(v["Properties"].get("SourceArn")) in schedule_rules
     ]:
         resources.pop(logical_id)
     for rule in schedule_rules:
@@ -121,6 +124,14 @@ def _strip_invocations(
     for logical_id in [k for k, v in resources.items() if v["Type"] == "AWS::SNS::Subscription"]:
         resources.pop(logical_id)
     return notification, mappings, schedules
+
+
+def _referenced(value: Any) -> str:
+    """The resource a plain Ref or GetAtt names; "" for anything else (an HTTP API's ARN pattern, say)."""
+    try:
+        return _logical_of(value)
+    except ValueError:
+        return ""
 
 
 def _logical_of(reference: Any) -> str:
@@ -154,8 +165,34 @@ def _apply_what_moto_skips(
             ses.create_template(Template=values.resolve(properties["Template"]))
 
 
-def provision(template_path: Path, parameters: dict[str, str], session: boto3.Session) -> Stack:
-    """Creates the stack on the (already active) moto; `session` is the runtime's own, not the functions'."""
+def _take_out_http_apis(transformed: dict[str, Any], values: TemplateValues, api_endpoint: str) -> None:
+    """moto's CloudFormation skips every AWS::ApiGatewayV2::* resource (and a `Fn::GetAtt` on one fails the stack):
+    they are taken out, and each API's address is `api_endpoint`, where the runtime answers its routes itself."""
+    resources = transformed["Resources"]
+    for logical_id in [k for k, v in resources.items() if v["Type"].startswith("AWS::ApiGatewayV2::")]:
+        resource = resources.pop(logical_id)
+        if resource["Type"] == "AWS::ApiGatewayV2::Api":
+            values.resolve_to(logical_id, {"Ref": f"local-{logical_id.lower()}", "ApiEndpoint": api_endpoint})
+    transformed["Resources"] = values.replace_references(resources)
+    transformed["Outputs"] = values.replace_references(transformed.get("Outputs", {}))
+
+
+def _http_routes(sam_template: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """Each HttpApi event of the SAM template: (method, path) -> the function that answers it."""
+    return {
+        (str(event["Properties"]["Method"]).upper(), str(event["Properties"]["Path"])): logical_id
+        for logical_id, resource in sam_template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        for event in resource["Properties"].get("Events", {}).values()
+        if event["Type"] == "HttpApi"
+    }
+
+
+def provision(
+    template_path: Path, parameters: dict[str, str], session: boto3.Session, *, api_endpoint: str = DEFAULT_ENDPOINT
+) -> Stack:
+    """Creates the stack on the (already active) moto; `session` is the runtime's own, not the functions'.
+    `api_endpoint` is where the stack's HTTP API answers (`local serve`'s own address)."""
     moto_patches.install()
     root = template_path.parent
     sam_template = load_template(template_path)
@@ -165,6 +202,7 @@ def provision(template_path: Path, parameters: dict[str, str], session: boto3.Se
     notification, mappings, schedules = _strip_invocations(transformed)
     values = TemplateValues(transformed, parameters, stack_name=STACK_NAME, region=REGION, account=ACCOUNT)
     create_cognito_resources(transformed, values, session.client("cognito-idp"))
+    _take_out_http_apis(transformed, values, api_endpoint)
 
     s3 = session.client("s3")
     s3.create_bucket(Bucket=ARTIFACT_BUCKET)
@@ -252,4 +290,6 @@ def provision(template_path: Path, parameters: dict[str, str], session: boto3.Se
         parameters={p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])},
         user_pool_id=outputs.get("UserPoolId", ""),
         user_pool_client_id=outputs.get("UserPoolClientId", ""),
+        http_routes=_http_routes(sam_template),
+        portal_url=outputs.get("PortalUrl", ""),
     )

@@ -77,3 +77,10 @@ class AggregatorSettings(_FromEnvironment):
 class SweeperSettings(SplitterSettings):
     results_bucket: str = Field(alias="RESULTS_BUCKET")
     stalled_job_minutes: int = Field(alias="STALLED_JOB_MINUTES", gt=0)
+
+
+class ActivationSettings(_FromEnvironment):
+    jobs_table: str = Field(alias="JOBS_TABLE")
+    directory_table: str = Field(alias="DIRECTORY_TABLE")
+    user_pool_id: str = Field(alias="USER_POOL_ID", min_length=1)
+    portal_name: str = Field(alias="PORTAL_NAME")

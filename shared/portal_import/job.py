@@ -54,6 +54,7 @@ class Job:
     emails_queued: int = 0
     emails_sent: int = 0
     emails_failed: int = 0  # refused by SES for the address: sending again would be refused again
+    users_activated: int = 0  # of the users it created, those who set their password since (counted on activation)
     completed_at: str | None = None
     results_requested_at: str | None = None  # an aggregate request was queued
     message_sent_at: str | None = None  # the SNS results-ready message

@@ -1,9 +1,10 @@
 """`portal-import resend`: new activation links for users a job created, through the same queue and rate limit.
 
 By default each user the job created whose activation email never reached them (its batch dead-lettered, or
-SES refused it) gets a new one; named Contacts get one whatever happened before. A user who has activated is
-never sent a link. Each resend is a request of its own in the email ledger: a recipient gets at most one email
-from it, and its link replaces every older one.
+SES refused it) gets a new one; with `pending`, every user of the job who has not activated (a link that expired
+or was never used, an email not delivered or never asked for); named Contacts get one whatever happened before. A
+user who has activated is never sent a link. Each resend is a request of its own in the email ledger: a recipient
+gets at most one email from it, and its link replaces every older one.
 """
 
 from __future__ import annotations
@@ -64,18 +65,16 @@ def is_request_of(request: str, job_id: str) -> bool:
     return request == job_id or request.startswith(f"{job_id}/resend/")
 
 
-def resend(job: Job, deps: ResendDeps, *, contacts: Sequence[str] = (), now: float | None = None) -> Resend:
-    """Queues new activation emails for the job's users (all not yet reached, or the named Contacts')."""
-    refusal = why_no_users_yet(job, "resend")
+def resend(
+    job: Job, deps: ResendDeps, *, contacts: Sequence[str] = (), pending: bool = False, now: float | None = None
+) -> Resend:
+    """Queues new activation emails for the job's users: all not yet reached, all not yet activated (`pending`),
+    or the named Contacts'."""
+    if contacts and pending:
+        raise ValueError("resend takes named contacts or pending, not both: pending already includes them")
+    refusal = why_no_users_yet(job, "resend") or ("" if contacts else _still_sending(job, pending=pending))
     if refusal:
         raise ResendRefused(refusal)
-    if not contacts and job.emails_queued > job.emails_sent + job.emails_failed:
-        done = job.emails_sent + job.emails_failed
-        raise ResendRefused(
-            f"job {job.job_id} is still sending its activation emails ({done} of {job.emails_queued} done); "
-            f"resend the ones not delivered once they are (`portal-import watch {job.job_id}`), or name Contacts "
-            "with --contact."
-        )
     created = success_rows_of(job, deps.storage)
     by_contact = {row.contact_id: row for row in created}
     left_out: list[LeftOut] = []
@@ -87,7 +86,8 @@ def resend(job: Job, deps: ResendDeps, *, contacts: Sequence[str] = (), now: flo
     for row in targets:
         record = records.get(row.contact_id, EmailRecord())
         person = people.get(row.contact_id)
-        why = _why_not(row, record, person.email if person else "", job.job_id, named=bool(contacts), now=moment)
+        email = person.email if person else ""
+        why = _why_not(row, record, email, job.job_id, unreached_only=not (contacts or pending), now=moment)
         if why:
             left_out.append(LeftOut(row.contact_id, why))
         elif person is not None:
@@ -95,6 +95,19 @@ def resend(job: Job, deps: ResendDeps, *, contacts: Sequence[str] = (), now: flo
     request = resend_request_of(job.job_id)
     deps.email_queue.send_all(batch.to_json() for batch in email_batches(request, job.job_id, queued, request))
     return Resend(request=request, queued=queued, left_out=left_out)
+
+
+def _still_sending(job: Job, *, pending: bool) -> str:
+    """Why a resend to everyone of a kind must wait while the import's own emails are going out ("" when it need
+    not): a user whose email is still queued would otherwise be sent two links at once, the first dead on arrival."""
+    done = job.emails_sent + job.emails_failed
+    if job.emails_queued <= done:
+        return ""
+    which = "--pending" if pending else "the ones not delivered"
+    return (
+        f"job {job.job_id} is still sending its activation emails ({done} of {job.emails_queued} done); "
+        f"resend {which} once they are (`portal-import watch {job.job_id}`), or name Contacts with --contact."
+    )
 
 
 def _named(
@@ -115,17 +128,20 @@ def _named(
     return list(targets.values())
 
 
-def _why_not(row: SuccessRow, record: EmailRecord, email: str, job_id: str, *, named: bool, now: float) -> str:
+def _why_not(row: SuccessRow, record: EmailRecord, email: str, job_id: str, *, unreached_only: bool, now: float) -> str:
+    """Why the user is left out ("" when they are sent a link). Whoever was asked for, a user who activated, has no
+    valid address or is being sent a link right now is left out; the default resend (`unreached_only`) also leaves
+    out those the job already reached or never meant to email."""
     if record.activated:
         return "has already activated their account"
     if not is_valid_email(email):
         return "the Contact has no valid email address"
     if record.claim_expires is not None and record.claim_expires >= now:
         return "an activation email to them is being sent right now"
-    if named:
+    if not unreached_only:
         return ""
     if row.activation_email == NOT_REQUESTED:
-        return "the import did not ask for activation emails (name them with --contact to send one)"
+        return "the import did not ask for activation emails (--pending or --contact sends one)"
     if any(is_request_of(request, job_id) for request in record.sent_for):
-        return "was sent an activation email already (name them with --contact to send a new link)"
+        return "was sent an activation email already (--pending or --contact sends a new link)"
     return ""

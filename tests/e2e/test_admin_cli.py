@@ -173,6 +173,9 @@ def test_status_and_watch_report_the_job_for_people_and_scripts(server: Server, 
     assert (report["status"], report["mode"], report["finished"]) == ("COMPLETED", "import", True)
     assert (report["totalRows"], report["rowsDone"], report["succeeded"]) == (len(expected), len(expected), created)
     assert report["emailsSent"] == report["emailsQueued"] > 0
+    # and how many of the users it created have activated: none yet, and the command that reaches them
+    assert report["usersActivated"] == 0
+    assert f"users    0 of {created} activated (`portal-import resend {job_id} --pending` sends" in person.stdout
 
     # and watching a finished job prints its summary at once
     watched = server.run("watch", job_id, "--json")
@@ -350,8 +353,13 @@ def test_a_rejected_file_fails_the_wait_with_its_reason(server: Server) -> None:
         (("status", "20250101T000000Z-000000000000"), 1, "there is no job 20250101T000000Z-000000000000"),
         (("jobs", "--stack", "no-such-stack"), 1, "there is no stack no-such-stack"),
         (("submit", EXAMPLE / "roles.csv.txt"), 2, "roles.csv.txt does not end in .csv: only imports/*.csv starts"),
+        (
+            ("resend", "20250101T000000Z-000000000000", "--pending", "--contact", "0037KWyWfty6uEv0001"),
+            2,
+            "give --pending or --contact, not both.",
+        ),
     ],
-    ids=["unknown-job", "unknown-stack", "not-csv"],
+    ids=["unknown-job", "unknown-stack", "not-csv", "pending-and-contact"],
 )
 def test_mistakes_are_one_sentence_and_an_exit_status(
     server: Server, args: tuple[str | Path, ...], code: int, sentence: str
@@ -389,3 +397,28 @@ def test_directory_load_users_from_pool_records_the_users_an_adopted_pool_has(se
         TableName=outputs["DirectoryTableName"], Key={"pk": {"S": f"CONTACT#{contact}"}, "sk": {"S": "USER"}}
     )["Item"]
     assert item["UserId"]["S"] == "005ADOPTEDUSER00001"
+
+
+def test_resend_pending_sends_a_new_link_to_every_user_not_activated(server: Server, imported: tuple[Any, str]) -> None:
+    # Given the finished import, whose activation emails all went out, and one of its users who has activated since
+    _, job_id = imported
+    out = server.work / "for-pending"
+    assert server.run("results", job_id, "--out", out).returncode == 0
+    success = _read_csv(out / "success.csv")
+    emailed = [row["ContactId"] for row in success if row["ActivationEmail"] == "Queued"]
+    server.client("dynamodb").update_item(
+        TableName=server.outputs()["DirectoryTableName"],
+        Key={"pk": {"S": f"CONTACT#{emailed[0]}"}, "sk": {"S": "ACTIVATION"}},
+        UpdateExpression="SET ActivatedAt = :at",  # what the activation leaves on the user's activation item
+        ExpressionAttributeValues={":at": {"S": "2026-12-01T10:00:00.000Z"}},
+    )
+
+    # When the administrator resends to every user still pending
+    result = server.run("resend", job_id, "--pending")
+
+    # Then every other user with an email address is queued a new link, although each was reached before
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"Queued {len(emailed) - 1} activation email(s) for job {job_id}")
+    # and the one who activated is left out with the reason, as are those without a valid email address
+    assert f"Left out {len(success) - len(emailed) + 1}:" in result.stdout
+    assert f"  {emailed[0]}: has already activated their account" in result.stdout.splitlines()

@@ -1,9 +1,10 @@
 """`portal-import resend` on the whole local stack: a job whose email batches were dead-lettered gets its emails
 out with one command, each person once; named Contacts get a new link that replaces the old one; nobody already
-reached is sent another by default."""
+reached is sent another by default; with --pending everyone who has not activated gets a new link, reached or not."""
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import re
 from collections import Counter
@@ -16,7 +17,7 @@ import pytest
 from portal_import.activation import hash_token
 from portal_import.aws.directory import Directory
 from portal_import.aws.ledger import EmailLedger
-from portal_import.resend import Resend, ResendRefused
+from portal_import.resend import LeftOut, Resend, ResendRefused
 from portal_import_local.deployment import Deployment, Target
 from portal_import_local.runtime import LocalRuntime
 
@@ -27,7 +28,7 @@ def recipients(runtime: LocalRuntime) -> Counter[str]:
     return Counter(str(email.message_from_bytes(raw)["To"]) for raw in runtime.sent_emails())
 
 
-def resend(runtime: LocalRuntime, job_id: str, *contacts: str) -> Resend:
+def deployment_of(runtime: LocalRuntime) -> Deployment:
     stack = runtime.stack
     target = Target(
         bucket=stack.bucket,
@@ -35,15 +36,20 @@ def resend(runtime: LocalRuntime, job_id: str, *contacts: str) -> Resend:
         directory_table=stack.directory_table,
         email_queue=stack.functions["EmailSenderFunction"].environment["EMAIL_QUEUE_URL"],
     )
-    deployment = Deployment(target)
-    done = deployment.resend(deployment.job(job_id), list(contacts))
+    return Deployment(target)
+
+
+def resend(runtime: LocalRuntime, job_id: str, *contacts: str, pending: bool = False) -> Resend:
+    deployment = deployment_of(runtime)
+    done = deployment.resend(deployment.job(job_id), list(contacts), pending=pending)
     while runtime.pump():  # the email sender takes the queued batches, at the stack's rate
         pass
     return done
 
 
-def import_with_emails(runtime: LocalRuntime, name: str) -> str:
-    event = runtime.upload(MIXED / "import.csv", f"imports/{name}", {"send-activation-email": "true"})
+def import_with_emails(runtime: LocalRuntime, name: str, *, send: bool = True) -> str:
+    metadata = {"send-activation-email": "true" if send else "false"}
+    event = runtime.upload(MIXED / "import.csv", f"imports/{name}", metadata)
     (job_id,) = runtime.deliver_s3_event(event)
     runtime.run_until_done(job_id, timeout=300)
     return job_id
@@ -79,7 +85,7 @@ def test_resend_recovers_a_job_whose_email_batches_were_dead_lettered(
     again = resend(runtime, job_id)
     assert again.queued == [] and len(again.left_out) == 21 + len(done.left_out)
     assert {left.reason for left in again.left_out} == {
-        "was sent an activation email already (name them with --contact to send a new link)",
+        "was sent an activation email already (--pending or --contact sends a new link)",
         "the Contact has no valid email address",
     }
     assert recipients(runtime) == sent
@@ -118,6 +124,72 @@ def test_a_validation_job_has_nobody_to_resend_to(runtime: LocalRuntime) -> None
     runtime.run_until_done(job_id, timeout=300)
     with pytest.raises(ResendRefused, match="was a validation: it created no users"):
         resend(runtime, job_id)
+
+
+def test_pending_sends_a_new_link_to_everyone_not_activated_and_never_to_who_has(runtime: LocalRuntime) -> None:
+    # Given a job whose 21 emails all went out, and one of those 21 users has activated since
+    job_id = import_with_emails(runtime, "pending.csv")
+    first = recipients(runtime)
+    assert len(first) == 21 and set(first.values()) == {1}
+    emailed = _contact_ids(runtime, job_id)
+    activated = emailed[0]
+    activate(runtime, activated)
+
+    # When the administrator resends to every user still pending
+    done = resend(runtime, job_id, pending=True)
+
+    # Then the 20 others get a second email, each with a new link, although they were reached before
+    assert sorted(recipient.contact_id for recipient in done.queued) == sorted(emailed[1:])
+    again = recipients(runtime)
+    (activated_email,) = [person for person in first if person not in {r.email for r in done.queued}]
+    assert again[activated_email] == 1
+    assert {person: count for person, count in again.items() if person != activated_email} == {
+        r.email: 2 for r in done.queued
+    }
+    # and the user who activated was left out, as were those without a valid email address, each with the reason
+    reasons = Counter(left.reason for left in done.left_out)
+    assert reasons == {"has already activated their account": 1, "the Contact has no valid email address": 7}
+    assert LeftOut(activated, "has already activated their account") in done.left_out
+
+
+def test_pending_reaches_the_users_of_an_import_that_sent_no_emails(runtime: LocalRuntime) -> None:
+    # Given a job that created its users without activation emails
+    job_id = import_with_emails(runtime, "quiet.csv", send=False)
+    assert runtime.sent_emails() == []
+    assert {left.reason for left in resend(runtime, job_id).left_out} >= {
+        "the import did not ask for activation emails (--pending or --contact sends one)"
+    }
+
+    # When the administrator resends to every user still pending
+    done = resend(runtime, job_id, pending=True)
+
+    # Then each user with a valid email address gets exactly one
+    assert len(done.queued) == 21
+    assert {left.reason for left in done.left_out} == {"the Contact has no valid email address"}
+    sent = recipients(runtime)
+    assert len(sent) == 21 and set(sent.values()) == {1}
+
+
+def test_pending_waits_while_the_import_still_sends_its_emails(runtime: LocalRuntime) -> None:
+    # Given a job of which only 5 of its 21 emails are counted as sent so far
+    job_id = import_with_emails(runtime, "busy.csv")
+    deployment = deployment_of(runtime)
+    sending = dataclasses.replace(deployment.job(job_id), emails_sent=5)
+
+    # When the administrator resends to every user still pending / Then it is refused, saying when it will work
+    with pytest.raises(ResendRefused, match=r"still sending .* \(5 of 21 done\); resend --pending once they are"):
+        deployment.resend(sending, [], pending=True)
+    assert len(runtime.sent_emails()) == 21
+
+
+def activate(runtime: LocalRuntime, contact_id: str) -> None:
+    """Marks the Contact's user activated, as the activation does on the activation item."""
+    runtime.session.client("dynamodb").update_item(
+        TableName=runtime.stack.directory_table,
+        Key={"pk": {"S": f"CONTACT#{contact_id}"}, "sk": {"S": "ACTIVATION"}},
+        UpdateExpression="SET ActivatedAt = :at",
+        ExpressionAttributeValues={":at": {"S": "2026-12-01T10:00:00.000Z"}},
+    )
 
 
 def _contact_ids(runtime: LocalRuntime, job_id: str) -> list[str]:

@@ -326,6 +326,7 @@ def _job_from_item(item: dict[str, Any]) -> Job:
         emails_queued=_number(item, "EmailsQueued") or 0,
         emails_sent=_number(item, "EmailsSent") or 0,
         emails_failed=_number(item, "EmailsFailed") or 0,
+        users_activated=_number(item, "UsersActivated") or 0,
         completed_at=_string(item, "CompletedAt"),
         results_requested_at=_string(item, "ResultsRequestedAt"),
         message_sent_at=_string(item, "MessageSentAt"),

@@ -123,7 +123,8 @@ _OPEN = (
     "AND attribute_not_exists(ActivatedAt)"
 )
 _LINK_AND_CLAIM = (
-    "SET ContactId = :contact, UserId = :user, TokenHash = :hash, ExpiresAt = :expires, "
+    # JobId: the job that created the User, whose count of users activated the activation page moves.
+    "SET ContactId = :contact, UserId = :user, JobId = :job, TokenHash = :hash, ExpiresAt = :expires, "
     # The table's time-to-live attribute: DynamoDB deletes the link once it expired.
     "ExpiresAtEpoch = :epoch, ClaimedBy = :attempt, ClaimFor = :request, ClaimExpires = :lease"
 )
@@ -147,6 +148,7 @@ class EmailLedger:
             ":attempt": {"S": attempt},
             ":now": {"N": repr(now)},
             ":lease": {"N": repr(lease_until)},
+            ":job": {"S": job_id},
         }
         released = [c for c, how in step.settled.items() if how is Settlement.RELEASED]
         head: list[dict[str, Any]] = []
@@ -268,7 +270,7 @@ class EmailLedger:
             ":hash": {"S": link.token_hash},
             ":expires": {"S": link.expires_at},
             ":epoch": {"N": str(_epoch(link.expires_at))},
-            **{name: values[name] for name in (":attempt", ":request", ":lease")},
+            **{name: values[name] for name in (":attempt", ":request", ":lease", ":job")},
         }
         if takeover is None:
             condition = f"{_OPEN} AND (attribute_not_exists(ClaimedBy) OR ClaimedBy = :attempt)"

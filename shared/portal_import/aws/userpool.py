@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from portal_import.activate import PasswordRefused, PoolAccount
 from portal_import.aws.clients import client
 from portal_import.rules import is_valid_email
 
@@ -191,16 +192,58 @@ class UserPool:
                 raise
         self._known_groups.add(group)
 
-    def contact_of(self, username: str) -> str | None:
-        """The Contact a pool user was created for, or None when there is no such user."""
+    def _get_user(self, username: str) -> tuple[dict[str, Any], dict[str, str]] | None:
+        """AdminGetUser's answer and the user's attributes by name, or None when there is no such user."""
         try:
             found = self._cognito.admin_get_user(UserPoolId=self.user_pool_id, Username=username)
         except ClientError as error:
             if _code(error) == "UserNotFoundException":
                 return None
             raise
-        attributes = {item["Name"]: item["Value"] for item in found.get("UserAttributes", [])}
-        return attributes.get(CONTACT_ID_ATTRIBUTE, "")
+        return found, {item["Name"]: item["Value"] for item in found.get("UserAttributes", [])}
+
+    def contact_of(self, username: str) -> str | None:
+        """The Contact a pool user was created for, or None when there is no such user."""
+        got = self._get_user(username)
+        return None if got is None else got[1].get(CONTACT_ID_ATTRIBUTE, "")
+
+    def account(self, username: str) -> PoolAccount | None:
+        """The pool user `username`, or None when there is none."""
+        got = self._get_user(username)
+        if got is None:
+            return None
+        found, attributes = got
+        return PoolAccount(
+            username=found.get("Username", username),
+            enabled=bool(found.get("Enabled", True)),
+            first_name=attributes.get("given_name", ""),
+            has_email=bool(attributes.get("email")),
+        )
+
+    def password_policy(self) -> dict[str, Any]:
+        """The pool's PasswordPolicy, as DescribeUserPool states it."""
+        pool = self._cognito.describe_user_pool(UserPoolId=self.user_pool_id)["UserPool"]
+        return dict(pool.get("Policies", {}).get("PasswordPolicy", {}))
+
+    def set_password(self, username: str, password: str) -> None:
+        """Sets the user's password for good (the user is CONFIRMED and can sign in); PasswordRefused when the
+        pool's policy refuses it."""
+        try:
+            self._cognito.admin_set_user_password(
+                UserPoolId=self.user_pool_id, Username=username, Password=password, Permanent=True
+            )
+        except ClientError as error:
+            if _code(error) in ("InvalidPasswordException", "PasswordHistoryPolicyViolationException"):
+                raise PasswordRefused(_code(error)) from None  # never the message: it may quote the request
+            raise
+
+    def verify_email(self, username: str) -> None:
+        """Marks the user's email verified: the activation link reached it. It becomes the recovery channel."""
+        self._cognito.admin_update_user_attributes(
+            UserPoolId=self.user_pool_id,
+            Username=username,
+            UserAttributes=[{"Name": "email_verified", "Value": "true"}],
+        )
 
     def groups_of(self, username: str) -> list[str]:
         """The groups a pool user is in."""

@@ -1,0 +1,90 @@
+"""Activation: the set-password page and API behind the activation link (CONTRACTS §6), on the HTTP API.
+
+GET /activate?token=T answers the page; POST /activate takes `token` and `password` (and `confirm`, the second
+field of the page) form-encoded, or as JSON with `Accept: application/json` for a portal with its own page.
+Nothing of the request is logged: no event, no query string, no body.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qs
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from portal_import.activate import ActivationDeps, Answer, activate, bad_request, open_link
+from portal_import.activation_page import HTML, SECURITY_HEADERS
+from portal_import.aws.activations import ActivationStore
+from portal_import.aws.userpool import UserPool
+from portal_import.config import ActivationSettings
+from portal_import.observability import logger, metrics, tracer
+from portal_import.passwords import PasswordRules
+
+app = APIGatewayHttpResolver()
+_JSON = "application/json"
+
+
+@lru_cache(maxsize=1)
+def _deps() -> ActivationDeps:
+    settings = ActivationSettings.from_env()
+    pool = UserPool(settings.user_pool_id)
+    return ActivationDeps(
+        links=ActivationStore(settings.directory_table, settings.jobs_table),
+        pool=pool,
+        rules=PasswordRules.from_policy(pool.password_policy()),  # the pool's own, read once per container
+        portal_name=settings.portal_name,
+    )
+
+
+def _wants_json() -> bool:
+    headers = app.current_event.headers
+    return _JSON in headers.get("accept", "") or headers.get("content-type", "").startswith(_JSON)
+
+
+def _respond(answer: Answer) -> Response[str]:
+    if _wants_json():
+        body, content_type = json.dumps(answer.document), _JSON
+    else:
+        body, content_type = answer.page, HTML
+    return Response(status_code=answer.status, content_type=content_type, body=body, headers=dict(SECURITY_HEADERS))
+
+
+def _form() -> dict[str, Any] | None:
+    """The POST's fields, form-encoded or JSON; None when the body is neither."""
+    body = app.current_event.decoded_body or ""
+    if app.current_event.headers.get("content-type", "").startswith(_JSON):
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return None
+        return document if isinstance(document, dict) else None
+    return {name: values[0] for name, values in parse_qs(body, keep_blank_values=True).items()}
+
+
+@app.get("/activate")
+def show() -> Response[str]:
+    return _respond(open_link(app.current_event.get_query_string_value("token") or "", _deps()))
+
+
+@app.post("/activate")
+def submit() -> Response[str]:
+    fields = _form()
+    if fields is None:
+        return _respond(bad_request(_deps(), "The request body is neither a form nor a JSON object."))
+    token, password, confirm = (fields.get(name) for name in ("token", "password", "confirm"))
+    if not all(isinstance(value, str | None) for value in (token, password, confirm)):
+        return _respond(bad_request(_deps(), "token, password and confirm are strings."))
+    answer = activate(token or "", password or "", confirm, _deps())
+    metrics.add_metric(name="UsersActivated" if answer.status == 200 else "ActivationsRefused", unit="Count", value=1)
+    return _respond(answer)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)  # the page holds the token: never in a trace
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,116 @@
+"""The set-password page an activation link opens (CONTRACTS §6), and the headers every answer carries.
+
+Three pages: the form (new password, twice, with the pool's rules shown before they are broken), the page of a
+link that is no longer valid, and the page that says the password is set. Every value is HTML-escaped; the page
+loads nothing (its one style block is allowed by its hash) and posts only to itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from html import escape
+
+_STYLE = (
+    "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;background:#f4f5f7;color:#1d2329}"
+    "main{max-width:26rem;margin:3rem auto;padding:2rem;background:#fff;border-radius:8px;"
+    "box-shadow:0 1px 3px rgba(0,0,0,.15)}"
+    "h1{font-size:1.4rem;margin-top:0}label{display:block;margin-top:1rem;font-weight:600}"
+    "input[type=password]{box-sizing:border-box;width:100%;padding:.6rem;margin-top:.3rem;font-size:1rem;"
+    "border:1px solid #767f88;border-radius:4px}"
+    "button{margin-top:1.5rem;width:100%;padding:.7rem;font-size:1rem;font-weight:600;color:#fff;"
+    "background:#0b5cad;border:0;border-radius:4px;cursor:pointer}"
+    "button:focus,input:focus{outline:3px solid #f2a900;outline-offset:1px}"
+    ".rules{color:#4a545e;font-size:.95rem}.error{color:#a4161a;font-weight:600}"
+    ".username{font-family:ui-monospace,monospace;font-size:1.05rem}"
+)
+_STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
+
+# No script, no image, no font, no frame: the page's own style, and a form that posts back to the page only.
+CONTENT_SECURITY_POLICY = (
+    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",  # the page holds the token; no cache keeps it
+    "Pragma": "no-cache",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "no-referrer",  # the token is in the page's URL: no link sends it on
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+}
+
+HTML = "text/html; charset=utf-8"
+
+GONE_SENTENCE = (
+    "This link is no longer valid: it was used already, it expired, or a newer one was sent. "
+    "Ask your administrator for a new one."
+)
+
+
+def _page(portal_name: str, title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="referrer" content="no-referrer">\n'
+        f"<title>{escape(title)} · {escape(portal_name)}</title>\n<style>{_STYLE}</style>\n</head>\n"
+        f"<body>\n<main>\n{body}</main>\n</body>\n</html>\n"
+    )
+
+
+def form_page(
+    *,
+    portal_name: str,
+    first_name: str,
+    username: str,
+    token: str,
+    rules: str,
+    min_length: int,
+    error: str = "",
+) -> str:
+    """The form: the user's name, their username (what they sign in with), the rules and two password fields.
+    `error` (a refusal of the last try) is announced to screen readers and tied to the first field."""
+    greeting = f"Welcome, {escape(first_name)}" if first_name else "Welcome"
+    described = "rules error" if error else "rules"
+    alert = f'<p id="error" class="error" role="alert">{escape(error)}</p>\n' if error else ""
+    field = (
+        'type="password" autocomplete="new-password" required '
+        f'minlength="{min_length}" maxlength="256" aria-describedby="{described}"'
+    )
+    body = (
+        f"<h1>{greeting}</h1>\n"
+        f"<p>Set a password for {escape(portal_name)}. You sign in with the username "
+        f'<span class="username">{escape(username)}</span> and this password.</p>\n'
+        f"{alert}"
+        '<form method="post" action="activate">\n'
+        f'<input type="hidden" name="token" value="{escape(token)}">\n'
+        # For password managers: the account the new password belongs to.
+        f'<input type="text" name="username" value="{escape(username)}" autocomplete="username" hidden readonly>\n'
+        f'<p id="rules" class="rules">{escape(rules)}</p>\n'
+        f'<label for="password">New password</label>\n<input id="password" name="password" {field} autofocus>\n'
+        f'<label for="confirm">New password again</label>\n<input id="confirm" name="confirm" {field}>\n'
+        '<button type="submit">Set password</button>\n</form>\n'
+    )
+    return _page(portal_name, "Set your password", body)
+
+
+def gone_page(*, portal_name: str) -> str:
+    """The page of an unknown, used or expired link: the same for each, so it tells nothing about the token."""
+    body = f"<h1>This link is no longer valid</h1>\n<p>{escape(GONE_SENTENCE)}</p>\n"
+    return _page(portal_name, "Link no longer valid", body)
+
+
+def done_page(*, portal_name: str, username: str) -> str:
+    body = (
+        '<h1 role="status">Your password is set</h1>\n'
+        f"<p>Sign in to {escape(portal_name)} with the username "
+        f'<span class="username">{escape(username)}</span> and your new password.</p>\n'
+    )
+    return _page(portal_name, "Password set", body)
+
+
+def bad_request_page(*, portal_name: str, sentence: str) -> str:
+    """A request the page never sends (no token, no password): what is missing."""
+    body = f'<h1>Something is missing</h1>\n<p class="error" role="alert">{escape(sentence)}</p>\n'
+    return _page(portal_name, "Something is missing", body)
