@@ -17,7 +17,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from portal_import.aws import clients, directory, ledger, ratelimit, userpool
+from portal_import.aws import activations, clients, directory, ledger, ratelimit, userpool
+from portal_import.aws.activations import ActivationStore
 from portal_import.aws.directory import Directory, PortalUser
 from portal_import.aws.ledger import Commit, EmailLedger, NewLink, Settlement
 from portal_import.aws.ratelimit import SendSlots
@@ -44,6 +45,14 @@ COGNITO_GRANTS = {
     "cognito-idp:AdminGetUser",
     "cognito-idp:AdminAddUserToGroup",
     "cognito-idp:CreateGroup",
+}
+# What the activation page does in the pool: read the pool's password rules and the link's user (enabled?), set
+# its password for good and mark its email verified. It creates no user and changes no group.
+ACTIVATION_GRANTS = {
+    "cognito-idp:DescribeUserPool",
+    "cognito-idp:AdminGetUser",
+    "cognito-idp:AdminSetUserPassword",
+    "cognito-idp:AdminUpdateUserAttributes",
 }
 
 # What each function may do, as "action resource [if condition]": the calls its code path makes, nothing more.
@@ -128,6 +137,13 @@ GRANTS = {
         "dynamodb:UpdateItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # the email ledger
         "dynamodb:BatchGetItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",
         "sns:Publish NotificationTopic",  # the emails-sent notice
+    },
+    "ActivationFunction": {
+        "dynamodb:Query DirectoryTable/index/ByTokenHash",  # a link by its token's hash
+        "dynamodb:GetItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # the link's item, read consistently
+        "dynamodb:UpdateItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # held, released, marked used
+        "dynamodb:UpdateItem JobsTable if dynamodb:Attributes=pk|UsersActivated",  # the job's count, nothing else
+        *(f"{action} UserPool" for action in ACTIVATION_GRANTS),
     },
     "AggregatorFunction": {
         "s3:GetObject ImportBucket/work/*",
@@ -238,6 +254,8 @@ def test_only_the_functions_that_put_users_in_the_pool_may_act_in_it_and_only_in
         # resource, unconditioned
         for function in POOL_USERS:
             assert cognito.pop(function) == {f"{action} {pool}" for action in COGNITO_GRANTS}, (stack, function)
+        # and the activation page's are what it calls, on that pool only
+        assert cognito.pop("ActivationFunction") == {f"{action} {pool}" for action in ACTIVATION_GRANTS}, stack
         # and no other function may do anything in any pool
         assert {name: grants for name, grants in cognito.items() if grants} == {}, stack
 
@@ -371,7 +389,7 @@ def _fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def directory_table(sam_template: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """The directory table created on moto from the template's own properties, TTL included."""
+    """The directory table created on moto from the template's own properties, its index included."""
     _fake_credentials(monkeypatch)
     properties = sam_template["Resources"]["DirectoryTable"]["Properties"]
     clients.client.cache_clear()
@@ -382,32 +400,45 @@ def directory_table(sam_template: dict[str, Any], monkeypatch: pytest.MonkeyPatc
             BillingMode=properties["BillingMode"],
             AttributeDefinitions=properties["AttributeDefinitions"],
             KeySchema=properties["KeySchema"],
-        )
-        ttl = properties["TimeToLiveSpecification"]
-        ddb.update_time_to_live(
-            TableName="directory",
-            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": ttl["Enabled"]},
+            GlobalSecondaryIndexes=properties["GlobalSecondaryIndexes"],
         )
         yield {"name": "directory", "client": ddb}
     clients.client.cache_clear()
 
 
-def test_an_expired_activation_link_is_deleted_by_the_directory_table(directory_table: dict[str, Any]) -> None:
+def test_a_link_is_found_by_its_hash_and_its_item_outlives_it(
+    sam_template: dict[str, Any], directory_table: dict[str, Any]
+) -> None:
     ddb = directory_table["client"]
+    ddb.create_table(
+        TableName="jobs",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
     # Given a User's activation link stored the way the email sender stores it (claimed in the email ledger)
     link = NewLink(contact_id="C1", user_id="U1", token_hash="ab" * 32, expires_at="2030-01-02T03:04:05Z")
     EmailLedger(directory_table["name"], "jobs").commit(
         Commit(claims=[link]), job_id="J1", request="J1", attempt="a", lease_until=time.time() + 60, now=time.time()
     )
-    # When DynamoDB looks for the table's time-to-live attribute on the item
-    ttl = ddb.describe_time_to_live(TableName=directory_table["name"])["TimeToLiveDescription"]
-    item = ddb.get_item(TableName=directory_table["name"], Key={"pk": {"S": "CONTACT#C1"}, "sk": {"S": "ACTIVATION"}})[
-        "Item"
-    ]
-    # Then it finds the link's expiry there, in epoch seconds, so the item goes once the link expired
-    assert ttl["TimeToLiveStatus"] == "ENABLED"
-    expires = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
-    assert int(item[ttl["AttributeName"]]["N"]) == int(expires.timestamp())
+    # When the activation page looks for it by the token's hash, and the User activates
+    store = ActivationStore(directory_table["name"], "jobs")
+    found = store.find("ab" * 32)
+    assert found is not None
+    assert (found.contact_id, found.user_id, found.job_id) == ("C1", "U1", "J1")
+    assert found.expires == datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()
+    hold = store.hold(found, "ab" * 32, time.time())
+    assert hold is not None
+    assert store.mark_activated(found, hold, time.time())
+    # Then the hash finds nothing any more, but the item stays: DynamoDB deletes none of it (no time to live),
+    # so who was sent a link and who activated is kept after the link expired or was used
+    assert store.find("ab" * 32) is None
+    assert "TimeToLiveSpecification" not in sam_template["Resources"]["DirectoryTable"]["Properties"]
+    item = ddb.get_item(TableName=directory_table["name"], Key={"pk": {"S": "CONTACT#C1"}, "sk": {"S": "ACTIVATION"}})
+    assert "ActivatedAt" in item["Item"]
+    assert "TokenHash" not in item["Item"]
+    jobs = ddb.get_item(TableName="jobs", Key={"pk": {"S": "J1"}})["Item"]
+    assert jobs["UsersActivated"] == {"N": "1"}
 
 
 class _RecordingDynamoDB:
@@ -602,3 +633,63 @@ def test_the_cognito_calls_the_worker_code_makes_are_those_granted_on_the_pool_i
     # and the limiters pacing those calls are items its conditioned grant lets it write (and reads on the table)
     assert _within(limiters.keys["dynamodb:PutItem"], _leading_keys(role, "dynamodb:PutItem", "JobsTable"))
     assert "dynamodb:GetItem JobsTable" in _grants(role)
+
+
+class _RecordingActivations:
+    """Stands in for the DynamoDB client of the activation store: answers one link, records each key and each
+    attribute name a write names, by table."""
+
+    def __init__(self) -> None:
+        self.keys: dict[tuple[str, str], set[str]] = defaultdict(set)  # (action, table) -> partition keys
+        self.attributes: dict[str, set[str]] = defaultdict(set)  # table -> attribute names written
+
+    def _write(self, action: str, call: dict[str, Any]) -> None:
+        self.keys[action, call["TableName"]].add(call["Key"]["pk"]["S"])
+        names = re.findall(r"\b([A-Z][A-Za-z]+)\b", call["UpdateExpression"])
+        self.attributes[call["TableName"]].update(n for n in names if n not in {"SET", "REMOVE", "ADD", "DELETE"})
+
+    def query(self, **call: Any) -> dict[str, Any]:
+        self.keys["dynamodb:Query", f"{call['TableName']}/index/{call['IndexName']}"].add("TokenHash")
+        return {"Items": [{"pk": {"S": "CONTACT#C1"}, "sk": {"S": "ACTIVATION"}, "TokenHash": {"S": "ab"}}]}
+
+    def get_item(self, **call: Any) -> dict[str, Any]:
+        self.keys["dynamodb:GetItem", call["TableName"]].add(call["Key"]["pk"]["S"])
+        item = {"pk": {"S": "CONTACT#C1"}, "TokenHash": {"S": "ab"}, "UserId": {"S": "U1"}, "JobId": {"S": "J1"}}
+        return {"Item": {**item, "ExpiresAtEpoch": {"N": "2000000000"}}}
+
+    def update_item(self, **call: Any) -> dict[str, Any]:
+        self._write("dynamodb:UpdateItem", call)
+        return {}
+
+    def transact_write_items(self, **call: Any) -> dict[str, Any]:
+        for action in call["TransactItems"]:
+            self._write("dynamodb:UpdateItem", action["Update"])  # a transaction's Update needs UpdateItem
+        return {}
+
+
+def test_the_activation_page_writes_only_what_its_grants_allow(
+    deployed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # moto evaluates no IAM condition. Given the activation store's requests for one link, recorded
+    ddb = _RecordingActivations()
+    monkeypatch.setattr(activations, "client", lambda service: ddb)
+    store = ActivationStore("directory", "jobs")
+    link = store.find("ab")
+    assert link is not None
+    hold = store.hold(link, "ab", 1e9)
+    assert hold is not None
+    store.release(link, hold)
+    store.mark_activated(link, hold, 1e9)
+    # Then the link's items are Contacts' (CONTACT#…), and of the job it writes only its count of users activated
+    role = _roles(deployed)["ActivationFunction"]
+    for action in ("dynamodb:GetItem", "dynamodb:UpdateItem"):
+        assert _within(ddb.keys[action, "directory"], _leading_keys(role, action, "DirectoryTable")), action
+    assert ddb.keys["dynamodb:Query", "directory/index/ByTokenHash"]
+    (allowed,) = [
+        set(operator["dynamodb:Attributes"])
+        for statement in _statements(role)
+        if "JobsTable" in [_name(resource) for resource in _list(statement["Resource"])]
+        for operator in statement.get("Condition", {}).values()
+    ]
+    assert ddb.keys["dynamodb:UpdateItem", "jobs"] == {"J1"}
+    assert ddb.attributes["jobs"] | {"pk"} <= allowed

@@ -1,0 +1,205 @@
+"""The activation link's decisions with plain values: the pool's password rules, the pages, and GET/POST on fakes
+of the link store and the pool."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass, field, replace
+
+import pytest
+
+from portal_import.activate import ActivationDeps, Link, PasswordRefused, PoolAccount, activate, open_link
+from portal_import.activation import hash_token
+from portal_import.activation_page import CONTENT_SECURITY_POLICY, SECURITY_HEADERS, form_page
+from portal_import.passwords import PasswordRules
+
+TOKEN = "q3Vb_8rT-x0aLmN5pQ2sUv7wYz1cDe4fGh6jKo9iR0E"
+NOW = 1_900_000_000.0
+GOOD = "Corr3ct-Horse!"
+
+
+@dataclass
+class FakeLinks:
+    link: Link | None
+    holds: list[str] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+    activated: list[str] = field(default_factory=list)
+
+    def find(self, token_hash: str) -> Link | None:
+        return self.link if token_hash == hash_token(TOKEN) else None
+
+    def hold(self, link: Link, token_hash: str, now: float) -> str | None:
+        if self.holds and not self.released:  # held by the first request still
+            return None
+        self.holds.append(f"hold-{len(self.holds)}")
+        return self.holds[-1]
+
+    def release(self, link: Link, hold: str) -> None:
+        self.released.append(hold)
+
+    def mark_activated(self, link: Link, hold: str, now: float) -> bool:
+        self.activated.append(hold)
+        self.link = replace(link, activated=True)
+        return True
+
+
+@dataclass
+class FakePool:
+    user: PoolAccount | None
+    refuse: bool = False
+    passwords: list[str] = field(default_factory=list)
+    verified: list[str] = field(default_factory=list)
+
+    def account(self, username: str) -> PoolAccount | None:
+        return self.user if self.user and self.user.username == username else None
+
+    def set_password(self, username: str, password: str) -> None:
+        if self.refuse:
+            raise PasswordRefused("InvalidPasswordException")
+        self.passwords.append(password)
+
+    def verify_email(self, username: str) -> None:
+        self.verified.append(username)
+
+
+def _deps(
+    *, link: Link | None = None, user: PoolAccount | None = None, refuse: bool = False
+) -> tuple[ActivationDeps, FakeLinks, FakePool]:
+    links = FakeLinks(link or Link("C1", "U1", "J1", expires=NOW + 3600, activated=False, held_until=0))
+    pool = FakePool(user or PoolAccount("U1", enabled=True, first_name="Zoë <b>", has_email=True), refuse=refuse)
+    return ActivationDeps(links, pool, PasswordRules(min_length=12), "Acme & Co", clock=lambda: NOW), links, pool
+
+
+def test_the_rules_sentence_names_each_rule_the_policy_sets() -> None:
+    rules = PasswordRules.from_policy({"MinimumLength": 10, "RequireSymbols": False, "RequireUppercase": False})
+    assert rules.sentence() == (
+        "A password has at least 10 characters, with a lowercase letter and a number, and no space at its start or end."
+    )
+    assert PasswordRules.from_policy({}).sentence().startswith("A password has at least 8 characters, with an upper")
+
+
+@pytest.mark.parametrize(
+    ("password", "allowed"),
+    [
+        (GOOD, True),
+        ("corr3ct-horse!", False),  # no uppercase
+        ("CORR3CT-HORSE!", False),  # no lowercase
+        ("Correct-Horse!", False),  # no number
+        ("Corr3ctHorse12", False),  # no symbol
+        ("C0rr3ct horse", True),  # a space is a symbol
+        (" Corr3ct-Horse!", False),  # but not at the start
+        ("Sh0rt-Pass!", False),  # 11 characters
+        ("ÉCOLE-çàé-ñ3!", False),  # Cognito counts basic Latin letters only: çàéñ are no lowercase letter
+        ("A1-" + "a" * 253, True),
+        ("A1-" + "a" * 254, False),  # over 256 characters
+    ],
+)
+def test_a_password_is_allowed_as_cognito_counts_it(password: str, allowed: bool) -> None:
+    assert PasswordRules(min_length=12).allows(password) is allowed
+
+
+def test_opening_a_valid_link_shows_the_form_with_the_name_the_username_and_the_rules_escaped() -> None:
+    deps, links, pool = _deps()
+    answer = open_link(TOKEN, deps)
+    assert answer.status == 200
+    assert "Welcome, Zoë &lt;b&gt;" in answer.page
+    assert "Acme &amp; Co" in answer.page and "Acme & Co" not in answer.page
+    assert '<span class="username">U1</span>' in answer.page
+    assert PasswordRules(min_length=12).sentence() in answer.page
+    assert f'name="token" value="{TOKEN}"' in answer.page
+    assert 'minlength="12"' in answer.page
+    assert not links.holds and not pool.passwords  # opening changes nothing
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["unknown token", "used", "expired", "disabled user", "no pool user", "empty token"],
+)
+def test_every_link_that_cannot_be_used_gets_the_same_410_page(case: str) -> None:
+    link = Link("C1", "U1", "J1", expires=NOW + 3600, activated=case == "used", held_until=0)
+    if case == "expired":
+        link = replace(link, expires=NOW - 1)
+    user = PoolAccount("U1" if case != "no pool user" else "U2", case != "disabled user", "Zoë", True)
+    deps, _, pool = _deps(link=link, user=user)
+    token = {"unknown token": TOKEN[::-1], "empty token": ""}.get(case, TOKEN)
+    shown, posted = open_link(token, deps), activate(token, GOOD, GOOD, deps)
+    reference = open_link(TOKEN[::-1], _deps()[0])
+    assert (shown.status, posted.status) == (410, 410 if token else 400)
+    assert shown.page == reference.page  # nothing tells one case from another
+    assert not pool.passwords
+
+
+def test_a_weak_password_is_refused_with_the_rules_and_the_link_stays_valid() -> None:
+    deps, links, pool = _deps()
+    answer = activate(TOKEN, "weak", "weak", deps)
+    assert answer.status == 400
+    assert answer.document == {
+        "error": "password-refused",
+        "message": "This password is not accepted. " + PasswordRules(min_length=12).sentence(),
+    }
+    assert 'role="alert"' in answer.page and 'aria-describedby="rules error"' in answer.page
+    assert not links.holds and not pool.passwords
+    assert activate(TOKEN, GOOD, GOOD, deps).status == 200
+
+
+def test_two_different_passwords_are_refused_before_the_pool_is_asked() -> None:
+    deps, links, pool = _deps()
+    answer = activate(TOKEN, GOOD, GOOD + "x", deps)
+    assert answer.status == 400
+    assert "not the same" in answer.document["message"]
+    assert not links.holds and not pool.passwords
+
+
+def test_a_password_the_pool_refuses_gives_the_hold_back() -> None:
+    deps, links, _ = _deps(refuse=True)
+    answer = activate(TOKEN, GOOD, None, deps)
+    assert answer.status == 400
+    assert links.released == links.holds == ["hold-0"]
+    assert not links.activated
+
+
+def test_a_good_password_is_set_once_the_email_verified_and_the_link_used() -> None:
+    deps, links, pool = _deps()
+    first = activate(TOKEN, GOOD, None, deps)
+    assert first.status == 200
+    assert first.document == {"status": "activated", "username": "U1"}
+    assert "Your password is set" in first.page
+    assert pool.passwords == [GOOD] and pool.verified == ["U1"]
+    assert links.activated == ["hold-0"]
+    assert activate(TOKEN, GOOD, None, deps).status == 410
+    assert open_link(TOKEN, deps).status == 410
+
+
+def test_a_user_without_an_email_is_activated_without_verifying_one() -> None:
+    deps, _, pool = _deps(user=PoolAccount("U1", True, "", has_email=False))
+    assert activate(TOKEN, GOOD, GOOD, deps).status == 200
+    assert pool.verified == []
+
+
+def test_a_link_held_by_another_request_is_not_valid_for_this_one() -> None:
+    deps, links, pool = _deps()
+    links.holds.append("someone else")
+    assert activate(TOKEN, GOOD, GOOD, deps).status == 410
+    assert not pool.passwords
+
+
+def test_a_request_without_token_or_password_says_what_is_missing() -> None:
+    deps, _, _ = _deps()
+    for token, password in (("", GOOD), (TOKEN, "")):
+        answer = activate(token, password, None, deps)
+        assert answer.status == 400
+        assert answer.document["error"] == "bad-request"
+
+
+def test_the_page_loads_nothing_and_its_style_is_the_one_the_policy_allows() -> None:
+    page = form_page(portal_name="P", first_name="", username="U1", token=TOKEN, rules="r", min_length=8)
+    assert "<script" not in page and "src=" not in page and "href=" not in page
+    (style,) = re.findall(r"<style>(.*?)</style>", page, re.S)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in CONTENT_SECURITY_POLICY
+    assert "default-src 'none'" in CONTENT_SECURITY_POLICY and "frame-ancestors 'none'" in CONTENT_SECURITY_POLICY
+    assert SECURITY_HEADERS["Cache-Control"] == "no-store"
+    assert SECURITY_HEADERS["Referrer-Policy"] == "no-referrer"
+    assert SECURITY_HEADERS["X-Frame-Options"] == "DENY"
