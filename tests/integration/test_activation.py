@@ -1,0 +1,228 @@
+"""The activation link on the whole local stack (CONTRACTS §6): the page and the API answered by the activation
+function through the HTTP API's routes, the password set in the pool, and what the link may do only once."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import boto3
+import pytest
+
+from portal_import.activate import ActivationDeps, Answer, activate
+from portal_import.activation import hash_token
+from portal_import.aws.activations import ActivationStore
+from portal_import.aws.ledger import EmailLedger
+from portal_import.aws.userpool import UserPool
+from portal_import.passwords import PasswordRules
+from portal_import_local.http_api import HttpRequest
+from portal_import_local.runtime import LocalRuntime
+
+from .test_resend import deployment_of, import_with_emails, resend
+
+GOOD = "Corr3ct-Horse-Battery!"
+_LINK = re.compile(r"(https?://[^\s<>\"]+/activate\?token=[A-Za-z0-9_\-]+)")
+
+
+@pytest.fixture(autouse=True)
+def _own_default_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # Deployment sets boto3's default session: undone after
+
+
+def emails(runtime: LocalRuntime) -> list[EmailMessage]:
+    return [message_from_bytes(raw, policy=policy.default) for raw in runtime.sent_emails()]  # type: ignore[misc]
+
+
+def link_of(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    (link,) = set(_LINK.findall(body.get_content()))
+    return link
+
+
+def get(runtime: LocalRuntime, link: str) -> tuple[int, dict[str, str], str]:
+    url = urlsplit(link)
+    status, headers, body = runtime.answer_http(HttpRequest("GET", url.path, url.query, {"host": url.netloc}, b""))
+    return status, headers, body.decode()
+
+
+def post(runtime: LocalRuntime, link: str, password: str, *, as_json: bool = False) -> tuple[int, Any]:
+    url = urlsplit(link)
+    token = url.query.removeprefix("token=")
+    if as_json:
+        headers = {"content-type": "application/json", "accept": "application/json", "host": url.netloc}
+        body = json.dumps({"token": token, "password": password}).encode()
+    else:
+        headers = {"content-type": "application/x-www-form-urlencoded", "host": url.netloc}
+        body = urlencode({"token": token, "password": password, "confirm": password}).encode()
+    status, _, answer = runtime.answer_http(HttpRequest("POST", url.path, "", headers, body))
+    return status, json.loads(answer) if as_json else answer.decode()
+
+
+def sign_in(runtime: LocalRuntime, username: str, password: str) -> dict[str, Any]:
+    cognito = runtime.session.client("cognito-idp")
+    tokens = cognito.initiate_auth(
+        ClientId=runtime.stack.user_pool_client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": username, "PASSWORD": password},
+    )["AuthenticationResult"]
+    payload = tokens["IdToken"].split(".")[1]
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return claims
+
+
+def pool_user(runtime: LocalRuntime, username: str) -> dict[str, Any]:
+    found: dict[str, Any] = runtime.session.client("cognito-idp").admin_get_user(
+        UserPoolId=runtime.stack.user_pool_id, Username=username
+    )
+    return found
+
+
+def test_the_link_sets_the_password_once_and_the_user_signs_in_with_the_role(
+    runtime: LocalRuntime, tmp_path: Path
+) -> None:
+    # Given an import whose activation emails went out
+    job_id = import_with_emails(runtime, "activate.csv")
+    message = emails(runtime)[0]
+    link = link_of(message)
+    assert link.startswith(runtime.stack.portal_url + "/activate?token=")
+    rows = {row.user_id: row for row in deployment_of(runtime).users(deployment_of(runtime).job(job_id))}
+
+    # When the person opens the link
+    status, headers, page = get(runtime, link)
+    # Then the page is the form, answered with headers that keep the token to this page
+    assert status == 200
+    assert '<form method="post" action="activate">' in page
+    assert headers["cache-control"] == "no-store"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY"
+    (username,) = re.findall(r'<span class="username">([^<]+)</span>', page)
+    assert username in rows
+
+    # When they send a weak password: 400, the rules, and the link still valid
+    status, answer = post(runtime, link, "weak", as_json=True)
+    assert status == 400
+    assert answer["message"].startswith("This password is not accepted. A password has at least 12 characters")
+    assert get(runtime, link)[0] == 200
+    # When they send a good one: 200, and they sign in with the Role the file gave them
+    status, page = post(runtime, link, GOOD)
+    assert status == 200
+    assert "Your password is set" in page
+    claims = sign_in(runtime, username, GOOD)
+    assert claims["cognito:groups"] == [rows[username].role]
+    user = pool_user(runtime, username)
+    assert user["UserStatus"] == "CONFIRMED"
+    assert {"Name": "email_verified", "Value": "true"} in user["UserAttributes"]
+    # Then the link is used: 410 for GET and POST, the job counts the user activated, `users` says so
+    assert get(runtime, link)[0] == 410
+    assert post(runtime, link, GOOD + "2")[0] == 410
+    deployment = deployment_of(runtime)
+    job = deployment.job(job_id)
+    assert job.users_activated == 1
+    (listed,) = [u for u in deployment.users(job) if u.user_id == username]
+    assert listed.activation == "activated"
+    # and a resend never reaches them again
+    done = resend(runtime, job_id, listed.contact_id)
+    assert done.queued == []
+    assert [left.reason for left in done.left_out] == ["has already activated their account"]
+    # and the token, the passwords and the address appear in no function's log line
+    logs = (tmp_path / "logs.jsonl").read_text(encoding="utf-8")
+    assert "Portal user activated" in logs
+    for secret in (link.rsplit("=", 1)[1], GOOD, "weak", str(message["To"])):
+        assert secret not in logs
+
+
+def test_a_newer_link_makes_the_older_one_invalid(runtime: LocalRuntime) -> None:
+    # Given a user's first link, and a resend that sent them a second one
+    job_id = import_with_emails(runtime, "newer.csv")
+    old = link_of(emails(runtime)[0])
+    (username,) = re.findall(r'<span class="username">([^<]+)</span>', get(runtime, old)[2])
+    deployment = deployment_of(runtime)
+    (contact,) = [u.contact_id for u in deployment.users(deployment.job(job_id)) if u.user_id == username]
+    assert len(resend(runtime, job_id, contact).queued) == 1
+    new = link_of(emails(runtime)[-1])
+    assert new != old
+    # When the older one is opened or posted / Then it is no longer valid, and the newer one works
+    assert get(runtime, old)[0] == 410
+    assert post(runtime, old, GOOD)[0] == 410
+    assert get(runtime, new)[0] == 200
+    assert post(runtime, new, GOOD)[0] == 200
+    ledger = EmailLedger(runtime.stack.directory_table, runtime.stack.jobs_table)
+    assert ledger.records([contact])[contact].activated
+
+
+def test_of_two_requests_racing_with_one_token_at_most_one_sets_the_password(runtime: LocalRuntime) -> None:
+    # Given a link, and two requests that both found it valid before either took it
+    import_with_emails(runtime, "race.csv")
+    token = link_of(emails(runtime)[0]).rsplit("=", 1)[1]
+    both_read = threading.Barrier(2, timeout=10)
+
+    class Racing(ActivationStore):
+        def hold(self, link: Any, token_hash: str, now: float) -> str | None:
+            both_read.wait()  # each request has read the link as valid
+            return super().hold(link, token_hash, now)
+
+    pool = UserPool(runtime.stack.user_pool_id)
+    deps = ActivationDeps(
+        links=Racing(runtime.stack.directory_table, runtime.stack.jobs_table),
+        pool=pool,
+        rules=PasswordRules.from_policy(pool.password_policy()),
+        portal_name="Portal",
+    )
+    answers: list[Answer] = []
+
+    def request(password: str) -> None:
+        answers.append(activate(token, password, password, deps))
+
+    # When both go on at once, each with its own password
+    threads = [threading.Thread(target=request, args=(GOOD + suffix,)) for suffix in ("A", "B")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then exactly one succeeded, and its password is the one that signs in
+    assert sorted(answer.status for answer in answers) == [200, 410]
+    (won,) = [answer for answer in answers if answer.status == 200]
+    username = won.document["username"]
+    signed = [p for p in (GOOD + "A", GOOD + "B") if _signs_in(runtime, username, p)]
+    assert len(signed) == 1
+    assert ActivationStore(runtime.stack.directory_table, runtime.stack.jobs_table).find(hash_token(token)) is None
+
+
+def _signs_in(runtime: LocalRuntime, username: str, password: str) -> bool:
+    try:
+        sign_in(runtime, username, password)
+    except runtime.session.client("cognito-idp").exceptions.NotAuthorizedException:
+        return False
+    return True
+
+
+def test_a_disabled_user_cannot_be_activated(runtime: LocalRuntime) -> None:
+    # Given a user whose pool account an administrator disabled after the email went out
+    import_with_emails(runtime, "disabled.csv")
+    link = link_of(emails(runtime)[0])
+    (username,) = re.findall(r'<span class="username">([^<]+)</span>', get(runtime, link)[2])
+    runtime.session.client("cognito-idp").admin_disable_user(UserPoolId=runtime.stack.user_pool_id, Username=username)
+    # When the link is opened or posted / Then it is not valid, and no password was set
+    assert get(runtime, link)[0] == 410
+    assert post(runtime, link, GOOD)[0] == 410
+    assert pool_user(runtime, username)["UserStatus"] != "CONFIRMED"
+
+
+def test_a_route_the_api_does_not_have_is_404_and_a_body_that_is_no_form_is_400(runtime: LocalRuntime) -> None:
+    base = urlsplit(runtime.stack.portal_url)
+    assert runtime.answer_http(HttpRequest("PUT", "/activate", "", {}, b""))[0] == 404
+    assert runtime.answer_http(HttpRequest("GET", "/elsewhere", "", {}, b""))[0] == 404
+    status, _, body = runtime.answer_http(
+        HttpRequest("POST", "/activate", "", {"content-type": "application/json", "host": base.netloc}, b"[1, 2]")
+    )
+    assert status == 400
+    assert "neither a form nor a JSON object" in body.decode()
