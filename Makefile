@@ -14,7 +14,7 @@ AWSCLI_VERSION := 1.45.11
 AWSCLI_VENV := .venv-awscli
 AWSCLI_STAMP := $(AWSCLI_VENV)/.installed-$(AWSCLI_VERSION)
 
-.PHONY: install demo test unit integration e2e lint format typecheck checkov awscli clean bench soak
+.PHONY: install demo test unit integration e2e lint format typecheck checkov awscli chromium screenshot clean bench soak
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,17 @@ $(AWSCLI_STAMP):
 
 awscli: $(AWSCLI_STAMP)
 
+## chromium: Debian's chromium, which Playwright drives in the activation page's browser test (Playwright's own
+## browsers are not downloaded); apt-get as root, or through sudo
+chromium:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+## screenshot: the browser test again, keeping its picture of the page as docs/activation-page.png (the README's)
+screenshot: $(STAMP) $(AWSCLI_STAMP) chromium
+	PORTAL_IMPORT_KEEP_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/e2e/test_activation_serve.py
+
 $(CHECKOV_STAMP):
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
@@ -42,7 +53,7 @@ demo: $(STAMP)
 	$(BIN)/portal-import local run local/portal_import_local/sample/import.csv --send-activation-email
 
 ## test: lint, type-check, checkov, then every suite (unit, infrastructure incl. cfn-lint, integration, end-to-end)
-test: lint typecheck checkov awscli
+test: lint typecheck checkov awscli chromium
 	$(BIN)/python -m pytest -q
 
 unit: $(STAMP)
@@ -51,7 +62,7 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/python -m pytest -q tests/integration tests/infrastructure
 
-e2e: $(STAMP) $(AWSCLI_STAMP)
+e2e: $(STAMP) $(AWSCLI_STAMP) chromium
 	$(BIN)/python -m pytest -q tests/e2e
 
 lint: $(STAMP)

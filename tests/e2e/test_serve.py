@@ -82,7 +82,16 @@ def _rows(body: bytes) -> list[dict[str, str]]:
 
 def test_an_s3_client_drops_a_file_and_collects_its_results(served: Served) -> None:
     # Given the ready line, and an administrator's inbox: an SQS queue subscribed to the topic
-    assert set(served.ready) == {"endpoint", "bucket", "topicArn", "region", "userPoolId", "userPoolClientId"}
+    assert set(served.ready) == {
+        "endpoint",
+        "bucket",
+        "topicArn",
+        "region",
+        "userPoolId",
+        "userPoolClientId",
+        "portalUrl",
+    }
+    assert served.ready["portalUrl"] == served.ready["endpoint"]  # the activation page is served here too
     sqs, s3 = served.client("sqs"), served.client("s3")
     inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
