@@ -138,9 +138,9 @@ def _form(deps: ActivationDeps, account: PoolAccount, token: str, *, status: int
 def refusal(password: str, confirm: str | None, rules: PasswordRules) -> str:
     """Why a new password is refused before the pool is asked ("" when it is not)."""
     if confirm is not None and confirm != password:
-        return "The two passwords are not the same. Type the same new password in both fields."
+        return "The two passwords are not the same: type the same new password in both fields."
     if not rules.allows(password):
-        return f"This password is not accepted. {rules.sentence()}"
+        return rules.refusal()
     return ""
 
 
@@ -163,7 +163,7 @@ def activate(token: str, password: str, confirm: str | None, deps: ActivationDep
         deps.pool.set_password(account.username, password)
     except PasswordRefused:
         deps.links.release(link, hold)
-        return _form(deps, account, token, status=400, error=f"This password is not accepted. {deps.rules.sentence()}")
+        return _form(deps, account, token, status=400, error=deps.rules.refusal())
     except Exception:
         deps.links.release(link, hold)  # the password was not set: the link stays valid for another try
         raise

@@ -50,6 +50,11 @@ class PasswordRules:
             text += ", with " + (", ".join(needs[:-1]) + " and " + needs[-1] if len(needs) > 1 else needs[0])
         return text + ", and no space at its start or end."
 
+    def refusal(self) -> str:
+        """What a refused password is told, the rules included, in one sentence."""
+        rules = self.sentence()
+        return f"This password is not accepted: {rules[0].lower()}{rules[1:]}"
+
     def allows(self, password: str) -> bool:
         """Whether the pool's policy accepts `password` (the pool still has the last word)."""
         if not self.min_length <= len(password) <= MAX_PASSWORD_CHARS or password != password.strip(" "):

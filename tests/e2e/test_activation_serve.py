@@ -195,7 +195,7 @@ def test_a_link_from_the_outbox_sets_the_password_once_and_a_resend_replaces_it(
     assert (headers["cache-control"], headers["referrer-policy"]) == ("no-store", "no-referrer")
     # a weak password: 400 with the rules, and the link still valid
     status, _, page = http("POST", served.ready["portalUrl"] + "/activate", {"token": token, "password": "weak"})
-    assert status == 400 and "A password has at least 12 characters" in page
+    assert status == 400 and "This password is not accepted: a password has at least 12 characters" in page
     assert http("GET", link)[0] == 200
     # a good one: 200, and they sign in with the Role the file gave them
     form = {"token": token, "password": GOOD, "confirm": GOOD}

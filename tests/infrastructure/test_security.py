@@ -3,6 +3,7 @@ expire; each function granted only what its code calls; and every check checkov 
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections import defaultdict
@@ -693,3 +694,28 @@ def test_the_activation_page_writes_only_what_its_grants_allow(
     ]
     assert ddb.keys["dynamodb:UpdateItem", "jobs"] == {"J1"}
     assert ddb.attributes["jobs"] | {"pk"} <= allowed
+
+
+def test_the_activation_page_is_throttled_and_its_access_log_holds_no_token(sam_template: dict[str, Any]) -> None:
+    resources = sam_template["Resources"]
+    api = resources["ActivationApi"]["Properties"]
+    # Given the activation page's HTTP API / Then every route is throttled at the operator's rate
+    throttle = api["DefaultRouteSettings"]
+    assert throttle["ThrottlingRateLimit"] == throttle["ThrottlingBurstLimit"] == {"Ref": "ActivationRequestsPerSecond"}
+    assert int(sam_template["Parameters"]["ActivationRequestsPerSecond"]["Default"]) <= 30  # UserAccountRecovery
+    # and its access log lines are JSON of the request's id, route, status and timing: no query string (the
+    # token of GET), no body (the token and password of POST), no header (a Referer)
+    line = api["AccessLogSettings"]["Format"]
+    fields = json.loads(line)
+    assert set(fields) == {"requestId", "time", "route", "status", "latencyMs", "ip", "error"}
+    for variable in re.findall(r"\$context\.[A-Za-z.]+", line):
+        assert not re.search(r"path|query|header|body|input|request\.", variable.removeprefix("$context.")), variable
+    group = resources[api["AccessLogSettings"]["DestinationArn"]["Fn::GetAtt"][0]]
+    assert group["Type"] == "AWS::Logs::LogGroup" and group["Properties"]["RetentionInDays"] <= 365
+
+
+def test_the_activation_function_keeps_the_page_out_of_traces_and_logs_no_event() -> None:
+    source = (ROOT / "functions" / "activation" / "app.py").read_text(encoding="utf-8")
+    # The page holds the token (its form's hidden field): X-Ray must not record the response, nor the logger the event
+    assert "@tracer.capture_lambda_handler(capture_response=False)" in source
+    assert "log_event=True" not in source and "print(" not in source

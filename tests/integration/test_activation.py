@@ -110,7 +110,7 @@ def test_the_link_sets_the_password_once_and_the_user_signs_in_with_the_role(
     # When they send a weak password: 400, the rules, and the link still valid
     status, answer = post(runtime, link, "weak", as_json=True)
     assert status == 400
-    assert answer["message"].startswith("This password is not accepted. A password has at least 12 characters")
+    assert answer["message"].startswith("This password is not accepted: a password has at least 12 characters")
     assert get(runtime, link)[0] == 200
     # When they send a good one: 200, and they sign in with the Role the file gave them
     status, page = post(runtime, link, GOOD)

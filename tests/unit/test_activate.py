@@ -137,7 +137,8 @@ def test_a_weak_password_is_refused_with_the_rules_and_the_link_stays_valid() ->
     assert answer.status == 400
     assert answer.document == {
         "error": "password-refused",
-        "message": "This password is not accepted. " + PasswordRules(min_length=12).sentence(),
+        "message": "This password is not accepted: a password has at least 12 characters, with an uppercase letter, "
+        "a lowercase letter, a number and a symbol such as ! or %, and no space at its start or end.",
     }
     assert 'role="alert"' in answer.page and 'aria-describedby="rules error"' in answer.page
     assert not links.holds and not pool.passwords
