@@ -719,3 +719,18 @@ def test_the_activation_function_keeps_the_page_out_of_traces_and_logs_no_event(
     # The page holds the token (its form's hidden field): X-Ray must not record the response, nor the logger the event
     assert "@tracer.capture_lambda_handler(capture_response=False)" in source
     assert "log_event=True" not in source and "print(" not in source
+
+
+def test_only_the_portals_own_origin_may_post_to_the_activation_api_from_a_browser(
+    sam_template: dict[str, Any],
+) -> None:
+    cors = sam_template["Resources"]["ActivationApi"]["Properties"]["CorsConfiguration"]
+    condition, when_set, otherwise = cors["Fn::If"]
+    # Given PortalUrl set (a portal with its own page) / Then that URL's scheme and host, POST only; else no CORS
+    assert condition == "HasPortalUrl" and otherwise == {"Ref": "AWS::NoValue"}
+    ((origin,),) = [when_set["AllowOrigins"]]
+    parts = origin["Fn::Join"][1]
+    split = {"Fn::Split": ["/", {"Ref": "PortalUrl"}]}
+    assert parts == [{"Fn::Select": [0, split]}, "//", {"Fn::Select": [2, split]}]  # https: + // + host[:port]
+    assert when_set["AllowMethods"] == ["POST"]
+    assert sam_template["Conditions"]["HasPortalUrl"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "PortalUrl"}, ""]}]}
