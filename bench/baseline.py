@@ -63,6 +63,7 @@ def _create_directory_table(ddb: Any) -> str:
         TableName=name,
         AttributeDefinitions=properties["AttributeDefinitions"],
         KeySchema=properties["KeySchema"],
+        GlobalSecondaryIndexes=properties.get("GlobalSecondaryIndexes", []),
         BillingMode=properties.get("BillingMode", "PAY_PER_REQUEST"),
     )
     return name

@@ -35,7 +35,7 @@ def new_users(cloud: Any, load_event: Any) -> list[dict[str, Any]]:
 def activation_token(message: Any) -> str:
     body = message.get_body(preferencelist=("plain",)).get_content()
     (link,) = [word for word in body.split() if "/activate?" in word]
-    assert link.startswith("https://portal.example.com/activate?")
+    assert link.startswith("http://127.0.0.1:4566/activate?")  # PortalUrl empty: the stack's own page (local)
     (token,) = parse_qs(urlparse(link).query)["token"]
     return str(token)
 
@@ -150,7 +150,7 @@ def test_tokens_are_kept_only_as_hashes_that_expire(
     # Then no token is there in the clear, only its hash
     assert not [token for token in tokens if token in stored]
     assert all(hashlib.sha256(token.encode()).hexdigest() in stored for token in tokens)
-    # and each link's item carries the expiry as epoch seconds, the table's time-to-live attribute
+    # and each link's item carries the expiry, also as epoch seconds (what `users` compares with the clock)
     links = [item for item in items if "TokenHash" in item]
     assert len(links) == len(new_users)
     for item in links:
