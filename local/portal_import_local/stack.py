@@ -24,6 +24,8 @@ STACK_NAME = "portal-import-local"
 ARTIFACT_BUCKET = "portal-import-local-artifacts"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
+# What a local stack is given unless told otherwise: a sender (the template asks every deploy for one).
+SENDER_PARAMETERS = {"SenderAddress": "no-reply@example.com"}
 # Where `local serve` listens unless told otherwise, and so where the links of a `local run` point.
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
 
@@ -177,6 +179,29 @@ def _take_out_http_apis(transformed: dict[str, Any], values: TemplateValues, api
     transformed["Outputs"] = values.replace_references(transformed.get("Outputs", {}))
 
 
+def _verify_email_identities(transformed: dict[str, Any], values: TemplateValues, ses: Any) -> None:
+    """moto's CloudFormation does not create AWS::SES::EmailIdentity: each whose condition holds is verified through
+    the API (moto verifies at once), its DKIM records as SES would give them, and taken out of the template."""
+    resources = transformed["Resources"]
+    for logical_id in [k for k, v in resources.items() if v["Type"] == "AWS::SES::EmailIdentity"]:
+        resource = resources.pop(logical_id)
+        if not values.holds(resource.get("Condition")):
+            continue
+        identity = str(values.resolve(resource["Properties"]["EmailIdentity"]))
+        attributes = {"Ref": identity}
+        if "@" in identity:
+            ses.verify_email_identity(EmailAddress=identity)
+        else:
+            ses.verify_domain_identity(Domain=identity)
+            tokens = ses.verify_domain_dkim(Domain=identity)["DkimTokens"]
+            for number, token in enumerate(tokens, start=1):
+                attributes[f"DkimDNSTokenName{number}"] = f"{token}._domainkey.{identity}"
+                attributes[f"DkimDNSTokenValue{number}"] = f"{token}.dkim.amazonses.com"
+        values.resolve_to(logical_id, attributes)
+    transformed["Resources"] = values.replace_references(resources)
+    transformed["Outputs"] = values.replace_references(transformed.get("Outputs", {}))
+
+
 def _http_routes(sam_template: dict[str, Any]) -> dict[tuple[str, str], str]:
     """Each HttpApi event of the SAM template: (method, path) -> the function that answers it."""
     return {
@@ -193,6 +218,7 @@ def provision(
 ) -> Stack:
     """Creates the stack on the (already active) moto; `session` is the runtime's own, not the functions'.
     `api_endpoint` is where the stack's HTTP API answers (`local serve`'s own address)."""
+    parameters = {**SENDER_PARAMETERS, **parameters}
     moto_patches.install()
     root = template_path.parent
     sam_template = load_template(template_path)
@@ -203,6 +229,7 @@ def provision(
     values = TemplateValues(transformed, parameters, stack_name=STACK_NAME, region=REGION, account=ACCOUNT)
     create_cognito_resources(transformed, values, session.client("cognito-idp"))
     _take_out_http_apis(transformed, values, api_endpoint)
+    _verify_email_identities(transformed, values, session.client("ses"))
 
     s3 = session.client("s3")
     s3.create_bucket(Bucket=ARTIFACT_BUCKET)

@@ -181,7 +181,7 @@ def _name(value: Any) -> str:
         text = text.replace(f"${{{variable}}}", _name(replacement))
     text = _ARN_PREFIX.sub("", re.sub(r"\$\{(\w+)\.Arn\}", r"\1", text))
     # The splitter names the bucket as it is built (the template explains why), not through its ARN.
-    return str(text).replace("${AWS::StackName}-imports-${AWS::AccountId}", "ImportBucket")
+    return str(text).replace("${AWS::StackName}-imports-${AWS::AccountId}-${AWS::Region}", "ImportBucket")
 
 
 def _statements(role: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -711,7 +711,8 @@ def test_the_activation_page_is_throttled_and_its_access_log_holds_no_token(sam_
     for variable in re.findall(r"\$context\.[A-Za-z.]+", line):
         assert not re.search(r"path|query|header|body|input|request\.", variable.removeprefix("$context.")), variable
     group = resources[api["AccessLogSettings"]["DestinationArn"]["Fn::GetAtt"][0]]
-    assert group["Type"] == "AWS::Logs::LogGroup" and group["Properties"]["RetentionInDays"] <= 365
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
 def test_the_activation_function_keeps_the_page_out_of_traces_and_logs_no_event() -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -143,8 +144,10 @@ def test_alarms_watch_every_dead_letter_queue_and_every_function(transformed: di
         assert properties["AlarmActions"] == [{"Ref": "AlarmTopic"}]
         (total,) = [m for m in properties["Metrics"] if m.get("ReturnData")]
         stats = [m for m in properties["Metrics"] if "MetricStat" in m]
-        # the expression adds up every metric of the alarm
-        assert sorted(total["Expression"].split(" + ")) == sorted(m["Id"] for m in stats)
+        # the expression adds up every metric of the alarm, each filled with 0 where it has no data point
+        terms = total["Expression"].split(" + ")
+        assert all(re.fullmatch(r"FILL\(\w+, 0\)", term) for term in terms), terms
+        assert sorted(term[5:-4] for term in terms) == sorted(m["Id"] for m in stats)
         values = [m["MetricStat"]["Metric"]["Dimensions"][0]["Value"] for m in stats]
         return {next(iter(v.values())) if "Ref" in v else v["Fn::GetAtt"][0] for v in values}
 
@@ -165,4 +168,4 @@ def test_alarms_watch_every_dead_letter_queue_and_every_function(transformed: di
     assert {queue: metrics[queue] for queue in drained} == dict.fromkeys(drained, "NumberOfMessagesReceived")
     assert watched("FunctionErrorsAlarm") == functions
     assert watched("FunctionThrottlesAlarm") == functions
-    assert resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+    assert resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}

@@ -1,0 +1,208 @@
+"""What a deployed stack does for its operators, as template.yaml states it: alarms that fire on one failure and
+reach the alarm topic, logs kept a bounded time, the records of who was given access kept through a stack
+mistake, bounded concurrency, the sender's identity created, and a layer built for what it claims.
+
+CloudWatch's semantics are modelled from its documentation (Metric Math syntax and functions; alarms'
+TreatMissingData): a metric that published no data point in a period has no value there; arithmetic between time
+series has a value only where every operand has one; FILL(m, v) has m's value where m has one and v elsewhere; a
+missing result with TreatMissingData notBreaching does not breach. moto evaluates no alarm, so this is a model
+checked against the documentation, not against AWS.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_TERM = re.compile(r"FILL\((\w+), (\d+(?:\.\d+)?)\)|(\w+)")
+
+
+def evaluate(expression: str, values: dict[str, float | None]) -> float | None:
+    """One period of a sum of metrics (`a + FILL(b, 0) + …`) as CloudWatch evaluates it; None: no value."""
+    total = 0.0
+    for term in expression.split(" + "):
+        match = _TERM.fullmatch(term.strip())
+        assert match, f"the model knows only sums of metrics and FILL: {term!r}"
+        filled, fill_value, plain = match.groups()
+        value = values[filled or plain]
+        if value is None and filled:
+            value = float(fill_value)
+        if value is None:
+            return None  # one operand without a data point: no value for the sum
+        total += value
+    return total
+
+
+def fires(alarm: dict[str, Any], values: dict[str, float | None]) -> bool:
+    properties = alarm["Properties"]
+    assert properties["ComparisonOperator"] == "GreaterThanThreshold"
+    assert properties["EvaluationPeriods"] == 1
+    (total,) = [m for m in properties["Metrics"] if m.get("ReturnData")]
+    value = evaluate(total["Expression"], values)
+    if value is None:
+        return properties.get("TreatMissingData") == "breaching"
+    return value > float(properties["Threshold"])
+
+
+ALARMS = ("DeadLettersAlarm", "FunctionErrorsAlarm", "FunctionThrottlesAlarm")
+
+
+@pytest.mark.parametrize("name", ALARMS)
+def test_each_alarm_fires_on_one_failure_of_one_metric_while_the_others_publish_nothing(
+    sam_template: dict[str, Any], name: str
+) -> None:
+    alarm = sam_template["Resources"][name]
+    metrics = [m["Id"] for m in alarm["Properties"]["Metrics"] if "MetricStat" in m]
+    assert all(
+        m["MetricStat"]["Stat"] in ("Sum", "Maximum") for m in alarm["Properties"]["Metrics"] if "MetricStat" in m
+    )
+    for failing in metrics:
+        # Given one function that failed once (one message in one dead-letter queue), and nothing else ran
+        values: dict[str, float | None] = dict.fromkeys(metrics, None)
+        values[failing] = 1.0
+        # Then the alarm fires
+        assert fires(alarm, values), (name, failing)
+    # and it stays quiet when nothing published, or everything published zeros
+    assert not fires(alarm, dict.fromkeys(metrics, None))
+    assert not fires(alarm, dict.fromkeys(metrics, 0.0))
+
+
+def test_a_plain_sum_would_stay_quiet_when_the_others_publish_nothing() -> None:
+    # The form the alarms had: it needs every metric to have a data point, which idle functions never publish
+    assert evaluate("f0 + f1", {"f0": 1.0, "f1": None}) is None
+    assert evaluate("FILL(f0, 0) + FILL(f1, 0)", {"f0": 1.0, "f1": None}) == 1.0
+
+
+def test_the_alarm_topic_is_one_cloudwatch_can_publish_to(sam_template: dict[str, Any]) -> None:
+    resources = sam_template["Resources"]
+    topic = resources["AlarmTopic"]["Properties"]
+    # Given the alarms' topic: its key is the stack's own (CloudWatch cannot use the AWS managed SNS key)
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+    key = resources["AlarmTopicKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    (cloudwatch,) = [
+        s for s in key["KeyPolicy"]["Statement"] if s["Principal"].get("Service") == "cloudwatch.amazonaws.com"
+    ]
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    # and its policy lets this account's alarms publish
+    (policy,) = [r for r in resources.values() if r["Type"] == "AWS::SNS::TopicPolicy"]
+    assert policy["Properties"]["Topics"] == [{"Ref": "AlarmTopic"}]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (statement["Principal"], statement["Action"]) == ({"Service": "cloudwatch.amazonaws.com"}, "sns:Publish")
+    # and every alarm publishes there, on alarm and back to OK
+    for name in ALARMS:
+        properties = resources[name]["Properties"]
+        assert properties["AlarmActions"] == properties["OKActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_only_the_functions_publish_to_the_results_topic_so_the_managed_key_serves_it(
+    sam_template: dict[str, Any],
+) -> None:
+    resources = sam_template["Resources"]
+    assert resources["NotificationTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+    text = str({k: v for k, v in resources.items() if v["Type"] in ("AWS::Events::Rule", "AWS::S3::Bucket")})
+    # no rule targets it and no bucket notifies it: a service principal would need a key policy the managed key lacks
+    assert "NotificationTopic" not in text and "AlarmTopic" not in text
+    for name, resource in resources.items():
+        if resource["Type"] == "AWS::CloudWatch::Alarm":
+            assert "NotificationTopic" not in str(resource), name
+
+
+def test_every_log_group_is_kept_for_the_retention_the_operator_sets(sam_template: dict[str, Any]) -> None:
+    resources = sam_template["Resources"]
+    functions = {n: r for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    groups = {n: r for n, r in resources.items() if r["Type"] == "AWS::Logs::LogGroup"}
+    for name, function in functions.items():
+        # Given each function / Then its lines go to a log group of the stack's
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert group in groups, name
+    # and every log group of the stack (the functions' and the API's access log) keeps them LogRetentionDays
+    assert len(groups) == len(functions) + 1
+    for name, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+    allowed = sam_template["Parameters"]["LogRetentionDays"]["AllowedValues"]
+    assert sam_template["Parameters"]["LogRetentionDays"]["Default"] in allowed
+
+
+@pytest.mark.parametrize("name", ["DirectoryTable", "JobsTable", "ImportBucket"])
+def test_who_was_given_access_and_every_result_outlive_a_stack_deleted_or_replaced(
+    sam_template: dict[str, Any], name: str
+) -> None:
+    resource = sam_template["Resources"][name]
+    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    if resource["Type"] == "AWS::DynamoDB::Table":
+        assert resource["Properties"]["DeletionProtectionEnabled"] is True
+
+
+def test_every_queue_consumer_runs_at_most_as_many_instances_as_a_parameter_says(sam_template: dict[str, Any]) -> None:
+    capped = {}
+    for name, resource in sam_template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in resource["Properties"].get("Events", {}).values():
+            if event["Type"] == "SQS":
+                capped[name] = event["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+    assert capped == {
+        "SplitContinuationFunction": {"Ref": "QueueConsumerConcurrency"},
+        "WorkerFunction": {"Ref": "WorkerConcurrency"},
+        "DeadLetterFunction": {"Ref": "QueueConsumerConcurrency"},
+        "EmailSenderFunction": 2,  # more senders would not send faster: the shared limiter sets the rate
+        "EmailDeadLetterFunction": {"Ref": "QueueConsumerConcurrency"},
+        "AggregatorFunction": {"Ref": "QueueConsumerConcurrency"},
+    }
+    for parameter in ("WorkerConcurrency", "QueueConsumerConcurrency"):
+        spec = sam_template["Parameters"][parameter]
+        assert 2 <= spec["MinValue"] <= int(spec["Default"]) <= 10  # SQS's smallest cap is 2
+
+
+def test_the_sender_identity_is_created_as_the_operator_chooses_and_its_dkim_records_are_outputs(
+    sam_template: dict[str, Any],
+) -> None:
+    resources, outputs = sam_template["Resources"], sam_template["Outputs"]
+    assert "Default" not in sam_template["Parameters"]["SenderAddress"]  # every deploy says who sends
+    assert sam_template["Parameters"]["SenderIdentity"]["AllowedValues"] == ["address", "domain", "existing"]
+    address, domain = resources["SenderAddressIdentity"], resources["SenderDomainIdentity"]
+    assert (address["Type"], address["Condition"]) == ("AWS::SES::EmailIdentity", "SenderIsAddress")
+    assert address["Properties"]["EmailIdentity"] == {"Ref": "SenderAddress"}
+    assert (domain["Type"], domain["Condition"]) == ("AWS::SES::EmailIdentity", "SenderIsDomain")
+    assert domain["Properties"]["EmailIdentity"] == {"Fn::Select": [1, {"Fn::Split": ["@", {"Ref": "SenderAddress"}]}]}
+    for number in (1, 2, 3):
+        record = outputs[f"SenderDkimRecord{number}"]
+        assert record["Condition"] == "SenderIsDomain"
+        assert f"DkimDNSTokenName{number}" in record["Value"]["Fn::Sub"]
+        assert f"DkimDNSTokenValue{number}" in record["Value"]["Fn::Sub"]
+    assert "SenderIdentity" in outputs
+
+
+def test_samconfig_names_a_region_and_the_parameters_an_operator_decides() -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))["default"]
+    assert config["global"]["parameters"]["region"]
+    overrides = config["deploy"]["parameters"]["parameter_overrides"]
+    assert "SenderIdentity=" in overrides and "LogRetentionDays=" in overrides
+
+
+def test_the_bucket_name_holds_the_region_so_a_second_region_of_the_account_deploys(
+    sam_template: dict[str, Any],
+) -> None:
+    name = sam_template["Resources"]["ImportBucket"]["Properties"]["BucketName"]["Fn::Sub"]
+    assert name == "${AWS::StackName}-imports-${AWS::AccountId}-${AWS::Region}"
+
+
+def test_the_layer_claims_the_runtime_and_architecture_it_is_built_for(sam_template: dict[str, Any]) -> None:
+    layer = sam_template["Resources"]["SharedLayer"]["Properties"]
+    functions = sam_template["Globals"]["Function"]
+    assert layer["CompatibleRuntimes"] == [functions["Runtime"]]
+    assert layer["CompatibleArchitectures"] == functions["Architectures"]
+    build = (ROOT / "shared" / "Makefile").read_text(encoding="utf-8")
+    assert "--python-version $(LAMBDA_PYTHON)" in build and "LAMBDA_PYTHON ?= 3.12" in build
+    assert functions["Runtime"] == "python3.12" and functions["Architectures"] == ["arm64"]
+    assert "manylinux2014_aarch64" in build
+    assert "--no-compile" in build  # no bytecode of the building machine's Python
+    assert "-name __pycache__ -prune -exec rm -rf" in build
