@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,7 +221,6 @@ def provision(
     `api_endpoint` is where the stack's HTTP API answers (`local serve`'s own address)."""
     parameters = {**SENDER_PARAMETERS, **parameters}
     moto_patches.install()
-    root = template_path.parent
     sam_template = load_template(template_path)
     transformed = transform_template(
         sam_template, artifact_bucket=ARTIFACT_BUCKET, parameters=parameters, iam_client=session.client("iam")
@@ -230,8 +230,31 @@ def provision(
     create_cognito_resources(transformed, values, session.client("cognito-idp"))
     _take_out_http_apis(transformed, values, api_endpoint)
     _verify_email_identities(transformed, values, session.client("ses"))
+    _upload_placeholder_code(transformed, session.client("s3"))
+    stack, physical = _create_stack(transformed, parameters, session.client("cloudformation"))
+    _apply_what_moto_skips(transformed, physical, values, session)
+    triggers, dead_letters = _queue_triggers(mappings, physical, session.client("sqs"))
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+    return Stack(
+        bucket=outputs["ImportBucketName"],
+        topic_arn=outputs["NotificationTopicArn"],
+        directory_table=outputs["DirectoryTableName"],
+        jobs_table=outputs["JobsTableName"],
+        functions=_functions(sam_template, physical, template_path.parent, session.client("lambda")),
+        queue_triggers=triggers,
+        bucket_trigger=_bucket_trigger(notification),
+        schedule_triggers=schedules,
+        dead_letter_queues=dead_letters,
+        parameters={p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])},
+        user_pool_id=outputs.get("UserPoolId", ""),
+        user_pool_client_id=outputs.get("UserPoolClientId", ""),
+        http_routes=_http_routes(sam_template),
+        portal_url=outputs.get("PortalUrl", ""),
+    )
 
-    s3 = session.client("s3")
+
+def _upload_placeholder_code(transformed: dict[str, Any], s3: Any) -> None:
+    """Every function's and layer's code location holds a placeholder: the code runs in-process."""
     s3.create_bucket(Bucket=ARTIFACT_BUCKET)
     code = _placeholder_zip()
     for resource in transformed["Resources"].values():
@@ -239,16 +262,23 @@ def provision(
             location = resource["Properties"].get("Code") or resource["Properties"].get("Content")
             s3.put_object(Bucket=location["S3Bucket"], Key=location["S3Key"], Body=code)
 
-    cloudformation = session.client("cloudformation")
-    # moto notes each resource type it only records (the bucket policy): expected, and not for the user.
+
+def _create_stack(
+    transformed: dict[str, Any], parameters: dict[str, str], cloudformation: Any
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The stack as created, and each resource's physical id by its logical id."""
+    # moto notes each resource type it only records or skips (the bucket and topic policies): expected, and not
+    # for the user.
     logging.getLogger("moto").setLevel(logging.ERROR)
-    cloudformation.create_stack(
-        StackName=STACK_NAME,
-        TemplateBody=json.dumps(transformed),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
-    )
-    stack = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not supported by moto's CloudFormation", category=UserWarning)
+        cloudformation.create_stack(
+            StackName=STACK_NAME,
+            TemplateBody=json.dumps(transformed),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+    stack: dict[str, Any] = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
     if stack["StackStatus"] != "CREATE_COMPLETE":
         raise RuntimeError(f"the local stack could not be created: {stack.get('StackStatusReason')}")
     physical = {
@@ -256,10 +286,13 @@ def provision(
         for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=STACK_NAME)
         for summary in page["StackResourceSummaries"]
     }
+    return stack, physical
 
-    _apply_what_moto_skips(transformed, physical, values, session)
 
-    lambda_client = session.client("lambda")
+def _functions(
+    sam_template: dict[str, Any], physical: dict[str, str], root: Path, lambda_client: Any
+) -> dict[str, FunctionSpec]:
+    """Each function as Lambda holds it (its environment resolved by CloudFormation), its code in the checkout."""
     functions: dict[str, FunctionSpec] = {}
     for logical_id, resource in sam_template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
@@ -274,8 +307,13 @@ def provision(
             memory_mb=int(configuration["MemorySize"]),
             environment={k: str(v) for k, v in configuration.get("Environment", {}).get("Variables", {}).items()},
         )
+    return functions
 
-    sqs = session.client("sqs")
+
+def _queue_triggers(
+    mappings: list[dict[str, Any]], physical: dict[str, str], sqs: Any
+) -> tuple[list[QueueTrigger], dict[str, str]]:
+    """The event source mappings as the runtime delivers them, and each queue's dead-letter queue."""
     triggers: list[QueueTrigger] = []
     dead_letters: dict[str, str] = {}
     for mapping in mappings:
@@ -294,29 +332,15 @@ def provision(
         if "RedrivePolicy" in attributes:
             dlq_arn = json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"]
             dead_letters[queue_url] = sqs.get_queue_url(QueueName=dlq_arn.rsplit(":", 1)[-1])["QueueUrl"]
+    return triggers, dead_letters
 
+
+def _bucket_trigger(notification: dict[str, Any]) -> BucketTrigger:
     (lambda_configuration,) = notification["LambdaConfigurations"]
     rules = {rule["Name"]: rule["Value"] for rule in lambda_configuration["Filter"]["S3Key"]["Rules"]}
-    bucket_trigger = BucketTrigger(
+    return BucketTrigger(
         function=_logical_of(lambda_configuration["Function"]),
         events=(lambda_configuration["Event"],),
         prefix=rules.get("prefix", ""),
         suffix=rules.get("suffix", ""),
-    )
-    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
-    return Stack(
-        bucket=outputs["ImportBucketName"],
-        topic_arn=outputs["NotificationTopicArn"],
-        directory_table=outputs["DirectoryTableName"],
-        jobs_table=outputs["JobsTableName"],
-        functions=functions,
-        queue_triggers=triggers,
-        bucket_trigger=bucket_trigger,
-        schedule_triggers=schedules,
-        dead_letter_queues=dead_letters,
-        parameters={p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])},
-        user_pool_id=outputs.get("UserPoolId", ""),
-        user_pool_client_id=outputs.get("UserPoolClientId", ""),
-        http_routes=_http_routes(sam_template),
-        portal_url=outputs.get("PortalUrl", ""),
     )
