@@ -145,34 +145,44 @@ class _Sending:
             if wait > 0:
                 deps.sleep(wait)
                 continue  # look at the clock again: a sleep can end late
-            try:
-                statuses = self._send(group)
-            except (ClientError, BotoCoreError, ConnectionError, TimeoutError) as error:
-                if is_transient(error):  # still throttled after every retry: this and the rest go round again
-                    self._release(group)
-                    self.retry.extend(queue[position : len(slots)])
-                    logger.warning("Sending keeps failing; the rest is queued again", extra={"left": len(self.retry)})
-                    break
-                # Refused as a whole (e.g. the sender identity is not verified): sending again would be refused.
-                # SES's wording says what to fix ("Email address is not verified"); its requests hold no cell of
-                # the file, and the formatter scrubs the addresses it names.
-                logger.error(
-                    "Activation emails refused",
-                    extra={"emails": len(group), "error": error, "reason": str(error)[:200]},
-                )
-                statuses = ["Refused"] * len(group)
-            for recipient, status in zip(group, statuses, strict=False):
-                if status == "Success":
-                    self._settle(recipient, Settlement.SENT)
-                elif status in _TRANSIENT_STATUSES:
-                    self._release([recipient])
-                    self.retry.append(recipient)
-                else:  # refused for this address (e.g. rejected): sending it again would be refused again
-                    logger.warning("Activation email refused", extra={"row": recipient.row, "status": status})
-                    self._settle(recipient, Settlement.UNDELIVERED)
+            statuses = self._send_or_refused(group)
+            if statuses is None:  # still throttled after every retry: this and the rest go round again
+                self._release(group)
+                self.retry.extend(queue[position : len(slots)])
+                logger.warning("Sending keeps failing; the rest is queued again", extra={"left": len(self.retry)})
+                break
+            self._record(group, statuses)
             position += len(group)
         self.later = queue[len(slots) :]
         self.paused = short_of == "quota"
+
+    def _send_or_refused(self, group: list[EmailRecipient]) -> list[str] | None:
+        """SES's status for each recipient of one call; None when the call keeps failing with a passing error."""
+        try:
+            return self._send(group)
+        except (ClientError, BotoCoreError, ConnectionError, TimeoutError) as error:
+            if is_transient(error):
+                return None
+            # Refused as a whole (e.g. the sender identity is not verified): sending again would be refused.
+            # SES's wording says what to fix ("Email address is not verified"); its requests hold no cell of
+            # the file, and the formatter scrubs the addresses it names.
+            logger.error(
+                "Activation emails refused",
+                extra={"emails": len(group), "error": error, "reason": str(error)[:200]},
+            )
+            return ["Refused"] * len(group)
+
+    def _record(self, group: list[EmailRecipient], statuses: list[str]) -> None:
+        """What SES said of each recipient: sent, to send again at once, or refused for good."""
+        for recipient, status in zip(group, statuses, strict=False):
+            if status == "Success":
+                self._settle(recipient, Settlement.SENT)
+            elif status in _TRANSIENT_STATUSES:
+                self._release([recipient])
+                self.retry.append(recipient)
+            else:  # refused for this address (e.g. rejected): sending it again would be refused again
+                logger.warning("Activation email refused", extra={"row": recipient.row, "status": status})
+                self._settle(recipient, Settlement.UNDELIVERED)
 
     def _commit(self, claiming: list[EmailRecipient]) -> set[str]:
         """Writes the pending settlements and claims `claiming` (new links); returns the contact ids refused."""
