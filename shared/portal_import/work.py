@@ -212,23 +212,41 @@ def _record(chunk: RowChunk, outcomes: list[Outcome], emails: list[EmailRecipien
 
 
 def _decide(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailRecipient]]:
+    """Each row's outcome: rules 1-5 from the chunk and the directory, then rule 6 by claiming the users (or, in
+    validate mode, by looking), then the pool users; the emails of the users created."""
     outcomes: dict[int, Outcome] = {}
+    refs = _references(chunk, outcomes)
+    candidates, later_rows = _candidates(chunk, refs, deps.directory.resolve(refs.values()), outcomes)
+    created, holders = _claim(chunk, candidates, deps)
+    emails = _created_or_held(chunk, candidates, later_rows, created, holders, outcomes)
+    return [outcomes[row] for row in sorted(outcomes)], emails
 
-    def fail(row: int, contact_id: str, role: str, error: str) -> None:
-        outcomes[row] = Outcome(row=row, input_contact_id=contact_id, input_role=role, error=error)
 
+def _fail(outcomes: dict[int, Outcome], row: ChunkRow, error: str) -> None:
+    outcomes[row.row] = Outcome(row=row.row, input_contact_id=row.contact_id, input_role=row.role, error=error)
+
+
+def _references(chunk: RowChunk, outcomes: dict[int, Outcome]) -> dict[int, ContactRef]:
+    """The Contact reference of each row that passed rules 1-4 and whose ID has a form a Contact can have; the
+    others fail (their rule's error, or Contact not found)."""
     refs: dict[int, ContactRef] = {}
     for row in chunk.rows:
         if row.error:
-            fail(row.row, row.contact_id, row.role, row.error)
+            _fail(outcomes, row, row.error)
             continue
         ref = normalize_contact_id(row.contact_id.strip())
         if ref.kind == "invalid":
-            fail(row.row, row.contact_id, row.role, contact_not_found(ref, row.contact_id, row.role))
+            _fail(outcomes, row, contact_not_found(ref, row.contact_id, row.role))
         else:
             refs[row.row] = ref
+    return refs
 
-    contacts = deps.directory.resolve(refs.values())
+
+def _candidates(
+    chunk: RowChunk, refs: dict[int, ContactRef], contacts: dict[str, Contact], outcomes: dict[int, Outcome]
+) -> tuple[list[_Candidate], list[tuple[ChunkRow, _Candidate]]]:
+    """The rows whose Contact exists, one per Contact (the first row naming it), and the later rows that name a
+    Contact an earlier row of the chunk named through another ID form (decided by that row)."""
     candidates: list[_Candidate] = []
     claimed: dict[str, _Candidate] = {}  # contact id -> first row of this chunk that names it
     later_rows: list[tuple[ChunkRow, _Candidate]] = []
@@ -237,37 +255,49 @@ def _decide(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailR
             continue
         contact = contacts.get(refs[row.row].key)
         if contact is None:
-            fail(row.row, row.contact_id, row.role, contact_not_found(refs[row.row], row.contact_id, row.role))
-        elif contact.contact_id in claimed:  # the same Contact through another ID form: decided by the first
+            _fail(outcomes, row, contact_not_found(refs[row.row], row.contact_id, row.role))
+        elif contact.contact_id in claimed:
             later_rows.append((row, claimed[contact.contact_id]))
         else:
-            candidate = _Candidate(
-                source=row,
-                contact=contact,
-                wants_email=chunk.send_activation_email and is_valid_email(contact.email),
-            )
-            claimed[contact.contact_id] = candidate
-            candidates.append(candidate)
+            wants_email = chunk.send_activation_email and is_valid_email(contact.email)
+            claimed[contact.contact_id] = _Candidate(source=row, contact=contact, wants_email=wants_email)
+            candidates.append(claimed[contact.contact_id])
+    return candidates, later_rows
 
+
+def _claim(
+    chunk: RowChunk, candidates: list[_Candidate], deps: WorkDeps
+) -> tuple[dict[str, str], dict[str, PortalUser]]:
+    """The users created (contact id -> user id) and the Contacts that already had one (their users)."""
     if not candidates:
-        created, holders = {}, {}
-    elif chunk.mode == "validate":
-        holders = deps.directory.existing_users(claimed)
-        created = {c.contact.contact_id: "" for c in candidates if c.contact.contact_id not in holders}
-    else:
-        created, holders = _create_users(chunk.job_id, candidates, deps.directory)
-        # A row is created once its user is in the pool and in its Role's group, not before.
-        deps.user_pool.ensure_users(
-            [_pool_user(c, created[c.contact.contact_id]) for c in candidates if c.contact.contact_id in created],
-            deadline=deps.deadline(),
-        )
+        return {}, {}
+    if chunk.mode == "validate":
+        holders = deps.directory.existing_users(c.contact.contact_id for c in candidates)
+        return {c.contact.contact_id: "" for c in candidates if c.contact.contact_id not in holders}, holders
+    created, holders = _create_users(chunk.job_id, candidates, deps.directory)
+    # A row is created once its user is in the pool and in its Role's group, not before.
+    deps.user_pool.ensure_users(
+        [_pool_user(c, created[c.contact.contact_id]) for c in candidates if c.contact.contact_id in created],
+        deadline=deps.deadline(),
+    )
+    return created, holders
 
+
+def _created_or_held(
+    chunk: RowChunk,
+    candidates: list[_Candidate],
+    later_rows: list[tuple[ChunkRow, _Candidate]],
+    created: dict[str, str],
+    holders: dict[str, PortalUser],
+    outcomes: dict[int, Outcome],
+) -> list[EmailRecipient]:
+    """Each candidate is created, or fails by rule 6; a later row naming the same Contact fails by rule 6 too.
+    Returns the activation emails of the users created."""
     emails: list[EmailRecipient] = []
     for candidate in candidates:
         contact_id = candidate.contact.contact_id
         if contact_id in holders:
-            error = user_already_exists(contact_id, holders[contact_id].user_id)
-            fail(candidate.source.row, candidate.source.contact_id, candidate.source.role, error)
+            _fail(outcomes, candidate.source, user_already_exists(contact_id, holders[contact_id].user_id))
             continue
         outcomes[candidate.source.row] = _created(candidate.source, created[contact_id], candidate.contact, chunk)
         if candidate.wants_email and chunk.mode == "import":
@@ -278,8 +308,8 @@ def _decide(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailR
             error = user_already_exists(contact_id, holders[contact_id].user_id)
         else:
             error = user_already_exists(contact_id, created[contact_id], from_row=first.source.row)
-        fail(later.row, later.contact_id, later.role, error)
-    return [outcomes[row] for row in sorted(outcomes)], emails
+        _fail(outcomes, later, error)
+    return emails
 
 
 def _create_users(
