@@ -27,6 +27,9 @@ from botocore.exceptions import (
 )
 
 from portal_import.job import Job, JobStatus
+from portal_import.notification import columns_read
+from portal_import.options import column_metadata
+from portal_import.reader import CONTACT_ID, FIELD_CONTENTS, MAPPING_METADATA, MAPPING_OPTIONS, ROLE, normalize_name
 from portal_import.resend import ResendRefused
 from portal_import.users import UsersRefused
 from portal_import_local.deployment import (
@@ -97,6 +100,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     submit.add_argument(
         "--validate", action="store_true", help="check every row and write the result files, but create no user"
     )
+    column_arguments(submit)
     submit.add_argument("--wait", action="store_true", help="follow the job as `watch` does, then print its summary")
     _watch_options(submit)
     _json_option(submit)
@@ -175,7 +179,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     template = commands.add_parser(
         "template",
         help="write the sample CSV file (ContactId,Role and two example rows)",
-        description="The wizard's Download Sample CSV Template: writes it to PATH, or to stdout without one.",
+        description="The wizard's Download Sample CSV Template: writes it to PATH, or to stdout without one. A file "
+        "of your own whose columns have other names (a report export, say) needs no editing: submit it with "
+        "--contact-id-column and --role-column naming them.",
     )
     template.add_argument("path", metavar="PATH", nargs="?", type=Path, help="where to write it (default: stdout)")
     template.add_argument("--force", action="store_true", help="replace PATH if it exists")
@@ -207,6 +213,29 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     _json_option(load)
     load.set_defaults(admin=_directory_load)
+
+
+def column_arguments(command: argparse.ArgumentParser) -> None:
+    """Map Fields: --contact-id-column and --role-column name the file's columns whose headers do not auto-map."""
+    for field in (CONTACT_ID, ROLE):
+        command.add_argument(
+            MAPPING_OPTIONS[field],
+            type=_column_name,
+            metavar="NAME",
+            help=f"the header of the file's column that holds {FIELD_CONTENTS[field]}, when it is not named {field} "
+            f"(sets the {MAPPING_METADATA[field]} metadata; case, spaces, '_' and '-' are ignored)",
+        )
+
+
+def column_metadata_of(args: argparse.Namespace) -> dict[str, str]:
+    """The metadata --contact-id-column and --role-column ask for."""
+    return column_metadata(args.contact_id_column, args.role_column)
+
+
+def _column_name(text: str) -> str:
+    if not normalize_name(text):
+        raise argparse.ArgumentTypeError(f"'{text}' names no column: give the column's header as the file has it")
+    return text
 
 
 def _connection_options() -> argparse.ArgumentParser:
@@ -350,7 +379,7 @@ def _submit(args: argparse.Namespace) -> int:
     check_csv_name(path)
     if not path.is_file():
         raise UsageError(f"{path} does not exist or is not a file.")
-    metadata = {"mode": "validate" if args.validate else "import"}
+    metadata = {"mode": "validate" if args.validate else "import", **column_metadata_of(args)}
     if args.send_activation_email is not None:
         metadata["send-activation-email"] = "true" if args.send_activation_email else "false"
     deployment = Deployment(Target.from_options(args))
@@ -592,7 +621,11 @@ def _template(args: argparse.Namespace) -> int:
         shutil.copyfile(TEMPLATE_CSV, path)
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error.strerror}.") from None
-    _say(f"wrote {path}: fill in one ContactId and Role per row, then `portal-import submit {path}`")
+    _say(
+        f"wrote {path}: fill in one ContactId and Role per row, then `portal-import submit {path}` (a file of your "
+        "own whose columns have other names imports as it is: `portal-import submit FILE --contact-id-column NAME "
+        "--role-column NAME`)"
+    )
     return 0
 
 
@@ -632,6 +665,8 @@ def _print_report(job: Job) -> None:
     else:
         options = f"import, activation emails {'on' if job.send_activation_email else 'off'}"
     print(f"  file     {job.source_key} ({options})")
+    if job.columns:
+        print(f"  columns  {columns_read(job.columns)}")
     if job.error:
         print(f"  error    {job.error}")
     created = "would be created" if job.mode == "validate" else "created"

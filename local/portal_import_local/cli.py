@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=["import", "validate"],
         help="validate runs every check and writes the result files without creating users",
     )
+    admin.column_arguments(run)
     _email_rate_argument(run)
     run.add_argument("--out", type=Path, help="where to put the results (default ./import-results/<jobId>/)")
     run.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")

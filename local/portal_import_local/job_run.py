@@ -11,6 +11,7 @@ from typing import IO, Any
 
 from portal_import.aws.directory import Directory
 from portal_import.aws.userpool import UserPool
+from portal_import_local.admin import column_metadata_of
 from portal_import_local.cli import stack_parameters
 from portal_import_local.faults import FaultPlan
 from portal_import_local.outbox import write_outbox
@@ -38,6 +39,7 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
         metadata = {"send-activation-email": "true"} if args.send_activation_email else {}
         if args.mode:
             metadata["mode"] = args.mode
+        metadata |= column_metadata_of(args)
         started = time.monotonic()
         event = runtime.upload(args.import_csv, f"imports/{args.import_csv.name}", metadata)
         (job_id,) = runtime.deliver_s3_event(event)

@@ -42,6 +42,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "error": job.error,
         "mode": job.mode,
         "sendActivationEmail": job.send_activation_email,
+        "columns": job.columns,
         "totalRows": job.total_rows,
         "rowsDone": job.rows_done,
         "succeeded": job.succeeded,

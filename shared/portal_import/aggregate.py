@@ -58,6 +58,8 @@ def aggregate_job(job_id: str, deps: AggregateDeps, settings: AggregatorSettings
         "status": status.value,
         "error": job.error,
         "mode": job.mode,
+        # The header of the column each field was read from; null for a file refused before its header was read.
+        "columns": job.columns,
         "totalRows": counts["succeeded"] + counts["failed"],
         "succeeded": counts["succeeded"],
         "failed": counts["failed"],

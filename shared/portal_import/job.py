@@ -41,6 +41,8 @@ class Job:
     chunk_starts: list[int] = field(default_factory=list)  # the first row number of each chunk, by seq
     source_version_id: str | None = None
     roles: dict[str, bool] | None = None  # the Roles as the job found them when it started: every row is judged by them
+    # The header of the column each field is read from (ContactId, Role), once the splitter has read the header.
+    columns: dict[str, str] | None = None
     # The split's checkpoint: the chunks before split_next_seq (split_rows data records) are queued, and
     # split_handed_on says whether a continuation from there is queued too.
     split_next_seq: int = 0

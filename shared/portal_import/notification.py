@@ -8,9 +8,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from portal_import.shown import quoted
+
 IMPORT_COMPLETED = "import-completed"
 EMAILS_SENT = "emails-sent"
 DETAIL_TYPE_COMPLETED = "Import Completed"
+_SHOWN_NAME_CHARS = 60
 
 # What to do about each kind of failure, from the product's troubleshooting tips.
 _NEXT_STEPS = {
@@ -29,6 +32,11 @@ def _ascii_subject(text: str) -> str:
     # SNS subjects must be ASCII, without line breaks, and under 100 characters.
     plain = re.sub(r"[^\x20-\x7e]", "?", text)
     return plain if len(plain) < 100 else plain[:96] + "..."
+
+
+def columns_read(columns: Mapping[str, str]) -> str:
+    """Which of the file's columns were read, auto-mapped or as Map Fields named them: `ContactId from '…', …`."""
+    return ", ".join(f"{field} from {quoted(name, _SHOWN_NAME_CHARS)}" for field, name in columns.items())
 
 
 def compose(
@@ -53,7 +61,7 @@ def compose(
             "",
             f"Reason: {summary['error']}",
             "",
-            "Fix the file and upload it to imports/ again.",
+            "Fix what the reason names and upload the file to imports/ again.",
         ]
     else:
         verb = "would be created" if validate else "created"
@@ -65,6 +73,7 @@ def compose(
             f"The {'validation' if validate else 'import'} of {summary['sourceKey']} is complete "
             f"(job {summary['jobId']}).",
             "",
+            *([f"Columns: {columns_read(summary['columns'])}"] if summary.get("columns") else []),
             f"Rows: {summary['totalRows']}",
             f"Users {verb}: {summary['succeeded']}",
             f"Failed rows: {summary['failed']}",

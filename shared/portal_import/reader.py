@@ -10,7 +10,7 @@ import csv
 import io
 import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 
 CONTACT_ID = "ContactId"
 ROLE = "Role"
+# Map Fields: how an administrator names the file's column for a field, as object metadata and as the option of
+# `portal-import submit` and `local run` that sets it.
+MAPPING_METADATA = {CONTACT_ID: "contactid-column", ROLE: "role-column"}
+MAPPING_OPTIONS = {CONTACT_ID: "--contact-id-column", ROLE: "--role-column"}
+FIELD_CONTENTS = {CONTACT_ID: "the Contact IDs", ROLE: "the Role names"}
 
 DELIMITERS = (",", ";", "\t", "|")
 
@@ -37,6 +42,7 @@ _MAX_CONTROL_SHARE = 0.05
 _MAX_LINE_CHARS = 1_000_000
 _SHOWN_COLUMNS = 10
 _SHOWN_NAME_CHARS = 40
+_KEPT_NAME_CHARS = 1000
 
 _UTF8_BOM = codecs.BOM_UTF8
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
@@ -98,6 +104,23 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class ColumnMapping:
+    """Map Fields: the header of the file's column to read a field from, for a file whose headers do not auto-map
+    (None: the field is auto-mapped)."""
+
+    contact_id: str | None = None
+    role: str | None = None
+
+    def named(self) -> dict[str, str]:
+        """The header named for each field the mapping names one for."""
+        pairs = ((CONTACT_ID, self.contact_id), (ROLE, self.role))
+        return {field: name for field, name in pairs if name is not None}
+
+
+NO_MAPPING = ColumnMapping()
+
+
+@dataclass(frozen=True)
 class Record:
     row_number: int
     contact_id: str
@@ -141,13 +164,20 @@ class ImportFile:
         encoding: str,
         delimiter: str,
         limits: Limits,
+        mapping: ColumnMapping = NO_MAPPING,
     ) -> None:
         self.encoding = encoding
         self.delimiter = delimiter
         self._rows = rows
         self._header = header
-        self._columns = map_header(header)
+        self._columns = map_header(header, mapping)
         self._limits = limits
+
+    @property
+    def column_names(self) -> dict[str, str]:
+        """The header of the column each field is read from, as the file has it (without a BOM): what the summary
+        and the notification say was used."""
+        return {field: _kept_name(self._header[index]) for field, index in self._columns.items()}
 
     def records(self) -> Iterator[Record]:
         """The data records in file order, skipping blank ones; the file can be read through once."""
@@ -356,23 +386,23 @@ def _delimiter_counts(header_line: str) -> dict[str, int]:
     return counts
 
 
-def sniff_delimiter(header_line: str) -> str:
+def sniff_delimiter(header_line: str, mapping: ColumnMapping = NO_MAPPING) -> str:
     """The delimiter of a file whose header record is header_line: of comma, semicolon, tab and pipe (outside
-    quotes), the most frequent that splits it into a ContactId and a Role column, else the most frequent; comma
-    when none appears."""
+    quotes), the most frequent that splits it into a ContactId and a Role column (as the mapping names them, if
+    any), else the most frequent; comma when none appears."""
     counts = _delimiter_counts(header_line)
     ranked = sorted((delimiter for delimiter in DELIMITERS if counts[delimiter]), key=lambda d: -counts[d])
     for delimiter in ranked:
         # 'Notes; comments, more' as a column name must not outvote the comma between ContactId and Role.
-        if _maps_header(header_line, delimiter):
+        if _maps_header(header_line, delimiter, mapping):
             return delimiter
     return ranked[0] if ranked else ","
 
 
-def _maps_header(header_line: str, delimiter: str) -> bool:
+def _maps_header(header_line: str, delimiter: str, mapping: ColumnMapping) -> bool:
     try:
         names = next(csv.reader([header_line], delimiter=delimiter), [])
-        map_header(names)
+        map_header(names, mapping)
     except (csv.Error, FileRejected):
         return False
     return True
@@ -389,11 +419,12 @@ def _header_record(text: str) -> str:
     return text
 
 
-def _normalize_name(name: str) -> str:
+def normalize_name(name: str) -> str:
+    """A column name as header names are compared: without case, white space, '_', '-' or a BOM."""
     return "".join(char for char in name if not char.isspace() and char not in "_-\ufeff").casefold()
 
 
-_FIELDS_BY_NAME = {_normalize_name(field): field for field in (CONTACT_ID, ROLE)}
+_FIELDS_BY_NAME = {normalize_name(field): field for field in (CONTACT_ID, ROLE)}
 
 
 def _shown_name(name: str) -> str:
@@ -413,40 +444,110 @@ def _shown_columns(names: Sequence[str]) -> str:
     return text
 
 
-def map_header(names: Sequence[str]) -> dict[str, int]:
-    """Find the ContactId and Role columns in a header row, ignoring case, spaces, '_', '-' and a BOM."""
+def _kept_name(name: str) -> str:
+    # A header name is kept with the job and repeated in the summary and the events: one cut at a length no real
+    # header has cannot make them too large to store or send.
+    return name.replace("\ufeff", "")[:_KEPT_NAME_CHARS]
+
+
+def map_header(names: Sequence[str], mapping: ColumnMapping = NO_MAPPING) -> dict[str, int]:
+    """Find the ContactId and Role columns in a header row: the column the mapping names for a field (Map Fields),
+    else the one named after the field; names are compared as normalize_name has them."""
+    named = mapping.named()
+    columns = {field: _named_column(names, field, name) for field, name in named.items()}
+    columns |= _auto_mapped(names, [field for field in (CONTACT_ID, ROLE) if field not in named])
+    _refuse_missing_fields(names, columns)
+    if columns[CONTACT_ID] == columns[ROLE]:
+        raise _one_column(names, columns[CONTACT_ID], named)
+    return columns
+
+
+def _auto_mapped(names: Sequence[str], fields: Sequence[str]) -> dict[str, int]:
+    """The column named after each of `fields`, for those the header has one for."""
     columns: dict[str, int] = {}
     for index, name in enumerate(names):
-        field = _FIELDS_BY_NAME.get(_normalize_name(name))
-        if field is None:
+        field = _FIELDS_BY_NAME.get(normalize_name(name))
+        if field is None or field not in fields:
             continue
         if field in columns:
-            first = columns[field]
-            raise FileRejected.quoting(
-                f"The file has two {field} columns (column {first + 1} '{{first}}' "
-                f"and column {index + 1} '{{second}}'); keep one of them and upload the file again.",
-                first=_shown_name(names[first]),
-                second=_shown_name(name),
-            )
+            raise _two_columns(names, field, columns[field], index)
         columns[field] = index
+    return columns
+
+
+def _named_column(names: Sequence[str], field: str, name: str) -> int:
+    """The one column whose header is `name`, which the mapping names for `field`."""
+    key = normalize_name(name)
+    matches = [index for index, header in enumerate(names) if normalize_name(header) == key]
+    if not matches:
+        raise FileRejected.quoting(
+            f"The {MAPPING_METADATA[field]} metadata ({MAPPING_OPTIONS[field]}) names the column '{{name}}', which "
+            f"the file does not have (found columns: {{columns}}); name the column that holds "
+            f"{FIELD_CONTENTS[field]} as its header reads and upload the file again.",
+            name=_shown_name(name),
+            columns=_shown_columns(names),
+        )
+    if len(matches) > 1:
+        raise _two_columns(names, field, matches[0], matches[1])
+    return matches[0]
+
+
+def _two_columns(names: Sequence[str], field: str, first: int, second: int) -> FileRejected:
+    return FileRejected.quoting(
+        f"The file has two {field} columns (column {first + 1} '{{first}}' "
+        f"and column {second + 1} '{{second}}'); keep one of them and upload the file again.",
+        first=_shown_name(names[first]),
+        second=_shown_name(names[second]),
+    )
+
+
+def _refuse_missing_fields(names: Sequence[str], columns: Mapping[str, int]) -> None:
+    """Refuses a header that gives a field no column, saying how to name the column for it when its header has a
+    name of its own (a Salesforce report's `Contact: Contact ID`, say)."""
     found = _shown_columns(names)
     if not columns:
         raise FileRejected.quoting(
-            "The first row of the file must be a header naming the ContactId and Role columns; "
-            "add a header row such as ContactId,Role (found columns: {columns}).",
+            "The first row of the file must be a header naming the ContactId and Role columns (found columns: "
+            "{columns}); add a header row such as ContactId,Role and upload the file again, or, if the file's columns "
+            "have names of their own, upload it as it is with them named: "
+            f"`--metadata {MAPPING_METADATA[CONTACT_ID]}=NAME,{MAPPING_METADATA[ROLE]}=NAME` (aws s3 cp) or "
+            f"`portal-import submit FILE {MAPPING_OPTIONS[CONTACT_ID]} NAME {MAPPING_OPTIONS[ROLE]} NAME`.",
             columns=found,
         )
-    if CONTACT_ID not in columns:
-        raise FileRejected.quoting(
-            "The file has no ContactId column; add a column named ContactId next to Role (found columns: {columns}).",
-            columns=found,
+    for field in (CONTACT_ID, ROLE):
+        if field not in columns:
+            raise FileRejected.quoting(
+                f"The file has no {field} column (found columns: {{columns}}); rename the column that holds "
+                f"{FIELD_CONTENTS[field]} to {field} and upload the file again, or upload it as it is with that column "
+                f"named: `--metadata {MAPPING_METADATA[field]}=NAME` (aws s3 cp) or "
+                f"`portal-import submit FILE {MAPPING_OPTIONS[field]} NAME`.",
+                columns=found,
+            )
+
+
+def _one_column(names: Sequence[str], index: int, named: Mapping[str, str]) -> FileRejected:
+    """The refusal of a mapping that reads ContactId and Role from one column."""
+    column = f"column {index + 1} ('{{name}}')"
+    if len(named) == 2:
+        problem = (
+            f"The {MAPPING_METADATA[CONTACT_ID]} and {MAPPING_METADATA[ROLE]} metadata "
+            f"({MAPPING_OPTIONS[CONTACT_ID]}, {MAPPING_OPTIONS[ROLE]}) both name {column}"
         )
-    if ROLE not in columns:
-        raise FileRejected.quoting(
-            "The file has no Role column; add a column named Role next to ContactId (found columns: {columns}).",
-            columns=found,
+        fix = "name the column of each"
+    else:
+        (field,) = named
+        other = ROLE if field == CONTACT_ID else CONTACT_ID
+        problem = (
+            f"The {MAPPING_METADATA[field]} metadata ({MAPPING_OPTIONS[field]}) names {column}, which is the file's "
+            f"{other} column"
         )
-    return columns
+        fix = f"name the column that holds {FIELD_CONTENTS[field]}"
+    return FileRejected.quoting(
+        f"{problem}, but ContactId and Role must be two columns (found columns: {{columns}}); {fix} and upload the "
+        "file again.",
+        name=_shown_name(names[index]),
+        columns=_shown_columns(names),
+    )
 
 
 _UTF32 = (
@@ -456,8 +557,9 @@ _UTF32 = (
 _EMPTY = "The file is empty; add a header row ContactId,Role and one row per Contact, then upload it again."
 
 
-def open_import(chunks: Iterable[bytes], limits: Limits = Limits()) -> ImportFile:
-    """Open an import file from its byte chunks: check encoding and header now, read the rows later."""
+def open_import(chunks: Iterable[bytes], limits: Limits = Limits(), mapping: ColumnMapping = NO_MAPPING) -> ImportFile:
+    """Open an import file from its byte chunks: check encoding and header now (its columns found as the mapping
+    names them, or auto-mapped), read the rows later."""
     chunk_iterator = iter(chunks)
     prefix = _read_prefix(chunk_iterator)
     complete = len(prefix) < _PREFIX_BYTES
@@ -482,7 +584,7 @@ def open_import(chunks: Iterable[bytes], limits: Limits = Limits()) -> ImportFil
         lines = _Lines(text, decode=_decoded_line)
     if complete and not beginning.replace("\ufeff", "").strip():
         raise FileRejected(_EMPTY)
-    delimiter = sniff_delimiter(header_record)
+    delimiter = sniff_delimiter(header_record, mapping)
     rows = _Rows(lines, delimiter, limits)
 
     header = rows.next(1)
@@ -493,4 +595,4 @@ def open_import(chunks: Iterable[bytes], limits: Limits = Limits()) -> ImportFil
             "The first row of the file is empty; put the header row ContactId,Role on the first line "
             "and upload the file again."
         )
-    return ImportFile(rows, header, encoding, delimiter, limits)
+    return ImportFile(rows, header, encoding, delimiter, limits, mapping)

@@ -262,7 +262,9 @@ def checked_rows(
 ) -> tuple[ImportOptions, Iterator[ChunkRow]]:
     """The job's options, and its data records as chunk rows, rules 1-4 applied (streamed, in file order).
 
-    `roles` is the job's Role snapshot; without it, the snapshot is read from the job."""
+    The options, the Map Fields columns among them, are read from the object's metadata on every reading (the
+    continuation's and the sweeper's too), so every reading finds the same columns. `roles` is the job's Role
+    snapshot; without it, the snapshot is read from the job."""
     if dropped.size > settings.max_file_bytes:
         # int(): the S3 event model gives the size as a float, which would read "1,175.0 bytes".
         raise FileRejected(
@@ -278,8 +280,12 @@ def checked_rows(
     options = parse_options(source.metadata, send_default=settings.send_activation_email_default)
     deps.jobs.set_options(job_id, mode=options.mode, send_activation_email=options.send_activation_email)
     import_file = open_import(
-        source.chunks, Limits(max_rows=settings.max_rows, max_field_chars=settings.max_field_chars)
+        source.chunks,
+        Limits(max_rows=settings.max_rows, max_field_chars=settings.max_field_chars),
+        options.columns,
     )
+    # Kept with the job for its summary and notification: the aggregator does not read the file.
+    deps.jobs.set_columns(job_id, import_file.column_names)
     checks = FileChecks(roles)
     rows = (
         ChunkRow(

@@ -315,6 +315,58 @@ def test_template_validates_then_imports_with_explicit_names(server: Server, see
     assert imported["upload"]["key"] == "imports/sample.csv"
 
 
+def test_submit_names_the_columns_of_a_report_export_that_does_not_auto_map(server: Server, seeded: Any) -> None:
+    # Given a Salesforce report export, its headers its own, with a column the import ignores
+    (server.work / "report.csv").write_text(
+        "Account Name,Contact: Contact ID,Portal Role\n"
+        "Acme,003t5OJBMBGTVnq,Customer\n"  # a 15-character Salesforce ID
+        "Globex,003Z86oG6zRA6h30001,Partner User\n"
+        "Initech,003WKHbr4IxKAGG0001,Nobody\n",
+        encoding="utf-8",
+    )
+    columns = ("--contact-id-column", "Contact: Contact ID", "--role-column", "portal role")
+
+    # When it is submitted with its columns named, and waited for
+    result = server.run("submit", "report.csv", *columns, "--wait", "--json", *FAST)
+
+    # Then it imports as it is, and the job says which columns it read, by their headers in the file
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert (status["status"], status["succeeded"], status["failed"]) == ("COMPLETED", 2, 1)
+    assert status["columns"] == {"ContactId": "Contact: Contact ID", "Role": "Portal Role"}
+    assert (
+        "columns  ContactId from 'Contact: Contact ID', Role from 'Portal Role'"
+        in server.run("status", status["jobId"]).stdout
+    )
+    # and the results hold each row as read from the named columns
+    out = server.work / "report-results"
+    assert server.run("results", status["jobId"], "--out", out).returncode == 0
+    assert [(row["RowNumber"], row["ContactId"], row["Role"]) for row in _read_csv(out / "success.csv")] == [
+        ("2", "003uXvz8AgsBOHR0001", "Customer"),
+        ("3", "003Z86oG6zRA6h30001", "Partner User"),
+    ]
+    failure = _read_csv(out / "failure.csv")
+    assert [(row["RowNumber"], row["ContactId"], row["Role"]) for row in failure] == [
+        ("4", "003WKHbr4IxKAGG0001", "Nobody")
+    ]
+    assert failure[0]["Error"].startswith("Invalid Role")
+
+
+def test_submit_with_a_column_the_file_lacks_is_refused_listing_the_columns_found(server: Server) -> None:
+    # Given a report export / When it is submitted naming a ContactId column it does not have
+    (server.work / "report-wrong.csv").write_text("Contact: Contact ID,Portal Role\n003a,Customer\n", encoding="utf-8")
+    result = server.run("submit", "report-wrong.csv", "--contact-id-column", "Contact ID", "--wait", *FAST)
+
+    # Then the job FAILED, and one sentence on stderr names the columns the file has
+    assert result.returncode == 1, result.stderr
+    rejected = [line for line in result.stderr.splitlines() if "the file was rejected" in line]
+    assert rejected == [
+        "portal-import: the file was rejected: The contactid-column metadata (--contact-id-column) names the column "
+        "'Contact ID', which the file does not have (found columns: Contact: Contact ID, Portal Role); name the "
+        "column that holds the Contact IDs as its header reads and upload the file again."
+    ]
+
+
 def test_jobs_lists_recent_jobs_newest_first(server: Server, imported: tuple[Any, str]) -> None:
     # Given at least the worked example's job / When the jobs are listed
     _, job_id = imported

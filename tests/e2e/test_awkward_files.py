@@ -12,7 +12,6 @@ import csv
 import hashlib
 import io
 import json
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,8 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DRIVER = ROOT / "tests" / "fixtures" / "local_runs.py"
+sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+from local_runs import run_in_one_process  # noqa: E402
 
 EMPTY = "The file is empty; add a header row ContactId,Role and one row per Contact, then upload it again."
 BINARY = (
@@ -153,12 +153,17 @@ REFUSED = [
     (Case("blank-lines", codecs.BOM_UTF8 + b"\r\n \r\n"), EMPTY),
     (
         Case("no-header", b"0037KWyWfty6uEv0001,Customer\r\n003t7RWpmtcuVPw0001,Customer\r\n"),
-        "The first row of the file must be a header naming the ContactId and Role columns; "
-        "add a header row such as ContactId,Role (found columns: 0037KWyWfty6uEv0001, Customer).",
+        "The first row of the file must be a header naming the ContactId and Role columns (found columns: "
+        "0037KWyWfty6uEv0001, Customer); add a header row such as ContactId,Role and upload the file again, or, if "
+        "the file's columns have names of their own, upload it as it is with them named: "
+        "`--metadata contactid-column=NAME,role-column=NAME` (aws s3 cp) or "
+        "`portal-import submit FILE --contact-id-column NAME --role-column NAME`.",
     ),
     (
         Case("no-role-column", b"ContactId,Notes\n0037KWyWfty6uEv0001,x\n"),
-        "The file has no Role column; add a column named Role next to ContactId (found columns: ContactId, Notes).",
+        "The file has no Role column (found columns: ContactId, Notes); rename the column that holds the Role names "
+        "to Role and upload the file again, or upload it as it is with that column named: "
+        "`--metadata role-column=NAME` (aws s3 cp) or `portal-import submit FILE --role-column NAME`.",
     ),
     (
         Case("two-contact-id-columns", b"ContactId,Role,Contact ID\n0037KWyWfty6uEv0001,Customer,003a\n"),
@@ -170,8 +175,8 @@ REFUSED = [
             "no-header-personal-data",
             "0037KWyWfty6uEv0001,Customer,Renée Müller,+49 30 1234567,josé.garcía@exemple.fr\r\n".encode(),
         ),
-        "The first row of the file must be a header naming the ContactId and Role columns; add a header row such as "
-        "ContactId,Role (found columns: 0037KWyWfty6uEv0001, Customer, Renée Müller, +49 30 1234567, josé.garcía",
+        "The first row of the file must be a header naming the ContactId and Role columns (found columns: "
+        "0037KWyWfty6uEv0001, Customer, Renée Müller, +49 30 1234567, josé.garcía",
     ),
     (
         Case(
@@ -257,17 +262,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
         source.write_bytes(case.data)
         argv = ["local", "run", str(source), "--json", "--stats", "--out", str(work / case.name), *case.args]
         requests.append({"argv": argv, "parameters": case.parameters})
-    completed = subprocess.run(
-        [sys.executable, str(DRIVER)],
-        input=json.dumps(requests),
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT / 'shared'}:{ROOT / 'local'}", "HOME": str(work)},
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    results = json.loads(completed.stdout)
+    results = run_in_one_process(requests, work)
     return {
         case.name: Run(
             exit_code=result["exitCode"],

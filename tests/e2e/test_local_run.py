@@ -103,6 +103,7 @@ def test_summary_and_json_report_agree_and_add_up(mixed_import: tuple[Any, Path]
         "status",
         "error",
         "mode",
+        "columns",
         "totalRows",
         "succeeded",
         "failed",
@@ -114,6 +115,7 @@ def test_summary_and_json_report_agree_and_add_up(mixed_import: tuple[Any, Path]
         "failureKey",
     }
     assert summary["status"] == "COMPLETED" and summary["error"] is None
+    assert summary["columns"] == {"ContactId": "ContactId", "Role": "Role"}  # auto-mapped, as the file has them
     assert (summary["totalRows"], summary["succeeded"], summary["failed"]) == (40, 28, 12)
     assert summary["totalRows"] == summary["succeeded"] + summary["failed"]
     assert summary["emailsQueued"] == 21 and summary["sendActivationEmail"] is True

@@ -4,6 +4,7 @@ progress stalled, reporting every row it could not account for), and a file drop
 from __future__ import annotations
 
 import csv
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,33 @@ def test_rows_of_a_lost_chunk_are_reported_and_the_job_completes(runtime: LocalR
     assert 0 < len(lost) <= CHUNK_ROWS
     assert all("lost" in row["Error"] for row in lost)
     assert notice.attributes["status"] == "COMPLETED"
+
+
+def test_rows_of_a_lost_chunk_of_a_mapped_file_are_reported_from_its_named_columns(
+    runtime: LocalRuntime, case: Path
+) -> None:
+    # Given the case's file with headers of its own, dropped with its columns named, and one chunk of its rows lost
+    lines = case.read_text(encoding="utf-8").splitlines(keepends=True)
+    mapped = case.with_name("mapped.csv")
+    mapped.write_text("Contact: Contact ID,Portal Role\r\n" + "".join(lines[1:]), encoding="utf-8")
+    metadata = {"contactid-column": "Contact: Contact ID", "role-column": "Portal Role"}
+    (job_id,) = runtime.deliver_s3_event(runtime.upload(mapped, "imports/mapped.csv", metadata))
+    _lose_one_message(runtime, _queue_of(runtime, "WorkerFunction"))
+
+    # When the pipeline runs dry and the sweeper reads the file again for the lost rows
+    notice = runtime.run_until_done(job_id, timeout=300)
+
+    # Then every row is in the results, the lost ones with ContactId and Role as the named columns hold them
+    failure = _csv(runtime.download(f"results/{job_id}/failure.csv"))
+    success = _csv(runtime.download(f"results/{job_id}/success.csv"))
+    assert len(success) + len(failure) == ROWS
+    written = {number: row for number, row in enumerate(csv.reader(lines[1:]), start=2)}
+    lost = [row for row in failure if "lost" in row["Error"]]
+    assert lost
+    assert all([row["ContactId"], row["Role"]] == written[int(row["RowNumber"])] for row in lost)
+    assert notice.attributes["status"] == "COMPLETED"
+    summary = json.loads(runtime.download(f"results/{job_id}/summary.json"))
+    assert summary["columns"] == {"ContactId": "Contact: Contact ID", "Role": "Portal Role"}
 
 
 def test_a_lost_aggregate_request_is_asked_again(

@@ -77,6 +77,15 @@ def _csv_bytes(records: list[tuple[str, str]]) -> bytes:
     return text.getvalue().encode()
 
 
+def _report_export_bytes(records: list[tuple[str, str]]) -> bytes:
+    """The records as a Salesforce report exports them: headers of its own, an extra column, semicolons."""
+    text = io.StringIO()
+    writer = csv.writer(text, delimiter=";", lineterminator="\r\n")
+    writer.writerow(["Account Name", "Contact: Contact ID", "Portal Role"])
+    writer.writerows((f"Account {n}" if record != BLANK else "", *record) for n, record in enumerate(records))
+    return text.getvalue().encode()
+
+
 def _csv(raw: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(raw.decode("utf-8-sig").splitlines()))
 
@@ -134,6 +143,31 @@ def test_a_file_split_over_several_invocations_queues_every_row_once(
     assert job.status is JobStatus.PROCESSING
     assert (job.total_rows, job.chunk_count) == (DATA_ROWS, len(chunks))
     assert job.chunk_starts == [chunk["rows"][0]["row"] for chunk in chunks]
+
+
+def test_a_mapped_file_split_over_several_invocations_is_read_by_its_named_columns_in_each(
+    cloud: Any, load_event: Any, short_invocations: None
+) -> None:
+    # Given a report export whose headers do not auto-map, dropped with its columns named, where the splitter is
+    # short of time
+    cloud.seed_directory()
+    records = _records()
+    metadata = {"contactid-column": "Contact: Contact ID", "role-column": "Portal Role"}
+    event = cloud.upload("imports/report.csv", _report_export_bytes(records), metadata)
+
+    # When S3 notifies the splitter and each continuation it queues is delivered
+    (job_id,) = cloud.splitter(event)["jobIds"]
+    continuations = _continue_by_hand(cloud, load_event)
+
+    # Then every invocation read the named columns: each data record once, with its ContactId and Role as written
+    chunks = sorted(cloud.rows_messages(), key=lambda chunk: chunk["seq"])
+    assert continuations == len(chunks) - 1 > 1
+    read = [(row["row"], row["contactId"], row["role"]) for chunk in chunks for row in chunk["rows"]]
+    assert read == [(_row_of(index), *record) for index, record in enumerate(records) if record != BLANK]
+    # and the job knows its size and the columns it was read from
+    job = cloud.job(job_id)
+    assert (job.status, job.total_rows) == (JobStatus.PROCESSING, DATA_ROWS)
+    assert job.columns == {"ContactId": "Contact: Contact ID", "Role": "Portal Role"}
 
 
 def test_a_continuation_delivered_twice_queues_no_chunk_twice(

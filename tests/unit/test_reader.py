@@ -380,22 +380,29 @@ def test_file_without_a_header_is_rejected() -> None:
 
     # Then
     assert message == (
-        "The first row of the file must be a header naming the ContactId and Role columns; "
-        "add a header row such as ContactId,Role (found columns: 0037KWyWfty6uEv0001, Customer)."
+        "The first row of the file must be a header naming the ContactId and Role columns (found columns: "
+        "0037KWyWfty6uEv0001, Customer); add a header row such as ContactId,Role and upload the file again, or, if "
+        "the file's columns have names of their own, upload it as it is with them named: "
+        "`--metadata contactid-column=NAME,role-column=NAME` (aws s3 cp) or "
+        "`portal-import submit FILE --contact-id-column NAME --role-column NAME`."
     )
 
 
 def test_missing_contact_id_column_is_rejected() -> None:
     # Given / When / Then
     assert rejection(b"Id,Role\n003a,Customer\n") == (
-        "The file has no ContactId column; add a column named ContactId next to Role (found columns: Id, Role)."
+        "The file has no ContactId column (found columns: Id, Role); rename the column that holds the Contact IDs to "
+        "ContactId and upload the file again, or upload it as it is with that column named: "
+        "`--metadata contactid-column=NAME` (aws s3 cp) or `portal-import submit FILE --contact-id-column NAME`."
     )
 
 
 def test_missing_role_column_is_rejected() -> None:
     # Given / When / Then
     assert rejection(b"ContactId,Notes\n003a,x\n") == (
-        "The file has no Role column; add a column named Role next to ContactId (found columns: ContactId, Notes)."
+        "The file has no Role column (found columns: ContactId, Notes); rename the column that holds the Role names "
+        "to Role and upload the file again, or upload it as it is with that column named: "
+        "`--metadata role-column=NAME` (aws s3 cp) or `portal-import submit FILE --role-column NAME`."
     )
 
 
@@ -412,7 +419,7 @@ def test_long_header_is_listed_shortly() -> None:
     message = rejection(",".join(f"Column{number}" for number in range(30)).encode() + b"\n")
 
     # Then
-    assert "Column9 and 20 more)." in message
+    assert "Column9 and 20 more);" in message
 
 
 @pytest.mark.parametrize(
@@ -459,7 +466,7 @@ def test_control_characters_in_a_rejected_header_are_not_echoed() -> None:
     message = rejection(b'"Contact\nNumber",Ro\x1ble\n003a,C\n')
 
     # Then the sentence stays on one line and shows what it cannot print as an escape
-    assert message.endswith("(found columns: Contact Number, Ro\\x1ble).")
+    assert "(found columns: Contact Number, Ro\\x1ble);" in message
 
 
 def test_too_many_rows_is_rejected_mid_stream_after_the_allowed_rows() -> None:
@@ -652,9 +659,7 @@ def test_ctrl_z_before_the_end_stays_in_its_cell() -> None:
 
 def test_invisible_characters_in_a_rejected_header_are_shown_as_escapes() -> None:
     # Given / When / Then
-    assert rejection("Contact\u202eId,Ro\u200ble\n".encode()).endswith(
-        "(found columns: Contact\\u202eId, Ro\\u200ble)."
-    )
+    assert "(found columns: Contact\\u202eId, Ro\\u200ble);" in rejection("Contact\u202eId,Ro\u200ble\n".encode())
 
 
 def test_a_rejection_that_quotes_the_file_logs_without_it() -> None:
@@ -664,9 +669,9 @@ def test_a_rejection_that_quotes_the_file_logs_without_it() -> None:
 
     # Then the sentence for the uploader quotes the row, the one for logs leaves it out
     assert "Renée Müller, +49 30 1234567" in str(caught.value)
-    assert caught.value.loggable == (
-        "The first row of the file must be a header naming the ContactId and Role columns; "
-        "add a header row such as ContactId,Role (found columns: <columns left out>)."
+    assert caught.value.loggable.startswith(
+        "The first row of the file must be a header naming the ContactId and Role columns (found columns: "
+        "<columns left out>); add a header row"
     )
 
 

@@ -130,6 +130,16 @@ class JobStore:
             ExpressionAttributeValues={":mode": {"S": mode}, ":send": {"BOOL": send_activation_email}},
         )
 
+    def set_columns(self, job_id: str, columns: Mapping[str, str]) -> None:
+        """Records the header of the column each field is read from (ContactId and Role)."""
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": job_id}},
+            UpdateExpression="SET #columns = :columns",
+            ExpressionAttributeNames={"#columns": "Columns"},
+            ExpressionAttributeValues={":columns": {"M": {field: {"S": name} for field, name in columns.items()}}},
+        )
+
     def snapshot_roles(self, job_id: str, roles: Mapping[str, bool]) -> dict[str, bool]:
         """Keeps the Roles a job is judged by, taken once; returns the snapshot that stands (an earlier one, if any)."""
         response = self._ddb.update_item(
@@ -299,6 +309,12 @@ def _roles(item: dict[str, Any]) -> dict[str, bool] | None:
     return {name: bool(active["BOOL"]) for name, active in value["M"].items()} if value else None
 
 
+def _columns(item: dict[str, Any]) -> dict[str, str] | None:
+    value = item.get("Columns")
+    # A map comes back in no particular order: sorted, ContactId comes before Role wherever the columns are shown.
+    return {field: name["S"] for field, name in sorted(value["M"].items())} if value else None
+
+
 def _job_from_item(item: dict[str, Any]) -> Job:
     mode = _string(item, "Mode")
     return Job(
@@ -315,6 +331,7 @@ def _job_from_item(item: dict[str, Any]) -> Job:
         chunk_starts=[int(value["N"]) for value in item.get("ChunkStarts", {}).get("L", [])],
         source_version_id=_string(item, "SourceVersionId"),
         roles=_roles(item),
+        columns=_columns(item),
         split_next_seq=_number(item, "SplitNextSeq") or 0,
         split_rows=_number(item, "SplitRows") or 0,
         split_handed_on=item.get("SplitHandedOn", {}).get("BOOL", False),
