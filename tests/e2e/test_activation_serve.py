@@ -138,7 +138,8 @@ def job(served: Served) -> str:
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        listed = served.aws("s3", "ls", f"s3://{served.ready['bucket']}/results/", "--recursive")
+        # s3api, not `s3 ls`: that exits 1 while nothing is listed yet
+        listed = served.aws("s3api", "list-objects-v2", "--bucket", served.ready["bucket"], "--prefix", "results/")
         found = re.findall(r"results/([^/]+)/summary\.json", listed)
         if found:
             return str(found[0])
