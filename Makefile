@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-CODE := shared/portal_import functions local/portal_import_local
+CODE := shared/portal_import functions cli/portal_import_cli local/portal_import_local
 # checkov pins a boto3 older than the project's, so it lives in a venv of its own. Bumping the version
 # names a new stamp, which reinstalls it.
 CHECKOV_VERSION := 3.3.30
@@ -94,4 +94,4 @@ soak: $(STAMP)
 	$(BIN)/python tests/soak.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(AWSCLI_VENV) import-results .aws-sam build *.egg-info shared/*.egg-info local/*.egg-info
+	rm -rf $(VENV) $(CHECKOV_VENV) $(AWSCLI_VENV) import-results .aws-sam build *.egg-info shared/*.egg-info local/*.egg-info cli/*.egg-info

@@ -177,7 +177,7 @@ def run(import_csv: Path, contacts: Path, roles: Path) -> dict[str, Any]:
     with mock_aws():
         from portal_import.aws.directory import Directory
         from portal_import.aws.userpool import UserPool
-        from portal_import_local.seed import load_directory, read_directory
+        from portal_import_cli.seed import load_directory, read_directory
 
         services = ("dynamodb", "s3", "ses", "sesv2", "cognito-idp")
         clients: dict[str, Any] = {n: boto3.client(n, region_name=REGION) for n in services}

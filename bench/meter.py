@@ -1,7 +1,7 @@
 """`portal-import` with a meter: what each AWS request made by function code carries, for the cost estimate.
 
 The local runtime counts requests per "Service.Operation"; AWS bills DynamoDB by items and their size, SQS by
-64 KiB of payload and SES by recipient. This runs the same command (`portal_import_local.cli.main`) with a
+64 KiB of payload and SES by recipient. This runs the same command (`portal_import_cli.main.main`) with a
 read-only tap on botocore beneath the runtime's own counter, and writes what it saw to a JSON file. It
 changes no request and no response.
 
@@ -194,7 +194,7 @@ def main() -> int:
     parser.add_argument("portal_import_args", nargs=argparse.REMAINDER, help="-- then portal-import's arguments")
     args = parser.parse_args()
     install()
-    from portal_import_local import cli
+    from portal_import_cli import main as cli
 
     command = args.portal_import_args[1:] if args.portal_import_args[:1] == ["--"] else args.portal_import_args
     status = cli.main(command)

@@ -98,7 +98,8 @@ def measure(import_csv: Path, roles_csv: Path) -> dict[str, Any]:
 
     from portal_import.aws.directory import Directory
     from portal_import.config import SplitterSettings
-    from portal_import.split import DroppedFile, SplitDeps, split_file
+    from portal_import.split import DroppedFile, split_file
+    from portal_import.wiring import split_deps
     from portal_import_local.stack import provision
 
     # The stack of template.yaml, created by moto's CloudFormation on the server as `local run` creates it: every
@@ -117,7 +118,7 @@ def measure(import_csv: Path, roles_csv: Path) -> dict[str, Any]:
     size = import_csv.stat().st_size
 
     settings = SplitterSettings.from_env(environment)
-    deps = SplitDeps.build(settings)
+    deps = split_deps(settings)
     dropped = DroppedFile(
         bucket=stack.bucket,
         key=key,

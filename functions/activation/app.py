@@ -1,4 +1,4 @@
-"""Activation: the set-password page and API behind the activation link (CONTRACTS §6), on the HTTP API.
+"""Activation: the set-password page and API behind the activation link (docs/contracts.md §6), on the HTTP API.
 
 GET /activate?token=T answers the page; POST /activate takes `token` and `password` (and `confirm`, the second
 field of the page) form-encoded, or as JSON with `Accept: application/json` for a portal with its own page.
@@ -16,13 +16,11 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from portal_import import wiring
 from portal_import.activate import ActivationDeps, Answer, activate, bad_request, open_link
 from portal_import.activation_page import HTML, SECURITY_HEADERS
-from portal_import.aws.activations import ActivationStore
-from portal_import.aws.userpool import UserPool
 from portal_import.config import ActivationSettings
 from portal_import.observability import logger, metrics, tracer
-from portal_import.passwords import PasswordRules
 
 app = APIGatewayHttpResolver()
 _JSON = "application/json"
@@ -30,14 +28,7 @@ _JSON = "application/json"
 
 @lru_cache(maxsize=1)
 def _deps() -> ActivationDeps:
-    settings = ActivationSettings.from_env()
-    pool = UserPool(settings.user_pool_id)
-    return ActivationDeps(
-        links=ActivationStore(settings.directory_table, settings.jobs_table),
-        pool=pool,
-        rules=PasswordRules.from_policy(pool.password_policy()),  # the pool's own, read once per container
-        portal_name=settings.portal_name,
-    )
+    return wiring.activation_deps(ActivationSettings.from_env())
 
 
 def _wants_json() -> bool:

@@ -9,10 +9,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from portal_import import wiring
 from portal_import.aggregate import AggregateDeps, aggregate_job
-from portal_import.aws.jobs import JobStore
-from portal_import.aws.notifier import Notifier
-from portal_import.aws.storage import Storage
 from portal_import.config import AggregatorSettings
 from portal_import.observability import logger, metrics, tracer
 from portal_import.records import AggregateRequestRecord
@@ -28,11 +26,7 @@ processor = BatchProcessor(
 
 @lru_cache(maxsize=1)
 def _deps(settings: AggregatorSettings) -> AggregateDeps:
-    return AggregateDeps(
-        jobs=JobStore(settings.jobs_table),
-        storage=Storage(settings.results_bucket),
-        notifier=Notifier(settings.topic_arn),
-    )
+    return wiring.aggregate_deps(settings)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -45,7 +39,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         summary = aggregate_job(record.body.job_id, _deps(settings), settings)
         if summary:
             metrics.add_metric(name="JobsCompleted", unit="Count", value=1)
-            metrics.add_metric(name="RowsSucceeded", unit="Count", value=summary["succeeded"])
-            metrics.add_metric(name="RowsFailed", unit="Count", value=summary["failed"])
+            metrics.add_metric(name="RowsSucceeded", unit="Count", value=summary.succeeded)
+            metrics.add_metric(name="RowsFailed", unit="Count", value=summary.failed)
 
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -7,20 +7,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from portal_import.aws.clients import client
-from portal_import.aws.jobs import JobStore
-from portal_import.aws.ledger import EmailLedger
-from portal_import.aws.mailer import Mailer
-from portal_import.aws.notifier import Notifier
-from portal_import.aws.queues import QueueSender
-from portal_import.aws.ratelimit import SendSlots
+from portal_import import wiring
 from portal_import.config import EmailSenderSettings
 from portal_import.messages import EmailBatch
 from portal_import.observability import logger, metrics, tracer
@@ -38,19 +28,12 @@ processor = BatchProcessor(
 # A batch delivered again once it was done (SQS is at-least-once) costs one read, and takes no send slots: the
 # email ledger, not this, is what keeps a recipient from a second email when a delivery fails part-way.
 idempotency = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=7 * 24 * 3600)
-persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=client("dynamodb"))
+persistence = wiring.idempotency_store(settings)
 
 
 @lru_cache(maxsize=1)
 def _deps() -> SendDeps:
-    return SendDeps(
-        ledger=EmailLedger(settings.directory_table, settings.jobs_table),
-        jobs=JobStore(settings.jobs_table),
-        slots=SendSlots(settings.jobs_table, settings.email_rate_per_second),
-        mailer=Mailer(),
-        email_queue=QueueSender(settings.email_queue_url),
-        notifier=Notifier(settings.topic_arn) if settings.topic_arn else None,
-    )
+    return wiring.send_deps(settings)
 
 
 @idempotent_function(data_keyword_argument="batch", config=idempotency, persistence_store=persistence)

@@ -11,13 +11,11 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from portal_import.aws.jobs import JobStore
-from portal_import.aws.ledger import EmailLedger
-from portal_import.aws.notifier import Notifier
+from portal_import import wiring
 from portal_import.config import EmailDeadLetterSettings
 from portal_import.observability import logger, metrics, tracer
 from portal_import.records import EmailBatchRecord
-from portal_import.send import account_dead_batch
+from portal_import.send import DeadBatchDeps, account_dead_batch
 
 settings = EmailDeadLetterSettings.from_env()
 processor = BatchProcessor(
@@ -26,9 +24,8 @@ processor = BatchProcessor(
 
 
 @lru_cache(maxsize=1)
-def _deps() -> tuple[EmailLedger, JobStore, Notifier | None]:
-    notifier = Notifier(settings.topic_arn) if settings.topic_arn else None
-    return EmailLedger(settings.directory_table, settings.jobs_table), JobStore(settings.jobs_table), notifier
+def _deps() -> DeadBatchDeps:
+    return wiring.dead_batch_deps(settings)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -37,8 +34,7 @@ def _deps() -> tuple[EmailLedger, JobStore, Notifier | None]:
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     def record_handler(record: EmailBatchRecord) -> None:
         logger.append_keys(job_id=record.body.job_id, email_batch=record.body.key)
-        ledger, jobs, notifier = _deps()
-        counted = account_dead_batch(record.body, ledger, jobs, notifier, settings)
+        counted = account_dead_batch(record.body, _deps(), settings)
         metrics.add_metric(name="ActivationEmailsDeadLettered", unit="Count", value=counted)
 
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import S3Model, S3RecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from portal_import import wiring
 from portal_import.config import SplitterSettings
 from portal_import.observability import logger, metrics, tracer
 from portal_import.records import SplitContinuationRecord
@@ -28,7 +29,7 @@ processor = BatchProcessor(
 
 @lru_cache(maxsize=1)
 def _deps(settings: SplitterSettings) -> SplitDeps:
-    return SplitDeps.build(settings)
+    return wiring.split_deps(settings)
 
 
 def _dropped(record: S3RecordModel) -> DroppedFile:

@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from portal_import import wiring
 from portal_import.config import SweeperSettings
 from portal_import.observability import logger, metrics, tracer
 from portal_import.split import SplitDeps
@@ -16,7 +17,7 @@ from portal_import.sweep import sweep
 
 @lru_cache(maxsize=1)
 def _deps(settings: SweeperSettings) -> SplitDeps:
-    return SplitDeps.build(settings, settings.results_bucket)
+    return wiring.sweep_deps(settings)
 
 
 @logger.inject_lambda_context(clear_state=True)

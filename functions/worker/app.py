@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from portal_import import wiring
 from portal_import.config import WorkerSettings
 from portal_import.observability import logger, metrics, tracer
 from portal_import.records import RowChunkRecord
@@ -30,7 +31,7 @@ processor = BatchProcessor(
 
 @lru_cache(maxsize=1)
 def _deps(settings: WorkerSettings) -> WorkDeps:
-    return WorkDeps.build(settings)
+    return wiring.work_deps(settings)
 
 
 def _with_deadline(deps: WorkDeps, context: LambdaContext) -> WorkDeps:

@@ -7,21 +7,17 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from portal_import.aws.directory import Directory
-from portal_import.aws.userpool import UserPool
-from portal_import_local.admin import column_metadata_of
-from portal_import_local.cli import stack_parameters
+from portal_import_cli.commands import column_metadata_of
+from portal_import_cli.seed import read_directory
 from portal_import_local.faults import FaultPlan
 from portal_import_local.outbox import write_outbox
-from portal_import_local.runtime import LocalRuntime
-from portal_import_local.seed import load_directory, read_directory
+from portal_import_local.startup import running_stack
 
 
 def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout: float) -> dict[str, Any]:
     data = read_directory(args.contacts, args.roles)  # before provisioning: a bad file fails fast
-    parameters = stack_parameters(args)
     faults = FaultPlan(
         seed=args.seed,
         api_error=args.fault_api_error,
@@ -29,12 +25,8 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
         ses_throttle=args.fault_ses_throttle,
         poison_contact=args.fault_poison_contact,
     )
-    runtime = LocalRuntime(template, parameters, faults)
-    with log_path.open("w", encoding="utf-8") as log_file:
-        runtime.send_function_logs_to(_Tee(log_file, sys.stderr) if args.verbose else log_file)
-        runtime.verify_sender(runtime.stack.parameters["SenderAddress"])
-        load_directory(Directory(runtime.stack.directory_table), data, UserPool(runtime.stack.user_pool_id))
-
+    echo = sys.stderr if args.verbose else None
+    with running_stack(args, template, data, log_path, echo=echo, faults=faults) as runtime:
         # Only what the administrator asked for travels as metadata; the rest is the stack's default.
         metadata = {"send-activation-email": "true"} if args.send_activation_email else {}
         if args.mode:
@@ -84,19 +76,3 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
         "emailSendTimes": runtime.calls.email_send_times,
         "userCreationTimes": runtime.calls.user_creation_times,
     }
-
-
-class _Tee:
-    """A stream that writes to two streams (the log file, and stderr with --verbose)."""
-
-    def __init__(self, *streams: IO[str]) -> None:
-        self._streams = streams
-
-    def write(self, text: str) -> int:
-        for stream in self._streams:
-            stream.write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        for stream in self._streams:
-            stream.flush()

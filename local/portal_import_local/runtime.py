@@ -45,7 +45,7 @@ _MAX_RECEIVES_WITHOUT_REDRIVE = 10
 
 
 class JobAnnouncedTwice(RuntimeError):
-    """More than one results-ready message for one job: CONTRACTS §4 allows exactly one."""
+    """More than one results-ready message for one job: docs/contracts.md §4 allows exactly one."""
 
 
 class SplitterGaveUp(RuntimeError):

@@ -23,13 +23,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from portal_import.aws.directory import Directory
-from portal_import.aws.userpool import UserPool
-from portal_import_local.cli import stack_parameters
+from portal_import_cli.seed import read_directory
 from portal_import_local.http_api import HttpApiMiddleware
 from portal_import_local.outbox import write_outbox
 from portal_import_local.runtime import LocalRuntime
-from portal_import_local.seed import load_directory, read_directory
+from portal_import_local.startup import running_stack
 
 _POLL_SECONDS = 0.1
 # A job whose queues have been empty this long without its results is stalled: the sweeper finishes it.
@@ -215,12 +213,8 @@ def serve(args: argparse.Namespace, template: Path, log_path: Path) -> int:
     if args.outbox is not None:
         args.outbox.mkdir(parents=True, exist_ok=True)
     server = LocalServer(args.host, args.port, outbox=args.outbox)  # before provisioning: a taken port fails at once
-    runtime = LocalRuntime(template, stack_parameters(args), api_endpoint=server.endpoint)
-    server.attach(runtime)
-    with log_path.open("a", encoding="utf-8") as log_file:
-        runtime.send_function_logs_to(log_file)
-        runtime.verify_sender(runtime.stack.parameters["SenderAddress"])
-        load_directory(Directory(runtime.stack.directory_table), data, UserPool(runtime.stack.user_pool_id))
+    with running_stack(args, template, data, log_path, append=True, api_endpoint=server.endpoint) as runtime:
+        server.attach(runtime)
         previous = {sig: signal.signal(sig, _stopper(server)) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             server.start()

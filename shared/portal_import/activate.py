@@ -1,4 +1,4 @@
-"""What the activation link does (CONTRACTS §6): GET shows the set-password form while the link is valid, POST
+"""What the activation link does (docs/contracts.md §6): GET shows the set-password form while the link is valid, POST
 sets the password once.
 
 A link is valid while it is the User's current one (a newer link replaces it), has not expired nor been used,
@@ -13,51 +13,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from portal_import.activation import hash_token
 from portal_import.activation_page import GONE_SENTENCE, bad_request_page, done_page, form_page, gone_page
 from portal_import.observability import logger
 from portal_import.passwords import PasswordRules
-
-
-@dataclass(frozen=True)
-class Link:
-    """The activation item a token's hash names, as read."""
-
-    contact_id: str
-    user_id: str
-    job_id: str  # the job that created the User (counts its activations); "" for a link written before it was kept
-    expires: float  # epoch seconds
-    activated: bool
-    held_until: float  # 0: no hold; a request that sets the password holds the link until then
-
-
-@dataclass(frozen=True)
-class PoolAccount:
-    """What the activation page needs of a pool user."""
-
-    username: str
-    enabled: bool
-    first_name: str
-    has_email: bool
+from portal_import.people import Link, PoolAccount
+from portal_import.ports import Accounts, Links
 
 
 class PasswordRefused(Exception):
     """The pool refused the password (its policy, or a rule the page does not know): the link stays valid."""
-
-
-class Links(Protocol):
-    def find(self, token_hash: str) -> Link | None: ...
-    def hold(self, link: Link, token_hash: str, now: float) -> str | None: ...
-    def release(self, link: Link, hold: str) -> None: ...
-    def mark_activated(self, link: Link, hold: str, now: float) -> bool: ...
-
-
-class Accounts(Protocol):
-    def account(self, username: str) -> PoolAccount | None: ...
-    def set_password(self, username: str, password: str) -> None: ...
-    def verify_email(self, username: str) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The set-password page an activation link opens (CONTRACTS §6), and the headers every answer carries.
+"""The set-password page an activation link opens (docs/contracts.md §6), and the headers every answer carries.
 
 Three pages: the form (new password, twice, with the pool's rules shown before they are broken), the page of a
 link that is no longer valid, and the page that says the password is set. Every value is HTML-escaped; the page

@@ -3,17 +3,15 @@ every row is accounted for, and the emails-sent notice once every activation ema
 
 from __future__ import annotations
 
-from portal_import.aws.jobs import JobStore
-from portal_import.aws.notifier import Notifier
-from portal_import.aws.queues import QueueSender
 from portal_import.job import Job
 from portal_import.messages import AggregateRequest
 from portal_import.notification import EMAILS_SENT, compose_emails_sent
 from portal_import.observability import logger
+from portal_import.ports import Announcer, Jobs, Queue
 from portal_import.retry import with_retries
 
 
-def request_results_if_ready(job: Job, jobs: JobStore, aggregate_queue: QueueSender) -> None:
+def request_results_if_ready(job: Job, jobs: Jobs, aggregate_queue: Queue) -> None:
     """Queues one aggregate request for a finished job.
 
     Called again after a fault (the step that finished the job may have failed before asking), it asks again
@@ -26,7 +24,7 @@ def request_results_if_ready(job: Job, jobs: JobStore, aggregate_queue: QueueSen
 
 
 def announce_emails_sent_if_done(
-    job: Job, jobs: JobStore, notifier: Notifier, *, link_ttl_hours: int | None = None
+    job: Job, jobs: Jobs, notifier: Announcer, *, link_ttl_hours: int | None = None
 ) -> bool:
     """Publishes the job's one emails-sent notice once it is announced and every queued email was sent or refused.
 

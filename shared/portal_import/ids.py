@@ -72,7 +72,7 @@ def _shown(value: str) -> str:
 
 
 def normalize_contact_id(value: str) -> ContactRef:
-    """Classify a trimmed ContactId cell and compute the key it is matched on (CONTRACTS §2)."""
+    """Classify a trimmed ContactId cell and compute the key it is matched on (docs/contracts.md §2)."""
     length = len(value)
     if length == CONTACT_ID_LENGTH:
         return ContactRef("contact", value, "")

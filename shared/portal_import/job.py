@@ -65,9 +65,14 @@ class Job:
     emails_notified_at: str | None = None  # the emails-sent notice
 
     @property
+    def emails_done(self) -> int:
+        """The job's activation emails that are settled: sent, or given up on."""
+        return self.emails_sent + self.emails_failed
+
+    @property
     def all_emails_sent(self) -> bool:
         """Every activation email the job queued was sent or refused (none when it queued none)."""
-        return self.emails_queued > 0 and self.emails_sent + self.emails_failed >= self.emails_queued
+        return self.emails_queued > 0 and self.emails_done >= self.emails_queued
 
     @property
     def all_rows_accounted(self) -> bool:

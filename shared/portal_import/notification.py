@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from portal_import.shown import quoted
+from portal_import.summary import Summary
 
 IMPORT_COMPLETED = "import-completed"
 EMAILS_SENT = "emails-sent"
@@ -40,7 +41,7 @@ def columns_read(columns: Mapping[str, str]) -> str:
 
 
 def compose(
-    summary: Mapping[str, Any],
+    summary: Summary | Mapping[str, Any],
     errors: Counter[str],
     links: Mapping[str, str],
     expires_in: int,
@@ -52,54 +53,69 @@ def compose(
 
     `no_valid_email`: users created whose Contact has no usable address (no activation email was queued);
     `links_expire_at`: when the pre-signed links stop working (default: `expires_in` from now)."""
-    file_name = str(summary["sourceKey"]).rsplit("/", 1)[-1]
-    validate = summary["mode"] == "validate"
-    if summary["status"] == "FAILED":
-        subject = f"Portal user import FAILED: {file_name}"
-        lines = [
-            f"The import of {summary['sourceKey']} could not run.",
-            "",
-            f"Reason: {summary['error']}",
-            "",
-            "Fix what the reason names and upload the file to imports/ again.",
-        ]
+    if not isinstance(summary, Summary):
+        summary = Summary.from_json(summary)  # summary.json's document, as read back
+    if summary.status == "FAILED":
+        subject = f"Portal user import FAILED: {summary.file_name}"
+        lines = _failed_lines(summary)
     else:
-        verb = "would be created" if validate else "created"
+        verb = "would be created" if summary.validate else "created"
         subject = (
-            f"Portal user import {'validated' if validate else 'completed'}: {file_name} - "
-            f"{summary['succeeded']} {verb}, {summary['failed']} failed"
+            f"Portal user import {'validated' if summary.validate else 'completed'}: {summary.file_name} - "
+            f"{summary.succeeded} {verb}, {summary.failed} failed"
         )
-        lines = [
-            f"The {'validation' if validate else 'import'} of {summary['sourceKey']} is complete "
-            f"(job {summary['jobId']}).",
-            "",
-            *([f"Columns: {columns_read(summary['columns'])}"] if summary.get("columns") else []),
-            f"Rows: {summary['totalRows']}",
-            f"Users {verb}: {summary['succeeded']}",
-            f"Failed rows: {summary['failed']}",
-        ]
-        if summary["sendActivationEmail"] and not validate:
-            lines.append(f"Activation emails queued: {summary['emailsQueued']}")
-            if no_valid_email:
-                lines.append(
-                    f"Users without a valid email address: {no_valid_email} - no activation email was queued for "
-                    "them; add an address on their Contact and send the activation email from the portal."
-                )
-        if errors:
-            lines += ["", "Failures by reason:"]
-            for error, count in errors.most_common():
-                lines.append(f"  {error}: {count} - {_NEXT_STEPS.get(error, 'see the Error column.')}")
-            lines += ["", "Correct the rows in the failure file and upload it to imports/ as it is to retry them."]
+        lines = _completed_lines(summary, errors, no_valid_email)
     expires = links_expire_at or datetime.now(UTC) + timedelta(seconds=expires_in)
-    lines += [
+    lines += _result_lines(summary.job_id, links, expires)
+    return _ascii_subject(subject), "\n".join(lines) + "\n"
+
+
+def _failed_lines(summary: Summary) -> list[str]:
+    return [
+        f"The import of {summary.source_key} could not run.",
+        "",
+        f"Reason: {summary.error}",
+        "",
+        "Fix what the reason names and upload the file to imports/ again.",
+    ]
+
+
+def _completed_lines(summary: Summary, errors: Counter[str], no_valid_email: int) -> list[str]:
+    verb = "would be created" if summary.validate else "created"
+    lines = [
+        f"The {'validation' if summary.validate else 'import'} of {summary.source_key} is complete "
+        f"(job {summary.job_id}).",
+        "",
+        *([f"Columns: {columns_read(summary.columns)}"] if summary.columns else []),
+        f"Rows: {summary.total_rows}",
+        f"Users {verb}: {summary.succeeded}",
+        f"Failed rows: {summary.failed}",
+    ]
+    if summary.send_activation_email and not summary.validate:
+        lines.append(f"Activation emails queued: {summary.emails_queued}")
+        if no_valid_email:
+            lines.append(
+                f"Users without a valid email address: {no_valid_email} - no activation email was queued for "
+                "them; add an address on their Contact and send the activation email from the portal."
+            )
+    if errors:
+        lines += ["", "Failures by reason:"]
+        for error, count in errors.most_common():
+            lines.append(f"  {error}: {count} - {_NEXT_STEPS.get(error, 'see the Error column.')}")
+        lines += ["", "Correct the rows in the failure file and upload it to imports/ as it is to retry them."]
+    return lines
+
+
+def _result_lines(job_id: str, links: Mapping[str, str], expires: datetime) -> list[str]:
+    lines = [
         "",
         f"Result files (the links work until {expires.strftime('%d %B %Y at %H:%M UTC')} at the latest, sooner if "
-        f"the session that signed them ends; `portal-import results {summary['jobId']}` downloads them at any time):",
+        f"the session that signed them ends; `portal-import results {job_id}` downloads them at any time):",
     ]
     for name, key in (("Success file", "successKey"), ("Failure file", "failureKey"), ("Summary", "summaryKey")):
         lines.append(f"  {name}: {links[key + 'Uri']}")
         lines.append(f"    {links[key + 'Url']}")
-    return _ascii_subject(subject), "\n".join(lines) + "\n"
+    return lines
 
 
 def compose_emails_sent(

@@ -14,15 +14,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from portal_import.aws.directory import Directory
-from portal_import.aws.ledger import EmailLedger, EmailRecord
-from portal_import.aws.queues import QueueSender
-from portal_import.aws.storage import Storage, results_prefix
+from portal_import.claims import EmailRecord
 from portal_import.ids import normalize_contact_id
 from portal_import.job import Job, why_no_users_yet
 from portal_import.messages import EmailRecipient, email_batches
-from portal_import.results import NOT_REQUESTED, SuccessRow, read_success_rows
+from portal_import.ports import Contacts, Files, Ledger, Queue
+from portal_import.results import NOT_REQUESTED, SuccessRow, read_success_rows, results_prefix
 from portal_import.rules import is_valid_email
+from portal_import.summary import SUCCESS_FILE
 
 
 class ResendRefused(Exception):
@@ -44,10 +43,10 @@ class Resend:
 
 @dataclass(frozen=True)
 class ResendDeps:
-    directory: Directory
-    ledger: EmailLedger
-    storage: Storage
-    email_queue: QueueSender
+    directory: Contacts
+    ledger: Ledger
+    storage: Files
+    email_queue: Queue
 
 
 def resend_request_of(job_id: str) -> str:
@@ -55,9 +54,9 @@ def resend_request_of(job_id: str) -> str:
     return f"{job_id}/resend/{uuid.uuid4().hex[:12]}"
 
 
-def success_rows_of(job: Job, storage: Storage) -> list[SuccessRow]:
+def success_rows_of(job: Job, storage: Files) -> list[SuccessRow]:
     """The users a completed job created, as its success file lists them."""
-    return read_success_rows(storage.read(results_prefix(job.job_id) + "success.csv"))
+    return read_success_rows(storage.read(results_prefix(job.job_id) + SUCCESS_FILE))
 
 
 def is_request_of(request: str, job_id: str) -> bool:
@@ -100,7 +99,7 @@ def resend(
 def _still_sending(job: Job, *, pending: bool) -> str:
     """Why a resend to everyone of a kind must wait while the import's own emails are going out ("" when it need
     not): a user whose email is still queued would otherwise be sent two links at once, the first dead on arrival."""
-    done = job.emails_sent + job.emails_failed
+    done = job.emails_done
     if job.emails_queued <= done:
         return ""
     which = "--pending" if pending else "the ones not delivered"
@@ -111,7 +110,7 @@ def _still_sending(job: Job, *, pending: bool) -> str:
 
 
 def _named(
-    contacts: Sequence[str], by_contact: dict[str, SuccessRow], directory: Directory, left_out: list[LeftOut]
+    contacts: Sequence[str], by_contact: dict[str, SuccessRow], directory: Contacts, left_out: list[LeftOut]
 ) -> list[SuccessRow]:
     """The success rows of the named Contacts (any ID form); the others are left out with the reason."""
     refs = {given: normalize_contact_id(given.strip()) for given in dict.fromkeys(contacts)}

@@ -1,4 +1,5 @@
-"""Writing the result files of a job (CONTRACTS §3): success.csv and failure.csv, safe to open in a spreadsheet."""
+"""Writing the result files of a job (docs/contracts.md §3): success.csv and failure.csv, safe to open in a
+spreadsheet."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ WOULD_QUEUE = "Would queue"
 
 # A spreadsheet treats a cell starting with one of these as a formula (CSV injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def results_prefix(job_id: str) -> str:
+    """Where a job's result files are, in the results bucket."""
+    return f"results/{job_id}/"
 
 
 class BinarySink(Protocol):

@@ -1,4 +1,4 @@
-"""The row rules of an import (CONTRACTS §2) and the exact error texts a failure file carries.
+"""The row rules of an import (docs/contracts.md §2) and the exact error texts a failure file carries.
 
 FileChecks applies rules 1-4, which need only the file and the job's Role snapshot; 5-7 are decided by the worker.
 """

@@ -13,17 +13,13 @@ from functools import partial
 from botocore.exceptions import BotoCoreError, ClientError
 
 from portal_import.activation import ActivationToken, activation_defaults, activation_values, new_token
-from portal_import.aws.jobs import JobStore
-from portal_import.aws.ledger import ClaimRefused, Commit, EmailLedger, NewLink, Settlement
-from portal_import.aws.mailer import MAX_DESTINATIONS, Destination, Mailer
-from portal_import.aws.notifier import Notifier
-from portal_import.aws.queues import QueueSender
-from portal_import.aws.ratelimit import SendSlots
+from portal_import.claims import ClaimRefused, Commit, NewLink, Settlement
 from portal_import.completion import announce_emails_sent_if_done
 from portal_import.config import EmailDeadLetterSettings, EmailSenderSettings
 from portal_import.job import Job
 from portal_import.messages import EmailBatch, EmailRecipient
 from portal_import.observability import logger
+from portal_import.ports import MAX_DESTINATIONS, Announcer, Destination, EmailPace, Jobs, Ledger, Mail, Queue
 from portal_import.retry import is_transient, with_retries
 
 # SES's answers for one destination of a bulk send that may succeed if sent again later.
@@ -47,12 +43,12 @@ DEFAULT_LEASE_SECONDS = 900.0
 
 @dataclass(frozen=True)
 class SendDeps:
-    ledger: EmailLedger
-    jobs: JobStore
-    slots: SendSlots
-    mailer: Mailer
-    email_queue: QueueSender
-    notifier: Notifier | None = None  # for the emails-sent notice; None: not this sender's to publish
+    ledger: Ledger
+    jobs: Jobs
+    slots: EmailPace
+    mailer: Mail
+    email_queue: Queue
+    notifier: Announcer | None = None  # for the emails-sent notice; None: not this sender's to publish
     clock: Callable[[], float] = field(default=time.time)
     sleep: Callable[[float], None] = field(default=time.sleep)
 
@@ -269,14 +265,19 @@ class _Sending:
         return _send(destinations, self.deps, self.settings)
 
 
-def account_dead_batch(
-    batch: EmailBatch, ledger: EmailLedger, jobs: JobStore, notifier: Notifier | None, settings: EmailDeadLetterSettings
-) -> int:
+@dataclass(frozen=True)
+class DeadBatchDeps:
+    ledger: Ledger
+    jobs: Jobs
+    notifier: Announcer | None  # for the emails-sent notice; None: the stack has no topic
+
+
+def account_dead_batch(batch: EmailBatch, deps: DeadBatchDeps, settings: EmailDeadLetterSettings) -> int:
     """A batch whose retries are spent: each recipient it did not reach counts as not delivered (once, in the
     ledger, whoever else holds the same recipient), so that the job's emails are all accounted for and its
     emails-sent notice goes out; `portal-import resend` can still reach them. Returns how many were counted now.
     The notice is tried on a redelivery too: a delivery that counted the batch may have failed to publish it."""
-    counted = ledger.mark_undelivered(
+    counted = deps.ledger.mark_undelivered(
         job_id=batch.job_id,
         request=batch.request_id,
         recipients=[(r.contact_id, r.user_id) for r in batch.recipients],
@@ -286,13 +287,13 @@ def account_dead_batch(
         "Dead-lettered email batch: recipients not reached count as not delivered",
         extra={"emails": len(batch.recipients), "counted": counted},
     )
-    job = jobs.get(batch.job_id)
-    if notifier is not None and job is not None:
-        announce_emails_sent_if_done(job, jobs, notifier, link_ttl_hours=settings.activation_link_ttl_hours)
+    job = deps.jobs.get(batch.job_id)
+    if deps.notifier is not None and job is not None:
+        announce_emails_sent_if_done(job, deps.jobs, deps.notifier, link_ttl_hours=settings.activation_link_ttl_hours)
     return counted
 
 
-def _announce_if_last(job: Job, jobs: JobStore, notifier: Notifier, settings: EmailSenderSettings) -> None:
+def _announce_if_last(job: Job, jobs: Jobs, notifier: Announcer, settings: EmailSenderSettings) -> None:
     """The emails-sent notice, when this batch was the job's last; never a reason to send the batch again."""
     try:
         announce_emails_sent_if_done(job, jobs, notifier, link_ttl_hours=settings.activation_link_ttl_hours)

@@ -11,10 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
-from portal_import.aws.directory import Directory
-from portal_import.aws.jobs import JobStore, now_iso
-from portal_import.aws.queues import QueueSender
-from portal_import.aws.storage import Storage
 from portal_import.completion import request_results_if_ready
 from portal_import.config import SplitterSettings
 from portal_import.job import Job, JobStatus, job_id_for
@@ -22,8 +18,10 @@ from portal_import.messages import ChunkRow, RowChunk, SplitContinuation
 from portal_import.observability import logger
 from portal_import.options import ImportOptions, parse_options
 from portal_import.packing import packed
+from portal_import.ports import Contacts, Files, Jobs, Queue
 from portal_import.reader import FileRejected, Limits, open_import
 from portal_import.rules import FileChecks
+from portal_import.times import now_iso
 
 # Rows per message: a million rows are a thousand messages (shallow queues, few requests per row), and a
 # worker still finishes a chunk well within its timeout.
@@ -61,23 +59,12 @@ class DroppedFile:
 
 @dataclass(frozen=True)
 class SplitDeps:
-    jobs: JobStore
-    directory: Directory
-    storage: Storage
-    rows_queue: QueueSender
-    aggregate_queue: QueueSender
-    split_queue: QueueSender | None  # None: the split goes to the end of the file in one invocation
-
-    @classmethod
-    def build(cls, settings: SplitterSettings, results_bucket: str | None = None) -> SplitDeps:
-        return cls(
-            jobs=JobStore(settings.jobs_table),
-            directory=Directory(settings.directory_table),
-            storage=Storage(results_bucket),
-            rows_queue=QueueSender(settings.rows_queue_url),
-            aggregate_queue=QueueSender(settings.aggregate_queue_url),
-            split_queue=QueueSender(settings.split_queue_url) if settings.split_queue_url else None,
-        )
+    jobs: Jobs
+    directory: Contacts
+    storage: Files
+    rows_queue: Queue
+    aggregate_queue: Queue
+    split_queue: Queue | None  # None: the split goes to the end of the file in one invocation
 
 
 def split_file(

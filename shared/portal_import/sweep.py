@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from portal_import.completion import request_results_if_ready
 from portal_import.config import SweeperSettings
@@ -19,14 +19,11 @@ from portal_import.messages import AggregateRequest, ChunkOutcomes, Outcome
 from portal_import.observability import logger
 from portal_import.rules import PROCESSING_ERROR, with_detail
 from portal_import.split import DroppedFile, SplitDeps, checked_rows, resume_split
+from portal_import.times import iso
 
 LOST = with_detail(
     PROCESSING_ERROR, "this row's work was lost and the job was finished without it; upload it again in a new file"
 )
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def sweep(now: datetime, deps: SplitDeps, settings: SweeperSettings) -> list[str]:

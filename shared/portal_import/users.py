@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from portal_import.aws.ledger import EmailLedger, EmailRecord
-from portal_import.aws.storage import Storage
+from portal_import.claims import EmailRecord
 from portal_import.job import Job, why_no_users_yet
+from portal_import.ports import Files, Ledger
 from portal_import.resend import is_request_of, success_rows_of
 from portal_import.results import NO_VALID_EMAIL, NOT_REQUESTED
 
@@ -40,7 +40,7 @@ class JobUser:
     activation: str
 
 
-def job_users(job: Job, storage: Storage, ledger: EmailLedger, *, now: float | None = None) -> list[JobUser]:
+def job_users(job: Job, storage: Files, ledger: Ledger, *, now: float | None = None) -> list[JobUser]:
     """The users `job` created, by row, each with its email's and its activation's standing."""
     refusal = why_no_users_yet(job, "users")
     if refusal:

@@ -7,14 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from portal_import.activation import new_user_id
-from portal_import.aws.directory import Contact, Directory, PortalUser
-from portal_import.aws.jobs import JobStore, now_iso
-from portal_import.aws.queues import QueueSender
-from portal_import.aws.ratelimit import COGNITO_LIMITER, CallSlots
-from portal_import.aws.storage import Storage
-from portal_import.aws.userpool import PoolUser, UserPool
 from portal_import.completion import request_results_if_ready
-from portal_import.config import WorkerSettings
 from portal_import.ids import ContactRef, normalize_contact_id
 from portal_import.job import JobStatus
 from portal_import.messages import (
@@ -26,9 +19,12 @@ from portal_import.messages import (
     email_batches,
 )
 from portal_import.observability import logger
+from portal_import.people import Contact, PoolUser, PortalUser
+from portal_import.ports import Contacts, Files, Jobs, PoolUsers, Queue
 from portal_import.results import activation_email_status
 from portal_import.retry import is_transient, with_retries
 from portal_import.rules import PROCESSING_ERROR, contact_not_found, is_valid_email, user_already_exists, with_detail
+from portal_import.times import now_iso
 
 # The rows queue redrives after 5 deliveries: the 3rd and 4th already isolate a poison row.
 ISOLATE_FROM = 3
@@ -40,29 +36,15 @@ PROCESSING_FAILED = with_detail(
 
 @dataclass(frozen=True)
 class WorkDeps:
-    jobs: JobStore
-    directory: Directory
-    storage: Storage
-    email_queue: QueueSender
-    aggregate_queue: QueueSender
+    jobs: Jobs
+    directory: Contacts
+    storage: Files
+    email_queue: Queue
+    aggregate_queue: Queue
 
-    user_pool: UserPool
+    user_pool: PoolUsers
     # When the invocation must have finished its Cognito calls (epoch seconds); None: no limit.
     deadline: Callable[[], float | None] = lambda: None
-
-    @classmethod
-    def build(cls, settings: WorkerSettings) -> WorkDeps:
-        return cls(
-            jobs=JobStore(settings.jobs_table),
-            directory=Directory(settings.directory_table),
-            storage=Storage(settings.results_bucket),
-            email_queue=QueueSender(settings.email_queue_url),
-            aggregate_queue=QueueSender(settings.aggregate_queue_url),
-            user_pool=UserPool(
-                settings.user_pool_id,
-                pace=CallSlots(settings.jobs_table, settings.cognito_requests_per_second, key=COGNITO_LIMITER),
-            ),
-        )
 
 
 @dataclass
@@ -180,7 +162,7 @@ def _finished_in_the_pool(
     return finished
 
 
-def _users_created_by(chunk: RowChunk, directory: Directory) -> dict[int, tuple[PortalUser, Contact]]:
+def _users_created_by(chunk: RowChunk, directory: Contacts) -> dict[int, tuple[PortalUser, Contact]]:
     refs = {row.row: normalize_contact_id(row.contact_id.strip()) for row in chunk.rows if not row.error}
     contacts = directory.resolve(refs.values())
     users = directory.existing_users(contact.contact_id for contact in contacts.values())
@@ -313,7 +295,7 @@ def _created_or_held(
 
 
 def _create_users(
-    job_id: str, candidates: Sequence[_Candidate], directory: Directory
+    job_id: str, candidates: Sequence[_Candidate], directory: Contacts
 ) -> tuple[dict[str, str], dict[str, PortalUser]]:
     """Returns (contact id -> new user id) and (contact id -> user that already held the Contact)."""
     created_at = now_iso()

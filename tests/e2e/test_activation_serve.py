@@ -1,4 +1,4 @@
-"""The activation link end to end under `portal-import local serve --outbox DIR` (CONTRACTS §6): a file dropped
+"""The activation link end to end under `portal-import local serve --outbox DIR` (docs/contracts.md §6): a file dropped
 with the AWS CLI, the email read from the outbox, its link used with plain HTTP and in a real browser (Debian's
 chromium driven by Playwright), and the user signing in with the AWS CLI with the Role the file gave them."""
 
@@ -68,7 +68,7 @@ class Served:
         return done.stdout
 
     def portal_import(self, *args: str) -> str:
-        command = [sys.executable, "-m", "portal_import_local.cli", *args]
+        command = [sys.executable, "-m", "portal_import_cli", *args]
         command += ["--stack", "portal-import-local", "--endpoint-url", self.ready["endpoint"]]
         done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=_environment(self.work))
         assert done.returncode == 0, done.stderr

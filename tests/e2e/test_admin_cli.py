@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 from serving import start_serve  # noqa: E402
 
 EXAMPLE = ROOT / "tests" / "fixtures" / "mixed"
-CLI = [sys.executable, "-m", "portal_import_local.cli"]
+CLI = [sys.executable, "-m", "portal_import_cli"]
 STACK = "portal-import-local"
 JOB_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{12}$")
 FAST = ("--interval", "0.25")  # the local jobs take seconds: read them more often than a person needs

@@ -19,7 +19,7 @@ NAMES = {
     "renee@example.com": 'Renée & "Jo" O\'Brien',
 }
 CONTACT_IDS = ["0037KWyWfty6uEv0001", "0035ThlQ9vK9jW20001"]
-CLI = [sys.executable, "-m", "portal_import_local.cli"]
+CLI = [sys.executable, "-m", "portal_import_cli"]
 ROLES = ROOT / "tests" / "fixtures" / "mixed" / "roles.csv"
 
 

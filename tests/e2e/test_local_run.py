@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "mixed"
-CLI = [sys.executable, "-m", "portal_import_local.cli"]
+CLI = [sys.executable, "-m", "portal_import_cli"]
 # The worked example's file and directory, imported with activation emails on.
 WORKED_EXAMPLE = (
     FIXTURES / "import.csv",

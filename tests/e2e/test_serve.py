@@ -169,7 +169,7 @@ def test_a_taken_port_is_a_usage_error_and_sigint_stops_the_server(served: Serve
     # Given a server running: a second one on its port says so, without a traceback
     port = served.ready["endpoint"].rsplit(":", 1)[1]
     second = subprocess.run(
-        [sys.executable, "-m", "portal_import_local.cli", "local", "serve", "--port", port],
+        [sys.executable, "-m", "portal_import_cli", "local", "serve", "--port", port],
         capture_output=True,
         text=True,
         timeout=120,

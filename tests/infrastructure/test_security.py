@@ -20,12 +20,14 @@ from moto import mock_aws
 
 from portal_import.aws import activations, clients, directory, ledger, ratelimit, userpool
 from portal_import.aws.activations import ActivationStore
-from portal_import.aws.directory import Directory, PortalUser
-from portal_import.aws.ledger import Commit, EmailLedger, NewLink, Settlement
+from portal_import.aws.directory import Directory
+from portal_import.aws.ledger import EmailLedger
 from portal_import.aws.ratelimit import SendSlots
-from portal_import.aws.userpool import CONTACT_ID_ATTRIBUTE, PoolUser
+from portal_import.aws.userpool import CONTACT_ID_ATTRIBUTE
+from portal_import.claims import Commit, NewLink, Settlement
 from portal_import.config import WorkerSettings
-from portal_import.work import WorkDeps
+from portal_import.people import PoolUser, PortalUser
+from portal_import.wiring import work_deps
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -615,7 +617,7 @@ def test_the_cognito_calls_the_worker_code_makes_are_those_granted_on_the_pool_i
     monkeypatch.setattr(userpool, "client", lambda service: cognito)
     monkeypatch.setattr(ratelimit, "client", lambda service: limiters)
     settings = WorkerSettings.from_env(_environment(adopting, function, {"UserPoolId": adopted_pool_id}))
-    deps = WorkDeps.build(settings)
+    deps = work_deps(settings)
     # When it puts in the pool a new user, and one an earlier attempt created whose Role's group is missing
     deps.user_pool.ensure_users(
         [

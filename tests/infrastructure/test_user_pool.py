@@ -1,4 +1,4 @@
-"""The portal users' pool as template.yaml states it (CONTRACTS.md section 6): a pool that outlives the stack, where
+"""The portal users' pool as template.yaml states it (docs/contracts.md §6): a pool that outlives the stack, where
 only the import creates users, each bound for good to its Contact; the portal's app client; and an existing pool
 adopted instead through the UserPoolId parameter, with everything that uses the pool pointed at that one."""
 

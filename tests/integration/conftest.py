@@ -21,13 +21,14 @@ from moto import mock_aws
 
 from portal_import.aws import clients
 from portal_import.aws.directory import Directory
-from portal_import.aws.jobs import JobStore, now_iso
+from portal_import.aws.jobs import JobStore
 from portal_import.aws.userpool import UserPool
 from portal_import.job import Job, JobStatus
+from portal_import.times import now_iso
+from portal_import_cli.seed import load_directory, read_directory
 from portal_import_local.host import CallLog, FunctionHost
 from portal_import_local.outbox import sent_emails
 from portal_import_local.runtime import LocalRuntime
-from portal_import_local.seed import load_directory, read_directory
 from portal_import_local.stack import REGION, Stack, provision
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""The activation link on the whole local stack (CONTRACTS §6): the page and the API answered by the activation
+"""The activation link on the whole local stack (docs/contracts.md §6): the page and the API answered by the activation
 function through the HTTP API's routes, the password set in the pool, and what the link may do only once."""
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ import boto3
 import pytest
 
 from portal_import.job import JobStatus
-from portal_import_local.deployment import Deployment, Target
-from portal_import_local.progress import ProgressDisplay, finished, follow
+from portal_import_cli.deployment import Deployment, Target
+from portal_import_cli.progress import ProgressDisplay, finished, follow
 
 from .conftest import SAMPLE_JOB_ID as JOB_ID
 from .conftest import Cloud

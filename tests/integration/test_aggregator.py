@@ -187,5 +187,5 @@ def test_a_retry_after_a_fault_once_announced_does_not_announce_again(
     cloud.aggregator(event)
     assert cloud.aggregator(event) == {"batchItemFailures": []}
 
-    # Then the administrator still got exactly one results-ready message (CONTRACTS §4)
+    # Then the administrator still got exactly one results-ready message (docs/contracts.md §4)
     assert len(inbox(cloud, admin)) == 1

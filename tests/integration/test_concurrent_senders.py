@@ -12,11 +12,12 @@ from typing import Any
 
 from portal_import.aws.jobs import JobStore
 from portal_import.aws.ledger import EmailLedger
-from portal_import.aws.mailer import Destination, Mailer
+from portal_import.aws.mailer import Mailer
 from portal_import.aws.queues import QueueSender
 from portal_import.aws.ratelimit import SendSlots
 from portal_import.config import EmailSenderSettings
 from portal_import.messages import EmailBatch, EmailRecipient
+from portal_import.ports import Destination
 from portal_import.send import SendDeps, send_activation_emails
 
 from .conftest import SAMPLE_JOB_ID

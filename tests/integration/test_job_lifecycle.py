@@ -14,8 +14,8 @@ import pytest
 from portal_import.aws.directory import Directory
 from portal_import.aws.userpool import UserPool
 from portal_import.split import CHUNK_ROWS
+from portal_import_cli.seed import load_directory, read_directory
 from portal_import_local.runtime import LocalRuntime, SplitterGaveUp
-from portal_import_local.seed import load_directory, read_directory
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 from generate import write_case

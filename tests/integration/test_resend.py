@@ -18,7 +18,7 @@ from portal_import.activation import hash_token
 from portal_import.aws.directory import Directory
 from portal_import.aws.ledger import EmailLedger
 from portal_import.resend import LeftOut, Resend, ResendRefused
-from portal_import_local.deployment import Deployment, Target
+from portal_import_cli.deployment import Deployment, Target
 from portal_import_local.runtime import LocalRuntime
 
 MIXED = Path(__file__).resolve().parents[1] / "fixtures" / "mixed"

@@ -20,8 +20,8 @@ from portal_import.aws.jobs import JobStore
 from portal_import.aws.queues import QueueSender
 from portal_import.aws.userpool import UserPool
 from portal_import.job import JobStatus
+from portal_import_cli.seed import load_directory, read_directory
 from portal_import_local.runtime import LocalRuntime
-from portal_import_local.seed import load_directory, read_directory
 from portal_import_local.stack import FunctionSpec
 
 from .conftest import with_bodies

@@ -12,7 +12,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from portal_import.aws.ratelimit import COGNITO_LIMITER, CallSlots
-from portal_import.aws.userpool import OutOfPace, PoolUser, UserPool, UserPoolConflict
+from portal_import.aws.userpool import OutOfPace, UserPool, UserPoolConflict, attributes_of
+from portal_import.people import PoolUser
 
 from .conftest import SAMPLE_JOB_ID
 from .test_worker import outcomes_by_row
@@ -55,7 +56,7 @@ def test_ensuring_a_user_again_changes_nothing_and_makes_no_second_user(cloud: A
     cloud.session.client("cognito-idp").admin_create_user(
         UserPoolId=cloud.stack.user_pool_id,
         Username=USER.user_id,
-        UserAttributes=USER.attributes(),
+        UserAttributes=attributes_of(USER),
         MessageAction="SUPPRESS",
     )
 

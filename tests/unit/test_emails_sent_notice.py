@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -10,6 +10,8 @@ import pytest
 from portal_import.completion import announce_emails_sent_if_done
 from portal_import.job import Job, JobStatus
 from portal_import.notification import EMAILS_SENT, compose_emails_sent
+
+from .sample_jobs import a_job
 
 
 @dataclass
@@ -40,20 +42,9 @@ class Notifier:
 
 
 def _job(**changes: Any) -> Job:
-    job = Job(
-        job_id="20261125T101500Z-abc",
-        source_bucket="b",
-        source_key="imports/partners.csv",
-        mode="import",
-        send_activation_email=True,
-        status=JobStatus.COMPLETED,
-        started_at="2026-11-25T10:15:00Z",
-        emails_queued=21,
-        emails_sent=20,
-        emails_failed=1,
-        notified_at="2026-11-25T10:16:00Z",
-    )
-    return replace(job, **changes)
+    """A job announced as completed, 20 of its 21 emails sent and one not delivered."""
+    announced = {"status": JobStatus.COMPLETED, "emails_queued": 21, "emails_sent": 20, "emails_failed": 1}
+    return a_job(**{**announced, "notified_at": "2026-11-25T10:16:00Z", **changes})
 
 
 def _announce(job: Job, jobs: Jobs, notifier: Notifier) -> bool:

@@ -186,7 +186,7 @@ def cell_text(encoding: str) -> st.SearchStrategy[str]:
 
 
 def _normalized(name: str) -> str:
-    """A header name as CONTRACTS §1 matches it: case, spaces, '_', '-' and a BOM ignored."""
+    """A header name as docs/contracts.md §1 matches it: case, spaces, '_', '-' and a BOM ignored."""
     return "".join(char for char in name if not char.isspace() and char not in "_-\ufeff").casefold()
 
 

@@ -1,4 +1,4 @@
-"""Unit tests of the row rules (CONTRACTS §2) and their error texts, including the worked example end to end."""
+"""Unit tests of the row rules (docs/contracts.md §2) and their error texts, including the worked example end to end."""
 
 import csv
 from pathlib import Path

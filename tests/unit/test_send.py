@@ -12,11 +12,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from portal_import.activation import hash_token
-from portal_import.aws.ledger import ClaimRefused, Commit, Settlement
-from portal_import.aws.mailer import Destination
-from portal_import.aws.ratelimit import Reservation
+from portal_import.claims import ClaimRefused, Commit, Settlement
 from portal_import.config import EmailSenderSettings
 from portal_import.messages import EmailBatch, EmailRecipient
+from portal_import.ports import Destination, Reservation
 from portal_import.send import FINISH_SECONDS, QUOTA_PAUSE_SECONDS, SendDeps, send_activation_emails
 
 

@@ -9,31 +9,20 @@ from typing import Any
 import pytest
 
 from portal_import.job import Job, JobStatus
-from portal_import_local.admin import _print_report
-from portal_import_local.progress import job_json
+from portal_import_cli.progress import job_json
+from portal_import_cli.rendering import print_report as _print_report
+
+from .sample_jobs import a_job
 
 JOB = "20261201T090000Z-0123456789ab"
 
 
 def completed_import(**counts: int) -> Job:
     """A finished import of 10 rows, 8 users created and their 6 emails sent."""
-    job = Job(
-        job_id=JOB,
-        source_bucket="imports-bucket",
-        source_key="imports/people.csv",
-        mode="import",
-        send_activation_email=True,
-        status=JobStatus.COMPLETED,
-        started_at="2026-12-01T09:00:00.000Z",
-        completed_at="2026-12-01T09:01:00.000Z",
-        total_rows=10,
-        rows_done=10,
-        succeeded=8,
-        failed=2,
-        emails_queued=6,
-        emails_sent=6,
-    )
-    return dataclasses.replace(job, **counts)
+    done = {"status": JobStatus.COMPLETED, "completed_at": "2026-12-01T09:01:00.000Z", "total_rows": 10}
+    rows = {"rows_done": 10, "succeeded": 8, "failed": 2, "emails_queued": 6, "emails_sent": 6}
+    where = {"job_id": JOB, "source_bucket": "imports-bucket", "source_key": "imports/people.csv"}
+    return a_job(**where, **done, **{**rows, **counts}, started_at="2026-12-01T09:00:00.000Z")
 
 
 def users_line(job: Job, capsys: pytest.CaptureFixture[str]) -> list[str]:

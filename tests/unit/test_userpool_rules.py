@@ -2,25 +2,26 @@
 
 import pytest
 
-from portal_import.aws.userpool import MAX_ATTRIBUTE_CHARS, PoolUser, check_group_name
+from portal_import.aws.userpool import MAX_ATTRIBUTE_CHARS, attributes_of, check_group_name
+from portal_import.people import PoolUser
 
 
 def test_a_pool_user_carries_the_contacts_attributes_and_only_a_valid_email() -> None:
     # Given / When / Then
-    assert PoolUser("005a", "0037KWyWfty6uEv0001", "ana@example.com", "Ana", "Ōta").attributes() == [
+    assert attributes_of(PoolUser("005a", "0037KWyWfty6uEv0001", "ana@example.com", "Ana", "Ōta")) == [
         {"Name": "email", "Value": "ana@example.com"},
         {"Name": "given_name", "Value": "Ana"},
         {"Name": "family_name", "Value": "Ōta"},
         {"Name": "custom:contact_id", "Value": "0037KWyWfty6uEv0001"},
     ]
-    assert PoolUser("005a", "0037KWyWfty6uEv0001", "bob@").attributes() == [
+    assert attributes_of(PoolUser("005a", "0037KWyWfty6uEv0001", "bob@")) == [
         {"Name": "custom:contact_id", "Value": "0037KWyWfty6uEv0001"}
     ]
 
 
 def test_an_attribute_longer_than_cognito_takes_is_cut_to_its_limit() -> None:
     # Given / When
-    attributes = PoolUser("005a", "0037KWyWfty6uEv0001", first_name="x" * 5000).attributes()
+    attributes = attributes_of(PoolUser("005a", "0037KWyWfty6uEv0001", first_name="x" * 5000))
 
     # Then
     assert len(attributes[0]["Value"]) == MAX_ATTRIBUTE_CHARS

@@ -2,7 +2,7 @@
 
 import pytest
 
-from portal_import.aws.ledger import EmailRecord
+from portal_import.claims import EmailRecord
 from portal_import.users import activation_standing, email_standing
 
 JOB = "20261201T090000Z-0123456789ab"

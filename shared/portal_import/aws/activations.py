@@ -16,8 +16,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from portal_import.activate import Link
 from portal_import.aws.clients import client
+from portal_import.people import Link
 
 LINK_INDEX = "ByTokenHash"
 # A hold outlives the activation function's timeout, so that it never ends while its holder still works.

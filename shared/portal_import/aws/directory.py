@@ -11,69 +11,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client
-from portal_import.aws.userpool import PoolUser
 from portal_import.ids import ContactRef
-from portal_import.messages import EmailRecipient
+from portal_import.people import Activation, Contact, CreateResult, PortalUser
 
 _BATCH_GET_LIMIT = 100
 _TRANSACTION_LIMIT = 100
 _BATCH_WRITE_LIMIT = 25
-
-
-@dataclass(frozen=True)
-class Contact:
-    contact_id: str
-    salesforce_id: str = ""
-    email: str = ""
-    first_name: str = ""
-    last_name: str = ""
-
-    def pool_user(self, user_id: str) -> PoolUser:
-        """This Contact's portal user `user_id` as the user pool holds it."""
-        return PoolUser(
-            user_id=user_id,
-            contact_id=self.contact_id,
-            email=self.email,
-            first_name=self.first_name,
-            last_name=self.last_name,
-        )
-
-    def recipient(self, row: int, user_id: str) -> EmailRecipient:
-        """This Contact as the activation email of its user `user_id` (created from `row`) addresses it."""
-        return EmailRecipient(
-            row=row,
-            user_id=user_id,
-            contact_id=self.contact_id,
-            email=self.email,
-            first_name=self.first_name,
-            last_name=self.last_name,
-        )
-
-
-@dataclass(frozen=True)
-class PortalUser:
-    contact_id: str
-    user_id: str
-    role: str
-    job_id: str = ""
-    row: int = 0
-    created_at: str = ""
-
-
-@dataclass(frozen=True)
-class Activation:
-    """A User's current set-password link: only the token's SHA-256 hash is kept, with the link's expiry."""
-
-    contact_id: str
-    user_id: str
-    token_hash: str
-    expires_at: str
 
 
 def _contact_key(contact_id: str) -> dict[str, Any]:
@@ -124,12 +72,6 @@ def _user_item(user: PortalUser) -> dict[str, Any]:
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-@dataclass(frozen=True)
-class CreateResult:
-    created: list[PortalUser]
-    existing: dict[str, PortalUser]  # contact id -> the user that was already there
 
 
 class Directory:

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client
 from portal_import.job import Job, JobStatus
+from portal_import.times import now_iso
 
 OPEN_SHARD = "open"
 OPEN_JOBS_INDEX = "OpenJobs"
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _is_conditional_failure(error: ClientError) -> bool:

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from portal_import.aws.clients import client
-
-# SES v1 SendBulkTemplatedEmail takes at most 50 destinations a call (SESv2's SendBulkEmail is not on moto).
-MAX_DESTINATIONS = 50
-
-
-@dataclass(frozen=True)
-class Destination:
-    address: str
-    data: Mapping[str, str]  # the template's values for this recipient
+from portal_import.ports import MAX_DESTINATIONS, Destination
 
 
 class Mailer:

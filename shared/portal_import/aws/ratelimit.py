@@ -10,24 +10,18 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client
+from portal_import.ports import Reservation
 
 EMAIL_LIMITER = "rate-limiter#activation-email"
 # The workers' pool users: a slot is one AdminCreateUser (quota category UserCreation) and one AdminAddUserToGroup
 # (UserUpdate), so the slots' rate is the rate of calls in each of the two categories.
 COGNITO_LIMITER = "rate-limiter#cognito-users"
-
-
-@dataclass(frozen=True)
-class Reservation:
-    slots: list[float]  # the epoch second at which each reserved send may go
-    short_of: Literal["quota", "time"] | None = None  # why fewer were reserved than asked for
 
 
 class SendSlots:

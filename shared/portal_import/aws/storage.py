@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -13,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from portal_import.aws.clients import client
 from portal_import.messages import ChunkOutcomes
 from portal_import.observability import logger
+from portal_import.ports import ImportObject
 
 _READ_CHUNK = 256 * 1024
 # A result file goes up in parts of this size, so only one part is ever held in memory.
@@ -23,13 +23,6 @@ MIN_PART_SIZE = 5 * 1024 * 1024
 _CHECKSUM = "CRC32"
 
 
-@dataclass(frozen=True)
-class ImportObject:
-    metadata: dict[str, str]
-    content_length: int
-    chunks: Iterator[bytes]
-
-
 def _object(bucket: str, key: str, version_id: str | None) -> dict[str, Any]:
     """The parameters naming one object version (the current one when the bucket keeps no versions)."""
     return {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
@@ -37,10 +30,6 @@ def _object(bucket: str, key: str, version_id: str | None) -> dict[str, Any]:
 
 def outcomes_prefix(job_id: str) -> str:
     return f"work/{job_id}/outcomes/"
-
-
-def results_prefix(job_id: str) -> str:
-    return f"results/{job_id}/"
 
 
 class Storage:

@@ -1,4 +1,5 @@
-"""The Cognito user pool where portal users live (CONTRACTS §6): one pool user per portal user, its Role a group.
+"""The Cognito user pool where portal users live (docs/contracts.md §6): one pool user per portal user, its Role
+a group.
 
 The directory table's USER item stays the ledger of "at most one user per Contact, ever" (its conditional write
 decides who creates the user); the pool user is made after it, under the username the ledger gave it, so that a
@@ -15,13 +16,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from portal_import.activate import PasswordRefused, PoolAccount
+from portal_import.activate import PasswordRefused
 from portal_import.aws.clients import client
+from portal_import.people import PoolAccount, PoolUser
+from portal_import.ports import Pace
 from portal_import.rules import is_valid_email
 
 CONTACT_ID_ATTRIBUTE = "custom:contact_id"
@@ -32,36 +34,21 @@ MAX_ATTRIBUTE_CHARS = 2048
 _LIST_PAGE = 60  # ListUsers' largest page
 
 
-class Pace(Protocol):
-    """Hands out the moments at which the next calls may be made (a shared limiter: ratelimit.CallSlots)."""
-
-    def reserve(self, count: int, *, deadline: float | None = None) -> Any: ...
-
-
 class OutOfPace(TimeoutError):
     """The limiter has no slot left before the invocation's deadline: the work goes on in a later delivery.
 
     A TimeoutError, so retry.is_transient counts it as a passing fault: never a row's error."""
 
 
-@dataclass(frozen=True)
-class PoolUser:
-    """What a portal user is in the pool: its username (the UserId) and the attributes the import gives it."""
-
-    user_id: str
-    contact_id: str
-    email: str = ""
-    first_name: str = ""
-    last_name: str = ""
-
-    def attributes(self) -> list[dict[str, str]]:
-        values = {
-            "email": self.email if is_valid_email(self.email) else "",
-            "given_name": self.first_name,
-            "family_name": self.last_name,
-            CONTACT_ID_ATTRIBUTE: self.contact_id,
-        }
-        return [{"Name": name, "Value": value[:MAX_ATTRIBUTE_CHARS]} for name, value in values.items() if value]
+def attributes_of(user: PoolUser) -> list[dict[str, str]]:
+    """The attributes the import gives a pool user, as Cognito takes them: the email only when it is valid."""
+    values = {
+        "email": user.email if is_valid_email(user.email) else "",
+        "given_name": user.first_name,
+        "family_name": user.last_name,
+        CONTACT_ID_ATTRIBUTE: user.contact_id,
+    }
+    return [{"Name": name, "Value": value[:MAX_ATTRIBUTE_CHARS]} for name, value in values.items() if value]
 
 
 class UserPoolConflict(Exception):
@@ -143,13 +130,13 @@ class UserPool:
 
     def _create(self, user: PoolUser) -> None:
         try:
-            self._create_with(user, user.attributes())
+            self._create_with(user, attributes_of(user))
         except ClientError as error:
             if _code(error) != "InvalidParameterException" or "email" not in str(error).lower() or not user.email:
                 raise
             # Cognito refuses an address the import's own rule accepts: the user is made without it (the
             # activation email does not depend on it), rather than the row failing with its claim already made.
-            self._create_with(user, [item for item in user.attributes() if item["Name"] != "email"])
+            self._create_with(user, [item for item in attributes_of(user) if item["Name"] != "email"])
 
     def _create_with(self, user: PoolUser, attributes: list[dict[str, str]]) -> None:
         try:

@@ -25,7 +25,7 @@ from portal_import.aws.userpool import UserPool
 from portal_import.job import Job
 from portal_import.resend import Resend, ResendDeps, resend
 from portal_import.users import JobUser, job_users
-from portal_import_local.seed import DirectoryData, load_directory
+from portal_import_cli.seed import DirectoryData, load_directory
 
 Name = Literal["bucket", "jobs_table", "directory_table", "email_queue", "user_pool"]
 # Which stack output holds each name, the option that gives it instead, and the environment variable behind it.

@@ -1,0 +1,253 @@
+"""The administrator's commands against a deployed stack (or `local serve` through --endpoint-url): submit a file,
+follow its job, fetch its results, list jobs, resend activation links, list a job's users, write the sample CSV,
+and load a new stack's directory. Each takes the parsed command line and returns its exit status."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from portal_import.job import Job, JobStatus
+from portal_import.options import column_metadata
+from portal_import.resend import ResendRefused
+from portal_import.users import UsersRefused
+from portal_import_cli import rendering
+from portal_import_cli.deployment import Deployment, DeploymentError, JobNotFound, ResultsNotFound, Target
+from portal_import_cli.errors import Interrupted, UsageError
+from portal_import_cli.progress import (
+    ProgressDisplay,
+    StillRunning,
+    duration,
+    emails_expected,
+    finished,
+    follow,
+    job_json,
+)
+from portal_import_cli.rendering import emit, say
+from portal_import_cli.seed import DirectoryFileError, read_directory
+
+TEMPLATE_CSV = Path(__file__).resolve().parent / "sample" / "template.csv"
+
+
+def check_csv_name(path: Path) -> None:
+    """Only imports/*.csv starts a job: a file named otherwise would be dropped for nothing."""
+    if not path.name.endswith(".csv"):
+        raise UsageError(f"{path.name} does not end in .csv: only imports/*.csv starts a job; rename it.")
+
+
+def column_metadata_of(args: argparse.Namespace) -> dict[str, str]:
+    """The metadata --contact-id-column and --role-column ask for."""
+    return column_metadata(args.contact_id_column, args.role_column)
+
+
+def submit(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    check_csv_name(path)
+    if not path.is_file():
+        raise UsageError(f"{path} does not exist or is not a file.")
+    metadata = {"mode": "validate" if args.validate else "import", **column_metadata_of(args)}
+    if args.send_activation_email is not None:
+        metadata["send-activation-email"] = "true" if args.send_activation_email else "false"
+    deployment = Deployment(Target.from_options(args))
+    bucket = deployment.name("bucket")
+    deployment.name("jobs_table")  # known before the upload: a job nobody can follow is no use to `submit`
+    key = f"imports/{path.name}"
+    version = deployment.upload(path, key, metadata)
+    uri = f"s3://{bucket}/{key}"
+    if not version:
+        raise DeploymentError(
+            f"{path.name} is uploaded to {uri}, but the bucket gave it no version id, so its job cannot be found: "
+            "is versioning on for the bucket?"
+        )
+    say(f"uploaded {path} to {uri} (version {version}); waiting for its job to start")
+    job_id = deployment.wait_for_job_of(version)
+    if job_id is None:
+        raise DeploymentError(
+            f"{path.name} is uploaded to {uri}, but no job started for it: check the stack's splitter "
+            "(and its DroppedFileDeadLetterQueue)."
+        )
+    upload = {"bucket": bucket, "key": key, "versionId": version}
+    if not args.json:
+        print(job_id, flush=True)  # alone on its line first: JOB=$(portal-import submit f.csv) works
+    if not args.wait:
+        if args.json:
+            rendering.report(deployment.job(job_id), as_json=True, upload=upload)
+        return 0
+    job = _follow(deployment, job_id, args)
+    rendering.report(job, as_json=args.json, upload=upload)
+    return _finished_status(job)
+
+
+def status(args: argparse.Namespace) -> int:
+    rendering.report(Deployment(Target.from_options(args)).job(args.job), as_json=args.json)
+    return 0
+
+
+def watch(args: argparse.Namespace) -> int:
+    job = _follow(Deployment(Target.from_options(args)), args.job, args)
+    rendering.report(job, as_json=args.json)
+    return _finished_status(job)
+
+
+def _follow(deployment: Deployment, job_id: str, args: argparse.Namespace) -> Job:
+    first = deployment.job(job_id)  # an unknown job fails here, before any progress is drawn
+    reads = iter([first])
+
+    def read() -> Job:
+        return next(reads, None) or deployment.job(job_id)
+
+    try:
+        return follow(
+            read,
+            ProgressDisplay(sys.stderr),
+            interval=args.interval,
+            timeout=args.timeout,
+            email_rate=deployment.email_rate() if emails_expected(first) and not finished(first) else None,
+        )
+    except StillRunning as running:
+        raise DeploymentError(
+            f"job {job_id} is still {running.job.status.value} after {duration(running.waited)}; "
+            f"`portal-import watch {job_id}` follows it again."
+        ) from None
+    except KeyboardInterrupt:
+        raise Interrupted(f"stopped watching; job {job_id} goes on (`portal-import watch {job_id}`).") from None
+
+
+def _finished_status(job: Job) -> int:
+    if job.status is JobStatus.FAILED:
+        say(f"the file was rejected: {job.error}")
+        return 1
+    return 0
+
+
+def results(args: argparse.Namespace) -> int:
+    deployment = Deployment(Target.from_options(args))
+    out: Path = args.out or Path("import-results") / args.job
+    try:
+        summary = deployment.download_results(args.job, out)
+    except ResultsNotFound as missing:
+        raise DeploymentError(_why_no_results(deployment, args.job, missing)) from None
+    except OSError as error:
+        raise DeploymentError(f"cannot write the results into {out}: {error.strerror or error}.") from None
+    report = {
+        "jobId": summary.get("jobId", args.job),
+        "status": summary.get("status"),
+        "error": summary.get("error"),
+        "mode": summary.get("mode"),
+        "totalRows": summary.get("totalRows"),
+        "succeeded": summary.get("succeeded"),
+        "failed": summary.get("failed"),
+        "emailsQueued": summary.get("emailsQueued"),
+        "resultDir": str(out),
+    }
+    if args.json:
+        emit(report)
+    else:
+        rendering.print_results(report, out)
+    if report["status"] == JobStatus.FAILED.value:
+        say(f"the file was rejected: {report['error']}")
+        return 1
+    return 0
+
+
+def _why_no_results(deployment: Deployment, job_id: str, missing: ResultsNotFound) -> str:
+    """Says whether the job does not exist or has not finished yet, when the jobs table can be read."""
+    try:
+        job = deployment.job(job_id)
+    except JobNotFound as error:
+        return str(error)
+    except (DeploymentError, ClientError, BotoCoreError):
+        return f"there are no results in {missing.uri}: the job does not exist or has not completed yet."
+    return (
+        f"job {job_id} is {job.status.value}; its results are written when it completes "
+        f"(`portal-import watch {job_id}` follows it)."
+    )
+
+
+def jobs(args: argparse.Namespace) -> int:
+    deployment = Deployment(Target.from_options(args))
+    reports = [deployment.job(job_id) for job_id in deployment.recent_job_ids(args.limit)]
+    if args.json:
+        emit([job_json(report) for report in reports])
+    else:
+        rendering.print_jobs(reports)
+    return 0
+
+
+def resend(args: argparse.Namespace) -> int:
+    if args.pending and args.contact:
+        raise UsageError(
+            "--pending already sends to every user of the job who has not activated, named or not: "
+            "give --pending or --contact, not both."
+        )
+    deployment = Deployment(Target.from_options(args))
+    job = deployment.job(args.job)
+    try:
+        done = deployment.resend(job, args.contact, pending=args.pending)
+    except ResendRefused as refused:
+        raise DeploymentError(str(refused)) from None
+    if args.json:
+        emit(rendering.resend_json(job, done))
+    else:
+        rendering.print_resend(job, done)
+    return 0
+
+
+def users(args: argparse.Namespace) -> int:
+    deployment = Deployment(Target.from_options(args))
+    job = deployment.job(args.job)
+    try:
+        found = deployment.users(job)
+    except UsersRefused as refused:
+        raise DeploymentError(str(refused)) from None
+    if args.json:
+        emit(rendering.users_json(found))
+    else:
+        rendering.print_users(job, found)
+    return 0
+
+
+def template(args: argparse.Namespace) -> int:
+    if args.path is None or str(args.path) == "-":
+        sys.stdout.write(TEMPLATE_CSV.read_text(encoding="utf-8"))
+        return 0
+    path: Path = args.path
+    if path.exists() and not args.force:
+        raise UsageError(f"{path} already exists; choose another name, or pass --force to replace it.")
+    try:
+        shutil.copyfile(TEMPLATE_CSV, path)
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror}.") from None
+    say(
+        f"wrote {path}: fill in one ContactId and Role per row, then `portal-import submit {path}` (a file of your "
+        "own whose columns have other names imports as it is: `portal-import submit FILE --contact-id-column NAME "
+        "--role-column NAME`)"
+    )
+    return 0
+
+
+def directory_load(args: argparse.Namespace) -> int:
+    for option, path in (("--contacts", args.contacts), ("--roles", args.roles)):
+        if not path.is_file():
+            raise UsageError(f"{option} {path} does not exist or is not a file.")
+    try:
+        data = read_directory(args.contacts, args.roles)
+    except DirectoryFileError as error:
+        raise UsageError(str(error)) from None
+    table, loaded = Deployment(Target.from_options(args)).load_directory(data, users_from_pool=args.users_from_pool)
+    counts = {
+        "table": table,
+        "contacts": len(loaded.contacts),
+        "portalUsers": len(loaded.users),
+        "roles": len(data.roles),
+        "activeRoles": sum(data.roles.values()),
+    }
+    if args.json:
+        emit(counts)
+    else:
+        rendering.print_directory_load(counts)
+    return 0

@@ -1,0 +1,97 @@
+"""Contacts, the portal users made for them (the directory's and the pool's), and their activation links: the
+records the flows exchange with the directory, the user pool and the activation store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from portal_import.messages import EmailRecipient
+
+
+@dataclass(frozen=True)
+class PoolUser:
+    """What a portal user is in the pool: its username (the UserId) and the attributes the import gives it."""
+
+    user_id: str
+    contact_id: str
+    email: str = ""
+    first_name: str = ""
+    last_name: str = ""
+
+
+@dataclass(frozen=True)
+class Contact:
+    contact_id: str
+    salesforce_id: str = ""
+    email: str = ""
+    first_name: str = ""
+    last_name: str = ""
+
+    def pool_user(self, user_id: str) -> PoolUser:
+        """This Contact's portal user `user_id` as the user pool holds it."""
+        return PoolUser(
+            user_id=user_id,
+            contact_id=self.contact_id,
+            email=self.email,
+            first_name=self.first_name,
+            last_name=self.last_name,
+        )
+
+    def recipient(self, row: int, user_id: str) -> EmailRecipient:
+        """This Contact as the activation email of its user `user_id` (created from `row`) addresses it."""
+        return EmailRecipient(
+            row=row,
+            user_id=user_id,
+            contact_id=self.contact_id,
+            email=self.email,
+            first_name=self.first_name,
+            last_name=self.last_name,
+        )
+
+
+@dataclass(frozen=True)
+class PortalUser:
+    contact_id: str
+    user_id: str
+    role: str
+    job_id: str = ""
+    row: int = 0
+    created_at: str = ""
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    created: list[PortalUser]
+    existing: dict[str, PortalUser]  # contact id -> the user that was already there
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A User's current set-password link: only the token's SHA-256 hash is kept, with the link's expiry."""
+
+    contact_id: str
+    user_id: str
+    token_hash: str
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class Link:
+    """The activation item a token's hash names, as read."""
+
+    contact_id: str
+    user_id: str
+    job_id: str  # the job that created the User (counts its activations); "" for a link written before it was kept
+    expires: float  # epoch seconds
+    activated: bool
+    held_until: float  # 0: no hold; a request that sets the password holds the link until then
+
+
+@dataclass(frozen=True)
+class PoolAccount:
+    """What the activation page needs of a pool user."""
+
+    username: str
+    enabled: bool
+    first_name: str
+    has_email: bool

@@ -1,0 +1,114 @@
+"""Each function's dependencies, built from its settings: the one place where the flows' ports are given their
+AWS adapters. A handler calls one of these once per container (its `_deps`, cached) and passes the result on."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+from portal_import.activate import ActivationDeps
+from portal_import.aggregate import AggregateDeps
+from portal_import.aws.activations import ActivationStore
+from portal_import.aws.clients import client
+from portal_import.aws.directory import Directory
+from portal_import.aws.jobs import JobStore
+from portal_import.aws.ledger import EmailLedger
+from portal_import.aws.mailer import Mailer
+from portal_import.aws.notifier import Notifier
+from portal_import.aws.queues import QueueSender
+from portal_import.aws.ratelimit import COGNITO_LIMITER, CallSlots, SendSlots
+from portal_import.aws.storage import Storage
+from portal_import.aws.userpool import UserPool
+from portal_import.config import (
+    ActivationSettings,
+    AggregatorSettings,
+    EmailDeadLetterSettings,
+    EmailSenderSettings,
+    SplitterSettings,
+    SweeperSettings,
+    WorkerSettings,
+)
+from portal_import.passwords import PasswordRules
+from portal_import.send import DeadBatchDeps, SendDeps
+from portal_import.split import SplitDeps
+from portal_import.work import WorkDeps
+
+
+def split_deps(settings: SplitterSettings) -> SplitDeps:
+    """The splitter's: it reads dropped files from whichever bucket they landed in, and writes no results."""
+    return _split_deps(settings, results_bucket=None)
+
+
+def sweep_deps(settings: SweeperSettings) -> SplitDeps:
+    """The sweeper's: the splitter's, and the results bucket for the outcomes of the rows it accounts for."""
+    return _split_deps(settings, results_bucket=settings.results_bucket)
+
+
+def _split_deps(settings: SplitterSettings, *, results_bucket: str | None) -> SplitDeps:
+    return SplitDeps(
+        jobs=JobStore(settings.jobs_table),
+        directory=Directory(settings.directory_table),
+        storage=Storage(results_bucket),
+        rows_queue=QueueSender(settings.rows_queue_url),
+        aggregate_queue=QueueSender(settings.aggregate_queue_url),
+        split_queue=QueueSender(settings.split_queue_url) if settings.split_queue_url else None,
+    )
+
+
+def work_deps(settings: WorkerSettings) -> WorkDeps:
+    """The worker's (and its dead-letter function's): its Cognito calls paced by the limiter all workers share."""
+    pace = CallSlots(settings.jobs_table, settings.cognito_requests_per_second, key=COGNITO_LIMITER)
+    return WorkDeps(
+        jobs=JobStore(settings.jobs_table),
+        directory=Directory(settings.directory_table),
+        storage=Storage(settings.results_bucket),
+        email_queue=QueueSender(settings.email_queue_url),
+        aggregate_queue=QueueSender(settings.aggregate_queue_url),
+        user_pool=UserPool(settings.user_pool_id, pace=pace),
+    )
+
+
+def send_deps(settings: EmailSenderSettings) -> SendDeps:
+    return SendDeps(
+        ledger=EmailLedger(settings.directory_table, settings.jobs_table),
+        jobs=JobStore(settings.jobs_table),
+        slots=SendSlots(settings.jobs_table, settings.email_rate_per_second),
+        mailer=Mailer(),
+        email_queue=QueueSender(settings.email_queue_url),
+        notifier=_notifier(settings.topic_arn),
+    )
+
+
+def idempotency_store(settings: EmailSenderSettings) -> DynamoDBPersistenceLayer:
+    """Where the email sender records the batches it has done (Powertools' idempotency)."""
+    return DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=client("dynamodb"))
+
+
+def dead_batch_deps(settings: EmailDeadLetterSettings) -> DeadBatchDeps:
+    return DeadBatchDeps(
+        ledger=EmailLedger(settings.directory_table, settings.jobs_table),
+        jobs=JobStore(settings.jobs_table),
+        notifier=_notifier(settings.topic_arn),
+    )
+
+
+def _notifier(topic_arn: str | None) -> Notifier | None:
+    """The emails-sent notice's channel; None when the stack has no topic (not this function's to publish)."""
+    return Notifier(topic_arn) if topic_arn else None
+
+
+def aggregate_deps(settings: AggregatorSettings) -> AggregateDeps:
+    return AggregateDeps(
+        jobs=JobStore(settings.jobs_table),
+        storage=Storage(settings.results_bucket),
+        notifier=Notifier(settings.topic_arn),
+    )
+
+
+def activation_deps(settings: ActivationSettings) -> ActivationDeps:
+    pool = UserPool(settings.user_pool_id)
+    return ActivationDeps(
+        links=ActivationStore(settings.directory_table, settings.jobs_table),
+        pool=pool,
+        rules=PasswordRules.from_policy(pool.password_policy()),  # the pool's own, read once per container
+        portal_name=settings.portal_name,
+    )
