@@ -133,15 +133,11 @@ def results(args: argparse.Namespace) -> int:
         raise DeploymentError(_why_no_results(deployment, args.job, missing)) from None
     except OSError as error:
         raise DeploymentError(f"cannot write the results into {out}: {error.strerror or error}.") from None
+    document = summary.to_json()
     report = {
-        "jobId": summary.get("jobId", args.job),
-        "status": summary.get("status"),
-        "error": summary.get("error"),
-        "mode": summary.get("mode"),
-        "totalRows": summary.get("totalRows"),
-        "succeeded": summary.get("succeeded"),
-        "failed": summary.get("failed"),
-        "emailsQueued": summary.get("emailsQueued"),
+        "jobId": summary.job_id or args.job,
+        **{key: document[key] for key in ("status", "error", "mode", "totalRows", "succeeded", "failed")},
+        "emailsQueued": summary.emails_queued,
         "resultDir": str(out),
     }
     if args.json:

@@ -24,6 +24,8 @@ from portal_import.aws.storage import Storage
 from portal_import.aws.userpool import UserPool
 from portal_import.job import Job
 from portal_import.resend import Resend, ResendDeps, resend
+from portal_import.results import results_prefix
+from portal_import.summary import FAILURE_FILE, SUCCESS_FILE, SUMMARY_FILE, Summary
 from portal_import.users import JobUser, job_users
 from portal_import_cli.seed import DirectoryData, load_directory
 
@@ -37,7 +39,6 @@ NAMES: dict[Name, tuple[str, str, str]] = {
     "user_pool": ("UserPoolId", "--user-pool-id", "PORTAL_IMPORT_USER_POOL_ID"),
 }
 STACK_ENV = "PORTAL_IMPORT_STACK"
-RESULT_FILES = ("success.csv", "failure.csv", "summary.json")
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3})
 # The splitter creates the job within seconds of the upload; this is for a cold start on a busy account.
 _JOB_START_SECONDS = 120.0
@@ -210,22 +211,21 @@ class Deployment:
         version: str | None = response.get("VersionId")
         return version
 
-    def download_results(self, job_id: str, out: Path) -> dict[str, Any]:
-        """Writes results/<jobId>/{success.csv,failure.csv,summary.json} into `out`; returns the summary."""
+    def download_results(self, job_id: str, out: Path) -> Summary:
+        """Writes the job's result files (results/<jobId>/) into `out`; returns the summary."""
         s3, bucket = self.client("s3"), self.name("bucket")
-        prefix = f"results/{job_id}/"
+        prefix = results_prefix(job_id)
         try:
-            summary_body: bytes = s3.get_object(Bucket=bucket, Key=prefix + "summary.json")["Body"].read()
+            summary_body: bytes = s3.get_object(Bucket=bucket, Key=prefix + SUMMARY_FILE)["Body"].read()
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise ResultsNotFound(f"s3://{bucket}/{prefix}") from None
             raise
         out.mkdir(parents=True, exist_ok=True)
-        for name in RESULT_FILES[:2]:
+        for name in (SUCCESS_FILE, FAILURE_FILE):
             (out / name).write_bytes(s3.get_object(Bucket=bucket, Key=prefix + name)["Body"].read())
-        (out / "summary.json").write_bytes(summary_body)
-        summary: dict[str, Any] = json.loads(summary_body)
-        return summary
+        (out / SUMMARY_FILE).write_bytes(summary_body)
+        return Summary.from_json(json.loads(summary_body))
 
     # Activation emails
 

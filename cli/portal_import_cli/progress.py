@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from portal_import.job import Job, JobStatus
+from portal_import.results import results_prefix
 
 _BAR_WIDTH = 20
 _TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED)
@@ -20,17 +21,13 @@ def emails_expected(job: Job) -> bool:
     return job.send_activation_email and job.mode != "validate"
 
 
-def emails_done(job: Job) -> int:
-    return job.emails_sent + job.emails_failed
-
-
 def finished(job: Job) -> bool:
     """Results written and announced, and every email it queued sent (or refused)."""
-    return job.status in _TERMINAL and emails_done(job) >= job.emails_queued
+    return job.status in _TERMINAL and job.emails_done >= job.emails_queued
 
 
 def results_uri(job: Job) -> str | None:
-    return f"s3://{job.source_bucket}/results/{job.job_id}/" if job.status in _TERMINAL else None
+    return f"s3://{job.source_bucket}/{results_prefix(job.job_id)}" if job.status in _TERMINAL else None
 
 
 def job_json(job: Job) -> dict[str, Any]:
@@ -101,7 +98,7 @@ def eta_seconds(job: Job, rows: Rate, emails: Rate, at: float) -> float | None:
             expected = job.emails_queued * job.total_rows / job.rows_done if job.rows_done else None
         else:
             expected = job.emails_queued
-        waits.append(None if expected is None else emails.seconds_for(expected - emails_done(job), at))
+        waits.append(None if expected is None else emails.seconds_for(expected - job.emails_done, at))
     known = [wait for wait in waits if wait is not None]
     return max(known) if len(known) == len(waits) else None
 
@@ -207,7 +204,7 @@ def follow(
             job = read()
             now = clock()
             rows.observe(now, job.rows_done, pending=job.status not in _TERMINAL)
-            emails.observe(now, emails_done(job), pending=job.emails_queued > emails_done(job))
+            emails.observe(now, job.emails_done, pending=job.emails_queued > job.emails_done)
             display.show(job, eta_seconds(job, rows, emails, now))
             if finished(job):
                 return job

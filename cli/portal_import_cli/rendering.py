@@ -12,9 +12,9 @@ from typing import Any
 from portal_import.job import Job, JobStatus
 from portal_import.notification import columns_read
 from portal_import.resend import Resend
+from portal_import.summary import RESULT_FILES
 from portal_import.users import JobUser
-from portal_import_cli.deployment import RESULT_FILES
-from portal_import_cli.progress import duration, emails_done, emails_expected, finished, job_json, results_uri
+from portal_import_cli.progress import duration, emails_expected, finished, job_json, results_uri
 
 
 def say(text: str) -> None:
@@ -59,7 +59,7 @@ def print_report(job: Job) -> None:
         print(
             f"  emails   {job.emails_queued:,} queued, {job.emails_sent:,} sent"
             + (f", {job.emails_failed:,} refused" if job.emails_failed else "")
-            + ("" if emails_done(job) >= job.emails_queued else " (sending)")
+            + ("" if job.emails_done >= job.emails_queued else " (sending)")
         )
     elif job.mode == "validate" and job.send_activation_email:
         print("  emails   none sent (validate); success.csv says which would be queued")

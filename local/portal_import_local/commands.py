@@ -12,9 +12,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from portal_import.summary import RESULT_FILES
 from portal_import_cli.commands import check_csv_name
 from portal_import_cli.errors import UsageError
 from portal_import_cli.rendering import say
+from portal_import_local.account import REGION
 from portal_import_local.bundled import TEMPLATE
 
 # Generous: a job finishes long before this unless something is wrong.
@@ -62,8 +64,8 @@ def _embedded_aws_environment() -> None:
         {
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
             "MOTO_ALLOW_NONEXISTENT_REGION": "true",
         }
     )
@@ -141,9 +143,7 @@ def _print_human(report: dict[str, Any], outcome: dict[str, Any]) -> None:
     print()
     print(f"Results in {report['resultDir']}/")
     for name in (
-        "success.csv",
-        "failure.csv",
-        "summary.json",
+        *RESULT_FILES,
         "notification.json",
         "notices.json",
         "pool-users.json",

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from portal_import.results import results_prefix
+from portal_import.summary import RESULT_FILES, SUMMARY_FILE, Summary
 from portal_import_cli.commands import column_metadata_of
 from portal_import_cli.seed import read_directory
 from portal_import_local.faults import FaultPlan
@@ -40,9 +42,8 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
 
     result_dir: Path = args.out or Path("import-results") / job_id
     result_dir.mkdir(parents=True, exist_ok=True)
-    prefix = f"results/{job_id}/"
-    for name in ("success.csv", "failure.csv", "summary.json"):
-        (result_dir / name).write_bytes(runtime.download(prefix + name))
+    for name in RESULT_FILES:
+        (result_dir / name).write_bytes(runtime.download(results_prefix(job_id) + name))
     notification = {"subject": notice.subject, "message": notice.message, "attributes": notice.attributes}
     (result_dir / "notification.json").write_text(json.dumps(notification, indent=2) + "\n", encoding="utf-8")
     # Every message the topic carried for this job, in order: exactly one import-completed, and one emails-sent
@@ -61,7 +62,7 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
         stale.unlink()
     sent = write_outbox(outbox, runtime.iter_sent_emails())
 
-    summary = json.loads((result_dir / "summary.json").read_text(encoding="utf-8"))
+    summary = Summary.from_json(json.loads((result_dir / SUMMARY_FILE).read_text(encoding="utf-8"))).to_json()
     return {
         **{
             key: summary[key]

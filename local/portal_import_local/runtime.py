@@ -26,6 +26,9 @@ import boto3
 from moto.cognitoidp.models import cognitoidp_backends
 
 from portal_import.aws.jobs import JobStore
+from portal_import.notification import IMPORT_COMPLETED
+from portal_import.results import results_prefix
+from portal_import.summary import SUMMARY_FILE
 from portal_import_local.faults import FaultPlan
 from portal_import_local.host import CallLog, FunctionHost, install_call_counting
 from portal_import_local.http_api import INTERNAL_ERROR, NOT_FOUND, Answer, HttpRequest, answer_of
@@ -306,7 +309,7 @@ class LocalRuntime:
         notices = [
             notification
             for notification in self.notifications()
-            if notification.attributes.get("event") == "import-completed"
+            if notification.attributes.get("event") == IMPORT_COMPLETED
             and notification.attributes.get("jobId") == job_id
         ]
         if len(notices) > 1:
@@ -314,7 +317,7 @@ class LocalRuntime:
         return notices[0] if notices else None
 
     def results_exist(self, job_id: str) -> bool:
-        listed = self._s3.list_objects_v2(Bucket=self.stack.bucket, Prefix=f"results/{job_id}/summary.json")
+        listed = self._s3.list_objects_v2(Bucket=self.stack.bucket, Prefix=results_prefix(job_id) + SUMMARY_FILE)
         return bool(listed.get("KeyCount"))
 
     def run_until_done(self, job_id: str, timeout: float) -> Notification:

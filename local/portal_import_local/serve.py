@@ -23,7 +23,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from portal_import.notification import IMPORT_COMPLETED
+from portal_import.results import results_prefix
 from portal_import_cli.seed import read_directory
+from portal_import_local.account import REGION
 from portal_import_local.http_api import HttpApiMiddleware
 from portal_import_local.outbox import write_outbox
 from portal_import_local.runtime import LocalRuntime
@@ -89,7 +92,7 @@ class LocalServer:
             "endpoint": self.endpoint,
             "bucket": stack.bucket,
             "topicArn": stack.topic_arn,
-            "region": "us-east-1",
+            "region": REGION,
             "userPoolId": stack.user_pool_id,
             "userPoolClientId": stack.user_pool_client_id,
             "portalUrl": stack.portal_url,
@@ -169,10 +172,12 @@ class LocalServer:
             return
         for notice in self.runtime.notifications():
             job_id = notice.attributes.get("jobId", "")
-            if notice.attributes.get("event") != "import-completed" or job_id not in self._watch.open_jobs:
+            if notice.attributes.get("event") != IMPORT_COMPLETED or job_id not in self._watch.open_jobs:
                 continue
             del self._watch.open_jobs[job_id]
-            self._say(f"job {job_id}: {notice.subject}; results in s3://{self.runtime.stack.bucket}/results/{job_id}/")
+            self._say(
+                f"job {job_id}: {notice.subject}; results in s3://{self.runtime.stack.bucket}/{results_prefix(job_id)}"
+            )
 
     def _say(self, text: str) -> None:
         print(f"portal-import: {text}", file=self._out, flush=True)

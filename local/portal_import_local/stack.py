@@ -18,13 +18,12 @@ from typing import Any
 import boto3
 
 from portal_import_local import moto_patches
+from portal_import_local.account import ACCOUNT, REGION
 from portal_import_local.cognito import create_cognito_resources
 from portal_import_local.template import TemplateValues, load_template, transform_template
 
 STACK_NAME = "portal-import-local"
 ARTIFACT_BUCKET = "portal-import-local-artifacts"
-REGION = "us-east-1"
-ACCOUNT = "123456789012"  # moto's default account
 # What a local stack is given unless told otherwise: a sender (the template asks every deploy for one).
 SENDER_PARAMETERS = {"SenderAddress": "no-reply@example.com"}
 # Where `local serve` listens unless told otherwise, and so where the links of a `local run` point.

@@ -14,6 +14,8 @@ from samtranslator.translator.managed_policy_translator import ManagedPolicyLoad
 from samtranslator.translator.translator import Translator
 from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 
+from portal_import_local.account import REGION
+
 
 class _CloudFormationLoader(yaml.SafeLoader):
     pass
@@ -54,7 +56,7 @@ def transform_template(
     artifact_bucket: str,
     parameters: dict[str, str],
     iam_client: Any,
-    region: str = "us-east-1",
+    region: str = REGION,
 ) -> dict[str, Any]:
     """The CloudFormation form of the SAM template, local code locations pointed at an artifacts bucket."""
     sam = copy.deepcopy(template)
