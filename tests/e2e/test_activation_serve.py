@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
-from serving import start_serve  # noqa: E402
+from serving import start_serve, stop_serve  # noqa: E402
 
 EXAMPLE = ROOT / "tests" / "fixtures" / "mixed"
 # The README shows the browser test's screenshot: `make screenshot` runs it with this set, to keep a new one.
@@ -117,12 +116,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         extra=["--outbox", str(outbox)],
     )
     yield Served(process, ready, work, outbox)
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
+    stop_serve(process)
 
 
 @pytest.fixture(scope="module")

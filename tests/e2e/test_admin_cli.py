@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
-from serving import start_serve  # noqa: E402
+from serving import start_serve, stop_serve  # noqa: E402
 
 EXAMPLE = ROOT / "tests" / "fixtures" / "mixed"
 CLI = [sys.executable, "-m", "portal_import_cli"]
@@ -82,12 +81,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     (work / "no-roles.csv").write_text("Name,Active\n")
     process, ready = start_serve(work / "no-contacts.csv", work / "no-roles.csv", cwd=work, env=_environment(work))
     yield Server(process, ready["endpoint"], work)
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
+    stop_serve(process)
 
 
 @pytest.fixture(scope="module")
