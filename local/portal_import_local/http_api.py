@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -128,7 +129,7 @@ class HttpApiMiddleware:
         self.wake.set()
         waiting.done.wait(timeout=30)  # API Gateway's own limit for an integration
         status, headers, body = waiting.answer if waiting.done.is_set() else (503, {}, b"")
-        start_response(f"{status} {_REASONS.get(status, '')}".strip(), list(headers.items()))
+        start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
         return [body]
 
     def take_pending(self, answer: Callable[[HttpRequest], Answer]) -> bool:
@@ -160,15 +161,3 @@ def _headers(environ: dict[str, Any]) -> dict[str, str]:
         if environ.get(key):
             headers[key.replace("_", "-").lower()] = str(environ[key])
     return headers
-
-
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    410: "Gone",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}

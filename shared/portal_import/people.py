@@ -84,7 +84,6 @@ class Link:
     job_id: str  # the job that created the User (counts its activations); "" for a link written before it was kept
     expires: float  # epoch seconds
     activated: bool
-    held_until: float  # 0: no hold; a request that sets the password holds the link until then
 
 
 @dataclass(frozen=True)

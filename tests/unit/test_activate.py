@@ -68,7 +68,7 @@ class FakePool:
 def _deps(
     *, link: Link | None = None, user: PoolAccount | None = None, refuse: bool = False
 ) -> tuple[ActivationDeps, FakeLinks, FakePool]:
-    links = FakeLinks(link or Link("C1", "U1", "J1", expires=NOW + 3600, activated=False, held_until=0))
+    links = FakeLinks(link or Link("C1", "U1", "J1", expires=NOW + 3600, activated=False))
     pool = FakePool(user or PoolAccount("U1", enabled=True, first_name="Zoë <b>", has_email=True), refuse=refuse)
     return ActivationDeps(links, pool, PasswordRules(min_length=12), "Acme & Co", clock=lambda: NOW), links, pool
 
@@ -119,7 +119,7 @@ def test_opening_a_valid_link_shows_the_form_with_the_name_the_username_and_the_
     ["unknown token", "used", "expired", "disabled user", "no pool user", "empty token"],
 )
 def test_every_link_that_cannot_be_used_gets_the_same_410_page(case: str) -> None:
-    link = Link("C1", "U1", "J1", expires=NOW + 3600, activated=case == "used", held_until=0)
+    link = Link("C1", "U1", "J1", expires=NOW + 3600, activated=case == "used")
     if case == "expired":
         link = replace(link, expires=NOW - 1)
     user = PoolAccount("U1" if case != "no pool user" else "U2", case != "disabled user", "Zoë", True)

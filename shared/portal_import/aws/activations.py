@@ -141,5 +141,4 @@ def _link(item: dict[str, Any]) -> Link:
         job_id=item.get("JobId", {}).get("S", ""),
         expires=float(item.get("ExpiresAtEpoch", {}).get("N", "0")),
         activated="ActivatedAt" in item,
-        held_until=float(item.get("HeldUntil", {}).get("N", "0")),
     )
