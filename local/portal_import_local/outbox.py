@@ -43,14 +43,20 @@ def sent_emails(account: str, region: str) -> list[bytes]:
     return list(iter_sent_emails(account, region))
 
 
-def iter_sent_emails(account: str, region: str) -> Iterator[bytes]:
+def sent_message_count(account: str, region: str) -> int:
+    """How many sends SES accepted so far (a bulk send is one, whatever its recipients)."""
+    return len(ses_backends[account][region].sent_messages)
+
+
+def iter_sent_emails(account: str, region: str, *, first_message: int = 0) -> Iterator[bytes]:
     """Each accepted email as `sent_emails` gives it, one at a time (a large import sends a million).
 
     moto keeps a bulk templated send as the template's name and the values of each destination; the message a
-    recipient got is the template rendered with the defaults overlaid by that recipient's values.
+    recipient got is the template rendered with the defaults overlaid by that recipient's values. The sends
+    before `first_message` are left out, unrendered.
     """
     backend = ses_backends[account][region]
-    for message in backend.sent_messages:
+    for message in backend.sent_messages[first_message:]:
         if hasattr(message, "raw_data"):
             yield message.raw_data.encode()
         elif hasattr(message, "template"):

@@ -32,7 +32,7 @@ from portal_import.summary import SUMMARY_FILE
 from portal_import_local.faults import FaultPlan
 from portal_import_local.host import CallLog, FunctionHost, install_call_counting
 from portal_import_local.http_api import INTERNAL_ERROR, NOT_FOUND, Answer, HttpRequest, answer_of
-from portal_import_local.outbox import iter_sent_emails, sent_emails
+from portal_import_local.outbox import iter_sent_emails, sent_emails, sent_message_count
 from portal_import_local.stack import ACCOUNT, DEFAULT_ENDPOINT, REGION, Stack, provision
 
 _IDLE_SLEEP = 0.02
@@ -376,9 +376,12 @@ class LocalRuntime:
         """MIME of every email SES accepted, one per recipient, in the order they were sent."""
         return sent_emails(ACCOUNT, REGION)
 
-    def iter_sent_emails(self) -> Iterator[bytes]:
-        """The same, one at a time."""
-        return iter_sent_emails(ACCOUNT, REGION)
+    def iter_sent_emails(self, *, first_message: int = 0) -> Iterator[bytes]:
+        """The same, one at a time; from the send `first_message` on (sent_message_count counts them)."""
+        return iter_sent_emails(ACCOUNT, REGION, first_message=first_message)
+
+    def sent_message_count(self) -> int:
+        return sent_message_count(ACCOUNT, REGION)
 
     def pool_users(self) -> list[dict[str, Any]]:
         """Every user of the stack's user pool, as moto holds it: username, status, attributes (`sub` left out)

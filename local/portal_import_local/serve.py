@@ -10,7 +10,6 @@ with nothing to deliver. SIGINT or SIGTERM stops it within a second or so of the
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import logging
 import signal
@@ -60,6 +59,7 @@ class LocalServer:
         self._out = out
         self._outbox = outbox
         self._emails_written = 0
+        self._sends_written = 0  # SES sends whose emails are in the outbox
         self._stop = threading.Event()
         self._watch = _Watch()
         self._app = _Dispatch()
@@ -160,12 +160,13 @@ class LocalServer:
         return True
 
     def _write_outbox(self) -> None:
-        """Each activation email sent since the last step, into --outbox."""
-        sent = len(self.runtime.calls.email_send_times)
-        if self._outbox is None or sent <= self._emails_written:
+        """Each activation email sent since the last step, into --outbox (only the new sends are rendered)."""
+        sends = self.runtime.sent_message_count()
+        if self._outbox is None or sends <= self._sends_written:
             return
-        new = itertools.islice(self.runtime.iter_sent_emails(), self._emails_written, None)
+        new = self.runtime.iter_sent_emails(first_message=self._sends_written)
         self._emails_written += write_outbox(self._outbox, new, first=self._emails_written + 1)
+        self._sends_written = sends
 
     def _announce(self) -> None:
         if not self._watch.open_jobs:
