@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from portal_import.aws.clients import client
+from portal_import.aws.clients import client, condition_failed, error_code
 from portal_import.people import Link
 
 LINK_INDEX = "ByTokenHash"
@@ -28,12 +28,12 @@ def _key(contact_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"CONTACT#{contact_id}"}, "sk": {"S": "ACTIVATION"}}
 
 
-def _failed_condition(error: ClientError) -> bool:
-    code = error.response.get("Error", {}).get("Code")
-    if code == "TransactionCanceledException":
-        reasons = error.response.get("CancellationReasons", [])
-        return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
-    return code == "ConditionalCheckFailedException"
+def _transaction_condition_failed(error: ClientError) -> bool:
+    """Whether a transaction was cancelled because one of its conditions did not hold."""
+    reasons = (
+        error.response.get("CancellationReasons", []) if error_code(error) == "TransactionCanceledException" else []
+    )
+    return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
 
 
 class ActivationStore:
@@ -79,7 +79,7 @@ class ActivationStore:
                 },
             )
         except ClientError as error:
-            if _failed_condition(error):
+            if condition_failed(error):
                 return None
             raise
         return hold
@@ -95,7 +95,7 @@ class ActivationStore:
                 ExpressionAttributeValues={":hold": {"S": hold}},
             )
         except ClientError as error:
-            if not _failed_condition(error):
+            if not condition_failed(error):
                 raise
 
     def mark_activated(self, link: Link, hold: str, now: float) -> bool:
@@ -128,7 +128,7 @@ class ActivationStore:
         try:
             self._ddb.transact_write_items(TransactItems=actions, ClientRequestToken=hold)
         except ClientError as error:
-            if _failed_condition(error):
+            if _transaction_condition_failed(error):
                 return False
             raise
         return True

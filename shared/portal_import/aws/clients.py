@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from portal_import.retry import CALL_ATTEMPTS, is_transient, with_retries
 
@@ -47,6 +48,16 @@ class RetryingClient:
 
 def _retried(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return with_retries(partial(method, *args, **kwargs), attempts=CALL_ATTEMPTS, retryable=is_transient)
+
+
+def error_code(error: ClientError) -> str:
+    """The AWS error code of a failed call ("" when it has none)."""
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def condition_failed(error: ClientError) -> bool:
+    """Whether a single-item write was refused by its condition expression."""
+    return error_code(error) == "ConditionalCheckFailedException"
 
 
 @cache

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from portal_import.aws.clients import client
+from portal_import.aws.clients import client, error_code
 from portal_import.ids import ContactRef
 from portal_import.people import Activation, Contact, CreateResult, PortalUser
 
@@ -176,7 +176,7 @@ class Directory:
         try:
             self._ddb.transact_write_items(TransactItems=actions)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            if error_code(error) != "TransactionCanceledException":
                 raise
             reasons = error.response.get("CancellationReasons", [])
             refused = {

@@ -7,16 +7,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from portal_import.aws.clients import client
+from portal_import.aws.clients import client, condition_failed
 from portal_import.job import Job, JobStatus
 from portal_import.times import now_iso
 
 OPEN_SHARD = "open"
 OPEN_JOBS_INDEX = "OpenJobs"
-
-
-def _is_conditional_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 class JobStore:
@@ -44,7 +40,7 @@ class JobStore:
         try:
             self._ddb.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as error:
-            if _is_conditional_failure(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -55,7 +51,7 @@ class JobStore:
         try:
             response: dict[str, Any] = self._ddb.update_item(TableName=self._table, Key={"pk": {"S": job_id}}, **update)
         except ClientError as error:
-            if _is_conditional_failure(error):
+            if condition_failed(error):
                 return None
             raise
         return response

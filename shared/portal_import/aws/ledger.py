@@ -23,7 +23,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from portal_import.aws.clients import client
+from portal_import.aws.clients import client, error_code
 from portal_import.claims import ClaimLost, ClaimRefused, Commit, EmailRecord, NewLink, Settlement, Standing
 
 _TRANSACTION_LIMIT = 100
@@ -235,7 +235,7 @@ class EmailLedger:
                 self._transact([action for _, action in named])
                 return failed
             except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                if error_code(error) != "TransactionCanceledException":
                     raise
                 reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
                 codes = zip((owner for owner, _ in named), reasons, strict=False)

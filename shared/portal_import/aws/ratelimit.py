@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from portal_import.aws.clients import client
+from portal_import.aws.clients import client, condition_failed
 from portal_import.ports import Reservation
 
 EMAIL_LIMITER = "rate-limiter#activation-email"
@@ -99,7 +99,7 @@ class SendSlots:
                     **({"ExpressionAttributeValues": {":previous": {"N": previous}}} if previous else {}),
                 )
             except ClientError as error:
-                if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                if condition_failed(error):
                     continue  # another sender moved the slot first: read it again
                 raise
             return Reservation([start + index / self._rate for index in range(granted)], short_of)
@@ -148,7 +148,7 @@ class CallSlots:
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                if not condition_failed(error):
                     raise
                 held: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
                 current = float(held.get("NextSlot", {}).get("N", "0"))

@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from portal_import.activate import PasswordRefused
-from portal_import.aws.clients import client
+from portal_import.aws.clients import client, error_code
 from portal_import.people import PoolAccount, PoolUser
 from portal_import.ports import Pace
 from portal_import.rules import is_valid_email
@@ -67,10 +67,6 @@ def check_group_name(name: str) -> str:
 def _check_username(username: str) -> None:
     if not 1 <= len(username) <= MAX_USERNAME_CHARS:
         raise ValueError(f"a username has 1 to {MAX_USERNAME_CHARS} characters, not {len(username)}")
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 class UserPool:
@@ -132,7 +128,7 @@ class UserPool:
         try:
             self._create_with(user, attributes_of(user))
         except ClientError as error:
-            if _code(error) != "InvalidParameterException" or "email" not in str(error).lower() or not user.email:
+            if error_code(error) != "InvalidParameterException" or "email" not in str(error).lower() or not user.email:
                 raise
             # Cognito refuses an address the import's own rule accepts: the user is made without it (the
             # activation email does not depend on it), rather than the row failing with its claim already made.
@@ -147,7 +143,7 @@ class UserPool:
                 MessageAction="SUPPRESS",
             )
         except ClientError as error:
-            if _code(error) != "UsernameExistsException":
+            if error_code(error) != "UsernameExistsException":
                 raise
             if self.contact_of(user.user_id) != user.contact_id:
                 raise UserPoolConflict(f"pool user {user.user_id} belongs to another Contact") from error
@@ -162,7 +158,7 @@ class UserPool:
         try:
             self._cognito.admin_add_user_to_group(UserPoolId=self.user_pool_id, Username=username, GroupName=group)
         except ClientError as error:
-            if _code(error) != "ResourceNotFoundException" or group in self._known_groups:
+            if error_code(error) != "ResourceNotFoundException" or group in self._known_groups:
                 raise
             self.ensure_group(group)
             self._cognito.admin_add_user_to_group(UserPoolId=self.user_pool_id, Username=username, GroupName=group)
@@ -175,7 +171,7 @@ class UserPool:
                 UserPoolId=self.user_pool_id, GroupName=group, Description="Portal Role (portal-user-import)"
             )
         except ClientError as error:
-            if _code(error) != "GroupExistsException":
+            if error_code(error) != "GroupExistsException":
                 raise
         self._known_groups.add(group)
 
@@ -184,7 +180,7 @@ class UserPool:
         try:
             found = self._cognito.admin_get_user(UserPoolId=self.user_pool_id, Username=username)
         except ClientError as error:
-            if _code(error) == "UserNotFoundException":
+            if error_code(error) == "UserNotFoundException":
                 return None
             raise
         return found, {item["Name"]: item["Value"] for item in found.get("UserAttributes", [])}
@@ -220,8 +216,8 @@ class UserPool:
                 UserPoolId=self.user_pool_id, Username=username, Password=password, Permanent=True
             )
         except ClientError as error:
-            if _code(error) in ("InvalidPasswordException", "PasswordHistoryPolicyViolationException"):
-                raise PasswordRefused(_code(error)) from None  # never the message: it may quote the request
+            if error_code(error) in ("InvalidPasswordException", "PasswordHistoryPolicyViolationException"):
+                raise PasswordRefused(error_code(error)) from None  # never the message: it may quote the request
             raise
 
     def verify_email(self, username: str) -> None:
