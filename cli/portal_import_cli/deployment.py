@@ -19,27 +19,30 @@ from portal_import.aws import clients
 from portal_import.aws.directory import Directory
 from portal_import.aws.jobs import JobStore
 from portal_import.aws.ledger import EmailLedger
-from portal_import.aws.queues import QueueSender
 from portal_import.aws.storage import Storage
 from portal_import.aws.userpool import UserPool
 from portal_import.job import Job
-from portal_import.resend import Resend, ResendDeps, resend
+from portal_import.messages import ResendRequest
+from portal_import.resend import Resend, ResendRefused
 from portal_import.results import results_prefix
 from portal_import.summary import FAILURE_FILE, SUCCESS_FILE, SUMMARY_FILE, Summary
 from portal_import.users import JobUser, job_users
 from portal_import_cli.seed import DirectoryData, load_directory
 
-Name = Literal["bucket", "jobs_table", "directory_table", "email_queue", "user_pool"]
+Name = Literal["bucket", "jobs_table", "directory_table", "resend_function", "user_pool"]
 # Which stack output holds each name, the option that gives it instead, and the environment variable behind it.
 NAMES: dict[Name, tuple[str, str, str]] = {
     "bucket": ("ImportBucketName", "--bucket", "PORTAL_IMPORT_BUCKET"),
     "jobs_table": ("JobsTableName", "--jobs-table", "PORTAL_IMPORT_JOBS_TABLE"),
     "directory_table": ("DirectoryTableName", "--directory-table", "PORTAL_IMPORT_DIRECTORY_TABLE"),
-    "email_queue": ("EmailQueueUrl", "--email-queue-url", "PORTAL_IMPORT_EMAIL_QUEUE_URL"),
+    "resend_function": ("ResendFunctionName", "--resend-function", "PORTAL_IMPORT_RESEND_FUNCTION"),
     "user_pool": ("UserPoolId", "--user-pool-id", "PORTAL_IMPORT_USER_POOL_ID"),
 }
 STACK_ENV = "PORTAL_IMPORT_STACK"
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3})
+# An invocation waits for the function's whole run (the resend function's timeout is 900 s), and is never sent
+# again by the SDK: a second resend would send every one of its people a second link.
+_INVOKE_CONFIG = Config(read_timeout=910, retries={"mode": "standard", "max_attempts": 1})
 # The splitter creates the job within seconds of the upload; this is for a cold start on a busy account.
 _JOB_START_SECONDS = 120.0
 _JOB_START_POLL_SECONDS = 0.5
@@ -71,7 +74,7 @@ class Target:
     bucket: str | None = None
     jobs_table: str | None = None
     directory_table: str | None = None
-    email_queue: str | None = None
+    resend_function: str | None = None
     user_pool: str | None = None
     profile: str | None = None
     region: str | None = None
@@ -87,7 +90,7 @@ class Target:
             bucket=given("bucket", NAMES["bucket"][2]),
             jobs_table=given("jobs_table", NAMES["jobs_table"][2]),
             directory_table=given("directory_table", NAMES["directory_table"][2]),
-            email_queue=given("email_queue", NAMES["email_queue"][2]),
+            resend_function=given("resend_function", NAMES["resend_function"][2]),
             user_pool=given("user_pool", NAMES["user_pool"][2]),
             profile=getattr(options, "profile", None),
             region=getattr(options, "region", None),
@@ -126,7 +129,9 @@ class Deployment:
     def client(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = self.session.client(  # type: ignore[call-overload]
-                service, endpoint_url=self.target.endpoint_url, config=_CONFIG
+                service,
+                endpoint_url=self.target.endpoint_url,
+                config=_INVOKE_CONFIG if service == "lambda" else _CONFIG,
             )
         return self._clients[service]
 
@@ -231,15 +236,21 @@ class Deployment:
 
     def resend(self, job: Job, contacts: list[str], *, pending: bool = False) -> Resend:
         """New activation links for the job's users not yet reached (not yet activated, with `pending`; or the
-        named Contacts'), queued."""
-        directory_table = self.name("directory_table")
-        deps = ResendDeps(
-            directory=Directory(directory_table),
-            ledger=EmailLedger(directory_table, self.name("jobs_table")),
-            storage=Storage(self.name("bucket")),
-            email_queue=QueueSender(self.name("email_queue")),
+        named Contacts'), queued by the stack's resend function: it decides whom and where, not this caller."""
+        request = ResendRequest(job_id=job.job_id, contacts=contacts, pending=pending)
+        response = self.client("lambda").invoke(
+            FunctionName=self.name("resend_function"), Payload=request.to_json().encode()
         )
-        return resend(job, deps, contacts=contacts, pending=pending)
+        document = json.loads(response["Payload"].read() or b"null")
+        if "FunctionError" in response or not isinstance(document, dict):
+            why = document.get("errorMessage", "") if isinstance(document, dict) else ""
+            raise DeploymentError(
+                f"the stack's resend function failed ({why[:200] or 'no answer'}); its log group says why, and "
+                "nothing was queued unless `portal-import users` shows new links."
+            )
+        if "refused" in document:
+            raise ResendRefused(str(document["refused"]))
+        return Resend.from_json(document)
 
     def users(self, job: Job) -> list[JobUser]:
         """The users the job created, with their activation emails' and activations' standing."""

@@ -139,7 +139,7 @@ def resend_json(job: Job, done: Resend) -> dict[str, Any]:
         "jobId": job.job_id,
         "request": done.request,
         "queued": len(done.queued),
-        "contacts": [recipient.contact_id for recipient in done.queued],
+        "contacts": list(done.queued),
         "leftOut": [{"contactId": left.contact_id, "reason": left.reason} for left in done.left_out],
     }
 

@@ -29,6 +29,7 @@ from portal_import.aws.jobs import JobStore
 from portal_import.notification import IMPORT_COMPLETED
 from portal_import.results import results_prefix
 from portal_import.summary import SUMMARY_FILE
+from portal_import_local import invocations
 from portal_import_local.faults import FaultPlan
 from portal_import_local.host import CallLog, FunctionHost, install_call_counting
 from portal_import_local.http_api import INTERNAL_ERROR, NOT_FOUND, Answer, HttpRequest, answer_of
@@ -76,6 +77,7 @@ class LocalRuntime:
         api_endpoint: str = DEFAULT_ENDPOINT,
     ) -> None:
         install_call_counting()
+        invocations.install()
         self.session = boto3.Session(region_name=REGION)
         self.stack: Stack = provision(
             template_path, {**_LOCAL_PARAMETERS, **parameters}, self.session, api_endpoint=api_endpoint
@@ -90,6 +92,9 @@ class LocalRuntime:
         self._notifications: list[Notification] = []
         self.stuck: list[str] = []  # bodies of messages that failed every local retry on a queue without DLQ
         self._log_stream: Any = sys.stderr
+        invocations.set_invoker(
+            self.invoke_by_name
+        )  # Invoke runs the stack's functions here (local serve: handed over)
 
     def send_function_logs_to(self, stream: Any) -> None:
         """Function log lines go to `stream` instead of stdout (which belongs to the command's own output)."""
@@ -118,6 +123,19 @@ class LocalRuntime:
             self._log_crash(function, crash)
             return INTERNAL_ERROR
         return answer_of(result)
+
+    def invoke_by_name(self, name: str, payload: bytes) -> tuple[bytes, bool] | None:
+        """A synchronous Invoke of the stack's function `name`, as Lambda answers it: the result as JSON, or the
+        error document when the function raised (then True). None when `name` is not one of the stack's."""
+        function = next((spec.logical_id for spec in self.stack.functions.values() if spec.name == name), None)
+        if function is None:
+            return None
+        try:
+            result = self.hosts[function].invoke(json.loads(payload or b"{}"))
+        except Exception as crash:  # noqa: BLE001 - Lambda answers the error document and logs the crash
+            self._log_crash(function, crash)
+            return json.dumps({"errorMessage": str(crash)[:200], "errorType": type(crash).__name__}).encode(), True
+        return json.dumps(result).encode(), False
 
     def _log_crash(self, function: str, crash: BaseException) -> None:
         """What Lambda would write to the function's log group when an invocation raises, scrubbed as the

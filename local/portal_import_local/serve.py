@@ -25,8 +25,10 @@ from typing import Any, TextIO
 from portal_import.notification import IMPORT_COMPLETED
 from portal_import.results import results_prefix
 from portal_import_cli.seed import read_directory
+from portal_import_local import invocations
 from portal_import_local.account import REGION
 from portal_import_local.http_api import HttpApiMiddleware
+from portal_import_local.invocations import Handoff
 from portal_import_local.outbox import write_outbox
 from portal_import_local.runtime import LocalRuntime
 from portal_import_local.startup import running_stack
@@ -34,6 +36,8 @@ from portal_import_local.startup import running_stack
 _POLL_SECONDS = 0.1
 # A job whose queues have been empty this long without its results is stalled: the sweeper finishes it.
 _IDLE_BEFORE_SWEEP_SECONDS = 2.0
+# Lambda's longest run: a synchronous Invoke waits that long for its function.
+_INVOKE_SECONDS = 900.0
 
 
 class PortInUse(Exception):
@@ -77,6 +81,13 @@ class LocalServer:
 
         self.runtime = runtime
         self._api = HttpApiMiddleware(DomainDispatcherApplication(create_backend_app), runtime.stack.http_routes)
+        # An Invoke arrives on a server thread; the function runs on this loop's, one invocation at a time.
+        self._invocations = Handoff(self._api.wake)
+        invocations.set_invoker(
+            lambda name, payload: self._invocations.call(
+                lambda: runtime.invoke_by_name(name, payload), timeout=_INVOKE_SECONDS
+            )
+        )
         self._app.inner = self._api
         self._s3 = runtime.session.client("s3")
 
@@ -118,6 +129,7 @@ class LocalServer:
     def step(self) -> bool:
         """One round of what Lambda would do; True when something was delivered."""
         busy = self._api.take_pending(self.runtime.answer_http)
+        busy = self._invocations.run_pending() or busy
         for key, version in sorted(set(self._versions()) - self._watch.seen):
             self._watch.seen.add((key, version))
             busy = self._file_dropped(key, version) or busy

@@ -1,11 +1,13 @@
 """What the activation link does (docs/contracts.md §6): GET shows the set-password form while the link is valid, POST
 sets the password once.
 
-A link is valid while it is the User's current one (a newer link replaces it), has not expired nor been used,
-and its pool user exists and is enabled; an unknown, used, expired or replaced link, and a disabled user's, all
-get the same 410 answer, so the answer tells nothing about a token. A weak password is refused before the link is
-touched (400, the link stays valid). Setting the password takes the link's hold first, so that of two requests
-with one token at most one succeeds; once the password is set the email is marked verified and the link used.
+A link is valid while it is the User's current one (a newer link replaces it), has not expired nor been used, and
+its pool user exists, is enabled, has never set a password and is the link's Contact's; an unknown, used, expired or
+replaced link, a disabled user's, and one whose user may not be activated by it (logged as a warning and counted:
+such a link should not exist) all get the same 410 answer, so the answer tells nothing about a token. A weak
+password is refused before the link is touched (400, the link stays valid). Setting the password takes the link's
+hold first, so that of two requests with one token at most one succeeds; once the password is set the address the
+link was sent to becomes the user's verified email, and the link is used.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ from typing import Any
 
 from portal_import.activation import hash_token
 from portal_import.activation_page import GONE_SENTENCE, bad_request_page, done_page, form_page, gone_page
-from portal_import.observability import logger
+from portal_import.observability import logger, metrics
 from portal_import.passwords import PasswordRules
 from portal_import.people import Link, PoolAccount
 from portal_import.ports import Accounts, Links
+
+NOT_PENDING = "the pool user is not waiting to activate"
+OTHER_CONTACT = "the pool user is another Contact's"
+_MISUSE = (NOT_PENDING, OTHER_CONTACT)
 
 
 class PasswordRefused(Exception):
@@ -46,7 +52,12 @@ class Answer:
 
 
 def gone(deps: ActivationDeps, why: str) -> Answer:
-    logger.info("Activation link not valid", extra={"reason": why})
+    if why in _MISUSE:
+        # Not a person's stale link: a link naming a user it may not activate. Changes nothing; someone should look.
+        logger.warning("Activation link refused for its pool user", extra={"reason": why})
+        metrics.add_metric(name="ActivationLinksMisused", unit="Count", value=1)
+    else:
+        logger.info("Activation link not valid", extra={"reason": why})
     return Answer(410, gone_page(portal_name=deps.portal_name), {"error": "link-not-valid", "message": GONE_SENTENCE})
 
 
@@ -70,6 +81,16 @@ def why_not_valid(link: Link | None, account: PoolAccount | None, now: float) ->
         return "no such pool user"
     if not account.enabled:
         return "the pool user is disabled"
+    return why_not_theirs(link, account)
+
+
+def why_not_theirs(link: Link, account: PoolAccount) -> str:
+    """Why the link's pool user is not one it may activate ("" when it is): only a user who never set a password
+    and who is the link's Contact's (docs/contracts.md §6). Anything else is a link that should not exist."""
+    if not account.pending:
+        return NOT_PENDING
+    if account.contact_id != link.contact_id:
+        return OTHER_CONTACT
     return ""
 
 
@@ -138,8 +159,8 @@ def activate(token: str, password: str, confirm: str | None, deps: ActivationDep
 
 
 def _activated(link: Link, account: PoolAccount, hold: str, deps: ActivationDeps) -> Answer:
-    if account.has_email:
-        deps.pool.verify_email(account.username)  # the link reached this address
+    if link.sent_to:
+        deps.pool.verify_email(account.username, link.sent_to)  # the link reached this address, and only it
     if not deps.links.mark_activated(link, hold, deps.clock()):
         # The hold ran out while the password was being set and another request took it: the password is set
         # all the same, and whichever request marks the link used counts the activation.

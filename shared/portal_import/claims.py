@@ -31,6 +31,7 @@ class NewLink:
     user_id: str
     token_hash: str
     expires_at: str
+    sent_to: str  # the address the email goes to: the one activation verifies
 
 
 @dataclass
@@ -52,6 +53,7 @@ class ClaimRefused(Enum):
     DONE = "done"  # already sent or undelivered in this request: counted by whoever settled it
     BUSY = "busy"  # another live sender holds it
     ACTIVATED = "activated"
+    NOT_THEIRS = "not the job's user"  # the Contact's portal user is not the one named, or another job created it
 
 
 @dataclass(frozen=True)

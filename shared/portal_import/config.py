@@ -79,6 +79,13 @@ class SweeperSettings(SplitterSettings):
     stalled_job_minutes: int = Field(alias="STALLED_JOB_MINUTES", gt=0)
 
 
+class ResendSettings(_FromEnvironment):
+    jobs_table: str = Field(alias="JOBS_TABLE")
+    directory_table: str = Field(alias="DIRECTORY_TABLE")
+    results_bucket: str = Field(alias="RESULTS_BUCKET")  # the success file: the users a job created
+    email_queue_url: str = Field(alias="EMAIL_QUEUE_URL")
+
+
 class ActivationSettings(_FromEnvironment):
     jobs_table: str = Field(alias="JOBS_TABLE")
     directory_table: str = Field(alias="DIRECTORY_TABLE")

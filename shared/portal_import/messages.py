@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -63,12 +63,13 @@ class ChunkOutcomes(_Message):
 
 
 class EmailRecipient(_Message):
+    """Whom an activation email is for, as a reference only: the sender reads the address and the name from the
+    directory itself, and sends only where the Contact's portal user is `user_id`, created by the batch's job
+    (docs/contracts.md §6, who may do what). Anything else a message carries (an address, a name) is ignored."""
+
     row: int
     user_id: str
     contact_id: str
-    email: str
-    first_name: str = ""
-    last_name: str = ""
 
 
 class EmailBatch(_Message):
@@ -124,3 +125,15 @@ class SplitContinuation(_Message):
     event_time: str
     size: int = Field(ge=0)
     next_seq: int = Field(ge=0)  # the job's checkpoint when this was sent
+
+
+class ResendRequest(_Message):
+    """What `portal-import resend` asks of the stack's resend function: the job, and whom (every user not reached,
+    every user not activated with `pending`, or the named Contacts). Never an address, a user or a name: the stack
+    reads those itself (docs/contracts.md §6, who may do what)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str = Field(pattern=r"^[0-9A-Za-z-]{1,64}$")
+    contacts: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=10_000)
+    pending: bool = False

@@ -3,6 +3,7 @@ checked before the pool is asked, so that a weak password leaves the link as it 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,8 @@ from typing import Any
 SYMBOLS = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- "
 # Cognito accepts no longer password, and neither does this page.
 MAX_PASSWORD_CHARS = 256
+# Unicode categories Cognito's pattern does not take inside a password: control characters and line separators.
+_CONTROL = {"Cc", "Zl", "Zp"}
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class PasswordRules:
 
     def allows(self, password: str) -> bool:
         """Whether the pool's policy accepts `password` (the pool still has the last word)."""
-        if not self.min_length <= len(password) <= MAX_PASSWORD_CHARS or password != password.strip(" "):
+        if not self.min_length <= len(password) <= MAX_PASSWORD_CHARS or not _shape_allowed(password):
             return False
         present = {
             "an uppercase letter": any("A" <= c <= "Z" for c in password),
@@ -66,3 +69,10 @@ class PasswordRules:
             "a symbol such as ! or %": any(c in SYMBOLS for c in password),
         }
         return all(present[what] for what, required in self._needs() if required)
+
+
+def _shape_allowed(password: str) -> bool:
+    """Cognito's own pattern for a password (`^[\\S]+.*[\\S]+$`): no white space of any kind at either end (a tab,
+    a line break, a no-break space: strip() knows them all), and no line break or control character anywhere, which
+    its `.` does not match. The pool would refuse these with an error that is not a password rule."""
+    return password == password.strip() and not any(unicodedata.category(c) in _CONTROL for c in password)

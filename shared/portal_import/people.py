@@ -38,15 +38,9 @@ class Contact:
         )
 
     def recipient(self, row: int, user_id: str) -> EmailRecipient:
-        """This Contact as the activation email of its user `user_id` (created from `row`) addresses it."""
-        return EmailRecipient(
-            row=row,
-            user_id=user_id,
-            contact_id=self.contact_id,
-            email=self.email,
-            first_name=self.first_name,
-            last_name=self.last_name,
-        )
+        """The activation email of this Contact's user `user_id` (created from `row`), as a reference: the sender
+        reads the address and name from the directory."""
+        return EmailRecipient(row=row, user_id=user_id, contact_id=self.contact_id)
 
 
 @dataclass(frozen=True)
@@ -84,6 +78,7 @@ class Link:
     job_id: str  # the job that created the User (counts its activations); "" for a link written before it was kept
     expires: float  # epoch seconds
     activated: bool
+    sent_to: str = ""  # the address the link was sent to; "" for a link written before it was kept
 
 
 @dataclass(frozen=True)
@@ -93,4 +88,10 @@ class PoolAccount:
     username: str
     enabled: bool
     first_name: str
-    has_email: bool
+    status: str  # Cognito's UserStatus: FORCE_CHANGE_PASSWORD until a password is set
+    contact_id: str  # custom:contact_id, the Contact the user is for
+
+    @property
+    def pending(self) -> bool:
+        """Whether the user has never set a password: the only users a link may activate."""
+        return self.status == "FORCE_CHANGE_PASSWORD"

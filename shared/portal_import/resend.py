@@ -1,4 +1,6 @@
 """`portal-import resend`: new activation links for users a job created, through the same queue and rate limit.
+The stack carries it out (the resend function): the administrator names the job and, at most, Contacts; which user
+each one is, and the address and name, are the directory's, so no caller chooses a recipient.
 
 By default each user the job created whose activation email never reached them (its batch dead-lettered, or
 SES refused it) gets a new one; with `pending`, every user of the job who has not activated (a link that expired
@@ -13,12 +15,15 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
 
 from portal_import.claims import EmailRecord
 from portal_import.ids import normalize_contact_id
 from portal_import.job import Job, why_no_users_yet
-from portal_import.messages import EmailRecipient, email_batches
-from portal_import.ports import Contacts, Files, Ledger, Queue
+from portal_import.messages import EmailRecipient, ResendRequest, email_batches
+from portal_import.ports import Contacts, Files, Jobs, Ledger, Queue
 from portal_import.results import NOT_REQUESTED, SuccessRow, read_success_rows, results_prefix
 from portal_import.rules import is_valid_email
 from portal_import.summary import SUCCESS_FILE
@@ -37,8 +42,18 @@ class LeftOut:
 @dataclass(frozen=True)
 class Resend:
     request: str  # the ledger's name for this resend
-    queued: list[EmailRecipient]
+    queued: list[str]  # the contact ids whose users are sent a new link
     left_out: list[LeftOut]
+
+    def to_json(self) -> dict[str, Any]:
+        """The resend function's answer (what `portal-import resend` prints)."""
+        left_out = [{"contactId": left.contact_id, "reason": left.reason} for left in self.left_out]
+        return {"request": self.request, "queued": self.queued, "leftOut": left_out}
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> Resend:
+        left_out = [LeftOut(str(left["contactId"]), str(left["reason"])) for left in document["leftOut"]]
+        return cls(request=str(document["request"]), queued=[str(c) for c in document["queued"]], left_out=left_out)
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,26 @@ class ResendDeps:
     ledger: Ledger
     storage: Files
     email_queue: Queue
+    jobs: Jobs
+
+
+def answer(document: Any, deps: ResendDeps) -> dict[str, Any]:
+    """The resend function's answer to a request of `portal-import resend`: the Resend (to_json), or
+    `{"refused": sentence}` when it cannot be carried out as asked. Whom to send to, and where, is decided here."""
+    try:
+        request = ResendRequest.model_validate(document)
+    except ValidationError as error:
+        fields = ", ".join(sorted({".".join(str(part) for part in e["loc"]) or "request" for e in error.errors()}))
+        return {"refused": f"the resend request is not valid ({fields}): update portal-import and try again."}
+    job = deps.jobs.get(request.job_id)
+    if job is None:
+        return {
+            "refused": f"there is no job {request.job_id} in this stack; `portal-import jobs` lists the recent ones."
+        }
+    try:
+        return resend(job, deps, contacts=request.contacts, pending=request.pending).to_json()
+    except (ResendRefused, ValueError) as refused:
+        return {"refused": str(refused)}
 
 
 def resend_request_of(job_id: str) -> str:
@@ -93,7 +128,7 @@ def resend(
             queued.append(person.recipient(row.row, row.user_id))
     request = resend_request_of(job.job_id)
     deps.email_queue.send_all(batch.to_json() for batch in email_batches(request, job.job_id, queued, request))
-    return Resend(request=request, queued=queued, left_out=left_out)
+    return Resend(request=request, queued=[r.contact_id for r in queued], left_out=left_out)
 
 
 def _still_sending(job: Job, *, pending: bool) -> str:

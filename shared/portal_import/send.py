@@ -18,9 +18,21 @@ from portal_import.completion import announce_emails_sent_if_done
 from portal_import.config import EmailDeadLetterSettings, EmailSenderSettings
 from portal_import.job import Job
 from portal_import.messages import EmailBatch, EmailRecipient
-from portal_import.observability import logger
-from portal_import.ports import MAX_DESTINATIONS, Announcer, Destination, EmailPace, Jobs, Ledger, Mail, Queue
+from portal_import.observability import logger, metrics
+from portal_import.people import Contact
+from portal_import.ports import (
+    MAX_DESTINATIONS,
+    Announcer,
+    Contacts,
+    Destination,
+    EmailPace,
+    Jobs,
+    Ledger,
+    Mail,
+    Queue,
+)
 from portal_import.retry import is_transient, with_retries
+from portal_import.rules import is_valid_email
 
 # SES's answers for one destination of a bulk send that may succeed if sent again later.
 _TRANSIENT_STATUSES = {"AccountThrottled", "TransientFailure", "AccountSendingPaused", "AccountDailyQuotaExceeded"}
@@ -33,9 +45,10 @@ FINISH_SECONDS = 20.0
 # caps it above 98 emails a second) leaves the rest of that half second as slack too.
 LATE_SECONDS = 0.25
 _MAX_MISSED = 10
-# Recipients are claimed two calls at a time, in the transaction that settles the calls before (100 items: the
-# attempt's settlement, the job's counters and the claims): 49 a call.
-CLAIM_CALLS = 2
+# Recipients are claimed a call at a time, in the transaction that settles the calls before (100 items: the
+# attempt's settlement, the job's counters, and two items a claim: the link, and the check that the Contact's user
+# is the batch's): 49 a call.
+CLAIM_CALLS = 1
 PER_CALL = min(MAX_DESTINATIONS, 49)
 # How long a claim lasts without an invocation deadline to bound it (scripts, tests): Lambda's longest run.
 DEFAULT_LEASE_SECONDS = 900.0
@@ -44,6 +57,7 @@ DEFAULT_LEASE_SECONDS = 900.0
 @dataclass(frozen=True)
 class SendDeps:
     ledger: Ledger
+    directory: Contacts  # whom each recipient is: address and name, read here, never taken from the message
     jobs: Jobs
     slots: EmailPace
     mailer: Mail
@@ -75,7 +89,8 @@ def send_activation_emails(
     logger.append_keys(job_id=batch.job_id, email_batch=batch.key)
     started = deps.clock()
     lease_until = started + (seconds_left() if seconds_left else DEFAULT_LEASE_SECONDS)
-    sending = _Sending(batch, deps, settings, lease_until=lease_until)
+    people = deps.directory.contacts(r.contact_id for r in batch.recipients)
+    sending = _Sending(batch, deps, settings, lease_until=lease_until, people=people)
     try:
         sending.run(deadline=lease_until - FINISH_SECONDS if seconds_left else None)
     except BaseException:
@@ -94,8 +109,17 @@ def send_activation_emails(
 class _Sending:
     """One invocation's work on a batch: what it holds in the ledger, and what it leaves for another."""
 
-    def __init__(self, batch: EmailBatch, deps: SendDeps, settings: EmailSenderSettings, *, lease_until: float):
+    def __init__(
+        self,
+        batch: EmailBatch,
+        deps: SendDeps,
+        settings: EmailSenderSettings,
+        *,
+        lease_until: float,
+        people: dict[str, Contact],
+    ):
         self.batch = batch
+        self.people = people  # the directory's Contacts of the recipients: their addresses and names
         self.deps = deps
         self.settings = settings
         self.lease_until = lease_until
@@ -111,7 +135,7 @@ class _Sending:
     def run(self, *, deadline: float | None) -> None:
         deps, settings = self.deps, self.settings
         quota = settings.daily_email_quota or deps.mailer.daily_quota()
-        queue = list(self.batch.recipients)  # in sending order; the first len(slots) have a slot each
+        queue = self._reachable()  # in sending order; the first len(slots) have a slot each
         reservation = deps.slots.reserve(len(queue), quota, deadline=deadline)
         slots, short_of = list(reservation.slots), reservation.short_of
         per_call = max(1, min(PER_CALL, int(settings.email_rate_per_second / 2)))
@@ -152,6 +176,26 @@ class _Sending:
         self.later = queue[len(slots) :]
         self.paused = short_of == "quota"
 
+    def _reachable(self) -> list[EmailRecipient]:
+        """The recipients whose Contact has a valid address now; the others are counted as not delivered (once, and
+        only a user of the batch's job), since no later delivery of the batch would reach them either."""
+        reachable: list[EmailRecipient] = []
+        unreachable: list[EmailRecipient] = []
+        for recipient in self.batch.recipients:
+            person = self.people.get(recipient.contact_id)
+            (reachable if person and is_valid_email(person.email) else unreachable).append(recipient)
+        if unreachable:
+            users = {r.contact_id: r.user_id for r in unreachable}
+            theirs = [
+                (c, u) for c, u in users.items() if c not in self.deps.ledger.not_theirs(self.batch.job_id, users)
+            ]
+            counted = self.deps.ledger.mark_undelivered(
+                job_id=self.batch.job_id, request=self.batch.request_id, recipients=theirs, now=self.deps.clock()
+            )
+            self.failed += counted
+            logger.warning("Recipients without a valid address now: not delivered", extra={"emails": len(theirs)})
+        return reachable
+
     def _send_or_refused(self, group: list[EmailRecipient]) -> list[str] | None:
         """SES's status for each recipient of one call; None when the call keeps failing with a passing error."""
         try:
@@ -189,6 +233,7 @@ class _Sending:
                 user_id=r.user_id,
                 token_hash=links[r.contact_id].token_hash,
                 expires_at=links[r.contact_id].expires_at,
+                sent_to=self.people[r.contact_id].email,
             )
             for r in claiming
         ]
@@ -199,6 +244,12 @@ class _Sending:
             why = refused.get(recipient.contact_id)
             if why is ClaimRefused.BUSY:
                 self.busy.append(recipient)
+            elif why is ClaimRefused.NOT_THEIRS:
+                # Only a message the stack did not write names another user: nothing is sent, nothing counted.
+                logger.warning(
+                    "Email batch names a user the job did not create: not sent", extra={"row": recipient.row}
+                )
+                metrics.add_metric(name="ForeignRecipientsRefused", unit="Count", value=1)
             elif why is not None:
                 logger.info("Recipient needs no email from this batch", extra={"row": recipient.row, "why": why.value})
         return set(refused)
@@ -261,7 +312,9 @@ class _Sending:
             logger.warning("Recipients held by another sender: queued again for later", extra={"held": len(self.busy)})
 
     def _send(self, group: list[EmailRecipient]) -> list[str]:
-        destinations = [_destination(r, self.tokens[r.contact_id], self.settings) for r in group]
+        destinations = [
+            _destination(self.people[r.contact_id], self.tokens[r.contact_id], self.settings) for r in group
+        ]
         return _send(destinations, self.deps, self.settings)
 
 
@@ -277,10 +330,12 @@ def account_dead_batch(batch: EmailBatch, deps: DeadBatchDeps, settings: EmailDe
     ledger, whoever else holds the same recipient), so that the job's emails are all accounted for and its
     emails-sent notice goes out; `portal-import resend` can still reach them. Returns how many were counted now.
     The notice is tried on a redelivery too: a delivery that counted the batch may have failed to publish it."""
+    users = {r.contact_id: r.user_id for r in batch.recipients}
+    strangers = deps.ledger.not_theirs(batch.job_id, users)  # a message naming another's user counts for nothing
     counted = deps.ledger.mark_undelivered(
         job_id=batch.job_id,
         request=batch.request_id,
-        recipients=[(r.contact_id, r.user_id) for r in batch.recipients],
+        recipients=[(c, u) for c, u in users.items() if c not in strangers],
         now=time.time(),
     )
     logger.warning(
@@ -301,12 +356,13 @@ def _announce_if_last(job: Job, jobs: Jobs, notifier: Announcer, settings: Email
         logger.exception("Could not publish the emails-sent notice")
 
 
-def _destination(recipient: EmailRecipient, token: ActivationToken, settings: EmailSenderSettings) -> Destination:
+def _destination(person: Contact, token: ActivationToken, settings: EmailSenderSettings) -> Destination:
+    """The email as the directory says whom it is for: its address and name, never the queued message's."""
     return Destination(
-        address=recipient.email,
+        address=person.email,
         data=activation_values(
             portal_url=settings.portal_url,
-            first_name=recipient.first_name,
+            first_name=person.first_name,
             token=token.token,
             expires_at=token.expires_at,
         ),

@@ -23,11 +23,13 @@ from portal_import.config import (
     AggregatorSettings,
     EmailDeadLetterSettings,
     EmailSenderSettings,
+    ResendSettings,
     SplitterSettings,
     SweeperSettings,
     WorkerSettings,
 )
 from portal_import.passwords import PasswordRules
+from portal_import.resend import ResendDeps
 from portal_import.send import DeadBatchDeps, SendDeps
 from portal_import.split import SplitDeps
 from portal_import.work import WorkDeps
@@ -70,6 +72,7 @@ def work_deps(settings: WorkerSettings) -> WorkDeps:
 def send_deps(settings: EmailSenderSettings) -> SendDeps:
     return SendDeps(
         ledger=EmailLedger(settings.directory_table, settings.jobs_table),
+        directory=Directory(settings.directory_table),
         jobs=JobStore(settings.jobs_table),
         slots=SendSlots(settings.jobs_table, settings.email_rate_per_second),
         mailer=Mailer(),
@@ -88,6 +91,17 @@ def dead_batch_deps(settings: EmailDeadLetterSettings) -> DeadBatchDeps:
         ledger=EmailLedger(settings.directory_table, settings.jobs_table),
         jobs=JobStore(settings.jobs_table),
         notifier=_notifier(settings.topic_arn),
+    )
+
+
+def resend_deps(settings: ResendSettings) -> ResendDeps:
+    """The resend function's: it reads the job's success file, the directory and the ledger, and queues emails."""
+    return ResendDeps(
+        directory=Directory(settings.directory_table),
+        ledger=EmailLedger(settings.directory_table, settings.jobs_table),
+        storage=Storage(settings.results_bucket),
+        email_queue=QueueSender(settings.email_queue_url),
+        jobs=JobStore(settings.jobs_table),
     )
 
 

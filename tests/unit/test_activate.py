@@ -13,6 +13,7 @@ import pytest
 from portal_import.activate import ActivationDeps, PasswordRefused, activate, open_link
 from portal_import.activation import hash_token
 from portal_import.activation_page import CONTENT_SECURITY_POLICY, SECURITY_HEADERS, form_page
+from portal_import.observability import metrics
 from portal_import.passwords import PasswordRules
 from portal_import.people import Link, PoolAccount
 
@@ -51,7 +52,7 @@ class FakePool:
     user: PoolAccount | None
     refuse: bool = False
     passwords: list[str] = field(default_factory=list)
-    verified: list[str] = field(default_factory=list)
+    verified: list[tuple[str, str]] = field(default_factory=list)
 
     def account(self, username: str) -> PoolAccount | None:
         return self.user if self.user and self.user.username == username else None
@@ -61,15 +62,20 @@ class FakePool:
             raise PasswordRefused("InvalidPasswordException")
         self.passwords.append(password)
 
-    def verify_email(self, username: str) -> None:
-        self.verified.append(username)
+    def verify_email(self, username: str, address: str) -> None:
+        self.verified.append((username, address))
+
+
+def pending(username: str, *, enabled: bool = True, first_name: str = "Zoë", contact_id: str = "C1") -> PoolAccount:
+    """A pool user the import created, who has never set a password."""
+    return PoolAccount(username, enabled, first_name, status="FORCE_CHANGE_PASSWORD", contact_id=contact_id)
 
 
 def _deps(
     *, link: Link | None = None, user: PoolAccount | None = None, refuse: bool = False
 ) -> tuple[ActivationDeps, FakeLinks, FakePool]:
-    links = FakeLinks(link or Link("C1", "U1", "J1", expires=NOW + 3600, activated=False))
-    pool = FakePool(user or PoolAccount("U1", enabled=True, first_name="Zoë <b>", has_email=True), refuse=refuse)
+    links = FakeLinks(link or Link("C1", "U1", "J1", expires=NOW + 3600, activated=False, sent_to="zoe@example.com"))
+    pool = FakePool(user or pending("U1", first_name="Zoë <b>"), refuse=refuse)
     return ActivationDeps(links, pool, PasswordRules(min_length=12), "Acme & Co", clock=lambda: NOW), links, pool
 
 
@@ -95,6 +101,11 @@ def test_the_rules_sentence_names_each_rule_the_policy_sets() -> None:
         ("ÉCOLE-çàé-ñ3!", False),  # Cognito counts basic Latin letters only: çàéñ are no lowercase letter
         ("A1-" + "a" * 253, True),
         ("A1-" + "a" * 254, False),  # over 256 characters
+        ("\tCorr3ct-Horse!", False),  # no white space of any kind at either end: Cognito's pattern refuses it
+        ("Corr3ct-Horse!\n", False),
+        ("Corr3ct-Horse!\u00a0", False),  # a no-break space
+        ("Corr3ct\nHorse-1!", False),  # nor a line break inside, which its pattern does not match either
+        ("Corr3ct\u2028Horse-1!", False),
     ],
 )
 def test_a_password_is_allowed_as_cognito_counts_it(password: str, allowed: bool) -> None:
@@ -116,20 +127,33 @@ def test_opening_a_valid_link_shows_the_form_with_the_name_the_username_and_the_
 
 @pytest.mark.parametrize(
     "case",
-    ["unknown token", "used", "expired", "disabled user", "no pool user", "empty token"],
+    [
+        "unknown token",
+        "used",
+        "expired",
+        "disabled user",
+        "no pool user",
+        "empty token",
+        "user who set a password",
+        "another Contact's user",
+    ],
 )
 def test_every_link_that_cannot_be_used_gets_the_same_410_page(case: str) -> None:
-    link = Link("C1", "U1", "J1", expires=NOW + 3600, activated=case == "used")
+    link = Link("C1", "U1", "J1", expires=NOW + 3600, activated=case == "used", sent_to="zoe@example.com")
     if case == "expired":
         link = replace(link, expires=NOW - 1)
-    user = PoolAccount("U1" if case != "no pool user" else "U2", case != "disabled user", "Zoë", True)
+    user = pending("U1" if case != "no pool user" else "U2", enabled=case != "disabled user")
+    if case == "user who set a password":
+        user = replace(user, status="CONFIRMED")
+    if case == "another Contact's user":
+        user = replace(user, contact_id="C2")
     deps, _, pool = _deps(link=link, user=user)
     token = {"unknown token": TOKEN[::-1], "empty token": ""}.get(case, TOKEN)
     shown, posted = open_link(token, deps), activate(token, GOOD, GOOD, deps)
     reference = open_link(TOKEN[::-1], _deps()[0])
     assert (shown.status, posted.status) == (410, 410 if token else 400)
     assert shown.page == reference.page  # nothing tells one case from another
-    assert not pool.passwords
+    assert not pool.passwords and not pool.verified
 
 
 def test_a_weak_password_is_refused_with_the_rules_and_the_link_stays_valid() -> None:
@@ -168,16 +192,34 @@ def test_a_good_password_is_set_once_the_email_verified_and_the_link_used() -> N
     assert first.status == 200
     assert first.document == {"status": "activated", "username": "U1"}
     assert "Your password is set" in first.page
-    assert pool.passwords == [GOOD] and pool.verified == ["U1"]
+    assert pool.passwords == [GOOD] and pool.verified == [("U1", "zoe@example.com")]
     assert links.activated == ["hold-0"]
     assert activate(TOKEN, GOOD, None, deps).status == 410
     assert open_link(TOKEN, deps).status == 410
 
 
-def test_a_user_without_an_email_is_activated_without_verifying_one() -> None:
-    deps, _, pool = _deps(user=PoolAccount("U1", True, "", has_email=False))
+def test_a_link_without_the_address_it_was_sent_to_verifies_none() -> None:
+    # Given a link written before links kept their address: the pool's email is not known to have been reached
+    deps, _, pool = _deps(link=Link("C1", "U1", "J1", expires=NOW + 3600, activated=False))
     assert activate(TOKEN, GOOD, GOOD, deps).status == 200
     assert pool.verified == []
+
+
+def test_a_link_for_a_user_it_may_not_activate_is_logged_as_a_warning_and_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a link whose pool user has set a password already (someone else's account, as far as the link goes)
+    deps, links, pool = _deps(user=replace(pending("U1"), status="CONFIRMED"))
+    metrics.clear_metrics()
+
+    # When a password is posted through it
+    answer = activate(TOKEN, GOOD, GOOD, deps)
+
+    # Then it is refused as any invalid link is, nothing changes, and the log says so as a warning
+    assert answer.status == 410 and not pool.passwords and not links.holds
+    (warning,) = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert getattr(warning, "reason", "") == "the pool user is not waiting to activate"
+    assert metrics.metric_set["ActivationLinksMisused"]["Value"] == [1.0]
 
 
 def test_a_link_held_by_another_request_is_not_valid_for_this_one() -> None:

@@ -4,7 +4,8 @@ is sent to once or queued again, and what SES refuses for good is counted as fai
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from portal_import.activation import hash_token
 from portal_import.claims import ClaimRefused, Commit, Settlement
 from portal_import.config import EmailSenderSettings
 from portal_import.messages import EmailBatch, EmailRecipient
+from portal_import.people import Contact
 from portal_import.ports import Destination, Reservation
 from portal_import.send import FINISH_SECONDS, QUOTA_PAUSE_SECONDS, SendDeps, send_activation_emails
 
@@ -84,6 +86,19 @@ class Ledger:
     sent: int = 0
     failed: int = 0
 
+    # contact id -> (its portal user, the job that created it): who each claim may be for
+    users: dict[str, tuple[str, str]] = field(default_factory=dict)
+    sent_to: dict[str, str] = field(default_factory=dict)  # contact id -> the address its current link went to
+
+    def not_theirs(self, job_id: str, users: dict[str, str]) -> set[str]:
+        return {c for c, user in users.items() if self.users.get(c) != (user, job_id)}
+
+    def mark_undelivered(self, *, job_id: str, request: str, recipients: Sequence[tuple[str, str]], now: float) -> int:
+        for contact_id, _ in recipients:
+            self.settled[request, contact_id] = Settlement.UNDELIVERED
+        self.failed += len(recipients)
+        return len(recipients)
+
     def commit(
         self, step: Commit, *, job_id: str, request: str, attempt: str, lease_until: float, now: float
     ) -> dict[str, ClaimRefused]:
@@ -96,14 +111,27 @@ class Ledger:
         refused: dict[str, ClaimRefused] = {}
         for link in step.claims:
             holder = self.claims.get(link.contact_id)
-            if (request, link.contact_id) in self.settled:
+            if self.users.get(link.contact_id) != (link.user_id, job_id):
+                refused[link.contact_id] = ClaimRefused.NOT_THEIRS
+            elif (request, link.contact_id) in self.settled:
                 refused[link.contact_id] = ClaimRefused.DONE
             elif holder and holder[0] != attempt and holder[1] >= now:
                 refused[link.contact_id] = ClaimRefused.BUSY
             else:
                 self.claims[link.contact_id] = (attempt, lease_until)
                 self.tokens[link.contact_id] = link.token_hash
+                self.sent_to[link.contact_id] = link.sent_to
         return refused
+
+
+@dataclass
+class Directory:
+    """The directory's Contacts: where each recipient's email goes, whatever a message says."""
+
+    people: dict[str, Contact] = field(default_factory=dict)
+
+    def contacts(self, contact_ids: Iterable[str]) -> dict[str, Contact]:
+        return {c: self.people[c] for c in contact_ids if c in self.people}
 
 
 @dataclass
@@ -142,18 +170,25 @@ def batch(size: int) -> EmailBatch:
     return EmailBatch(
         key="job#0#0",
         job_id="job",
-        recipients=[
-            EmailRecipient(row=n + 2, user_id=f"user{n}", contact_id=f"contact{n}", email=f"c{n}@example.com")
-            for n in range(size)
-        ],
+        recipients=[EmailRecipient(row=n + 2, user_id=f"user{n}", contact_id=f"contact{n}") for n in range(size)],
     )
+
+
+def directory_of(size: int) -> Directory:
+    return Directory({f"contact{n}": Contact(f"contact{n}", email=f"c{n}@example.com") for n in range(size)})
+
+
+def owners_of(size: int) -> dict[str, tuple[str, str]]:
+    """Contact n's portal user is user n, created by the job of batch()."""
+    return {f"contact{n}": (f"user{n}", "job") for n in range(size)}
 
 
 def world(rate: float) -> tuple[Clock, SendDeps, Mailer, Ledger, Ledger, Queue]:
     clock = Clock()
-    mailer, ledger, queue = Mailer(clock), Ledger(), Queue()
+    mailer, ledger, queue = Mailer(clock), Ledger(users=owners_of(5000)), Queue()
     deps = SendDeps(
         ledger=ledger,  # type: ignore[arg-type]
+        directory=directory_of(5000),  # type: ignore[arg-type]
         jobs=Jobs(),  # type: ignore[arg-type]
         slots=Slots(clock, rate),  # type: ignore[arg-type]
         mailer=mailer,  # type: ignore[arg-type]
@@ -206,7 +241,7 @@ def test_recipients_beyond_the_invocations_time_are_queued_again_not_sent() -> N
     ((rest, delay),) = queue.messages
     assert delay == 0 and rest.key == f"job#0#0+t{fits}"
     assert [r.row for r in rest.recipients] == [n + 2 for n in range(fits, 100)]
-    assert {d.address for _, call in mailer.calls for d in call}.isdisjoint(r.email for r in rest.recipients)
+    assert {d.address for _, call in mailer.calls for d in call}.isdisjoint(f"c{r.contact_id[7:]}@example.com" for r in rest.recipients)
 
 
 def test_a_spent_daily_quota_pauses_the_rest() -> None:
@@ -232,7 +267,7 @@ def test_throttled_recipients_go_round_again_and_rejected_ones_fail() -> None:
     # Then 8 were sent, the rejected one counts as failed, and the throttled one is queued again
     assert (sent, jobs.sent, jobs.failed) == (8, 8, 1)
     ((again, delay),) = queue.messages
-    assert delay == 0 and [r.email for r in again.recipients] == ["c3@example.com"]
+    assert delay == 0 and [r.contact_id for r in again.recipients] == ["contact3"]
 
 
 def test_slots_missed_while_held_up_are_replaced_instead_of_crowding_the_next() -> None:
@@ -342,3 +377,66 @@ def test_a_send_that_stays_throttled_puts_every_recipient_back_once() -> None:
     requeued = [r.contact_id for rest, _ in queue.messages for r in rest.recipients]
     assert sent == 0 and ledger.claims == {} and ledger.sent == 0
     assert sorted(requeued) == sorted(f"contact{n}" for n in range(100))
+
+
+def test_a_message_names_whom_but_the_directory_says_where_and_to_whom() -> None:
+    # Given a batch as an attacker would write it in the old message shape: an outside address and name beside a
+    # Contact and its user, and a Contact whose address changed since the email was queued
+    clock, deps, mailer, ledger, _, _ = world(rate=50)
+    deps.directory.people["contact1"] = Contact("contact1", email="moved@example.com", first_name="Ada")  # type: ignore[attr-defined]
+    forged = EmailBatch.model_validate(
+        {
+            "key": "job#0#0",
+            "jobId": "job",
+            "recipients": [
+                {"row": 2, "userId": "user0", "contactId": "contact0", "email": "evil@attacker.test", "firstName": "X"},
+                {"row": 3, "userId": "user1", "contactId": "contact1"},
+            ],
+        }
+    )
+
+    # When it is sent
+    send_activation_emails(forged, deps, settings(50))
+
+    # Then each email went where the directory says, with its name, and each link records that address
+    sent = {d.address: d.data for _, call in mailer.calls for d in call}
+    assert set(sent) == {"c0@example.com", "moved@example.com"}
+    assert sent["moved@example.com"]["greeting"] == "Hello Ada,"
+    assert ledger.sent_to == {"contact0": "c0@example.com", "contact1": "moved@example.com"}
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    [
+        {"userId": "user1", "contactId": "contact0"},  # another Contact's user, on this Contact
+        {"userId": "user0", "contactId": "contact0", "jobId": "another-job"},  # a user another job created
+        {"userId": "admin", "contactId": "contact0"},  # any user of the pool
+    ],
+)
+def test_a_recipient_that_is_not_the_contacts_user_of_the_job_gets_nothing_and_counts_nothing(
+    forgery: dict[str, str],
+) -> None:
+    # Given a batch naming one real recipient and one the job did not create
+    _, deps, mailer, ledger, _, queue = world(rate=50)
+    job = forgery.get("jobId", "job")
+    ledger.users["contact0"] = ("user0", "job")
+    wrong = EmailRecipient(row=9, user_id=forgery["userId"], contact_id=forgery["contactId"])
+    real = EmailRecipient(row=2, user_id="user2", contact_id="contact2")
+    forged = EmailBatch(key=f"{job}#0#0", job_id=job, recipients=[wrong, real] if job == "job" else [wrong])
+
+    # When it is sent
+    sent = send_activation_emails(forged, deps, settings(50))
+
+    # Then only the job's own user got an email; the other was neither sent, counted nor queued again
+    addresses = [d.address for _, call in mailer.calls for d in call]
+    assert addresses == (["c2@example.com"] if job == "job" else [])
+    assert sent == len(addresses) and ledger.failed == 0 and queue.messages == []
+    assert "contact0" not in ledger.tokens
+
+
+def test_a_recipient_whose_contact_lost_its_address_is_counted_not_delivered_once() -> None:
+    _, deps, mailer, ledger, _, _ = world(rate=50)
+    deps.directory.people["contact0"] = replace(deps.directory.people["contact0"], email="not an address")  # type: ignore[attr-defined]
+    send_activation_emails(batch(3), deps, settings(50))
+    assert sorted(d.address for _, call in mailer.calls for d in call) == ["c1@example.com", "c2@example.com"]
+    assert ledger.failed == 1 and ledger.sent == 2

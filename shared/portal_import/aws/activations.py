@@ -141,4 +141,5 @@ def _link(item: dict[str, Any]) -> Link:
         job_id=item.get("JobId", {}).get("S", ""),
         expires=float(item.get("ExpiresAtEpoch", {}).get("N", "0")),
         activated="ActivatedAt" in item,
+        sent_to=item.get("SentTo", {}).get("S", ""),
     )

@@ -10,6 +10,10 @@ A claim is held until the claiming invocation's deadline, so no concurrent or la
 while it is held; a claim whose holder settled it or died is taken over, and what the holder's settlement says of
 it (sent for its request) is carried onto the activation item then. Settling, the next claims and the job's
 email counters are one transaction, so every recipient is counted once and a call takes one write.
+
+A claim holds only while the Contact's portal user (pk CONTACT#<id>, sk USER) is the user the batch names and was
+created by the batch's job: a condition check in the claim's own transaction, so a message naming someone else's
+user sends nothing. The claim records the address the email goes to (SentTo): the one activation verifies.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from portal_import.aws.clients import client, error_code
 from portal_import.claims import ClaimLost, ClaimRefused, Commit, EmailRecord, NewLink, Settlement, Standing
 
 _TRANSACTION_LIMIT = 100
+# A claim is two items of its transaction: the activation item's update and the check of the Contact's user item.
+_ITEMS_PER_CLAIM = 2
+_CLAIMS_PER_TRANSACTION = _TRANSACTION_LIMIT // _ITEMS_PER_CLAIM
 _BATCH_GET_LIMIT = 100
 # How often a claim held by another is looked at again within one commit before it is left as busy.
 _TAKEOVER_ROUNDS = 4
@@ -34,6 +41,10 @@ _TAKEOVER_ROUNDS = 4
 
 def _key(contact_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"CONTACT#{contact_id}"}, "sk": {"S": "ACTIVATION"}}
+
+
+def _user_key(contact_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"CONTACT#{contact_id}"}, "sk": {"S": "USER"}}
 
 
 def _settlement_key(attempt: str) -> dict[str, Any]:
@@ -54,8 +65,12 @@ _LINK_AND_CLAIM = (
     # JobId: the job that created the User, whose count of users activated the activation page moves.
     "SET ContactId = :contact, UserId = :user, JobId = :job, TokenHash = :hash, ExpiresAt = :expires, "
     # The table's time-to-live attribute: DynamoDB deletes the link once it expired.
-    "ExpiresAtEpoch = :epoch, ClaimedBy = :attempt, ClaimFor = :request, ClaimExpires = :lease"
+    "ExpiresAtEpoch = :epoch, ClaimedBy = :attempt, ClaimFor = :request, ClaimExpires = :lease, "
+    # The address the link goes to: the one activation verifies, whatever the pool or the Contact says later.
+    "SentTo = :to"
 )
+# The Contact's portal user (insert only, never changed) is the one claimed for, and the claiming job created it.
+_THE_JOBS_USER = "UserId = :user AND JobId = :job"
 _UNCLAIMED = "REMOVE ClaimedBy, ClaimFor, ClaimExpires"
 
 
@@ -88,10 +103,11 @@ class EmailLedger:
         while len(head) > _TRANSACTION_LIMIT:  # never in practice: a call releases at most its own recipients
             self._transact_claiming(head[:_TRANSACTION_LIMIT], [], values, now)
             head = head[_TRANSACTION_LIMIT:]
-        room = _TRANSACTION_LIMIT - len(head)
+        room = (_TRANSACTION_LIMIT - len(head)) // _ITEMS_PER_CLAIM
         refused = self._transact_claiming(head, step.claims[:room], values, now)
-        for start in range(room, len(step.claims), _TRANSACTION_LIMIT):
-            refused.update(self._transact_claiming([], step.claims[start : start + _TRANSACTION_LIMIT], values, now))
+        for start in range(room, len(step.claims), _CLAIMS_PER_TRANSACTION):
+            piece = step.claims[start : start + _CLAIMS_PER_TRANSACTION]
+            refused.update(self._transact_claiming([], piece, values, now))
         return refused
 
     def _settlement(self, attempt: str, request: str, settled: dict[str, Settlement]) -> dict[str, Any]:
@@ -160,6 +176,9 @@ class EmailLedger:
             if not failed:
                 return refused
             fixed = []  # written with the claims that held
+            strangers = self.not_theirs(values[":job"]["S"], {c: by_contact[c].user_id for c in failed})
+            refused.update(dict.fromkeys(strangers, ClaimRefused.NOT_THEIRS))
+            failed = [c for c in failed if c not in strangers]
             records = self.records(failed)
             by_contact = {c: by_contact[c] for c in failed}
             for contact_id in failed:
@@ -187,8 +206,37 @@ class EmailLedger:
         pending: list[str],
     ) -> list[tuple[str | None, dict[str, Any]]]:
         named: list[tuple[str | None, dict[str, Any]]] = [(None, action) for action in fixed]
-        named += [(c, self._claim_action(links[c], values, takeovers.get(c))) for c in pending]
+        for c in pending:
+            claim = self._claim_action(links[c], values, takeovers.get(c))
+            named += [(c, claim), (c, self._user_check(links[c], values))]
         return named
+
+    def _user_check(self, link: NewLink, values: dict[str, Any]) -> dict[str, Any]:
+        """A claim holds only while the Contact's portal user is the link's user, created by the claiming job: a
+        message naming another user, Contact or job sends nothing (docs/contracts.md §6, who may do what)."""
+        return {
+            "ConditionCheck": {
+                "TableName": self._directory,
+                "Key": _user_key(link.contact_id),
+                "ConditionExpression": _THE_JOBS_USER,
+                "ExpressionAttributeValues": {":user": {"S": link.user_id}, ":job": values[":job"]},
+            }
+        }
+
+    def not_theirs(self, job_id: str, users: dict[str, str]) -> set[str]:
+        """Of these Contacts (contact id -> the user named for it), those whose portal user is another user, or
+        was not created by `job_id`, or who have none."""
+        found = {
+            item["pk"]["S"].removeprefix("CONTACT#"): item
+            for item in self._batch_get(self._directory, [_user_key(c) for c in sorted(users)])
+        }
+        return {
+            contact_id
+            for contact_id, user_id in users.items()
+            if contact_id not in found
+            or found[contact_id].get("UserId", {}).get("S") != user_id
+            or found[contact_id].get("JobId", {}).get("S") != job_id
+        }
 
     def _claim_action(self, link: NewLink, values: dict[str, Any], takeover: EmailRecord | None) -> dict[str, Any]:
         update = _LINK_AND_CLAIM
@@ -198,6 +246,7 @@ class EmailLedger:
             ":hash": {"S": link.token_hash},
             ":expires": {"S": link.expires_at},
             ":epoch": {"N": str(_epoch(link.expires_at))},
+            ":to": {"S": link.sent_to},
             **{name: values[name] for name in (":attempt", ":request", ":lease", ":job")},
         }
         if takeover is None:

@@ -200,7 +200,8 @@ class UserPool:
             username=found.get("Username", username),
             enabled=bool(found.get("Enabled", True)),
             first_name=attributes.get("given_name", ""),
-            has_email=bool(attributes.get("email")),
+            status=str(found.get("UserStatus", "")),
+            contact_id=attributes.get("custom:contact_id", ""),
         )
 
     def password_policy(self) -> dict[str, Any]:
@@ -220,12 +221,13 @@ class UserPool:
                 raise PasswordRefused(error_code(error)) from None  # never the message: it may quote the request
             raise
 
-    def verify_email(self, username: str) -> None:
-        """Marks the user's email verified: the activation link reached it. It becomes the recovery channel."""
+    def verify_email(self, username: str, address: str) -> None:
+        """Gives the user `address`, verified: the activation link reached it (whatever the pool held before). It
+        becomes the recovery channel; in the same call, so the pool's verify-before-update setting lets it through."""
         self._cognito.admin_update_user_attributes(
             UserPoolId=self.user_pool_id,
             Username=username,
-            UserAttributes=[{"Name": "email_verified", "Value": "true"}],
+            UserAttributes=[{"Name": "email", "Value": address}, {"Name": "email_verified", "Value": "true"}],
         )
 
     def groups_of(self, username: str) -> list[str]:
