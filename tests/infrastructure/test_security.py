@@ -129,9 +129,17 @@ GRANTS = {
         "dynamodb:UpdateItem JobsTable",
         "dynamodb:BatchGetItem JobsTable if dynamodb:LeadingKeys=emails#*",  # email settlements of sender attempts
         "dynamodb:UpdateItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # the email ledger and links
-        "dynamodb:BatchGetItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",
+        "dynamodb:BatchGetItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # and the recipients' Contacts
+        "dynamodb:ConditionCheckItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # the Contact's user
         "sqs:SendMessage* EmailQueue",
         "sns:Publish NotificationTopic",  # the emails-sent notice
+    },
+    "ResendFunction": {
+        "s3:GetObject ImportBucket/results/*",  # the users a job created: its success file
+        "dynamodb:GetItem JobsTable",
+        "dynamodb:BatchGetItem JobsTable if dynamodb:LeadingKeys=emails#*",
+        "dynamodb:BatchGetItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*|SALESFORCE#*",  # read, never written
+        "sqs:SendMessage* EmailQueue",
     },
     "EmailDeadLetterFunction": {
         "dynamodb:GetItem JobsTable",
@@ -516,18 +524,25 @@ def test_the_keys_iam_conditions_allow_are_the_keys_the_code_uses(
     table.create_users([PortalUser(contact_id="0031234567890123456", user_id="U1", role="Partner User")])
     users = set(ddb.keys.pop("dynamodb:PutItem"))
     emails = EmailLedger("directory", "jobs")
-    link = NewLink(contact_id="0031234567890123456", user_id="U1", token_hash="ab", expires_at="2030-01-01T00:00:00Z")
+    link = NewLink(
+        contact_id="0031234567890123456",
+        user_id="U1",
+        token_hash="ab",
+        expires_at="2030-01-01T00:00:00Z",
+        sent_to="p@example.com",
+    )
     at = {"job_id": "J1", "request": "J1", "attempt": "a", "lease_until": 2e9, "now": 1e9}
     emails.commit(Commit(claims=[link]), **at)
     emails.commit(Commit(settled={link.contact_id: Settlement.SENT}), **at)
     emails.standings("J1", [link.contact_id], now=1e9)
     emails.mark_undelivered(job_id="J1", request="J1", recipients=[(link.contact_id, "U1")], now=1e9)
+    ledger_actions = ("dynamodb:UpdateItem", "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem")
     ledger_keys = {
         (action, table): {key for key in ddb.keys[action] if ddb.tables.get(key, "directory") == name}
-        for action in ("dynamodb:UpdateItem", "dynamodb:BatchGetItem")
+        for action in ledger_actions
         for table, name in (("DirectoryTable", "directory"), ("JobsTable", "jobs"))
     }
-    for action in ("dynamodb:UpdateItem", "dynamodb:BatchGetItem"):
+    for action in ledger_actions:
         ddb.keys.pop(action)
     SendSlots("jobs", rate_per_second=10).reserve(1, daily_quota=10)
     limiter = ddb.keys
@@ -544,6 +559,9 @@ def test_the_keys_iam_conditions_allow_are_the_keys_the_code_uses(
         # the settlement items of sender attempts, read to tell a settled claim from a dead one
         settlements = ledger_keys["dynamodb:BatchGetItem", "JobsTable"]
         assert _within(settlements, _leading_keys(grants[function], "dynamodb:BatchGetItem", "JobsTable")), function
+    # a claim's check that the Contact's user is the batch's
+    checks = ledger_keys["dynamodb:ConditionCheckItem", "DirectoryTable"]
+    assert _within(checks, _leading_keys(sender, "dynamodb:ConditionCheckItem", "DirectoryTable"))
     for action in ("dynamodb:GetItem", "dynamodb:PutItem"):
         assert _within(limiter[action], _leading_keys(sender, action, "JobsTable")), action
 

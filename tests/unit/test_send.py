@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -241,7 +240,9 @@ def test_recipients_beyond_the_invocations_time_are_queued_again_not_sent() -> N
     ((rest, delay),) = queue.messages
     assert delay == 0 and rest.key == f"job#0#0+t{fits}"
     assert [r.row for r in rest.recipients] == [n + 2 for n in range(fits, 100)]
-    assert {d.address for _, call in mailer.calls for d in call}.isdisjoint(f"c{r.contact_id[7:]}@example.com" for r in rest.recipients)
+    assert {d.address for _, call in mailer.calls for d in call}.isdisjoint(
+        f"c{r.contact_id.removeprefix('contact')}@example.com" for r in rest.recipients
+    )
 
 
 def test_a_spent_daily_quota_pauses_the_rest() -> None:
@@ -382,8 +383,9 @@ def test_a_send_that_stays_throttled_puts_every_recipient_back_once() -> None:
 def test_a_message_names_whom_but_the_directory_says_where_and_to_whom() -> None:
     # Given a batch as an attacker would write it in the old message shape: an outside address and name beside a
     # Contact and its user, and a Contact whose address changed since the email was queued
-    clock, deps, mailer, ledger, _, _ = world(rate=50)
-    deps.directory.people["contact1"] = Contact("contact1", email="moved@example.com", first_name="Ada")  # type: ignore[attr-defined]
+    _, deps, mailer, ledger, _, _ = world(rate=50)
+    people = deps.directory.people  # type: ignore[attr-defined]
+    people["contact1"] = Contact("contact1", email="moved@example.com", first_name="Ada")
     forged = EmailBatch.model_validate(
         {
             "key": "job#0#0",
@@ -436,7 +438,8 @@ def test_a_recipient_that_is_not_the_contacts_user_of_the_job_gets_nothing_and_c
 
 def test_a_recipient_whose_contact_lost_its_address_is_counted_not_delivered_once() -> None:
     _, deps, mailer, ledger, _, _ = world(rate=50)
-    deps.directory.people["contact0"] = replace(deps.directory.people["contact0"], email="not an address")  # type: ignore[attr-defined]
+    people = deps.directory.people  # type: ignore[attr-defined]
+    people["contact0"] = replace(people["contact0"], email="not an address")
     send_activation_emails(batch(3), deps, settings(50))
     assert sorted(d.address for _, call in mailer.calls for d in call) == ["c1@example.com", "c2@example.com"]
     assert ledger.failed == 1 and ledger.sent == 2
