@@ -427,8 +427,12 @@ def test_a_link_is_found_by_its_hash_and_its_item_outlives_it(
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
     )
-    # Given a User's activation link stored the way the email sender stores it (claimed in the email ledger)
-    link = NewLink(contact_id="C1", user_id="U1", token_hash="ab" * 32, expires_at="2030-01-02T03:04:05Z")
+    # Given a User the job created, and its activation link stored the way the email sender stores it (claimed in
+    # the email ledger)
+    Directory(directory_table["name"]).create_users([PortalUser(contact_id="C1", user_id="U1", role="R", job_id="J1")])
+    link = NewLink(
+        contact_id="C1", user_id="U1", token_hash="ab" * 32, expires_at="2030-01-02T03:04:05Z", sent_to="p@example.com"
+    )
     EmailLedger(directory_table["name"], "jobs").commit(
         Commit(claims=[link]), job_id="J1", request="J1", attempt="a", lease_until=time.time() + 60, now=time.time()
     )
@@ -436,7 +440,7 @@ def test_a_link_is_found_by_its_hash_and_its_item_outlives_it(
     store = ActivationStore(directory_table["name"], "jobs")
     found = store.find("ab" * 32)
     assert found is not None
-    assert (found.contact_id, found.user_id, found.job_id) == ("C1", "U1", "J1")
+    assert (found.contact_id, found.user_id, found.job_id, found.sent_to) == ("C1", "U1", "J1", "p@example.com")
     assert found.expires == datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()
     hold = store.hold(found, "ab" * 32, time.time())
     assert hold is not None

@@ -95,15 +95,16 @@ def test_import_administrators_may_drop_files_read_results_and_resend_links_only
     # and follow jobs with the command (read the jobs table, find the stack), writing nothing anywhere else
     assert grants["dynamodb:GetItem"] == grants["dynamodb:Scan"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
     assert grants["cloudformation:DescribeStacks"] == {"Ref": "AWS::StackId"}
-    # and resend activation links: read the directory's Contacts and email ledger, queue emails for the sender
+    # and see whom emails reached (read the directory's Contacts and email ledger), and ask the stack's resend
+    # function for new links: never queue an email themselves (tests/infrastructure/test_who_may_do_what.py)
     assert grants["dynamodb:BatchGetItem"] == [
         {"Fn::GetAtt": ["DirectoryTable", "Arn"]},
         {"Fn::GetAtt": ["JobsTable", "Arn"]},
     ]
-    assert grants["sqs:SendMessage"] == {"Fn::GetAtt": ["EmailQueue", "Arn"]}
+    assert grants["lambda:InvokeFunction"] == {"Fn::GetAtt": ["ResendFunction", "Arn"]}
     assert set(grants) == {
         "dynamodb:BatchGetItem",
-        "sqs:SendMessage",
+        "lambda:InvokeFunction",
         "s3:PutObject",
         "s3:GetObject",
         "s3:ListBucket",
@@ -122,7 +123,7 @@ def test_every_function_and_the_layer_build_with_their_makefile(sam_template: di
         for name, resource in sam_template["Resources"].items()
         if resource["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion")
     }
-    assert len(built) == 10
+    assert len(built) == 11
     for name, resource in built.items():
         assert resource["Metadata"]["BuildMethod"] == "makefile", name
         properties = resource["Properties"]

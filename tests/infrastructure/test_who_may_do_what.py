@@ -1,0 +1,117 @@
+"""Who may do what, as template.yaml states it (docs/contracts.md §6): holding ImportAdministrators lets a caller drop
+files, read results and ask the stack for new links, never put a message on a queue, write the directory, or touch
+the user pool; every queue refuses any principal but the stack's own roles, each exactly the roles whose code sends
+to it. moto evaluates neither identity nor queue policies, so these are pinned here (the takeover itself is replayed
+against the local stack in tests/integration/test_takeover.py)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+# What an administrator's commands need, and nothing that writes: no queue, no table write, no pool, no email.
+_WRITES = (
+    "sqs:",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:TransactWriteItems",
+    "cognito-idp:",
+    "ses:",
+    "sns:Publish",
+)
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _admin_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    policy = template["Resources"]["ImportAdministratorsPolicy"]["Properties"]["PolicyDocument"]
+    return list(policy["Statement"])
+
+
+def _queue_of(resource: Any) -> str | None:
+    """The queue a statement's resource names (its ARN, or SAM's SQSSendMessagePolicy form), if it names one."""
+    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+        return str(resource["Fn::GetAtt"][0])
+    if isinstance(resource, dict) and "Fn::Sub" in resource and isinstance(resource["Fn::Sub"], list):
+        named = resource["Fn::Sub"][1].get("queueName", {})
+        return str(named["Fn::GetAtt"][0]) if "Fn::GetAtt" in named else None
+    return None
+
+
+def _senders(template: dict[str, Any]) -> dict[str, set[str]]:
+    """Each queue's senders, as the roles' own grants say: queue -> the roles allowed to send to it."""
+    resources = template["Resources"]
+    senders: dict[str, set[str]] = defaultdict(set)
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                if statement["Effect"] != "Allow":
+                    continue
+                if not any(str(action).startswith("sqs:SendMessage") for action in _list(statement["Action"])):
+                    continue
+                for queue in map(_queue_of, _list(statement["Resource"])):
+                    if queue is not None:
+                        senders[queue].add(name)
+    return senders
+
+
+def test_administrators_may_ask_for_resends_but_write_no_queue_table_pool_or_email(deployed: dict[str, Any]) -> None:
+    # Given the ImportAdministrators policy
+    statements = _admin_statements(deployed)
+    actions = {str(action) for statement in statements for action in _list(statement["Action"])}
+    # Then it grants no write to a queue, the tables, the pool or SES, and no Deny is needed to say so
+    assert all(statement["Effect"] == "Allow" for statement in statements)
+    assert not [action for action in actions if action.startswith(_WRITES)], actions
+    # and the one function it may invoke is the resend function, which decides whom and where itself
+    (invoke,) = [statement for statement in statements if "lambda:InvokeFunction" in _list(statement["Action"])]
+    assert _list(invoke["Action"]) == ["lambda:InvokeFunction"]
+    assert _list(invoke["Resource"]) == [{"Fn::GetAtt": ["ResendFunction", "Arn"]}]
+    assert not [action for action in actions if action.startswith("lambda:") and action != "lambda:InvokeFunction"]
+
+
+def test_every_queue_refuses_every_principal_but_the_roles_whose_code_sends_to_it(deployed: dict[str, Any]) -> None:
+    # Given every queue of the stack, its queue policy, and the roles the template grants SendMessage on it
+    resources = deployed["Resources"]
+    queues = sorted(name for name, resource in resources.items() if resource["Type"] == "AWS::SQS::Queue")
+    policies = {
+        queue["Ref"]: resource["Properties"]["PolicyDocument"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::SQS::QueuePolicy"
+        for queue in resource["Properties"]["Queues"]
+    }
+    senders = _senders(deployed)
+    assert senders["EmailQueue"] >= {"WorkerFunctionRole", "EmailSenderFunctionRole", "ResendFunctionRole"}
+    for queue in queues:
+        # Then each queue has a policy that denies SendMessage to any principal with an ARN but its senders' roles
+        assert queue in policies, f"{queue} has no queue policy: any principal of the account may send to it"
+        (statement,) = policies[queue]["Statement"]
+        assert (statement["Effect"], statement["Principal"]) == ("Deny", "*")
+        assert _list(statement["Action"]) == ["sqs:SendMessage"]  # SendMessageBatch is authorised as SendMessage
+        assert statement["Resource"] == {"Fn::GetAtt": [queue, "Arn"]}
+        allowed = {
+            role["Fn::GetAtt"][0]
+            for role in _list(statement["Condition"].get("ArnNotEquals", {}).get("aws:PrincipalArn", []))
+        }
+        assert allowed == senders.get(queue, set()), queue
+        # and only principals with an ARN are refused: SQS's own redrive to a dead-letter queue has none
+        assert statement["Condition"]["Null"] == {"aws:PrincipalArn": "false"}
+
+
+def test_the_resend_function_reads_the_directory_and_writes_none_of_it(deployed: dict[str, Any]) -> None:
+    resources = deployed["Resources"]
+    role = resources[resources["ResendFunction"]["Properties"]["Role"]["Fn::GetAtt"][0]]
+    actions = {
+        str(action)
+        for policy in role["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Allow"
+        for action in _list(statement["Action"])
+    }
+    assert not [action for action in actions if action.startswith(_WRITES) and not action.startswith("sqs:Send")]
+    assert not [action for action in actions if action.startswith(("cognito-idp:", "ses:"))]
