@@ -24,6 +24,8 @@ from portal_import.aws.directory import Directory
 from portal_import.aws.jobs import JobStore
 from portal_import.aws.userpool import UserPool
 from portal_import.job import Job, JobStatus
+from portal_import.messages import EmailRecipient
+from portal_import.people import Contact, PortalUser
 from portal_import.times import now_iso
 from portal_import_cli.seed import load_directory, read_directory
 from portal_import_local.host import CallLog, FunctionHost
@@ -180,6 +182,19 @@ class Cloud:
         )
         assert self.jobs().create(job, source_version="v1", source_version_id=None)
         self.jobs().finish_split(job_id, total_rows=rows, chunk_starts=[2 + 5 * seq for seq in range(chunks)])
+
+    def enrol(
+        self, job_id: str, people: list[tuple[str, str, str]], *, first_name: str = "", role: str = "Partner User"
+    ) -> list[EmailRecipient]:
+        """Contacts (contact id, user id, address) whose portal users the job created, as the worker leaves them in
+        the directory; the email references a batch of theirs carries (row 2 on)."""
+        directory = self.directory()
+        directory.put_contacts(Contact(c, email=address, first_name=first_name) for c, _, address in people)
+        directory.put_users(
+            PortalUser(contact_id=c, user_id=u, role=role, job_id=job_id, row=2 + n)
+            for n, (c, u, _) in enumerate(people)
+        )
+        return [EmailRecipient(row=2 + n, user_id=u, contact_id=c) for n, (c, u, _) in enumerate(people)]
 
     # What people receive
 

@@ -10,13 +10,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from portal_import.aws.directory import Directory
 from portal_import.aws.jobs import JobStore
 from portal_import.aws.ledger import EmailLedger
 from portal_import.aws.mailer import Mailer
 from portal_import.aws.queues import QueueSender
 from portal_import.aws.ratelimit import SendSlots
 from portal_import.config import EmailSenderSettings
-from portal_import.messages import EmailBatch, EmailRecipient
+from portal_import.messages import EmailBatch
 from portal_import.ports import Destination
 from portal_import.send import SendDeps, send_activation_emails
 
@@ -52,6 +53,7 @@ class RecordingMailer(Mailer):
 def sender_deps(settings: EmailSenderSettings, mailer: Mailer) -> SendDeps:
     return SendDeps(
         ledger=EmailLedger(settings.directory_table, settings.jobs_table),
+        directory=Directory(settings.directory_table),
         jobs=JobStore(settings.jobs_table),
         slots=SendSlots(settings.jobs_table, settings.email_rate_per_second),
         mailer=mailer,
@@ -75,16 +77,14 @@ def test_concurrent_senders_together_stay_within_the_rate(cloud: Any) -> None:
         EmailBatch(
             key=f"{SAMPLE_JOB_ID}#{sender}#0",
             job_id=SAMPLE_JOB_ID,
-            recipients=[
-                EmailRecipient(
-                    row=2 + sender * EMAILS_EACH + n,
-                    user_id=f"005user{sender}{n:04d}",
-                    contact_id=f"003contact{sender}{n:04d}",
-                    email=f"person{sender}.{n}@example.com",
-                    first_name="Ann",
-                )
-                for n in range(EMAILS_EACH)
-            ],
+            recipients=cloud.enrol(
+                SAMPLE_JOB_ID,
+                [
+                    (f"003contact{sender}{n:04d}", f"005user{sender}{n:04d}", f"person{sender}.{n}@example.com")
+                    for n in range(EMAILS_EACH)
+                ],
+                first_name="Ann",
+            ),
         )
         for sender in range(SENDERS)
     ]
@@ -119,10 +119,9 @@ def test_two_deliveries_of_one_batch_at_the_same_time_send_each_email_once(cloud
     batch = EmailBatch(
         key=f"{SAMPLE_JOB_ID}#0#0",
         job_id=SAMPLE_JOB_ID,
-        recipients=[
-            EmailRecipient(row=2 + n, user_id=f"005user{n:04d}", contact_id=f"003contact{n:04d}", email=f"p{n}@x.com")
-            for n in range(60)
-        ],
+        recipients=cloud.enrol(
+            SAMPLE_JOB_ID, [(f"003contact{n:04d}", f"005user{n:04d}", f"p{n}@x.com") for n in range(60)]
+        ),
     )
 
     # When two invocations send it at the same time, then every batch they put back on the queue is sent too

@@ -3,6 +3,7 @@ activation email, sent by the email sender on moto, shows a hostile or awkward f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -13,6 +14,7 @@ import boto3
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from portal_import.people import PortalUser
 from portal_import_local.outbox import sent_emails
 from portal_import_local.stack import REGION
 
@@ -109,7 +111,12 @@ def test_the_activation_email_shows_the_first_name_as_text_in_both_parts(
     cloud.start_job(SAMPLE_JOB_ID, chunks=1, rows=5)
     cloud.verify_sender()
     batch = json.loads(load_event("sqs_emails")["Records"][0]["body"])
-    batch["recipients"] = [{**batch["recipients"][0], "firstName": first_name}]
+    (recipient,) = batch["recipients"] = batch["recipients"][:1]
+    (contact,) = cloud.directory().contacts([recipient["contactId"]]).values()
+    cloud.directory().put_contacts([dataclasses.replace(contact, first_name=first_name)])
+    cloud.directory().put_users(
+        [PortalUser(recipient["contactId"], recipient["userId"], "Customer", job_id=SAMPLE_JOB_ID, row=2)]
+    )
 
     # When the email sender sends the user's activation email
     assert cloud.email_sender(with_bodies(load_event("sqs_emails"), json.dumps(batch))) == {"batchItemFailures": []}

@@ -16,13 +16,18 @@ NOW = 1_900_000_000.0
 
 def link(contact_id: str, token: str = "hash") -> NewLink:
     return NewLink(
-        contact_id=contact_id, user_id=f"user-{contact_id}", token_hash=token, expires_at="2031-01-01T00:00:00Z"
+        contact_id=contact_id,
+        user_id=f"user-{contact_id}",
+        token_hash=token,
+        expires_at="2031-01-01T00:00:00Z",
+        sent_to=f"{contact_id}@example.com",
     )
 
 
 @pytest.fixture
 def ledger(cloud: Any) -> EmailLedger:
     cloud.start_job(JOB, chunks=1, rows=5)
+    cloud.enrol(JOB, [(c, f"user-{c}", f"{c}@example.com") for c in ("c1", "c2", "c3")])  # the job's users
     return EmailLedger(cloud.stack.directory_table, cloud.stack.jobs_table)
 
 

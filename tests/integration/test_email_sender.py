@@ -29,7 +29,11 @@ def new_users(cloud: Any, load_event: Any) -> list[dict[str, Any]]:
         for r in recipients
     )
     cloud.verify_sender()
-    return recipients
+    # The batch names them only; where each email goes and whom it greets is the directory's
+    people = cloud.directory().contacts(r["contactId"] for r in recipients)
+    return [
+        {**r, "email": people[r["contactId"]].email, "firstName": people[r["contactId"]].first_name} for r in recipients
+    ]
 
 
 def activation_token(message: Any) -> str:
@@ -116,7 +120,7 @@ def test_a_spent_daily_quota_pauses_sending_until_it_refills(
     # Then one email goes out and the other waits on the queue, delayed: paused, not failed
     assert len(cloud.sent_emails()) == 1
     (waiting,) = _delayed_bodies(cloud, cloud.queue_of("EmailSenderFunction"))
-    assert [r["email"] for r in json.loads(waiting)["recipients"]] == [new_users[1]["email"]]
+    assert [r["contactId"] for r in json.loads(waiting)["recipients"]] == [new_users[1]["contactId"]]
     assert cloud.job(SAMPLE_JOB_ID).emails_sent == 1
 
     # When the quota has refilled (a new day) and the waiting batch comes back

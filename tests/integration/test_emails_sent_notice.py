@@ -66,7 +66,10 @@ def test_a_dead_batch_counts_only_whom_it_did_not_reach_and_only_once(cloud: Any
     cloud.start_job("job-dead", chunks=1, rows=5)
     ledger = EmailLedger(cloud.stack.directory_table, cloud.stack.jobs_table)
     now = time.time()
-    link = NewLink(contact_id="003a", user_id="005a", token_hash="h", expires_at="2030-01-01T00:00:00Z")
+    cloud.enrol("job-dead", [(f"003{x}", f"005{x}", f"{x}@example.com") for x in "abc"])
+    link = NewLink(
+        contact_id="003a", user_id="005a", token_hash="h", expires_at="2030-01-01T00:00:00Z", sent_to="a@example.com"
+    )
     at = {"job_id": "job-dead", "request": "job-dead", "attempt": "first", "lease_until": now + 60}
     ledger.commit(Commit(claims=[link]), now=now, **at)
     ledger.commit(Commit(settled={"003a": Settlement.SENT}), now=now, **at)
