@@ -464,6 +464,67 @@ def test_result_links_expire_within_a_week(sam_template: dict[str, Any]) -> None
     assert ttl["Default"] <= ttl["MaxValue"] <= 7 * 24 * 3600
 
 
+def _allows(parameter: dict[str, Any], value: str) -> bool:
+    """Whether CloudFormation takes the value for a String parameter: its AllowedPattern (a Java regular expression;
+    these use nothing Python's reads otherwise) matched whole, within its MaxLength."""
+    fits = len(value) <= int(parameter.get("MaxLength", len(value)))
+    return fits and re.fullmatch(parameter["AllowedPattern"], value) is not None
+
+
+def test_activation_links_point_only_at_an_https_portal(sam_template: dict[str, Any]) -> None:
+    parameter = sam_template["Parameters"]["PortalUrl"]
+    # Given the base of the links that carry a password-setting token / Then only https, without query or fragment
+    # (empty: the stack's own page, which API Gateway serves over https)
+    for url in ("", "https://portal.example.com", "https://portal.example.com:8443/customers", "https://p.example/"):
+        assert _allows(parameter, url), url
+    for url in (
+        "http://portal.example.com",
+        "HTTP://portal.example.com",
+        "ftp://portal.example.com",
+        "javascript:alert(1)",
+        "https://",
+        "https:///activate",
+        "https://portal.example.com/?next=evil",
+        "https://portal.example.com/#token",
+        "https://portal.example.com /x",
+        "//portal.example.com",
+    ):
+        assert not _allows(parameter, url), url
+    assert "https" in parameter["ConstraintDescription"]
+
+
+def test_activation_links_last_at_most_30_days(sam_template: dict[str, Any]) -> None:
+    ttl = sam_template["Parameters"]["ActivationLinkTtlHours"]
+    assert (ttl["Type"], ttl["MinValue"], ttl["MaxValue"]) == ("Number", 1, 720)
+    assert ttl["MinValue"] <= ttl["Default"] <= ttl["MaxValue"]
+
+
+def test_the_portal_name_is_one_short_line_of_text(sam_template: dict[str, Any]) -> None:
+    parameter = sam_template["Parameters"]["PortalName"]
+    # Given the name that activation emails and the pool's sender line show / Then any letters, digits, spaces and
+    # punctuation, in any script
+    for name in (parameter["Default"], "Portail Société", "O'Brien & Co. — Partners", "Ünïcödé ポータル", "x" * 45):
+        assert _allows(parameter, name), name
+    # and nothing that would forge a line, reorder what is shown or be empty, nor longer than 45 characters
+    for name in (
+        "",
+        "Portal\r\nBcc: everyone@example.com",
+        "Portal\nline",
+        "Tab\there",
+        "Bell\x07",
+        "\x1b[31mRed",
+        "Delete\x7f",
+        "Next line\x85",
+        "Line\u2028separator",
+        "Paragraph\u2029separator",
+        "\u202eodnetni",  # right-to-left override: shows reversed
+        "\u2066isolate\u2069",
+        "x" * 46,
+    ):
+        assert not _allows(parameter, name), repr(name)
+    assert "control character" in parameter["ConstraintDescription"]
+
+
 def _fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable, value in {
         "AWS_ACCESS_KEY_ID": "testing",
