@@ -4,6 +4,11 @@ moto's CloudFormation skips every AWS::Cognito::* resource: a `Ref` to one resol
 variable holding it is dropped) and a `Fn::GetAtt` on one fails the stack. So, before the stack is created, each
 such resource whose condition holds is created through the API with its properties, and every `Ref`/`Fn::GetAtt`
 of it in the template is replaced by what AWS would give: the functions then read the ids as they would on AWS.
+
+The pool gets every property moto keeps, so that DescribeUserPool answers as on AWS: its feature plan
+(UserPoolTier), threat protection (UserPoolAddOns), email configuration, password policy with its history, and MFA
+(EnabledMfas, which the API sets with SetUserPoolMfaConfig). moto acts on the password rules and MFA; it keeps the
+rest without acting on it: no password history, no risk rating, and no email of the pool's own (it sends none).
 """
 
 from __future__ import annotations
@@ -34,17 +39,32 @@ def create_cognito_resources(template: dict[str, Any], values: TemplateValues, c
         if not values.holds(resource.get("Condition")):
             values.resolve_to(logical_id, {"Ref": ""})
             continue
-        arguments = _as_api_arguments(
-            cognito, _CREATE[resource["Type"]], values.resolve(resource.get("Properties", {}))
-        )
+        properties = values.resolve(resource.get("Properties", {}))
+        arguments = _as_api_arguments(cognito, _CREATE[resource["Type"]], properties)
         if resource["Type"] == "AWS::Cognito::UserPool":
             pool = cognito.create_user_pool(**arguments)["UserPool"]
+            _enable_mfa(cognito, pool["Id"], properties)
             values.resolve_to(logical_id, {"Ref": pool["Id"], "Arn": pool["Arn"], "ProviderName": pool["Id"]})
         else:
             app_client = cognito.create_user_pool_client(**arguments)["UserPoolClient"]
             values.resolve_to(logical_id, {"Ref": app_client["ClientId"], "ClientId": app_client["ClientId"]})
     template["Resources"] = values.replace_references(resources)
     template["Outputs"] = values.replace_references(template.get("Outputs", {}))
+
+
+def _enable_mfa(cognito: Any, pool_id: str, properties: Mapping[str, Any]) -> None:
+    """The pool's EnabledMfas, which CreateUserPool has no parameter for: CloudFormation sets them as this does."""
+    enabled = set(properties.get("EnabledMfas", []))
+    if not enabled:
+        return
+    if enabled != {"SOFTWARE_TOKEN_MFA"}:
+        # SMS needs an SNS role, email MFA email settings of its own: template.yaml enables neither
+        raise ValueError(f"the local runtime sets up authenticator-app MFA only, not {sorted(enabled)}")
+    cognito.set_user_pool_mfa_config(
+        UserPoolId=pool_id,
+        SoftwareTokenMfaConfiguration={"Enabled": True},
+        MfaConfiguration=properties["MfaConfiguration"],
+    )
 
 
 def _as_api_arguments(cognito: Any, operation: str, properties: Mapping[str, Any]) -> dict[str, Any]:

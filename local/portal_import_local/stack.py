@@ -218,7 +218,7 @@ def provision(
 ) -> Stack:
     """Creates the stack on the (already active) moto; `session` is the runtime's own, not the functions'.
     `api_endpoint` is where the stack's HTTP API answers (`local serve`'s own address)."""
-    parameters = {**SENDER_PARAMETERS, **parameters}
+    parameters = _with_local_defaults(parameters)
     moto_patches.install()
     sam_template = load_template(template_path)
     transformed = transform_template(
@@ -250,6 +250,15 @@ def provision(
         http_routes=_http_routes(sam_template),
         portal_url=outputs.get("PortalUrl", ""),
     )
+
+
+def _with_local_defaults(parameters: dict[str, str]) -> dict[str, str]:
+    """The parameters, with a sender unless given, and the pool's own emails sent through SES as that sender's
+    identity: the local SES verifies it at once (_verify_email_identities), so the local pool is set up as a stack
+    on AWS is once SES has verified its sender (PoolEmailIdentity)."""
+    given = {**SENDER_PARAMETERS, **parameters}
+    identity = "domain" if given.get("SenderIdentity") == "domain" else "address"
+    return {"PoolEmailIdentity": identity, **given}
 
 
 def _upload_placeholder_code(transformed: dict[str, Any], s3: Any) -> None:

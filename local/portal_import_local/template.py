@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,11 @@ def transform_template(
         raise ValueError(f"template.yaml is not a valid SAM template: {causes}") from error
 
 
+# The intrinsic functions TemplateValues evaluates, besides Ref and Fn::GetAtt.
+_LOGIC_FUNCTIONS = {"Fn::If", "Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Condition"}
+_TEXT_FUNCTIONS = {"Fn::Sub", "Fn::Join", "Fn::Select", "Fn::Split", "Fn::Base64"}
+
+
 class TemplateValues:
     """What a template's intrinsic functions evaluate to before its stack exists: its parameters (given, or their
     defaults), pseudo parameters, its conditions, and the resources created ahead of the stack (resolve_to)."""
@@ -107,7 +113,7 @@ class TemplateValues:
 
     def resolve(self, value: Any) -> Any:
         """The value with every intrinsic function this knows evaluated (Ref, Fn::Sub, Fn::If, Fn::Equals, Fn::Not,
-        Fn::And, Fn::Or, Fn::GetAtt of a resource created ahead)."""
+        Fn::And, Fn::Or, Fn::Join, Fn::Select, Fn::Split, Fn::Base64, Fn::GetAtt of a resource created ahead)."""
         if isinstance(value, list):
             return [self.resolve(item) for item in value]
         if not isinstance(value, dict):
@@ -120,23 +126,44 @@ class TemplateValues:
                 return self._created[argument]["Ref"]
             if name == "Fn::GetAtt" and argument[0] in self._created:
                 return self._created[argument[0]][argument[1]]
-            if name == "Fn::Sub" and isinstance(argument, str):
-                return self._substitute(argument, every=True)
-            if name == "Fn::If":
-                condition, when_true, when_false = argument
-                return self.resolve(when_true if self.holds(condition) else when_false)
-            if name == "Fn::Equals":
-                first, second = (self.resolve(item) for item in argument)
-                return str(first) == str(second)
-            if name == "Fn::Not":
-                return not self.resolve(argument[0])
-            if name == "Fn::And":
-                return all(self.resolve(item) for item in argument)
-            if name == "Fn::Or":
-                return any(self.resolve(item) for item in argument)
-            if name == "Condition":
-                return self.holds(argument)
+            if name in _LOGIC_FUNCTIONS:
+                return self._logic(name, argument)
+            if name in _TEXT_FUNCTIONS:
+                return self._text(name, argument)
         return {key: self.resolve(item) for key, item in value.items()}
+
+    def _logic(self, name: str, argument: Any) -> Any:
+        if name == "Fn::If":
+            condition, when_true, when_false = argument
+            return self.resolve(when_true if self.holds(condition) else when_false)
+        if name == "Fn::Equals":
+            first, second = (self.resolve(item) for item in argument)
+            return str(first) == str(second)
+        if name == "Fn::Not":
+            return not self.resolve(argument[0])
+        if name == "Fn::And":
+            return all(self.resolve(item) for item in argument)
+        if name == "Fn::Or":
+            return any(self.resolve(item) for item in argument)
+        return self.holds(argument)  # Condition
+
+    def _text(self, name: str, argument: Any) -> Any:
+        if name == "Fn::Sub":
+            text, variables = (argument, {}) if isinstance(argument, str) else argument
+            for variable, given in variables.items():
+                text = text.replace(f"${{{variable}}}", str(self.resolve(given)))
+            return self._substitute(text, every=True)
+        if name == "Fn::Join":
+            separator, items = argument
+            return str(separator).join(str(item) for item in self.resolve(items))
+        if name == "Fn::Select":
+            index, items = argument
+            return self.resolve(items)[int(self.resolve(index))]
+        if name == "Fn::Split":
+            separator, text = argument
+            return str(self.resolve(text)).split(str(separator))
+        # Fn::Base64: CloudFormation encodes the text as UTF-8 first, as this does.
+        return base64.b64encode(str(self.resolve(argument)).encode()).decode()
 
     def replace_references(self, value: Any) -> Any:
         """The value with only the references to resources created ahead replaced by what they give; everything

@@ -3,6 +3,8 @@ expire; each function granted only what its code calls; and every check checkov 
 
 from __future__ import annotations
 
+import ast
+import functools
 import json
 import re
 import time
@@ -19,13 +21,16 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from portal_import.aws import activations, clients, directory, ledger, ratelimit, userpool
+from portal_import.aws import jobs as jobs_adapter
 from portal_import.aws.activations import ActivationStore
 from portal_import.aws.directory import Directory
+from portal_import.aws.jobs import JobStore
 from portal_import.aws.ledger import EmailLedger
-from portal_import.aws.ratelimit import SendSlots
+from portal_import.aws.ratelimit import COGNITO_LIMITER, EMAIL_LIMITER, CallSlots, SendSlots
 from portal_import.aws.userpool import CONTACT_ID_ATTRIBUTE
 from portal_import.claims import Commit, NewLink, Settlement
 from portal_import.config import WorkerSettings
+from portal_import.job import Job, JobStatus, job_id_for
 from portal_import.people import PoolUser, PortalUser
 from portal_import.wiring import work_deps
 
@@ -58,6 +63,84 @@ ACTIVATION_GRANTS = {
     "cognito-idp:AdminUpdateUserAttributes",
 }
 
+# A job's item, named as portal_import.job.job_id_for names it (the file's arrival time, then a hash): the functions
+# that write jobs may write nothing else of the jobs table, neither the rate limiters' nor the email ledger's items.
+JOB_ITEMS = "????????T??????Z-????????????"
+# The attributes each write may name (dynamodb:Attributes), in the template's order;
+# test_each_write_names_only_the_attributes_its_code_writes derives them from the code.
+JOB_CREATED = (
+    "pk",
+    "SourceBucket",
+    "SourceKey",
+    "SourceVersion",
+    "SourceVersionId",
+    "Mode",
+    "SendActivationEmail",
+    "Status",
+    "StartedAt",
+    "UpdatedAt",
+    "OpenShard",
+)
+JOB_SPLIT = (
+    "pk",
+    "Mode",
+    "SendActivationEmail",
+    "Columns",
+    "Roles",
+    "SplitNextSeq",
+    "SplitRows",
+    "SplitHandedOn",
+    "Status",
+    "UpdatedAt",
+    "TotalRows",
+    "ChunkCount",
+    "ChunkStarts",
+    "Error",
+    "ResultsRequestedAt",
+)
+JOB_COUNTED = ("pk", "ChunksDone", "RowsDone", "Succeeded", "Failed", "EmailsQueued", "UpdatedAt", "ResultsRequestedAt")
+JOB_SWEPT = (
+    "pk",
+    "UpdatedAt",
+    "Mode",
+    "SendActivationEmail",
+    "Columns",
+    "Roles",
+    "SplitNextSeq",
+    "SplitRows",
+    "SplitHandedOn",
+    "Status",
+    "TotalRows",
+    "ChunkCount",
+    "ChunkStarts",
+    "Error",
+    "ChunksDone",
+    "RowsDone",
+    "Succeeded",
+    "Failed",
+    "EmailsQueued",
+    "ResultsRequestedAt",
+)
+JOB_ANNOUNCED = (
+    "pk",
+    "CompletedAt",
+    "MessageSentAt",
+    "EventSentAt",
+    "Status",
+    "NotifiedAt",
+    "UpdatedAt",
+    "OpenShard",
+    "EmailsNotifiedAt",
+)
+USER_ITEM = ("pk", "sk", "ContactId", "UserId", "Role", "CreatedAt", "JobId", "RowNumber")
+LIMITER_ITEM = ("pk", "NextSlot")
+
+
+def _write(action: str, table: str, attributes: tuple[str, ...], keys: str = JOB_ITEMS) -> str:
+    """A grant of a write on `table`, for items whose partition key is like `keys`, naming only `attributes`."""
+    return f"{action} {table} if dynamodb:Attributes={'|'.join(attributes)} dynamodb:LeadingKeys={keys}"
+
+
 # What each function may do, as "action resource [if condition]": the calls its code path makes, nothing more.
 # A grant added here must be one the code needs (see shared/portal_import/aws/ for the calls each adapter makes).
 GRANTS = {
@@ -65,8 +148,8 @@ GRANTS = {
         "s3:GetObject ImportBucket/imports/*",
         "s3:GetObjectVersion ImportBucket/imports/*",
         "dynamodb:GetItem JobsTable",
-        "dynamodb:PutItem JobsTable",
-        "dynamodb:UpdateItem JobsTable",
+        _write("dynamodb:PutItem", "JobsTable", JOB_CREATED),
+        _write("dynamodb:UpdateItem", "JobsTable", JOB_SPLIT),
         "dynamodb:Query DirectoryTable if dynamodb:LeadingKeys=ROLE",
         "sqs:SendMessage* RowsQueue",
         "sqs:SendMessage* AggregateQueue",
@@ -77,7 +160,7 @@ GRANTS = {
         "s3:GetObject ImportBucket/imports/*",
         "s3:GetObjectVersion ImportBucket/imports/*",
         "dynamodb:GetItem JobsTable",
-        "dynamodb:UpdateItem JobsTable",
+        _write("dynamodb:UpdateItem", "JobsTable", JOB_SPLIT),
         "dynamodb:Query DirectoryTable if dynamodb:LeadingKeys=ROLE",
         "sqs:SendMessage* RowsQueue",
         "sqs:SendMessage* AggregateQueue",
@@ -85,10 +168,10 @@ GRANTS = {
     },
     "WorkerFunction": {
         "dynamodb:BatchGetItem DirectoryTable",
-        "dynamodb:PutItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",
+        _write("dynamodb:PutItem", "DirectoryTable", USER_ITEM, "CONTACT#*"),
         "dynamodb:GetItem JobsTable",
-        "dynamodb:UpdateItem JobsTable",
-        "dynamodb:PutItem JobsTable if dynamodb:LeadingKeys=rate-limiter#cognito-*",  # its Cognito calls' limiters
+        _write("dynamodb:UpdateItem", "JobsTable", JOB_COUNTED),
+        _write("dynamodb:PutItem", "JobsTable", LIMITER_ITEM, "rate-limiter#cognito-*"),  # its Cognito calls' pace
         *(f"{action} UserPool" for action in COGNITO_GRANTS),
         "s3:PutObject ImportBucket/work/*",
         "sqs:SendMessage* EmailQueue",
@@ -97,8 +180,8 @@ GRANTS = {
     "DeadLetterFunction": {
         "dynamodb:BatchGetItem DirectoryTable",
         "dynamodb:GetItem JobsTable",
-        "dynamodb:UpdateItem JobsTable",
-        "dynamodb:PutItem JobsTable if dynamodb:LeadingKeys=rate-limiter#cognito-*",
+        _write("dynamodb:UpdateItem", "JobsTable", JOB_COUNTED),
+        _write("dynamodb:PutItem", "JobsTable", LIMITER_ITEM, "rate-limiter#cognito-*"),
         *(f"{action} UserPool" for action in COGNITO_GRANTS),  # finishing the pool users its attempts claimed
         "s3:PutObject ImportBucket/work/*",
         "sqs:SendMessage* EmailQueue",
@@ -109,7 +192,7 @@ GRANTS = {
         "s3:GetObjectVersion ImportBucket/imports/*",
         "s3:PutObject ImportBucket/work/*",
         "dynamodb:GetItem JobsTable",
-        "dynamodb:UpdateItem JobsTable",
+        _write("dynamodb:UpdateItem", "JobsTable", JOB_SWEPT),
         "dynamodb:Query JobsTable/index/OpenJobs",
         "dynamodb:Query DirectoryTable if dynamodb:LeadingKeys=ROLE",
         "sqs:SendMessage* RowsQueue",
@@ -163,7 +246,7 @@ GRANTS = {
         "s3:PutObject ImportBucket/results/*",
         "s3:AbortMultipartUpload ImportBucket/results/*",
         "dynamodb:GetItem JobsTable",
-        "dynamodb:UpdateItem JobsTable",
+        _write("dynamodb:UpdateItem", "JobsTable", JOB_ANNOUNCED),
         "sns:Publish NotificationTopic",
         "events:PutEvents event-bus/default if events:source=portal-user-import",
     },
@@ -387,6 +470,67 @@ def test_result_links_expire_within_a_week(sam_template: dict[str, Any]) -> None
     ttl = sam_template["Parameters"]["ResultLinkTtlSeconds"]
     # A SigV4 pre-signed link cannot outlive 7 days; the stack refuses a longer setting
     assert ttl["Default"] <= ttl["MaxValue"] <= 7 * 24 * 3600
+
+
+def _allows(parameter: dict[str, Any], value: str) -> bool:
+    """Whether CloudFormation takes the value for a String parameter: its AllowedPattern (a Java regular expression;
+    these use nothing Python's reads otherwise) matched whole, within its MaxLength."""
+    fits = len(value) <= int(parameter.get("MaxLength", len(value)))
+    return fits and re.fullmatch(parameter["AllowedPattern"], value) is not None
+
+
+def test_activation_links_point_only_at_an_https_portal(sam_template: dict[str, Any]) -> None:
+    parameter = sam_template["Parameters"]["PortalUrl"]
+    # Given the base of the links that carry a password-setting token / Then only https, without query or fragment
+    # (empty: the stack's own page, which API Gateway serves over https)
+    for url in ("", "https://portal.example.com", "https://portal.example.com:8443/customers", "https://p.example/"):
+        assert _allows(parameter, url), url
+    for url in (
+        "http://portal.example.com",
+        "HTTP://portal.example.com",
+        "ftp://portal.example.com",
+        "javascript:alert(1)",
+        "https://",
+        "https:///activate",
+        "https://portal.example.com/?next=evil",
+        "https://portal.example.com/#token",
+        "https://portal.example.com /x",
+        "//portal.example.com",
+    ):
+        assert not _allows(parameter, url), url
+    assert "https" in parameter["ConstraintDescription"]
+
+
+def test_activation_links_last_at_most_30_days(sam_template: dict[str, Any]) -> None:
+    ttl = sam_template["Parameters"]["ActivationLinkTtlHours"]
+    assert (ttl["Type"], ttl["MinValue"], ttl["MaxValue"]) == ("Number", 1, 720)
+    assert ttl["MinValue"] <= ttl["Default"] <= ttl["MaxValue"]
+
+
+def test_the_portal_name_is_one_short_line_of_text(sam_template: dict[str, Any]) -> None:
+    parameter = sam_template["Parameters"]["PortalName"]
+    # Given the name that activation emails and the pool's sender line show / Then any letters, digits, spaces and
+    # punctuation, in any script
+    for name in (parameter["Default"], "Portail Société", "O'Brien & Co. — Partners", "Ünïcödé ポータル", "x" * 45):
+        assert _allows(parameter, name), name
+    # and nothing that would forge a line, reorder what is shown or be empty, nor longer than 45 characters
+    for name in (
+        "",
+        "Portal\r\nBcc: everyone@example.com",
+        "Portal\nline",
+        "Tab\there",
+        "Bell\x07",
+        "\x1b[31mRed",
+        "Delete\x7f",
+        "Next line\x85",
+        "Line\u2028separator",
+        "Paragraph\u2029separator",
+        "\u202eodnetni",  # right-to-left override: shows reversed
+        "\u2066isolate\u2069",
+        "x" * 46,
+    ):
+        assert not _allows(parameter, name), repr(name)
+    assert "control character" in parameter["ConstraintDescription"]
 
 
 def _fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -759,3 +903,266 @@ def test_only_the_portals_own_origin_may_post_to_the_activation_api_from_a_brows
     assert parts == [{"Fn::Select": [0, split]}, "//", {"Fn::Select": [2, split]}]  # https: + // + host[:port]
     assert when_set["AllowMethods"] == ["POST"]
     assert sam_template["Conditions"]["HasPortalUrl"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "PortalUrl"}, ""]}]}
+
+
+# The functions whose every DynamoDB write names the items and attributes it may touch. (The email sender's, its
+# dead-letter function's and the activation page's writes are pinned by the tests of their flows above.)
+ATTRIBUTE_BOUND = (
+    "SplitterFunction",
+    "SplitContinuationFunction",
+    "WorkerFunction",
+    "DeadLetterFunction",
+    "SweeperFunction",
+    "AggregatorFunction",
+)
+DYNAMODB_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+# Where the flows reach the tables: the ports of shared/portal_import/ports.py, named as the flows name them.
+PORTS = {"jobs", "directory", "user_pool"}
+# The port calls that write nothing (reads); any other is run through its adapter below to learn what it writes.
+PORT_READS = {
+    ("jobs", "get"),
+    ("jobs", "open_jobs_idle_since"),
+    ("directory", "active_roles"),
+    ("directory", "resolve"),
+    ("directory", "contacts"),
+    ("directory", "existing_users"),
+}
+_SHARED = ROOT / "shared"
+
+
+def _module_file(module: str) -> Path | None:
+    path = _SHARED.joinpath(*module.split(".")).with_suffix(".py")
+    return path if path.is_file() else None
+
+
+@functools.cache
+def _read_module(path: Path) -> tuple[dict[str, ast.FunctionDef], dict[str, tuple[Path, str | None]]]:
+    """A module's functions by name, and each name it imports from portal_import: (its module's file, the
+    function's name), or (the module's file, None) for a module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    imported: dict[str, tuple[Path, str | None]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("portal_import"):
+            for alias in node.names:
+                module = _module_file(f"{node.module}.{alias.name}")
+                source = _module_file(str(node.module))
+                if module is not None:
+                    imported[alias.asname or alias.name] = (module, None)
+                elif source is not None:
+                    imported[alias.asname or alias.name] = (source, alias.name)
+    return functions, imported
+
+
+def _port_calls(path: Path, function: str) -> set[tuple[str, str, tuple[str, ...]]]:
+    """Every port call a function can make, directly or through any function of functions/ and shared/ it calls
+    by name: (port, method, the call's string arguments), e.g. ("jobs", "mark_channel", ("ResultsRequestedAt",))."""
+    calls: set[tuple[str, str, tuple[str, ...]]] = set()
+    seen: set[tuple[Path, str]] = set()
+    todo = [(path, function)]
+    while todo:
+        here = todo.pop()
+        functions, imported = _read_module(here[0])
+        if here in seen or here[1] not in functions:
+            continue  # a class, or a function already read
+        seen.add(here)
+        for node in (n for n in ast.walk(functions[here[1]]) if isinstance(n, ast.Call)):
+            callee = node.func
+            if isinstance(callee, ast.Name):
+                target = (here[0], callee.id) if callee.id in functions else imported.get(callee.id)
+                if target is not None and target[1] is not None:
+                    todo.append((target[0], target[1]))
+            elif isinstance(callee, ast.Attribute):
+                owner = callee.value
+                port = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", None)
+                if port in PORTS:
+                    texts = tuple(
+                        a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
+                    )
+                    calls.add((str(port), callee.attr, texts))
+                elif isinstance(owner, ast.Name) and owner.id in imported and imported[owner.id][1] is None:
+                    todo.append((imported[owner.id][0], callee.attr))  # module.function(...)
+    return calls
+
+
+_EXPRESSION_WORDS = {
+    "SET",
+    "REMOVE",
+    "ADD",
+    "DELETE",
+    "AND",
+    "OR",
+    "NOT",
+    "BETWEEN",
+    "IN",
+    "attribute_exists",
+    "attribute_not_exists",
+    "attribute_type",
+    "begins_with",
+    "contains",
+    "size",
+    "if_not_exists",
+    "list_append",
+}
+
+
+def _named(expression: str | None, aliases: dict[str, str]) -> set[str]:
+    """The attribute names an update or condition expression names (#aliases resolved, :values left out)."""
+    tokens = re.findall(r"#\w+|:\w+|[A-Za-z_]\w*", expression or "")
+    return {aliases[t] if t.startswith("#") else t for t in tokens if t[0] != ":" and t not in _EXPRESSION_WORDS}
+
+
+_TABLES = {"jobs": "JobsTable", "directory": "DirectoryTable"}  # the recorder's table names, as the template's
+
+
+class _RecordingWrites:
+    """Stands in for the DynamoDB client of the adapters: records each write as the IAM action it needs, the table,
+    its partition key and every attribute name the request names (its key or item and its expressions: what AWS
+    puts in dynamodb:Attributes, or more); answers with a job item where an adapter reads one back."""
+
+    def __init__(self, job_id: str) -> None:
+        self.writes: list[tuple[str, str, str, set[str]]] = []  # (action, table, partition key, attribute names)
+        self._job = {
+            "pk": {"S": job_id},
+            "SourceBucket": {"S": "bucket"},
+            "SourceKey": {"S": "imports/a.csv"},
+            "Status": {"S": "PROCESSING"},
+            "StartedAt": {"S": "2026-12-01T10:00:00Z"},
+            "CompletedAt": {"S": "2026-12-01T10:05:00Z"},
+        }
+
+    def _record(self, action: str, call: dict[str, Any], item: dict[str, Any]) -> None:
+        aliases = call.get("ExpressionAttributeNames", {})
+        names = (
+            set(item) | _named(call.get("UpdateExpression"), aliases) | _named(call.get("ConditionExpression"), aliases)
+        )
+        self.writes.append((action, _TABLES[call["TableName"]], item["pk"]["S"], names))
+
+    def put_item(self, **call: Any) -> dict[str, Any]:
+        self._record("dynamodb:PutItem", call, call["Item"])
+        return {}
+
+    def update_item(self, **call: Any) -> dict[str, Any]:
+        self._record("dynamodb:UpdateItem", call, call["Key"])
+        return {"Attributes": self._job}
+
+    def transact_write_items(self, **call: Any) -> dict[str, Any]:
+        for action in call["TransactItems"]:
+            ((kind, write),) = action.items()
+            self._record(f"dynamodb:{kind}Item", write, write["Item"] if kind == "Put" else write["Key"])
+        return {}
+
+    def get_item(self, **call: Any) -> dict[str, Any]:
+        return {"Item": self._job}
+
+
+def _run_adapter(call: tuple[str, str, tuple[str, ...]], job_id: str) -> None:
+    """Makes the adapter request(s) a port call stands for (the adapters wiring.py gives the functions)."""
+    port, method, texts = call
+    jobs = JobStore("jobs")
+    job = Job(
+        job_id=job_id,
+        source_bucket="bucket",
+        source_key="imports/a.csv",
+        mode="import",
+        send_activation_email=True,
+        status=JobStatus.SPLITTING,
+        started_at="2026-12-01T10:00:00Z",
+    )
+    made = {
+        ("jobs", "create"): lambda: jobs.create(job, source_version="v1", source_version_id="v1"),
+        ("jobs", "touch"): lambda: jobs.touch(job_id),
+        ("jobs", "set_options"): lambda: jobs.set_options(job_id, mode="import", send_activation_email=True),
+        ("jobs", "set_columns"): lambda: jobs.set_columns(job_id, {"ContactId": "Contact Id", "Role": "Role"}),
+        ("jobs", "snapshot_roles"): lambda: jobs.snapshot_roles(job_id, {"Partner User": True}),
+        ("jobs", "checkpoint_split"): lambda: jobs.checkpoint_split(job_id, next_seq=3, rows=3000),
+        ("jobs", "mark_split_handed_on"): lambda: jobs.mark_split_handed_on(job_id, 3),
+        ("jobs", "finish_split"): lambda: jobs.finish_split(job_id, total_rows=3000, chunk_starts=[2, 1002, 2002]),
+        ("jobs", "fail"): lambda: jobs.fail(job_id, "The file is empty."),
+        ("jobs", "record_chunk"): lambda: jobs.record_chunk(job_id, 0, rows=9, succeeded=8, failed=1, emails_queued=8),
+        ("jobs", "claim_emails_notice"): lambda: jobs.claim_emails_notice(job_id),
+        ("jobs", "release_emails_notice"): lambda: jobs.release_emails_notice(job_id),
+        ("jobs", "stamp_completion"): lambda: jobs.stamp_completion(job_id, "2026-12-01T10:05:00Z"),
+        ("jobs", "mark_notified"): lambda: jobs.mark_notified(
+            job_id, status=JobStatus.COMPLETED, completed_at="2026-12-01T10:05:00Z"
+        ),
+        ("directory", "create_users"): lambda: Directory("directory").create_users(
+            [PortalUser(contact_id="0031234567890123456", user_id="U1", role="Customer", job_id=job_id, row=2)]
+        ),
+        # The pool's adapter paces its calls on the limiter all workers share (wiring.work_deps)
+        ("user_pool", "ensure_users"): lambda: CallSlots("jobs", 20, key=COGNITO_LIMITER).reserve(2),
+    }
+    if method == "mark_channel":
+        assert texts, "mark_channel is called with an attribute this test cannot read: name it as a literal"
+        for attribute in texts:
+            jobs.mark_channel(job_id, attribute)
+        return
+    assert (port, method) in made, f"{port}.{method}: tell this test what that call writes (or that it reads)"
+    made[port, method]()
+
+
+def _writes_of_the_code(
+    function: str, sam_template: dict[str, Any], job_id: str
+) -> list[tuple[str, str, str, set[str]]]:
+    """The DynamoDB writes a function's code can make: its handler's port calls, each made through its adapter."""
+    properties = sam_template["Resources"][function]["Properties"]
+    module, handler = properties["Handler"].rsplit(".", 1)
+    calls = _port_calls(ROOT / properties["CodeUri"] / f"{module}.py", handler)
+    recorder = _RecordingWrites(job_id)
+    for call in sorted(calls - {c for c in calls if c[:2] in PORT_READS}):
+        with pytest.MonkeyPatch.context() as patch:
+            for adapter in (jobs_adapter, directory, ratelimit):
+                patch.setattr(adapter, "client", lambda service: recorder)
+            _run_adapter(call, job_id)
+    return recorder.writes
+
+
+def _granted_writes(role: dict[str, Any]) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
+    """Each DynamoDB write a role allows, by (action, table): (the attributes it may name, the keys it may write)."""
+    granted: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+    for statement in (s for s in _statements(role) if s["Effect"] == "Allow"):
+        conditions = {
+            key: _list(value) for operator in statement.get("Condition", {}).values() for key, value in operator.items()
+        }
+        for action in set(_list(statement["Action"])) & DYNAMODB_WRITES:
+            for resource in _list(statement["Resource"]):
+                key = (action, _name(resource))
+                assert key not in granted, f"{key} is granted twice: one statement each, or the conditions blur"
+                granted[key] = (conditions.get("dynamodb:Attributes", []), conditions.get("dynamodb:LeadingKeys", []))
+    return granted
+
+
+@pytest.mark.parametrize("function", ATTRIBUTE_BOUND)
+def test_each_write_names_only_the_attributes_its_code_writes(
+    function: str, sam_template: dict[str, Any], deployed: dict[str, Any]
+) -> None:
+    # moto evaluates no IAM condition: an attribute the code writes and the template leaves out would be refused
+    # only on AWS. So: given every DynamoDB write the function's code can make (its handler's calls followed through
+    # the flows to the ports, each made through its adapter and recorded)
+    job_id = job_id_for("bucket", "imports/a.csv", "v1", "2026-12-01T10:00:00+00:00")
+    made: dict[tuple[str, str], tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
+    for action, table, key, names in _writes_of_the_code(function, sam_template, job_id):
+        made[action, table][0].update(names)
+        made[action, table][1].add(key)
+    granted = _granted_writes(_roles(deployed)[function])
+    # Then the function is granted exactly those writes, each naming exactly the attributes the code writes
+    assert set(granted) == set(made), function
+    for write, (attributes, keys) in granted.items():
+        assert set(attributes) == made[write][0], (function, write)
+        # and only on the items the code writes: a job's, a Contact's, the Cognito limiter's
+        assert _within(made[write][1], keys), (function, write, keys)
+
+
+def test_a_function_that_writes_jobs_cannot_write_the_items_beside_them(deployed: dict[str, Any]) -> None:
+    # Given the jobs table's items that are not jobs: the shared rate limiters and the email ledger's settlements
+    others = [EMAIL_LIMITER, COGNITO_LIMITER, "emails#6f1c2a"]
+    job_id = job_id_for("bucket", "imports/a.csv", "v1", "2026-12-01T10:00:00+00:00")
+    writers = set()
+    for function in ATTRIBUTE_BOUND:
+        for (_, table), (_, keys) in _granted_writes(_roles(deployed)[function]).items():
+            if table == "JobsTable" and keys != ["rate-limiter#cognito-*"]:  # the workers' own limiter aside
+                writers.add(function)
+                # Then each function's write of a job reaches any job and none of them
+                assert _within({job_id}, keys), (function, keys)
+                assert not [other for other in others if _within({other}, keys)], (function, keys)
+    assert writers == set(ATTRIBUTE_BOUND)  # every one of them writes jobs

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from email import message_from_string
+from email.policy import default as email_policy
 from typing import Any
+
+import pytest
+
+from portal_import_local.template import TemplateValues
+
+from .conftest import decide_conditions
 
 OWN_POOL = {"Ref": "UserPool"}
 OWN_POOL_ARN = {"Fn::GetAtt": ["UserPool", "Arn"]}
@@ -16,6 +24,8 @@ ADOPTED_POOL_ARN = {
 }
 # The functions that put users in the pool: the worker, and its dead-letter function finishing what attempts started.
 POOL_USERS = ("WorkerFunction", "DeadLetterFunction")
+SENDER = "no-reply@portal.example.com"
+REGION, ACCOUNT = "us-east-1", "123456789012"
 PSEUDO_PARAMETERS = {
     "AWS::AccountId",
     "AWS::NoValue",
@@ -175,3 +185,95 @@ def test_the_workers_pace_their_cognito_calls_together_at_a_rate_the_operator_se
     for function in POOL_USERS:
         variables = sam_template["Resources"][function]["Properties"]["Environment"]["Variables"]
         assert variables["COGNITO_REQUESTS_PER_SECOND"] == {"Ref": "CognitoRequestsPerSecond"}, function
+
+
+def _own_pool(transformed: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """The stack's own pool's properties as deployed with `parameters`, every intrinsic function evaluated as
+    CloudFormation would (in us-east-1, account 123456789012)."""
+    template = decide_conditions(transformed, {"SenderAddress": SENDER, **parameters})
+    values = TemplateValues(
+        template, {"SenderAddress": SENDER, **parameters}, stack_name="portal", region=REGION, account=ACCOUNT
+    )
+    properties: dict[str, Any] = values.resolve(template["Resources"]["UserPool"]["Properties"])
+    return properties
+
+
+def _read_from(value: str) -> tuple[str, str]:
+    """A From line as a mail reader shows it: (the sender's name, the sender's address), exactly one sender."""
+    (sender,) = message_from_string(f"From: {value}\n\n", policy=email_policy)["From"].addresses
+    return sender.display_name, sender.addr_spec
+
+
+def test_a_user_may_add_an_authenticator_app_and_nobody_is_made_to(deployed: dict[str, Any]) -> None:
+    properties = deployed["Resources"]["UserPool"]["Properties"]
+    # Given the stack's own pool / Then MFA is optional, by a time-based code from an app (TOTP), and by no SMS
+    assert properties["MfaConfiguration"] == "OPTIONAL"
+    assert properties["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+    assert "SmsConfiguration" not in properties
+
+
+def test_threat_protection_is_off_unless_the_operator_pays_for_it(
+    sam_template: dict[str, Any], transformed: dict[str, Any]
+) -> None:
+    parameter = sam_template["Parameters"]["ThreatProtection"]
+    # Given the parameter: off by default (its plan costs more per user), audit or enforced when asked
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("OFF", ["OFF", "AUDIT", "ENFORCED"])
+    for mode, plan in {"OFF": "ESSENTIALS", "AUDIT": "PLUS", "ENFORCED": "PLUS"}.items():
+        pool = _own_pool(transformed, {"ThreatProtection": mode})
+        # Then the pool gets that mode, on the feature plan that has it: Plus, and Essentials when it is off
+        assert pool["UserPoolAddOns"] == {"AdvancedSecurityMode": mode}, mode
+        assert pool["UserPoolTier"] == plan, mode
+
+
+def test_a_new_password_may_not_repeat_the_last_ones(sam_template: dict[str, Any], transformed: dict[str, Any]) -> None:
+    history = sam_template["Parameters"]["PasswordHistorySize"]
+    assert (history["Type"], history["Default"], history["MinValue"], history["MaxValue"]) == ("Number", 5, 0, 24)
+    for mode in ("OFF", "ENFORCED"):
+        pool = _own_pool(transformed, {"ThreatProtection": mode})
+        # Given the pool, threat protection on or off / Then it keeps the history the operator asked for, on a plan
+        # that enforces it (Essentials or higher: Lite ignores PasswordHistorySize)
+        assert pool["Policies"]["PasswordPolicy"]["PasswordHistorySize"] == "5", mode
+        assert pool["UserPoolTier"] in {"ESSENTIALS", "PLUS"}, mode
+
+
+@pytest.mark.parametrize(
+    ("sender_identity", "pool_email", "identity"),
+    [
+        ("address", "address", SENDER),
+        ("domain", "domain", "portal.example.com"),
+        ("existing", "address", SENDER),  # an existing identity of the address itself
+        ("existing", "domain", "portal.example.com"),  # or of its domain: Cognito wants that identity's ARN
+    ],
+)
+def test_the_pools_own_emails_go_through_ses_from_the_stacks_sender(
+    transformed: dict[str, Any], sender_identity: str, pool_email: str, identity: str
+) -> None:
+    # Given the pool once SES has verified the sender's identity (PoolEmailIdentity names it)
+    parameters = {"SenderIdentity": sender_identity, "PoolEmailIdentity": pool_email, "PortalName": "Portail Société"}
+    email = _own_pool(transformed, parameters)["EmailConfiguration"]
+    # Then reset codes and verification emails leave through the account's SES (not Cognito's 50 a day), as that
+    # identity, from the stack's sender under the portal's name, accents and all
+    assert email["EmailSendingAccount"] == "DEVELOPER"
+    assert email["SourceArn"] == f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{identity}"
+    assert _read_from(email["From"]) == ("Portail Société", SENDER)
+
+
+def test_before_ses_has_verified_the_sender_cognito_sends_the_pools_emails(
+    sam_template: dict[str, Any], deployed: dict[str, Any]
+) -> None:
+    parameter = sam_template["Parameters"]["PoolEmailIdentity"]
+    # Given a first deploy, which creates the SES identity that SES has yet to verify (Cognito refuses to name an
+    # unverified one, and the deploy would fail) / Then the pool's emails go through Cognito until it is redeployed
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("cognito", ["cognito", "address", "domain"])
+    assert deployed["Resources"]["UserPool"]["Properties"]["EmailConfiguration"] == {
+        "EmailSendingAccount": "COGNITO_DEFAULT"
+    }
+
+
+def test_the_senders_name_cannot_break_out_of_the_from_line(transformed: dict[str, Any]) -> None:
+    # Given portal names with what would end or fold a quoted name (no control character gets past PortalName's
+    # pattern) / Then the From line still holds exactly that name and the stack's sender, nobody else
+    for name in ('Acme "Partners", Inc.', "O'Brien <admin@evil.example>", "Ünïcödé ポータル"):
+        email = _own_pool(transformed, {"PoolEmailIdentity": "address", "PortalName": name})["EmailConfiguration"]
+        assert "\n" not in email["From"] and "\r" not in email["From"]
+        assert _read_from(email["From"]) == (name, SENDER), name

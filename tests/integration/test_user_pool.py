@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import base64
 import json
+import warnings
+from email.header import decode_header, make_header
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto.core import DEFAULT_ACCOUNT_ID
 
 from portal_import.aws.ratelimit import COGNITO_LIMITER, CallSlots
 from portal_import.aws.userpool import OutOfPace, UserPool, UserPoolConflict, attributes_of
 from portal_import.people import PoolUser
+from portal_import_local.stack import REGION, provision
 
-from .conftest import SAMPLE_JOB_ID
+from .conftest import SAMPLE_JOB_ID, TEMPLATE
 from .test_worker import outcomes_by_row
 
 CONTACT = "0037KWyWfty6uEv0001"
@@ -321,3 +326,30 @@ def test_a_chunk_short_of_cognito_slots_goes_back_to_the_queue_and_no_row_fails(
     outcomes = outcomes_by_row(cloud)
     assert sorted(row for row, o in outcomes.items() if o.error is None) == [2, 3, 4, 7]
     assert not any(o.error and o.error.startswith("Processing error") for o in outcomes.values())
+
+
+def test_the_local_pool_is_set_up_as_the_template_sets_up_a_deployed_one(aws: boto3.Session) -> None:
+    # Given the local stack provisioned with a domain sender, threat protection asked for, and a portal name with
+    # accents (SES verifies the local identity at once, so the pool's emails go through it)
+    parameters = {
+        "SenderAddress": "no-reply@portal.example.com",
+        "SenderIdentity": "domain",
+        "ThreatProtection": "AUDIT",
+        "PortalName": "Portail Société",
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        stack = provision(TEMPLATE, parameters, aws)
+    cognito = aws.client("cognito-idp")
+    # When anything asks Cognito how the pool is set up
+    pool = cognito.describe_user_pool(UserPoolId=stack.user_pool_id)["UserPool"]
+    mfa = cognito.get_user_pool_mfa_config(UserPoolId=stack.user_pool_id)
+    # Then it answers as for the deployed pool: optional TOTP, threat protection on its plan, password history, and
+    # the pool's own emails through SES from the stack's sender, as the domain identity, under the portal's name
+    assert (mfa["MfaConfiguration"], mfa["SoftwareTokenMfaConfiguration"]) == ("OPTIONAL", {"Enabled": True})
+    assert (pool["UserPoolTier"], pool["UserPoolAddOns"]) == ("PLUS", {"AdvancedSecurityMode": "AUDIT"})
+    assert pool["Policies"]["PasswordPolicy"]["PasswordHistorySize"] == 5
+    email = pool["EmailConfiguration"]
+    assert email["EmailSendingAccount"] == "DEVELOPER"
+    assert email["SourceArn"] == f"arn:aws:ses:{REGION}:{DEFAULT_ACCOUNT_ID}:identity/portal.example.com"
+    assert str(make_header(decode_header(email["From"]))) == "Portail Société <no-reply@portal.example.com>"
