@@ -32,6 +32,9 @@ it writes keys into the XML as they are, so one key holding a character XML 1.0 
 controls) fails the whole listing with a 500, and a carriage return comes back as a line feed. S3 URL-encodes the
 keys when asked, and botocore decodes them; here moto does the same, as its own ListObjectsV2 does. `local serve`
 lists versions to notice uploads: without this, any S3 client could stop it with one key.
+
+moto's server routes an object's URL with `.+`, which stops at a line break: it answered 404 to any request on a
+key holding one, which S3 takes. Its key now matches any character.
 """
 
 from __future__ import annotations
@@ -55,11 +58,13 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.responses import DynamoHandler
+from moto.s3.models import S3Backend
 from moto.s3.responses import S3Response
 
 _original_transact_write_items = DynamoDBBackend.transact_write_items
 _single_item_writes = {name: getattr(DynamoDBBackend, name) for name in ("put_item", "update_item", "delete_item")}
 _original_list_object_versions = S3Response.list_object_versions
+_original_s3_url_module = S3Backend._url_module
 _lock = threading.RLock()  # re-entered by a rollback's own writes
 _installed = False
 
@@ -359,6 +364,14 @@ def _list_object_versions(self: S3Response) -> Any:
     return _original_list_object_versions(self)
 
 
+def _s3_url_module(self: S3Backend) -> Any:
+    # moto reloads its S3 routes module each time it reads it (its routes depend on the environment).
+    module = _original_s3_url_module.fget(self)  # type: ignore[attr-defined]
+    any_key = r"(?P<key_name>[\s\S]+)"
+    module.url_paths = {path.replace("(?P<key_name>.+)", any_key): view for path, view in module.url_paths.items()}
+    return module
+
+
 def install() -> None:
     global _installed
     if not _installed:
@@ -373,4 +386,5 @@ def install() -> None:
         dynamodb_models.get_filter_expression = _get_filter_expression
         dynamodb_tables.get_filter_expression = _get_filter_expression
         S3Response.list_object_versions = _list_object_versions  # type: ignore[method-assign]
+        S3Backend._url_module = property(_s3_url_module)  # type: ignore[method-assign,assignment]
         _installed = True
