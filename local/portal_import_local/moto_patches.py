@@ -1,5 +1,5 @@
-"""Fixes to moto that the local runtime needs: to stay fast (the first five, behaviour unchanged), and to list
-object versions as S3 does.
+"""Fixes to moto that the local runtime needs: to stay fast (behaviour unchanged), and to take any object key and
+list object versions as S3 does (the last two).
 
 moto's TransactWriteItems deep-copies every table a transaction touches, once per action, so that it can
 roll back: with a directory of thousands of items that is seconds and gigabytes per call. Here only the
