@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from portal_import.job import Job, JobStatus
 from portal_import.results import results_prefix
+from portal_import.shown import visible
 
 _BAR_WIDTH = 20
 _TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED)
@@ -117,9 +118,9 @@ def counts_text(job: Job) -> str:
     if job.status is JobStatus.SPLITTING:
         # A large file is read over several invocations while its first chunks are already being processed.
         done = f"; {job.rows_done:,} rows done so far" if job.rows_done else ""
-        return f"reading {job.source_key}{done}"
+        return f"reading {visible(job.source_key)}{done}"
     if job.status is JobStatus.FAILED and job.total_rows is None:
-        return f"{job.source_key}: rejected"  # why is said once, with the summary
+        return f"{visible(job.source_key)}: rejected"  # why is said once, with the summary
     total = "?" if job.total_rows is None else f"{job.total_rows:,}"
     parts = [
         f"{job.rows_done:,}/{total} rows",

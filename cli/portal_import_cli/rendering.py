@@ -12,6 +12,7 @@ from typing import Any
 from portal_import.job import Job, JobStatus
 from portal_import.notification import columns_read
 from portal_import.resend import Resend
+from portal_import.shown import visible
 from portal_import.summary import RESULT_FILES
 from portal_import.users import JobUser
 from portal_import_cli.progress import duration, emails_expected, finished, job_json, results_uri
@@ -41,7 +42,7 @@ def print_report(job: Job) -> None:
         options = "validate: no user is created and no email sent"
     else:
         options = f"import, activation emails {'on' if job.send_activation_email else 'off'}"
-    print(f"  file     {job.source_key} ({options})")
+    print(f"  file     {visible(job.source_key)} ({options})")
     if job.columns:
         print(f"  columns  {columns_read(job.columns)}")
     if job.error:
@@ -125,7 +126,7 @@ def print_jobs(reports: list[Job]) -> None:
             str(r.succeeded),
             str(r.failed),
             f"{r.emails_sent}/{r.emails_queued}" if emails_expected(r) else "-",
-            r.source_key,
+            visible(r.source_key),
         )
         for r in reports
     ]

@@ -1,4 +1,5 @@
-"""Fixes to moto that the local runtime needs to stay fast; behaviour is unchanged.
+"""Fixes to moto that the local runtime needs: to stay fast (behaviour unchanged), and to take any object key and
+list object versions as S3 does (the last two).
 
 moto's TransactWriteItems deep-copies every table a transaction touches, once per action, so that it can
 roll back: with a directory of thousands of items that is seconds and gigabytes per call. Here only the
@@ -25,6 +26,15 @@ to check the names and values it uses: those checks read parsed expressions only
 moto's SQS asks every message of a queue whether it is visible on each send, receive and delete, and each
 answer builds two datetimes (about 12 µs): at 2,000 messages deep a send took 66 ms. The same clock read
 from time.time() costs a fraction of that.
+
+moto's ListObjectVersions ignores `encoding-type=url`, which botocore asks for on every call (as for ListObjects):
+it writes keys into the XML as they are, so one key holding a character XML 1.0 cannot carry (ESC, NUL, most
+controls) fails the whole listing with a 500, and a carriage return comes back as a line feed. S3 URL-encodes the
+keys when asked, and botocore decodes them; here moto does the same, as its own ListObjectsV2 does. `local serve`
+lists versions to notice uploads: without this, any S3 client could stop it with one key.
+
+moto's server routes an object's URL with `.+`, which stops at a line break: it answered 404 to any request on a
+key holding one, which S3 takes. Its key now matches any character.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ import re
 import threading
 import time
 from typing import Any
+from urllib.parse import quote
 
 import moto.dynamodb.models as dynamodb_models
 import moto.dynamodb.models.table as dynamodb_tables
@@ -47,9 +58,13 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.responses import DynamoHandler
+from moto.s3.models import S3Backend
+from moto.s3.responses import S3Response
 
 _original_transact_write_items = DynamoDBBackend.transact_write_items
 _single_item_writes = {name: getattr(DynamoDBBackend, name) for name in ("put_item", "update_item", "delete_item")}
+_original_list_object_versions = S3Response.list_object_versions
+_original_s3_url_module = S3Backend._url_module
 _lock = threading.RLock()  # re-entered by a rollback's own writes
 _installed = False
 
@@ -320,6 +335,43 @@ def _locked(write: Any) -> Any:
     return locked_write
 
 
+# What S3 URL-encodes in a ListObjectVersions answer when asked to (its API reference, EncodingType).
+_ENCODED_FIELDS = ("KeyMarker", "NextKeyMarker", "Prefix", "Delimiter")
+_ENCODED_LISTS = (("Versions", "Key"), ("DeleteMarkers", "Key"), ("CommonPrefixes", "Prefix"))
+
+
+def _url_encoded_versions(result: dict[str, Any]) -> dict[str, Any]:
+    encoded: dict[str, Any] = {
+        name: quote(value) if name in _ENCODED_FIELDS and value else value for name, value in result.items()
+    }
+    for name, field in _ENCODED_LISTS:
+        if name in encoded:
+            encoded[name] = [{**entry, field: quote(entry[field])} for entry in encoded[name]]
+    return {**encoded, "EncodingType": "url"}
+
+
+def _list_object_versions(self: S3Response) -> Any:
+    if self.querystring.get("encoding-type", [None])[0] != "url":
+        return _original_list_object_versions(self)
+    serialized = self.serialized
+
+    def url_encoded(action_result: ActionResult) -> Any:
+        if not isinstance(action_result.result, dict):  # an error (NoSuchBucket...), answered by the same handler
+            return serialized(action_result)
+        return serialized(ActionResult(_url_encoded_versions(action_result.result)))
+
+    self.serialized = url_encoded  # type: ignore[method-assign]  # this request's handler only: moto makes one each
+    return _original_list_object_versions(self)
+
+
+def _s3_url_module(self: S3Backend) -> Any:
+    # moto reloads its S3 routes module each time it reads it (its routes depend on the environment).
+    module = _original_s3_url_module.fget(self)  # type: ignore[attr-defined]
+    any_key = r"(?P<key_name>[\s\S]+)"
+    module.url_paths = {path.replace("(?P<key_name>.+)", any_key): view for path, view in module.url_paths.items()}
+    return module
+
+
 def install() -> None:
     global _installed
     if not _installed:
@@ -333,4 +385,6 @@ def install() -> None:
         DynamoHandler.serialized = _serialized  # type: ignore[method-assign,assignment]
         dynamodb_models.get_filter_expression = _get_filter_expression
         dynamodb_tables.get_filter_expression = _get_filter_expression
+        S3Response.list_object_versions = _list_object_versions  # type: ignore[method-assign]
+        S3Backend._url_module = property(_s3_url_module)  # type: ignore[method-assign,assignment]
         _installed = True

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 
 from portal_import.notification import IMPORT_COMPLETED
 from portal_import.results import results_prefix
+from portal_import.shown import visible
 from portal_import_cli.seed import read_directory
 from portal_import_local import invocations
 from portal_import_local.account import REGION
@@ -157,18 +158,19 @@ class LocalServer:
         return found
 
     def _file_dropped(self, key: str, version: str) -> bool:
+        shown = visible(key)  # any S3 client chose it: an escape in it must not reach the terminal as one
         if not self.runtime.stack.bucket_trigger.matches(key):
-            self._say(f"{key}: not a .csv file under imports/, so no job starts")
+            self._say(f"{shown}: not a .csv file under imports/, so no job starts")
             return False
         head = self._s3.head_object(Bucket=self.runtime.stack.bucket, Key=key, VersionId=version)
         try:
             job_ids = self.runtime.deliver_s3_event(self.runtime.s3_event(key, head))
         except RuntimeError as error:
-            self._say(f"{key}: {error}")
+            self._say(f"{shown}: {visible(str(error))}")
             return True
         for job_id in job_ids:
             self._watch.open_jobs[job_id] = key
-            self._say(f"{key}: job {job_id} started")
+            self._say(f"{shown}: job {job_id} started")
         return True
 
     def _write_outbox(self) -> None:

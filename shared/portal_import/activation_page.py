@@ -11,6 +11,8 @@ import base64
 import hashlib
 from html import escape
 
+from portal_import.names import clean_name
+
 _STYLE = (
     "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;background:#f4f5f7;color:#1d2329}"
     "main{max-width:26rem;margin:3rem auto;padding:2rem;background:#fff;border-radius:8px;"
@@ -71,6 +73,8 @@ def form_page(
 ) -> str:
     """The form: the user's name, their username (what they sign in with), the rules and two password fields.
     `error` (a refusal of the last try) is announced to screen readers and tied to the first field."""
+    # Names are cleaned when a Contact is read, but a pool user written by an earlier version may hold anything.
+    first_name = clean_name(first_name)
     greeting = f"Welcome, {escape(first_name)}" if first_name else "Welcome"
     described = "rules error" if error else "rules"
     alert = f'<p id="error" class="error" role="alert">{escape(error)}</p>\n' if error else ""

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from portal_import.shown import quoted
+from portal_import.shown import quoted, visible
 from portal_import.summary import Summary
 
 IMPORT_COMPLETED = "import-completed"
@@ -30,7 +30,8 @@ _NEXT_STEPS = {
 
 
 def _ascii_subject(text: str) -> str:
-    # SNS subjects must be ASCII, without line breaks, and under 100 characters.
+    # SNS subjects must be ASCII, without line breaks, and under 100 characters. The file's name in it is visible()
+    # already, so an escape or a bidi override shows as its escape rather than as "?".
     plain = re.sub(r"[^\x20-\x7e]", "?", text)
     return plain if len(plain) < 100 else plain[:96] + "..."
 
@@ -56,12 +57,12 @@ def compose(
     if not isinstance(summary, Summary):
         summary = Summary.from_json(summary)  # summary.json's document, as read back
     if summary.status == "FAILED":
-        subject = f"Portal user import FAILED: {summary.file_name}"
+        subject = f"Portal user import FAILED: {visible(summary.file_name)}"
         lines = _failed_lines(summary)
     else:
         verb = "would be created" if summary.validate else "created"
         subject = (
-            f"Portal user import {'validated' if summary.validate else 'completed'}: {summary.file_name} - "
+            f"Portal user import {'validated' if summary.validate else 'completed'}: {visible(summary.file_name)} - "
             f"{summary.succeeded} {verb}, {summary.failed} failed"
         )
         lines = _completed_lines(summary, errors, no_valid_email)
@@ -72,7 +73,7 @@ def compose(
 
 def _failed_lines(summary: Summary) -> list[str]:
     return [
-        f"The import of {summary.source_key} could not run.",
+        f"The import of {visible(summary.source_key)} could not run.",
         "",
         f"Reason: {summary.error}",
         "",
@@ -83,7 +84,7 @@ def _failed_lines(summary: Summary) -> list[str]:
 def _completed_lines(summary: Summary, errors: Counter[str], no_valid_email: int) -> list[str]:
     verb = "would be created" if summary.validate else "created"
     lines = [
-        f"The {'validation' if summary.validate else 'import'} of {summary.source_key} is complete "
+        f"The {'validation' if summary.validate else 'import'} of {visible(summary.source_key)} is complete "
         f"(job {summary.job_id}).",
         "",
         *([f"Columns: {columns_read(summary.columns)}"] if summary.columns else []),
@@ -122,10 +123,10 @@ def compose_emails_sent(
     *, source_key: str, job_id: str, sent: int, failed: int, link_ttl_hours: int | None
 ) -> tuple[str, str]:
     """Returns (subject, message) for the notice that every activation email of a job has gone out."""
-    file_name = source_key.rsplit("/", 1)[-1]
+    file_name = visible(source_key.rsplit("/", 1)[-1])
     subject = f"Activation emails sent: {file_name} - {sent} sent, {failed} not delivered"
     lines = [
-        f"Every activation email of the import of {source_key} (job {job_id}) has been sent.",
+        f"Every activation email of the import of {visible(source_key)} (job {job_id}) has been sent.",
         "",
         f"Sent: {sent}",
         f"Not delivered: {failed}",

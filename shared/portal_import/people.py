@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from portal_import.messages import EmailRecipient
+from portal_import.names import clean_name
 
 
 @dataclass(frozen=True)
@@ -21,11 +22,18 @@ class PoolUser:
 
 @dataclass(frozen=True)
 class Contact:
+    """A Contact of the directory. Its names are cleaned as it is made (portal_import.names), so every reader
+    (the pool user's attributes, the activation email, the activation page) gets them as people may read them."""
+
     contact_id: str
     salesforce_id: str = ""
     email: str = ""
     first_name: str = ""
     last_name: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "first_name", clean_name(self.first_name))
+        object.__setattr__(self, "last_name", clean_name(self.last_name))
 
     def pool_user(self, user_id: str) -> PoolUser:
         """This Contact's portal user `user_id` as the user pool holds it."""

@@ -8,6 +8,7 @@ is still found), and sends the chunks from the checkpoint on: chunk boundaries d
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from portal_import.packing import packed
 from portal_import.ports import Contacts, Files, Jobs, Queue
 from portal_import.reader import FileRejected, Limits, open_import
 from portal_import.rules import FileChecks
+from portal_import.shown import quoted, visible
 from portal_import.times import now_iso
 
 # Rows per message: a million rows are a thousand messages (shallow queues, few requests per row), and a
@@ -40,6 +42,9 @@ TIME_MARGIN_MS = 60_000
 
 TimeLeft = Callable[[], int]
 """Milliseconds left to the current invocation (what Lambda's context.get_remaining_time_in_millis says)."""
+
+# S3 keys are at most 1,024 bytes: a refusal names the whole key.
+_SHOWN_KEY_CHARS = 1024
 
 _FILE_CHANGED = (
     "The file changed while it was being read, so its rows cannot be imported consistently; "
@@ -252,6 +257,7 @@ def checked_rows(
     The options, the Map Fields columns among them, are read from the object's metadata on every reading (the
     continuation's and the sweeper's too), so every reading finds the same columns. `roles` is the job's Role
     snapshot; without it, the snapshot is read from the job."""
+    _check_key(dropped.key)
     if dropped.size > settings.max_file_bytes:
         # int(): the S3 event model gives the size as a float, which would read "1,175.0 bytes".
         raise FileRejected(
@@ -281,6 +287,20 @@ def checked_rows(
         for checked in map(checks.check, import_file.records())
     )
     return options, rows
+
+
+def _check_key(key: str) -> None:
+    """Refuses a file whose key holds a control character (C0, DEL, C1: an escape, a line break, a NUL...): the key
+    is what every notice and command names the job by. Other invisible characters (a bidi override, a narrow
+    no-break space as in macOS screenshot names) are kept and shown as their escapes."""
+    controls = sorted({char for char in key if unicodedata.category(char) == "Cc"})
+    if controls:
+        what = "a control character" if len(controls) == 1 else "control characters"
+        raise FileRejected(
+            f"The file's name {quoted(key, _SHOWN_KEY_CHARS)} holds {what} ({', '.join(map(visible, controls))}), "
+            "which show as something else or nothing wherever the name is read; rename the file without "
+            f"{'it' if len(controls) == 1 else 'them'} and upload it again."
+        )
 
 
 def _chunked(rows: Iterator[ChunkRow], job_id: str, options: ImportOptions) -> Iterator[RowChunk]:

@@ -126,6 +126,45 @@ def test_a_deep_queue_still_hides_received_messages_until_their_visibility_ends(
     assert shown["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0"
 
 
+# Keys any S3 client can send, among them what XML 1.0 cannot carry (ESC, NUL), a carriage return (which XML reads
+# back as a line feed), what URL-encoding itself uses (%, +), a bidi override, and the longest key S3 takes.
+AWKWARD_KEYS = [
+    "imports/esc\x1b[2J.csv",
+    "imports/nul\x00.csv",
+    "imports/cr\r.csv",
+    "imports/lf\n\ttab.csv",
+    "imports/100%25 a+b.csv",
+    "imports/\u202evsc.exe",
+    "imports/del\x7f\x85.csv",
+    "imports/" + "k" * 1012 + ".csv",
+]
+
+
+def test_every_version_is_listed_under_its_own_key_whatever_the_key_holds(aws: boto3.Session) -> None:
+    # Given a versioned bucket holding each awkward key, one of them deleted since (a delete marker)
+    moto_patches.install()
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="drop")
+    s3.put_bucket_versioning(Bucket="drop", VersioningConfiguration={"Status": "Enabled"})
+    for key in AWKWARD_KEYS:
+        s3.put_object(Bucket="drop", Key=key, Body=b"ContactId,Role\n")
+    s3.delete_object(Bucket="drop", Key=AWKWARD_KEYS[0])
+
+    # When the versions are listed two a page, as local serve lists them
+    pages = list(
+        s3.get_paginator("list_object_versions").paginate(
+            Bucket="drop", Prefix="imports/", PaginationConfig={"PageSize": 2}
+        )
+    )
+
+    # Then each version is there once, under a key that reads the object back
+    listed = [version for page in pages for version in page.get("Versions", [])]
+    assert sorted(version["Key"] for version in listed) == sorted(AWKWARD_KEYS)
+    for version in listed:
+        s3.head_object(Bucket="drop", Key=version["Key"], VersionId=version["VersionId"])
+    assert [marker["Key"] for page in pages for marker in page.get("DeleteMarkers", [])] == [AWKWARD_KEYS[0]]
+
+
 # Plain updates (SET a = :v, ADD a :v, REMOVE a) are carried out by the patch; each must end as moto's own would.
 PLAIN_UPDATES = [
     ("SET v = :s, w = :n", None),
