@@ -23,6 +23,7 @@ PSEUDO_PARAMETERS = {
     "AWS::Region",
     "AWS::StackId",
     "AWS::StackName",
+    "AWS::URLSuffix",
 }
 
 
