@@ -1,7 +1,8 @@
 """Provisioning template.yaml on moto, and what the runtime needs to know about the result.
 
 moto cannot run Lambda code, so the two ways AWS invokes functions here — the bucket's notification and the
-SQS event source mappings — are taken out of the template before it is created and delivered by the runtime.
+SQS event source mappings — are taken out of the template before it is created and delivered by the runtime; so is
+what moto's CloudFormation cannot create of the REST API and its web ACL, which the runtime answers and emulates.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def _strip_invocations(
 
 
 def _referenced(value: Any) -> str:
-    """The resource a plain Ref or GetAtt names; "" for anything else (an HTTP API's ARN pattern, say)."""
+    """The resource a plain Ref or GetAtt names; "" for anything else (an API's ARN pattern, say)."""
     try:
         return _logical_of(value)
     except ValueError:
@@ -205,23 +206,10 @@ def _take_out_api_gateway(transformed: dict[str, Any], values: TemplateValues, a
             name = str(values.resolve(resource["Properties"]["StageName"]))
             values.resolve_to(logical_id, {"Ref": name})
             stages[_logical_of(resource["Properties"]["RestApiId"])] = name
-    _drop_dependencies_on(resources, set(taken))
     local = _local_addresses({"Resources": resources, "Outputs": transformed.get("Outputs", {})}, api_endpoint, stages)
     transformed["Resources"] = values.replace_references(local["Resources"])
     transformed["Outputs"] = values.replace_references(local["Outputs"])
     return stages
-
-
-def _drop_dependencies_on(resources: dict[str, Any], taken: set[str]) -> None:
-    for resource in resources.values():
-        depends = resource.get("DependsOn")
-        if depends is None:
-            continue
-        kept = [name for name in ([depends] if isinstance(depends, str) else depends) if name not in taken]
-        if kept:
-            resource["DependsOn"] = kept
-        else:
-            del resource["DependsOn"]
 
 
 def _local_addresses(value: Any, api_endpoint: str, apis: dict[str, str]) -> Any:
