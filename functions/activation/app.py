@@ -1,8 +1,9 @@
-"""Activation: the set-password page and API behind the activation link (docs/contracts.md §6), on the HTTP API.
+"""Activation: the set-password page and API behind the activation link (docs/contracts.md §6), on the REST API.
 
 GET /activate?token=T answers the page; POST /activate takes `token` and `password` (and `confirm`, the second
-field of the page) form-encoded, or as JSON with `Accept: application/json` for a portal with its own page.
-Nothing of the request is logged: no event, no query string, no body.
+field of the page) form-encoded, or as JSON with `Accept: application/json` for a portal with its own page, whose
+origin (PORTAL_ORIGIN) alone gets CORS headers. Nothing of the request is logged: no event, no query string, no
+body, whatever POWERTOOLS_LOGGER_LOG_EVENT or POWERTOOLS_DEV say.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -22,13 +23,26 @@ from portal_import.activation_page import HTML, SECURITY_HEADERS
 from portal_import.config import ActivationSettings
 from portal_import.observability import logger, metrics, tracer
 
-app = APIGatewayHttpResolver()
 _JSON = "application/json"
 
 
 @lru_cache(maxsize=1)
+def _settings() -> ActivationSettings:
+    return ActivationSettings.from_env()
+
+
+@lru_cache(maxsize=1)
 def _deps() -> ActivationDeps:
-    return wiring.activation_deps(ActivationSettings.from_env())
+    return wiring.activation_deps(_settings())
+
+
+def _cors(origin: str) -> CORSConfig | None:
+    """CORS for a portal's own page at `origin` only (its preflight, and the headers on the POST's answer)."""
+    return CORSConfig(allow_origin=origin, allow_headers=["Accept"], max_age=600) if origin else None
+
+
+# debug=False whatever POWERTOOLS_DEV says: the resolver's debug mode prints every event (token, password) to stdout.
+app = APIGatewayRestResolver(cors=_cors(_settings().portal_origin), debug=False)
 
 
 def _wants_json() -> bool:
@@ -56,7 +70,7 @@ def _form() -> dict[str, Any] | None:
     return {name: values[0] for name, values in parse_qs(body, keep_blank_values=True).items()}
 
 
-@app.get("/activate")
+@app.get("/activate", cors=False)  # only the POST is for another origin
 def show() -> Response[str]:
     return _respond(open_link(app.current_event.get_query_string_value("token") or "", _deps()))
 
@@ -74,7 +88,8 @@ def submit() -> Response[str]:
     return _respond(answer)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+# log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event holds the token, a POST's the password too.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)  # the page holds the token: never in a trace
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

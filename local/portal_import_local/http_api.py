@@ -1,14 +1,13 @@
-"""The stack's HTTP API, answered locally: a request as API Gateway's HTTP API hands it to a function (payload
-format 2.0), and the function's answer as API Gateway sends it back.
+"""The stack's REST API, answered locally: a request as API Gateway hands it to a function through a Lambda proxy
+integration (payload format 1.0), and the function's answer as API Gateway sends it back.
 
-`local serve` answers the API's routes on its own address beside moto's endpoint (HttpApiMiddleware): the
-request is handed to the thread that runs every function, as Lambda would run one invocation at a time here.
+`local serve` answers every path under the API's stage on its own address beside moto's endpoint (ApiMiddleware):
+the request is handed to the thread that runs every function, as Lambda would run one invocation at a time here.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import queue
 import threading
 import time
@@ -19,12 +18,18 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
-from portal_import_local.stack import ACCOUNT
+from portal_import_local.account import ACCOUNT
 
-# What API Gateway answers when no route matches, and when the function failed or timed out.
-NOT_FOUND = (404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
-INTERNAL_ERROR = (500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
-_TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml")
+# What a REST API answers for a path or method it has no route for (an API without authorizers says this), and
+# when the function failed, timed out or answered something that is not a proxy response.
+MISSING_ROUTE = (
+    403,
+    {"content-type": "application/json", "x-amzn-errortype": "MissingAuthenticationTokenException"},
+    b'{"message":"Missing Authentication Token"}',
+)
+BAD_GATEWAY = (502, {"content-type": "application/json"}, b'{"message": "Internal server error"}')
+TIMED_OUT = (504, {"content-type": "application/json"}, b'{"message": "Endpoint request timed out"}')
+_INTEGRATION_TIMEOUT_SECONDS = 29  # a REST API's limit for an integration's answer
 
 Answer = tuple[int, dict[str, str], bytes]
 
@@ -32,57 +37,62 @@ Answer = tuple[int, dict[str, str], bytes]
 @dataclass(frozen=True)
 class HttpRequest:
     method: str
-    path: str
+    path: str  # as the client sent it: the stage first (/v1/activate)
     query: str  # the raw query string
-    headers: dict[str, str]  # names in lower case, as HTTP API passes them
+    headers: dict[str, str]
     body: bytes
     source_ip: str = "127.0.0.1"
 
-    def event(self, route_key: str, api_id: str, host: str) -> dict[str, Any]:
-        """The request as an HTTP API (payload format 2.0) event."""
+    def header(self, name: str) -> str:
+        """A header's value whatever the case of its name; "" when the request has none."""
+        return next((value for key, value in self.headers.items() if key.lower() == name), "")
+
+    def event(self, resource: str, stage: str, api_id: str) -> dict[str, Any]:
+        """The request as a REST API's Lambda proxy event (payload format 1.0) for the route `resource`."""
         now = time.time()
-        text = self.headers.get("content-type", "").startswith(_TEXT_TYPES)
-        parameters: dict[str, str] = {}
-        for name, value in parse_qsl(self.query, keep_blank_values=True):
-            parameters[name] = f"{parameters[name]},{value}" if name in parameters else value  # as API Gateway joins
+        pairs = parse_qsl(self.query, keep_blank_values=True)
+        multi: dict[str, list[str]] = {}
+        for name, value in pairs:
+            multi.setdefault(name, []).append(value)
+        host = self.header("host") or "127.0.0.1"
         return {
-            "version": "2.0",
-            "routeKey": route_key,
-            "rawPath": self.path,
-            "rawQueryString": self.query,
+            "resource": resource,
+            "path": resource,  # without the stage, as API Gateway's default endpoint passes it
+            "httpMethod": self.method,
             "headers": dict(self.headers),
-            **({"queryStringParameters": parameters} if parameters else {}),
+            "multiValueHeaders": {name: [value] for name, value in self.headers.items()},
+            "queryStringParameters": {name: values[-1] for name, values in multi.items()} or None,  # the last wins
+            "multiValueQueryStringParameters": multi or None,
+            "pathParameters": None,
+            "stageVariables": None,
             "requestContext": {
                 "accountId": ACCOUNT,
                 "apiId": api_id,
                 "domainName": host,
                 "domainPrefix": host.split(".", 1)[0],
-                "http": {
-                    "method": self.method,
-                    "path": self.path,
-                    "protocol": "HTTP/1.1",
-                    "sourceIp": self.source_ip,
-                    "userAgent": self.headers.get("user-agent", ""),
-                },
-                "requestId": uuid.uuid4().hex,
-                "routeKey": route_key,
-                "stage": "$default",
-                "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-                "timeEpoch": int(now * 1000),
+                "extendedRequestId": uuid.uuid4().hex[:16],
+                "httpMethod": self.method,
+                "identity": {"sourceIp": self.source_ip, "userAgent": self.header("user-agent")},
+                "path": self.path,
+                "protocol": "HTTP/1.1",
+                "requestId": str(uuid.uuid4()),
+                "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+                "requestTimeEpoch": int(now * 1000),
+                "resourceId": "local",
+                "resourcePath": resource,
+                "stage": stage,
             },
-            **(
-                {"body": self.body.decode("utf-8", "replace") if text else base64.b64encode(self.body).decode()}
-                if self.body
-                else {}
-            ),
-            "isBase64Encoded": bool(self.body) and not text,
+            # No binary media types: API Gateway passes the body as text, whatever its content type.
+            "body": self.body.decode("utf-8", "replace") if self.body else None,
+            "isBase64Encoded": False,
         }
 
 
 def answer_of(result: Any) -> Answer:
-    """A function's result as API Gateway sends it (payload format 2.0: a dict with statusCode, or any JSON)."""
+    """A function's result as API Gateway sends it: a proxy response (statusCode, headers, multiValueHeaders, body,
+    isBase64Encoded), or 502 for anything else, as a REST API answers a malformed one."""
     if not isinstance(result, dict) or "statusCode" not in result:
-        return 200, {"content-type": "application/json"}, json.dumps(result).encode()
+        return BAD_GATEWAY
     headers = {str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()}
     for name, values in (result.get("multiValueHeaders") or {}).items():
         headers[str(name).lower()] = ", ".join(str(v) for v in values)
@@ -95,25 +105,25 @@ def answer_of(result: Any) -> Answer:
 class _Pending:
     request: HttpRequest
     done: threading.Event = field(default_factory=threading.Event)
-    answer: Answer = INTERNAL_ERROR
+    answer: Answer = BAD_GATEWAY
 
 
-class HttpApiMiddleware:
-    """A WSGI application that answers the HTTP API's routes and hands everything else to `inner` (moto).
+class ApiMiddleware:
+    """A WSGI application that answers every path under the REST API's stages and hands everything else to `inner`
+    (moto).
 
-    A route's request waits in `pending` until the thread that runs the functions takes it (take_pending); the
-    answer goes back to the server thread that holds the connection."""
+    A request waits in `pending` until the thread that runs the functions takes it (take_pending); the answer goes
+    back to the server thread that holds the connection."""
 
-    def __init__(self, inner: Callable[..., Iterable[bytes]], routes: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, inner: Callable[..., Iterable[bytes]], stages: Iterable[str]) -> None:
         self._inner = inner
-        self._routes = set(routes)
-        self._paths = {path for _, path in self._routes}
+        self._prefixes = tuple(f"/{stage}/" for stage in stages)
         self.pending: queue.Queue[_Pending] = queue.Queue()
         self.wake = threading.Event()  # set when a request waits
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path not in self._paths or _is_signed(environ):
+        if not path.startswith(self._prefixes) or _is_signed(environ):
             return self._inner(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         request = HttpRequest(
@@ -122,13 +132,13 @@ class HttpApiMiddleware:
             query=environ.get("QUERY_STRING", ""),
             headers=_headers(environ),
             body=environ["wsgi.input"].read(length) if length else b"",
-            source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
+            source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),  # what WAF counts a client by
         )
         waiting = _Pending(request)
         self.pending.put(waiting)
         self.wake.set()
-        waiting.done.wait(timeout=30)  # API Gateway's own limit for an integration
-        status, headers, body = waiting.answer if waiting.done.is_set() else (503, {}, b"")
+        waiting.done.wait(timeout=_INTEGRATION_TIMEOUT_SECONDS)
+        status, headers, body = waiting.answer if waiting.done.is_set() else TIMED_OUT
         start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
         return [body]
 
@@ -149,15 +159,20 @@ class HttpApiMiddleware:
 
 
 def _is_signed(environ: dict[str, Any]) -> bool:
-    """An AWS SDK's request (SigV4): for moto, never for the page (a bucket could be named like a route)."""
-    return "HTTP_AUTHORIZATION" in environ and environ["HTTP_AUTHORIZATION"].startswith("AWS4-")
+    """An AWS SDK's request, or a pre-signed URL (SigV4): for moto, never for the API (a bucket could be named like
+    a stage)."""
+    signed_header = environ.get("HTTP_AUTHORIZATION", "").startswith("AWS4-")
+    return signed_header or "X-Amz-Signature=" in environ.get("QUERY_STRING", "")
 
 
 def _headers(environ: dict[str, Any]) -> dict[str, str]:
-    headers = {
-        key[5:].replace("_", "-").lower(): str(value) for key, value in environ.items() if key.startswith("HTTP_")
-    }
+    """The request's headers as a browser writes their names (Content-Type): a REST API passes them as sent."""
+    headers = {_name(key[5:]): str(value) for key, value in environ.items() if key.startswith("HTTP_")}
     for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
         if environ.get(key):
-            headers[key.replace("_", "-").lower()] = str(environ[key])
+            headers[_name(key)] = str(environ[key])
     return headers
+
+
+def _name(environ_key: str) -> str:
+    return "-".join(part.capitalize() for part in environ_key.split("_"))

@@ -32,9 +32,10 @@ from portal_import.summary import SUMMARY_FILE
 from portal_import_local import invocations
 from portal_import_local.faults import FaultPlan
 from portal_import_local.host import CallLog, FunctionHost, install_call_counting
-from portal_import_local.http_api import INTERNAL_ERROR, NOT_FOUND, Answer, HttpRequest, answer_of
+from portal_import_local.http_api import BAD_GATEWAY, MISSING_ROUTE, Answer, HttpRequest, answer_of
 from portal_import_local.outbox import iter_sent_emails, sent_emails, sent_message_count
-from portal_import_local.stack import ACCOUNT, DEFAULT_ENDPOINT, REGION, Stack, provision
+from portal_import_local.stack import ACCOUNT, DEFAULT_ENDPOINT, REGION, RestApi, Stack, provision
+from portal_import_local.waf import Firewall, WebAcl
 
 _IDLE_SLEEP = 0.02
 # Lambda retries a failed asynchronous invocation (the S3 notification) twice.
@@ -85,6 +86,8 @@ class LocalRuntime:
         self.faults = faults or FaultPlan()
         self.calls = CallLog(faults=self.faults)
         self.hosts = {logical_id: FunctionHost(spec, self.calls) for logical_id, spec in self.stack.functions.items()}
+        # Each REST API's web ACL at work (none: a firewall without rules lets every request through).
+        self._firewalls = {api.logical_id: Firewall(api.web_acl or WebAcl(rules=())) for api in self.stack.apis}
         self._s3 = self.session.client("s3")
         self._sqs = self.session.client("sqs")
         self._ddb = self.session.client("dynamodb")
@@ -112,16 +115,24 @@ class LocalRuntime:
         self._log_stream = stream
 
     def answer_http(self, request: HttpRequest) -> Answer:
-        """A request to the stack's HTTP API, answered by the function of its route as API Gateway would."""
-        function = self.stack.http_routes.get((request.method, request.path))
+        """A request to the stack's REST API: its web ACL first, then the function of its route, as API Gateway
+        would answer it."""
+        for api in self.stack.apis:
+            resource = api.resource_of(request.path)
+            if resource is not None:
+                blocked = self._firewalls[api.logical_id].inspect(request.source_ip)
+                return blocked or self._invoke(api, resource, request)
+        return MISSING_ROUTE
+
+    def _invoke(self, api: RestApi, resource: str, request: HttpRequest) -> Answer:
+        function = api.routes.get((request.method, resource))
         if function is None:
-            return NOT_FOUND
-        host = request.headers.get("host", "127.0.0.1")
+            return MISSING_ROUTE
         try:
-            result = self.hosts[function].invoke(request.event(f"{request.method} {request.path}", "local", host))
-        except Exception as crash:  # noqa: BLE001 - API Gateway answers 500 and Lambda logs the crash
+            result = self.hosts[function].invoke(request.event(resource, api.stage, api.api_id))
+        except Exception as crash:  # noqa: BLE001 - API Gateway answers 502 and Lambda logs the crash
             self._log_crash(function, crash)
-            return INTERNAL_ERROR
+            return BAD_GATEWAY
         return answer_of(result)
 
     def invoke_by_name(self, name: str, payload: bytes) -> tuple[bytes, bool] | None:

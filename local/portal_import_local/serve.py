@@ -28,7 +28,7 @@ from portal_import.shown import visible
 from portal_import_cli.seed import read_directory
 from portal_import_local import invocations
 from portal_import_local.account import REGION
-from portal_import_local.http_api import HttpApiMiddleware
+from portal_import_local.http_api import ApiMiddleware
 from portal_import_local.invocations import Handoff
 from portal_import_local.outbox import write_outbox
 from portal_import_local.runtime import LocalRuntime
@@ -77,11 +77,13 @@ class LocalServer:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request is noise for an administrator
 
     def attach(self, runtime: LocalRuntime) -> None:
-        """What the endpoint answers: the stack's HTTP API routes (the activation page), and moto for the rest."""
+        """What the endpoint answers: the stack's REST API under its stage (the activation page), and moto for the
+        rest."""
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         self.runtime = runtime
-        self._api = HttpApiMiddleware(DomainDispatcherApplication(create_backend_app), runtime.stack.http_routes)
+        stages = [api.stage for api in runtime.stack.apis]
+        self._api = ApiMiddleware(DomainDispatcherApplication(create_backend_app), stages)
         # An Invoke arrives on a server thread; the function runs on this loop's, one invocation at a time.
         self._invocations = Handoff(self._api.wake)
         invocations.set_invoker(

@@ -1,7 +1,8 @@
 """Provisioning template.yaml on moto, and what the runtime needs to know about the result.
 
 moto cannot run Lambda code, so the two ways AWS invokes functions here — the bucket's notification and the
-SQS event source mappings — are taken out of the template before it is created and delivered by the runtime.
+SQS event source mappings — are taken out of the template before it is created and delivered by the runtime; so is
+what moto's CloudFormation cannot create of the REST API and its web ACL, which the runtime answers and emulates.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import warnings
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from portal_import_local import moto_patches
 from portal_import_local.account import ACCOUNT, REGION
 from portal_import_local.cognito import create_cognito_resources
 from portal_import_local.template import TemplateValues, load_template, transform_template
+from portal_import_local.waf import WebAcl
 
 STACK_NAME = "portal-import-local"
 ARTIFACT_BUCKET = "portal-import-local-artifacts"
@@ -73,6 +76,22 @@ class ScheduleTrigger:
 
 
 @dataclass(frozen=True)
+class RestApi:
+    """A REST API of the template as the runtime answers it: its stage, its routes, the web ACL in front of it."""
+
+    logical_id: str
+    api_id: str
+    stage: str
+    routes: dict[tuple[str, str], str]  # (method, resource path such as /activate) -> function logical id
+    web_acl: WebAcl | None = None
+
+    def resource_of(self, path: str) -> str | None:
+        """The resource path a request's path names under this API's stage (/v1/activate: /activate), or None."""
+        prefix = f"/{self.stage}"
+        return path[len(prefix) :] if path.startswith(prefix + "/") else None
+
+
+@dataclass(frozen=True)
 class Stack:
     bucket: str
     topic_arn: str
@@ -86,7 +105,7 @@ class Stack:
     parameters: dict[str, str]
     user_pool_id: str = ""
     user_pool_client_id: str = ""
-    http_routes: dict[tuple[str, str], str] = field(default_factory=dict)  # (method, path) -> function logical id
+    apis: tuple[RestApi, ...] = ()
     portal_url: str = ""  # the base of the activation links the emails carry
 
 
@@ -129,7 +148,7 @@ def _strip_invocations(
 
 
 def _referenced(value: Any) -> str:
-    """The resource a plain Ref or GetAtt names; "" for anything else (an HTTP API's ARN pattern, say)."""
+    """The resource a plain Ref or GetAtt names; "" for anything else (an API's ARN pattern, say)."""
     try:
         return _logical_of(value)
     except ValueError:
@@ -167,16 +186,62 @@ def _apply_what_moto_skips(
             ses.create_template(Template=values.resolve(properties["Template"]))
 
 
-def _take_out_http_apis(transformed: dict[str, Any], values: TemplateValues, api_endpoint: str) -> None:
-    """moto's CloudFormation skips every AWS::ApiGatewayV2::* resource (and a `Fn::GetAtt` on one fails the stack):
-    they are taken out, and each API's address is `api_endpoint`, where the runtime answers its routes itself."""
+# A REST API's default address as a template writes it (in a Fn::Sub): the local stack answers it on its endpoint.
+_EXECUTE_API = re.compile(r"https://\$\{(?P<api>\w+)\}\.execute-api\.\$\{AWS::Region\}\.\$\{AWS::URLSuffix\}")
+_REST_API = "AWS::ApiGateway::RestApi"
+_STAGE_ARN = re.compile(r"/restapis/\$\{(?P<api>\w+)\}/stages/")
+
+
+def _take_out_api_gateway(transformed: dict[str, Any], values: TemplateValues, api_endpoint: str) -> dict[str, str]:
+    """moto's CloudFormation creates a REST API (ignoring its OpenAPI body) but no deployment of it (one without
+    methods cannot be deployed), no stage and not the account's logging role: everything of API Gateway but the REST
+    API is taken out, each stage's name given to what refers to it, and each API's default address is
+    `api_endpoint`, where the runtime answers it. Returns each API's stage name by the API's logical id."""
     resources = transformed["Resources"]
-    for logical_id in [k for k, v in resources.items() if v["Type"].startswith("AWS::ApiGatewayV2::")]:
+    taken = [k for k, v in resources.items() if v["Type"].startswith("AWS::ApiGateway::") and v["Type"] != _REST_API]
+    stages: dict[str, str] = {}
+    for logical_id in taken:
         resource = resources.pop(logical_id)
-        if resource["Type"] == "AWS::ApiGatewayV2::Api":
-            values.resolve_to(logical_id, {"Ref": f"local-{logical_id.lower()}", "ApiEndpoint": api_endpoint})
-    transformed["Resources"] = values.replace_references(resources)
-    transformed["Outputs"] = values.replace_references(transformed.get("Outputs", {}))
+        if resource["Type"] == "AWS::ApiGateway::Stage":
+            name = str(values.resolve(resource["Properties"]["StageName"]))
+            values.resolve_to(logical_id, {"Ref": name})
+            stages[_logical_of(resource["Properties"]["RestApiId"])] = name
+    local = _local_addresses({"Resources": resources, "Outputs": transformed.get("Outputs", {})}, api_endpoint, stages)
+    transformed["Resources"] = values.replace_references(local["Resources"])
+    transformed["Outputs"] = values.replace_references(local["Outputs"])
+    return stages
+
+
+def _local_addresses(value: Any, api_endpoint: str, apis: dict[str, str]) -> Any:
+    """The value with each of `apis`' default addresses (https://${Api}.execute-api...) made `api_endpoint`."""
+    if isinstance(value, list):
+        return [_local_addresses(item, api_endpoint, apis) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if list(value) == ["Fn::Sub"] and isinstance(value["Fn::Sub"], str):
+        text = _EXECUTE_API.sub(lambda found: api_endpoint if found["api"] in apis else found[0], value["Fn::Sub"])
+        return {"Fn::Sub": text}
+    return {key: _local_addresses(item, api_endpoint, apis) for key, item in value.items()}
+
+
+def _take_out_web_acls(transformed: dict[str, Any], values: TemplateValues) -> dict[str, WebAcl]:
+    """moto's CloudFormation has no AWS::WAFv2::*: the web ACLs and their associations are taken out, and the web ACL
+    associated with a REST API's stage is emulated in front of that API (waf.py). Returns it by the API's logical
+    id."""
+    resources = transformed["Resources"]
+    acls = {k: resources.pop(k) for k in [k for k, v in resources.items() if v["Type"] == "AWS::WAFv2::WebACL"]}
+    associations = [
+        resources.pop(k) for k in [k for k, v in resources.items() if v["Type"] == "AWS::WAFv2::WebACLAssociation"]
+    ]
+    found: dict[str, WebAcl] = {}
+    for association in associations:
+        properties = association["Properties"]
+        stage_arn = _STAGE_ARN.search(json.dumps(properties["ResourceArn"]))
+        if stage_arn is None:
+            raise ValueError(f"the local stack emulates web ACLs of REST API stages only: {properties['ResourceArn']}")
+        acl = acls[_logical_of(properties["WebACLArn"])]
+        found[stage_arn["api"]] = WebAcl.from_properties(values.resolve(acl["Properties"]))
+    return found
 
 
 def _verify_email_identities(transformed: dict[str, Any], values: TemplateValues, ses: Any) -> None:
@@ -202,22 +267,30 @@ def _verify_email_identities(transformed: dict[str, Any], values: TemplateValues
     transformed["Outputs"] = values.replace_references(transformed.get("Outputs", {}))
 
 
-def _http_routes(sam_template: dict[str, Any]) -> dict[tuple[str, str], str]:
-    """Each HttpApi event of the SAM template: (method, path) -> the function that answers it."""
-    return {
-        (str(event["Properties"]["Method"]).upper(), str(event["Properties"]["Path"])): logical_id
-        for logical_id, resource in sam_template["Resources"].items()
-        if resource["Type"] == "AWS::Serverless::Function"
-        for event in resource["Properties"].get("Events", {}).values()
-        if event["Type"] == "HttpApi"
-    }
+def _apis(
+    sam_template: dict[str, Any], physical: dict[str, str], stages: dict[str, str], web_acls: dict[str, WebAcl]
+) -> tuple[RestApi, ...]:
+    """Each REST API with its routes (each Api event of the SAM template: method and path, and the function that
+    answers them) and its web ACL."""
+    routes: dict[str, dict[tuple[str, str], str]] = {api: {} for api in stages}
+    for logical_id, resource in sam_template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in resource["Properties"].get("Events", {}).values():
+            if event["Type"] == "Api":
+                api = _logical_of(event["Properties"].get("RestApiId", {"Ref": "ServerlessRestApi"}))
+                routes[api][str(event["Properties"]["Method"]).upper(), str(event["Properties"]["Path"])] = logical_id
+    return tuple(
+        RestApi(logical_id=api, api_id=physical[api], stage=stage, routes=routes[api], web_acl=web_acls.get(api))
+        for api, stage in stages.items()
+    )
 
 
 def provision(
     template_path: Path, parameters: dict[str, str], session: boto3.Session, *, api_endpoint: str = DEFAULT_ENDPOINT
 ) -> Stack:
     """Creates the stack on the (already active) moto; `session` is the runtime's own, not the functions'.
-    `api_endpoint` is where the stack's HTTP API answers (`local serve`'s own address)."""
+    `api_endpoint` is where the stack's REST API answers (`local serve`'s own address)."""
     parameters = _with_local_defaults(parameters)
     moto_patches.install()
     sam_template = load_template(template_path)
@@ -227,7 +300,8 @@ def provision(
     notification, mappings, schedules = _strip_invocations(transformed)
     values = TemplateValues(transformed, parameters, stack_name=STACK_NAME, region=REGION, account=ACCOUNT)
     create_cognito_resources(transformed, values, session.client("cognito-idp"))
-    _take_out_http_apis(transformed, values, api_endpoint)
+    web_acls = _take_out_web_acls(transformed, values)
+    stages = _take_out_api_gateway(transformed, values, api_endpoint)
     _verify_email_identities(transformed, values, session.client("ses"))
     _upload_placeholder_code(transformed, session.client("s3"))
     stack, physical = _create_stack(transformed, parameters, session.client("cloudformation"))
@@ -247,7 +321,7 @@ def provision(
         parameters={p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])},
         user_pool_id=outputs.get("UserPoolId", ""),
         user_pool_client_id=outputs.get("UserPoolClientId", ""),
-        http_routes=_http_routes(sam_template),
+        apis=_apis(sam_template, physical, stages, web_acls),
         portal_url=outputs.get("PortalUrl", ""),
     )
 

@@ -91,3 +91,5 @@ class ActivationSettings(_FromEnvironment):
     directory_table: str = Field(alias="DIRECTORY_TABLE")
     user_pool_id: str = Field(alias="USER_POOL_ID", min_length=1)
     portal_name: str = Field(alias="PORTAL_NAME")
+    # The one origin (scheme://host) whose page may post the JSON form from a browser (CORS); empty: none.
+    portal_origin: str = Field(default="", alias="PORTAL_ORIGIN")

@@ -18,12 +18,16 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
+
+from portal_import_local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
@@ -178,7 +182,7 @@ def _user_of(served: Served, job_id: str, link: str) -> dict[str, str]:
 
 def test_a_link_from_the_outbox_sets_the_password_once_and_a_resend_replaces_it(served: Served, job: str) -> None:
     # Given the first activation email the import sent, as the outbox holds it
-    assert served.ready["portalUrl"] == served.ready["endpoint"]
+    assert served.ready["portalUrl"] == served.ready["endpoint"] + "/v1"  # the REST API's stage, as on AWS
     link = link_in(served.emails(1)[0])
     assert link.startswith(served.ready["portalUrl"] + "/activate?token=")
     user = _user_of(served, job, link)
@@ -253,3 +257,44 @@ def test_in_a_real_browser_the_form_sets_the_password(served: Served, job: str, 
         finally:
             browser.close()
     assert served.sign_in(user["UserId"], GOOD)["cognito:groups"] == [user["Role"]]
+
+
+def _from(client: str, method: str, url: str, form: dict[str, str] | None = None) -> tuple[int, str]:
+    """A request from the local address `client` (127.0.0.0/8 is all this machine's), as another computer would."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    connection = HTTPConnection(parts.hostname, parts.port, timeout=30, source_address=(client, 0))
+    try:
+        body = urlencode(form) if form is not None else None
+        headers = {"Content-Type": "application/x-www-form-urlencoded"} if form is not None else {}
+        connection.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body, headers)
+        answer = connection.getresponse()
+        return answer.status, answer.read().decode()
+    finally:
+        connection.close()
+
+
+def test_one_client_over_its_limit_gets_429_while_another_is_still_served(served: Served, job: str) -> None:
+    # Given the web ACL's limit per client address, as the template sets it, and a link no one used yet
+    limit = int(load_template(ROOT / "template.yaml")["Parameters"]["ActivationRequestsPerClient"]["Default"])
+    link = link_in(served.emails(4)[3])
+    user = _user_of(served, job, link)
+    flooder, neighbour = "127.0.0.3", "127.0.0.4"
+    api = served.ready["portalUrl"] + "/activate"
+
+    # When one client guesses tokens as fast as it can, ten at a time, up to its limit: the page answers each (410)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        guesses = pool.map(lambda guess: _from(flooder, "GET", f"{api}?token=guess{guess:040d}")[0], range(limit))
+        assert set(guesses) == {410}
+    # Then its next request, even with a valid link, is answered 429 by the web ACL with a page saying what to do
+    status, page = _from(flooder, "GET", link)
+    assert status == 429 and "Wait five minutes" in page
+
+    # When another client, the link's owner, opens it and sets the password
+    status, page = _from(neighbour, "GET", link)
+    assert status == 200 and 'name="password"' in page
+    token = urlsplit(link).query.removeprefix("token=")
+    assert _from(neighbour, "POST", api, {"token": token, "password": GOOD, "confirm": GOOD})[0] == 200
+    # Then they sign in with the Role the file gave them, while the flooding client is still refused
+    assert served.sign_in(user["UserId"], GOOD)["cognito:groups"] == [user["Role"]]
+    assert _from(flooder, "GET", f"{api}?token=x")[0] == 429

@@ -91,7 +91,8 @@ def test_an_s3_client_drops_a_file_and_collects_its_results(served: Served) -> N
         "userPoolClientId",
         "portalUrl",
     }
-    assert served.ready["portalUrl"] == served.ready["endpoint"]  # the activation page is served here too
+    # the activation page is served here too, under its REST API's stage as on AWS
+    assert served.ready["portalUrl"] == served.ready["endpoint"] + "/v1"
     sqs, s3 = served.client("sqs"), served.client("s3")
     inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

@@ -96,3 +96,9 @@ def adopted_pool_id() -> str:
 def adopting(transformed: dict[str, Any], adopted_pool_id: str) -> dict[str, Any]:
     """The stack as deployed with UserPoolId naming an existing pool, which it adopts."""
     return decide_conditions(transformed, {"UserPoolId": adopted_pool_id})
+
+
+@pytest.fixture(scope="session")
+def with_portal_page(transformed: dict[str, Any]) -> dict[str, Any]:
+    """The stack as deployed for a portal with a set-password page of its own (PortalUrl)."""
+    return decide_conditions(transformed, {"PortalUrl": "https://portal.example.com"})

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import json
 import re
 import time
 from collections import defaultdict
@@ -864,45 +863,14 @@ def test_the_activation_page_writes_only_what_its_grants_allow(
     assert ddb.attributes["jobs"] | {"pk"} <= allowed
 
 
-def test_the_activation_page_is_throttled_and_its_access_log_holds_no_token(sam_template: dict[str, Any]) -> None:
-    resources = sam_template["Resources"]
-    api = resources["ActivationApi"]["Properties"]
-    # Given the activation page's HTTP API / Then every route is throttled at the operator's rate
-    throttle = api["DefaultRouteSettings"]
-    assert throttle["ThrottlingRateLimit"] == throttle["ThrottlingBurstLimit"] == {"Ref": "ActivationRequestsPerSecond"}
-    assert int(sam_template["Parameters"]["ActivationRequestsPerSecond"]["Default"]) <= 30  # UserAccountRecovery
-    # and its access log lines are JSON of the request's id, route, status and timing: no query string (the
-    # token of GET), no body (the token and password of POST), no header (a Referer)
-    line = api["AccessLogSettings"]["Format"]
-    fields = json.loads(line)
-    assert set(fields) == {"requestId", "time", "route", "status", "latencyMs", "ip", "error"}
-    for variable in re.findall(r"\$context\.[A-Za-z.]+", line):
-        assert not re.search(r"path|query|header|body|input|request\.", variable.removeprefix("$context.")), variable
-    group = resources[api["AccessLogSettings"]["DestinationArn"]["Fn::GetAtt"][0]]
-    assert group["Type"] == "AWS::Logs::LogGroup"
-    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-
-
 def test_the_activation_function_keeps_the_page_out_of_traces_and_logs_no_event() -> None:
     source = (ROOT / "functions" / "activation" / "app.py").read_text(encoding="utf-8")
     # The page holds the token (its form's hidden field): X-Ray must not record the response, nor the logger the event
+    # (pinned off, whatever POWERTOOLS_LOGGER_LOG_EVENT says), nor the resolver's debug mode (POWERTOOLS_DEV) print it.
+    # tests/integration/test_activation_logs.py proves it with both variables set.
     assert "@tracer.capture_lambda_handler(capture_response=False)" in source
+    assert "log_event=False" in source and "debug=False" in source
     assert "log_event=True" not in source and "print(" not in source
-
-
-def test_only_the_portals_own_origin_may_post_to_the_activation_api_from_a_browser(
-    sam_template: dict[str, Any],
-) -> None:
-    cors = sam_template["Resources"]["ActivationApi"]["Properties"]["CorsConfiguration"]
-    condition, when_set, otherwise = cors["Fn::If"]
-    # Given PortalUrl set (a portal with its own page) / Then that URL's scheme and host, POST only; else no CORS
-    assert condition == "HasPortalUrl" and otherwise == {"Ref": "AWS::NoValue"}
-    ((origin,),) = [when_set["AllowOrigins"]]
-    parts = origin["Fn::Join"][1]
-    split = {"Fn::Split": ["/", {"Ref": "PortalUrl"}]}
-    assert parts == [{"Fn::Select": [0, split]}, "//", {"Fn::Select": [2, split]}]  # https: + // + host[:port]
-    assert when_set["AllowMethods"] == ["POST"]
-    assert sam_template["Conditions"]["HasPortalUrl"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "PortalUrl"}, ""]}]}
 
 
 # The functions whose every DynamoDB write names the items and attributes it may touch. (The email sender's, its

@@ -33,6 +33,7 @@ PSEUDO_PARAMETERS = {
     "AWS::Region",
     "AWS::StackId",
     "AWS::StackName",
+    "AWS::URLSuffix",
 }
 
 

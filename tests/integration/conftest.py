@@ -247,10 +247,17 @@ def cloud(aws: boto3.Session) -> Cloud:
 
 
 @pytest.fixture
-def runtime(aws: boto3.Session, tmp_path: Path) -> Iterator[LocalRuntime]:
+def stack_parameters() -> dict[str, str]:
+    """The stack's parameters other than their defaults: a test gives its own with
+    @pytest.mark.parametrize("stack_parameters", [{...}])."""
+    return {}
+
+
+@pytest.fixture
+def runtime(aws: boto3.Session, tmp_path: Path, stack_parameters: dict[str, str]) -> Iterator[LocalRuntime]:
     """The whole local stack, in-process, seeded with the worked example's directory."""
     with (tmp_path / "logs.jsonl").open("w") as logs:
-        local = LocalRuntime(TEMPLATE, {})
+        local = LocalRuntime(TEMPLATE, stack_parameters)
         local.send_function_logs_to(logs)
         local.verify_sender(local.stack.parameters["SenderAddress"])
         load_directory(

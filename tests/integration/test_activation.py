@@ -1,5 +1,5 @@
 """The activation link on the whole local stack (docs/contracts.md §6): the page and the API answered by the activation
-function through the HTTP API's routes, the password set in the pool, and what the link may do only once."""
+function through the REST API's routes, the password set in the pool, and what the link may do only once."""
 
 from __future__ import annotations
 
@@ -217,12 +217,15 @@ def test_a_disabled_user_cannot_be_activated(runtime: LocalRuntime) -> None:
     assert pool_user(runtime, username)["UserStatus"] != "CONFIRMED"
 
 
-def test_a_route_the_api_does_not_have_is_404_and_a_body_that_is_no_form_is_400(runtime: LocalRuntime) -> None:
-    base = urlsplit(runtime.stack.portal_url)
-    assert runtime.answer_http(HttpRequest("PUT", "/activate", "", {}, b""))[0] == 404
-    assert runtime.answer_http(HttpRequest("GET", "/elsewhere", "", {}, b""))[0] == 404
+def test_a_route_the_api_does_not_have_is_refused_as_a_rest_api_does_and_a_body_that_is_no_form_is_400(
+    runtime: LocalRuntime,
+) -> None:
+    base = urlsplit(runtime.stack.portal_url)  # the API's stage: http://127.0.0.1:4566/v1
+    for method, path in (("PUT", "/activate"), ("GET", "/elsewhere")):
+        status, _, body = runtime.answer_http(HttpRequest(method, base.path + path, "", {}, b""))
+        assert (status, json.loads(body)) == (403, {"message": "Missing Authentication Token"})
     status, _, body = runtime.answer_http(
-        HttpRequest("POST", "/activate", "", {"content-type": "application/json", "host": base.netloc}, b"[1, 2]")
+        HttpRequest("POST", base.path + "/activate", "", {"content-type": "application/json"}, b"[1, 2]")
     )
     assert status == 400
     assert "neither a form nor a JSON object" in body.decode()

@@ -39,7 +39,8 @@ def new_users(cloud: Any, load_event: Any) -> list[dict[str, Any]]:
 def activation_token(message: Any) -> str:
     body = message.get_body(preferencelist=("plain",)).get_content()
     (link,) = [word for word in body.split() if "/activate?" in word]
-    assert link.startswith("http://127.0.0.1:4566/activate?")  # PortalUrl empty: the stack's own page (local)
+    # PortalUrl empty: the stack's own page (local), under its REST API's stage as on AWS
+    assert link.startswith("http://127.0.0.1:4566/v1/activate?")
     (token,) = parse_qs(urlparse(link).query)["token"]
     return str(token)
 
