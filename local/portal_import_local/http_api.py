@@ -8,17 +8,16 @@ the request is handed to the thread that runs every function, as Lambda would ru
 from __future__ import annotations
 
 import base64
-import queue
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
 from portal_import_local.account import ACCOUNT
+from portal_import_local.handoff import Handoff
 
 # What a REST API answers for a path or method it has no route for (an API without authorizers says this), and
 # when the function failed, timed out or answered something that is not a proxy response.
@@ -101,25 +100,22 @@ def answer_of(result: Any) -> Answer:
     return int(result["statusCode"]), headers, raw
 
 
-@dataclass
-class _Pending:
-    request: HttpRequest
-    done: threading.Event = field(default_factory=threading.Event)
-    answer: Answer = BAD_GATEWAY
-
-
 class ApiMiddleware:
     """A WSGI application that answers every path under the REST API's stages and hands everything else to `inner`
-    (moto).
+    (moto). A request is answered by `answer` on the thread that runs the functions (through `handoff`); the answer
+    goes back to the server thread that holds the connection."""
 
-    A request waits in `pending` until the thread that runs the functions takes it (take_pending); the answer goes
-    back to the server thread that holds the connection."""
-
-    def __init__(self, inner: Callable[..., Iterable[bytes]], stages: Iterable[str]) -> None:
+    def __init__(
+        self,
+        inner: Callable[..., Iterable[bytes]],
+        stages: Iterable[str],
+        handoff: Handoff,
+        answer: Callable[[HttpRequest], Answer],
+    ) -> None:
         self._inner = inner
         self._prefixes = tuple(f"/{stage}/" for stage in stages)
-        self.pending: queue.Queue[_Pending] = queue.Queue()
-        self.wake = threading.Event()  # set when a request waits
+        self._handoff = handoff
+        self._answer = answer
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -134,28 +130,10 @@ class ApiMiddleware:
             body=environ["wsgi.input"].read(length) if length else b"",
             source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),  # what WAF counts a client by
         )
-        waiting = _Pending(request)
-        self.pending.put(waiting)
-        self.wake.set()
-        waiting.done.wait(timeout=_INTEGRATION_TIMEOUT_SECONDS)
-        status, headers, body = waiting.answer if waiting.done.is_set() else TIMED_OUT
+        answered = self._handoff.call(lambda: self._answer(request), timeout=_INTEGRATION_TIMEOUT_SECONDS)
+        status, headers, body = answered if answered is not None else TIMED_OUT
         start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
         return [body]
-
-    def take_pending(self, answer: Callable[[HttpRequest], Answer]) -> bool:
-        """Answers every request waiting, in this thread; True when there was one."""
-        self.wake.clear()
-        answered = False
-        while True:
-            try:
-                waiting = self.pending.get_nowait()
-            except queue.Empty:
-                return answered
-            try:
-                waiting.answer = answer(waiting.request)
-            finally:
-                waiting.done.set()
-            answered = True
 
 
 def _is_signed(environ: dict[str, Any]) -> bool:

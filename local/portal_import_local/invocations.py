@@ -2,17 +2,13 @@
 `portal-import resend` calls, in-process in tests and behind `local serve`.
 
 moto's Lambda backend is patched to ask the registered invoker first; a function the invoker does not know (not
-the stack's) goes moto's own way. `local serve` answers on server threads while one thread runs every function (a
-function swaps the process's environment while it runs): its invoker hands each invocation to that thread
-(Handoff) and waits for the answer, as Lambda's synchronous Invoke does.
+the stack's) goes moto's own way. `local serve`'s invoker hands each invocation to the thread that runs every
+function (portal_import_local.handoff) and waits for the answer, as Lambda's synchronous Invoke does.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from moto.awslambda.models import LambdaBackend
@@ -50,40 +46,3 @@ def _invoke(
 
 def install() -> None:
     LambdaBackend.invoke = _invoke  # type: ignore[method-assign]
-
-
-@dataclass
-class _Call:
-    work: Callable[[], Any]
-    done: threading.Event = field(default_factory=threading.Event)
-    result: Any = None
-
-
-class Handoff:
-    """Work asked for on any thread, carried out on the one thread that calls run_pending."""
-
-    def __init__(self, wake: threading.Event) -> None:
-        self._pending: queue.Queue[_Call] = queue.Queue()
-        self._wake = wake  # set when work waits, so that the running thread looks at once
-
-    def call(self, work: Callable[[], Any], *, timeout: float) -> Any:
-        """The work's result, once the running thread carried it out; None when it did not within `timeout`."""
-        waiting = _Call(work)
-        self._pending.put(waiting)
-        self._wake.set()
-        waiting.done.wait(timeout)
-        return waiting.result
-
-    def run_pending(self) -> bool:
-        """Carries out every call waiting; True when there was one."""
-        ran = False
-        while True:
-            try:
-                waiting = self._pending.get_nowait()
-            except queue.Empty:
-                return ran
-            try:
-                waiting.result = waiting.work()
-            finally:
-                waiting.done.set()
-            ran = True

@@ -28,8 +28,8 @@ from portal_import.shown import visible
 from portal_import_cli.seed import read_directory
 from portal_import_local import invocations
 from portal_import_local.account import REGION
+from portal_import_local.handoff import Handoff
 from portal_import_local.http_api import ApiMiddleware
-from portal_import_local.invocations import Handoff
 from portal_import_local.outbox import write_outbox
 from portal_import_local.runtime import LocalRuntime
 from portal_import_local.startup import running_stack
@@ -83,15 +83,15 @@ class LocalServer:
 
         self.runtime = runtime
         stages = [api.stage for api in runtime.stack.apis]
-        self._api = ApiMiddleware(DomainDispatcherApplication(create_backend_app), stages)
-        # An Invoke arrives on a server thread; the function runs on this loop's, one invocation at a time.
-        self._invocations = Handoff(self._api.wake)
+        # A page request or an Invoke arrives on a server thread; the function runs on this loop's thread.
+        self._handoff = Handoff()
+        inner = DomainDispatcherApplication(create_backend_app)
+        self._app.inner = ApiMiddleware(inner, stages, self._handoff, runtime.answer_http)
         invocations.set_invoker(
-            lambda name, payload: self._invocations.call(
+            lambda name, payload: self._handoff.call(
                 lambda: runtime.invoke_by_name(name, payload), timeout=_INVOKE_SECONDS
             )
         )
-        self._app.inner = self._api
         self._s3 = runtime.session.client("s3")
 
     @property
@@ -118,21 +118,20 @@ class LocalServer:
 
     def stop(self, *_: object) -> None:
         self._stop.set()
-        self._api.wake.set()
+        self._handoff.wake.set()
 
     def serve_forever(self) -> None:
         try:
             while not self._stop.is_set():
                 if not self.step():
-                    self._api.wake.wait(_POLL_SECONDS)  # a page request wakes the loop at once
+                    self._handoff.wake.wait(_POLL_SECONDS)  # a page request or an Invoke wakes the loop at once
         finally:
             self._server.shutdown()
             self._thread.join(timeout=5)
 
     def step(self) -> bool:
         """One round of what Lambda would do; True when something was delivered."""
-        busy = self._api.take_pending(self.runtime.answer_http)
-        busy = self._invocations.run_pending() or busy
+        busy = self._handoff.run_pending()
         for key, version in sorted(set(self._versions()) - self._watch.seen):
             self._watch.seen.add((key, version))
             busy = self._file_dropped(key, version) or busy

@@ -64,7 +64,8 @@ _OPEN = (
 _LINK_AND_CLAIM = (
     # JobId: the job that created the User, whose count of users activated the activation page moves.
     "SET ContactId = :contact, UserId = :user, JobId = :job, TokenHash = :hash, ExpiresAt = :expires, "
-    # The table's time-to-live attribute: DynamoDB deletes the link once it expired.
+    # The link's expiry in epoch seconds, as the activation page compares it (the table has no time to live: the
+    # item keeps who was reached and who activated after its link ran out).
     "ExpiresAtEpoch = :epoch, ClaimedBy = :attempt, ClaimFor = :request, ClaimExpires = :lease, "
     # The address the link goes to: the one activation verifies, whatever the pool or the Contact says later.
     "SentTo = :to"
