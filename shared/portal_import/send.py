@@ -185,15 +185,8 @@ class _Sending:
             person = self.people.get(recipient.contact_id)
             (reachable if person and is_valid_email(person.email) else unreachable).append(recipient)
         if unreachable:
-            users = {r.contact_id: r.user_id for r in unreachable}
-            theirs = [
-                (c, u) for c, u in users.items() if c not in self.deps.ledger.not_theirs(self.batch.job_id, users)
-            ]
-            counted = self.deps.ledger.mark_undelivered(
-                job_id=self.batch.job_id, request=self.batch.request_id, recipients=theirs, now=self.deps.clock()
-            )
-            self.failed += counted
-            logger.warning("Recipients without a valid address now: not delivered", extra={"emails": len(theirs)})
+            self.failed += count_undelivered(self.batch, unreachable, self.deps.ledger, now=self.deps.clock())
+            logger.warning("Recipients without a valid address now: not delivered", extra={"emails": len(unreachable)})
         return reachable
 
     def _send_or_refused(self, group: list[EmailRecipient]) -> list[str] | None:
@@ -330,14 +323,7 @@ def account_dead_batch(batch: EmailBatch, deps: DeadBatchDeps, settings: EmailDe
     ledger, whoever else holds the same recipient), so that the job's emails are all accounted for and its
     emails-sent notice goes out; `portal-import resend` can still reach them. Returns how many were counted now.
     The notice is tried on a redelivery too: a delivery that counted the batch may have failed to publish it."""
-    users = {r.contact_id: r.user_id for r in batch.recipients}
-    strangers = deps.ledger.not_theirs(batch.job_id, users)  # a message naming another's user counts for nothing
-    counted = deps.ledger.mark_undelivered(
-        job_id=batch.job_id,
-        request=batch.request_id,
-        recipients=[(c, u) for c, u in users.items() if c not in strangers],
-        now=time.time(),
-    )
+    counted = count_undelivered(batch, batch.recipients, deps.ledger, now=time.time())
     logger.warning(
         "Dead-lettered email batch: recipients not reached count as not delivered",
         extra={"emails": len(batch.recipients), "counted": counted},
@@ -346,6 +332,15 @@ def account_dead_batch(batch: EmailBatch, deps: DeadBatchDeps, settings: EmailDe
     if deps.notifier is not None and job is not None:
         announce_emails_sent_if_done(job, deps.jobs, deps.notifier, link_ttl_hours=settings.activation_link_ttl_hours)
     return counted
+
+
+def count_undelivered(batch: EmailBatch, recipients: list[EmailRecipient], ledger: Ledger, *, now: float) -> int:
+    """Records these recipients of the batch as not delivered, each once, and returns how many were counted now;
+    a recipient that is not a user of the batch's job (a message the stack did not write) counts for nothing."""
+    users = {r.contact_id: r.user_id for r in recipients}
+    strangers = ledger.not_theirs(batch.job_id, users)
+    theirs = [(contact_id, user_id) for contact_id, user_id in users.items() if contact_id not in strangers]
+    return ledger.mark_undelivered(job_id=batch.job_id, request=batch.request_id, recipients=theirs, now=now)
 
 
 def _announce_if_last(job: Job, jobs: Jobs, notifier: Announcer, settings: EmailSenderSettings) -> None:
