@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,10 @@ from samtranslator.translator.translator import Translator
 from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 
 from portal_import_local.account import REGION
+
+# Offline, SAM's translator has no feature-toggle configuration, and says so for every feature the template uses
+# (OpenApiVersion's): a line on every local run's stderr about nothing the operator can act on.
+logging.getLogger("samtranslator.feature_toggle.feature_toggle").setLevel(logging.ERROR)
 
 
 class _CloudFormationLoader(yaml.SafeLoader):
