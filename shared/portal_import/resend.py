@@ -80,7 +80,7 @@ def answer(document: Any, deps: ResendDeps) -> dict[str, Any]:
         }
     try:
         return resend(job, deps, contacts=request.contacts, pending=request.pending).to_json()
-    except (ResendRefused, ValueError) as refused:
+    except ResendRefused as refused:
         return {"refused": str(refused)}
 
 
@@ -105,7 +105,9 @@ def resend(
     """Queues new activation emails for the job's users: all not yet reached, all not yet activated (`pending`),
     or the named Contacts'."""
     if contacts and pending:
-        raise ValueError("resend takes named contacts or pending, not both: pending already includes them")
+        raise ResendRefused(
+            "resend takes --pending or --contact, not both: --pending already sends to every user not activated."
+        )
     refusal = why_no_users_yet(job, "resend") or ("" if contacts else _still_sending(job, pending=pending))
     if refusal:
         raise ResendRefused(refusal)
