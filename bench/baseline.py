@@ -75,9 +75,9 @@ def _key(pk: str, sk: str) -> dict[str, Any]:
 
 def import_rows(body: str, table: str, clients: dict[str, Any]) -> tuple[list[list[Any]], list[list[Any]]]:
     """Every row, one at a time: the success and failure rows of the result files."""
-    from portal_import.activation import new_user_id
-    from portal_import.ids import normalize_contact_id
-    from portal_import.rules import is_valid_email
+    from portal_import.domain.activation import new_user_id
+    from portal_import.domain.ids import normalize_contact_id
+    from portal_import.domain.rules import is_valid_email
 
     ddb, ses = clients["dynamodb"], clients["sesv2"]
     success: list[list[Any]] = []

@@ -16,7 +16,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from portal_import.ids import SALESFORCE_CHECKSUM_ALPHABET, to_salesforce_18
+from portal_import.domain.ids import SALESFORCE_CHECKSUM_ALPHABET, to_salesforce_18
 
 SEED = 20240601
 ROLES = {"Partner User": True, "Customer": True, "Distributor Admin": True, "Legacy Partner": False}
@@ -29,7 +29,7 @@ _ALPHANUMERIC = string.ascii_letters + string.digits
 _TO_ALPHANUMERIC = bytes((_ALPHANUMERIC[byte % len(_ALPHANUMERIC)]).encode()[0] for byte in range(256))
 _UPPERCASE_BITS = str.maketrans({char: "1" if char in string.ascii_uppercase else "0" for char in _ALPHANUMERIC})
 MAX_ROWS = 16**6  # six hex digits of serial number in every ID
-# portal_import.ids computes the checksum character by character; for a million IDs this faster form is used,
+# portal_import.domain.ids computes the checksum character by character; for a million IDs this faster form is used,
 # checked against it every _CHECK_EVERY rows.
 _CHECK_EVERY = 997
 
@@ -64,7 +64,7 @@ def generate(rows: int, directory: Path, seed: int = SEED) -> DataFiles:
         salesforce_15 = "003" + noise[16 * index + 10 : 16 * index + 16] + serial
         salesforce_18 = _salesforce_18(salesforce_15)
         if index % _CHECK_EVERY == 0 and salesforce_18 != to_salesforce_18(salesforce_15):
-            raise AssertionError(f"checksum of {salesforce_15} differs from portal_import.ids")
+            raise AssertionError(f"checksum of {salesforce_15} differs from portal_import.domain.ids")
         contact_lines.append(f"{contact_id},{salesforce_18},user{index}@example.com,First{index},Last{index},")
         form = rng.random()
         if form < SALESFORCE_15_SHARE:

@@ -98,7 +98,7 @@ def measure(import_csv: Path, roles_csv: Path) -> dict[str, Any]:
 
     from portal_import.aws.directory import Directory
     from portal_import.config import SplitterSettings
-    from portal_import.split import DroppedFile, split_file
+    from portal_import.flows.split import DroppedFile, split_file
     from portal_import.wiring import split_deps
     from portal_import_local.stack import provision
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from portal_import.job import Job, JobStatus
-from portal_import.options import column_metadata
-from portal_import.resend import ResendRefused
-from portal_import.users import UsersRefused
+from portal_import.domain.job import Job, JobStatus
+from portal_import.domain.options import column_metadata
+from portal_import.flows.resend import ResendRefused
+from portal_import.flows.users import UsersRefused
 from portal_import_cli import rendering
 from portal_import_cli.deployment import Deployment, DeploymentError, JobNotFound, ResultsNotFound, Target
 from portal_import_cli.errors import Interrupted, UsageError

@@ -21,12 +21,12 @@ from portal_import.aws.jobs import JobStore
 from portal_import.aws.ledger import EmailLedger
 from portal_import.aws.storage import Storage
 from portal_import.aws.userpool import UserPool
-from portal_import.job import Job
-from portal_import.messages import ResendRequest
-from portal_import.resend import Resend, ResendRefused
-from portal_import.results import results_prefix
-from portal_import.summary import FAILURE_FILE, SUCCESS_FILE, SUMMARY_FILE, Summary
-from portal_import.users import JobUser, job_users
+from portal_import.domain.job import Job
+from portal_import.domain.messages import ResendRequest
+from portal_import.domain.results import results_prefix
+from portal_import.domain.summary import FAILURE_FILE, SUCCESS_FILE, SUMMARY_FILE, Summary
+from portal_import.flows.resend import Resend, ResendRefused
+from portal_import.flows.users import JobUser, job_users
 from portal_import_cli.seed import DirectoryData, load_directory
 
 Name = Literal["bucket", "jobs_table", "directory_table", "resend_function", "user_pool"]

@@ -11,7 +11,14 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from portal_import.reader import CONTACT_ID, FIELD_CONTENTS, MAPPING_METADATA, MAPPING_OPTIONS, ROLE, normalize_name
+from portal_import.domain.reader import (
+    CONTACT_ID,
+    FIELD_CONTENTS,
+    MAPPING_METADATA,
+    MAPPING_OPTIONS,
+    ROLE,
+    normalize_name,
+)
 from portal_import_cli import commands
 from portal_import_cli.deployment import NAMES, STACK_ENV
 from portal_import_cli.errors import reported

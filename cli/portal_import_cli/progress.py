@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from portal_import.job import Job, JobStatus
-from portal_import.results import results_prefix
-from portal_import.shown import visible
+from portal_import.domain.job import Job, JobStatus
+from portal_import.domain.results import results_prefix
+from portal_import.domain.shown import visible
 
 _BAR_WIDTH = 20
 _TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED)

@@ -9,12 +9,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from portal_import.job import Job, JobStatus
-from portal_import.notification import columns_read
-from portal_import.resend import Resend
-from portal_import.shown import visible
-from portal_import.summary import RESULT_FILES
-from portal_import.users import JobUser
+from portal_import.domain.job import Job, JobStatus
+from portal_import.domain.notification import columns_read
+from portal_import.domain.shown import visible
+from portal_import.domain.summary import RESULT_FILES
+from portal_import.flows.resend import Resend
+from portal_import.flows.users import JobUser
 from portal_import_cli.progress import duration, emails_expected, finished, job_json, results_uri
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from portal_import.aws.directory import Contact, Directory, PortalUser
 from portal_import.aws.userpool import CONTACT_ID_ATTRIBUTE, UserPool, check_group_name
-from portal_import.ids import canonical_salesforce_id
+from portal_import.domain.ids import canonical_salesforce_id
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}

@@ -18,9 +18,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from portal_import import wiring
-from portal_import.activate import ActivationDeps, Answer, activate, bad_request, open_link
-from portal_import.activation_page import HTML, SECURITY_HEADERS
 from portal_import.config import ActivationSettings
+from portal_import.domain.activation_page import HTML, SECURITY_HEADERS
+from portal_import.flows.activate import ActivationDeps, Answer, activate, bad_request, open_link
 from portal_import.observability import logger, metrics, tracer
 
 _JSON = "application/json"

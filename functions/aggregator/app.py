@@ -10,8 +10,8 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from portal_import import wiring
-from portal_import.aggregate import AggregateDeps, aggregate_job
 from portal_import.config import AggregatorSettings
+from portal_import.flows.aggregate import AggregateDeps, aggregate_job
 from portal_import.observability import logger, metrics, tracer
 from portal_import.records import AggregateRequestRecord
 

@@ -12,10 +12,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from portal_import import wiring
 from portal_import.config import EmailSenderSettings
-from portal_import.messages import EmailBatch
+from portal_import.domain.messages import EmailBatch
+from portal_import.flows.send import SendDeps, send_activation_emails
 from portal_import.observability import logger, metrics, tracer
 from portal_import.records import EmailBatchRecord
-from portal_import.send import SendDeps, send_activation_emails
 
 settings = EmailSenderSettings.from_env()
 # Each failed message is reported and retried alone, even when every message of the batch failed.

@@ -13,9 +13,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from portal_import import wiring
 from portal_import.config import EmailDeadLetterSettings
+from portal_import.flows.send import DeadBatchDeps, account_dead_batch
 from portal_import.observability import logger, metrics, tracer
 from portal_import.records import EmailBatchRecord
-from portal_import.send import DeadBatchDeps, account_dead_batch
 
 settings = EmailDeadLetterSettings.from_env()
 processor = BatchProcessor(

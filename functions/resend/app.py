@@ -10,8 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from portal_import import wiring
 from portal_import.config import ResendSettings
+from portal_import.flows.resend import ResendDeps, answer
 from portal_import.observability import logger, metrics, tracer
-from portal_import.resend import ResendDeps, answer
 
 
 @lru_cache(maxsize=1)

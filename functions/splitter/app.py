@@ -15,9 +15,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from portal_import import wiring
 from portal_import.config import SplitterSettings
+from portal_import.flows.split import DroppedFile, SplitDeps, continue_split, split_file
 from portal_import.observability import logger, metrics, tracer
 from portal_import.records import SplitContinuationRecord
-from portal_import.split import DroppedFile, SplitDeps, continue_split, split_file
 
 processor = BatchProcessor(
     event_type=EventType.SQS,

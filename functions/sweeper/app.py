@@ -10,9 +10,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from portal_import import wiring
 from portal_import.config import SweeperSettings
+from portal_import.flows.split import SplitDeps
+from portal_import.flows.sweep import sweep
 from portal_import.observability import logger, metrics, tracer
-from portal_import.split import SplitDeps
-from portal_import.sweep import sweep
 
 
 @lru_cache(maxsize=1)

@@ -14,9 +14,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from portal_import import wiring
 from portal_import.config import WorkerSettings
+from portal_import.flows.work import WorkDeps, account_dead_chunk, process_chunk
 from portal_import.observability import logger, metrics, tracer
 from portal_import.records import RowChunkRecord
-from portal_import.work import WorkDeps, account_dead_chunk, process_chunk
 
 # Time kept at the end of an invocation to record a chunk and answer, after its last Cognito call.
 DEADLINE_MARGIN_SECONDS = 15

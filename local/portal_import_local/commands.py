@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from portal_import.summary import RESULT_FILES
+from portal_import.domain.summary import RESULT_FILES
 from portal_import_cli.commands import check_csv_name
 from portal_import_cli.errors import UsageError
 from portal_import_cli.rendering import say

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from portal_import.results import results_prefix
-from portal_import.summary import RESULT_FILES, SUMMARY_FILE, Summary
+from portal_import.domain.results import results_prefix
+from portal_import.domain.summary import RESULT_FILES, SUMMARY_FILE, Summary
 from portal_import_cli.commands import column_metadata_of
 from portal_import_cli.seed import read_directory
 from portal_import_local.faults import FaultPlan

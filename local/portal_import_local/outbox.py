@@ -12,7 +12,7 @@ from typing import Any
 
 from moto.ses.models import ses_backends
 
-from portal_import.activation import html_escape
+from portal_import.domain.activation import html_escape
 
 # Plain values as Handlebars renders them, the engine SES names: {{{name}}} (or {{&name}}) raw, {{name}} escaped
 # with Handlebars' table, a missing value empty. The stack's template uses no blocks, so neither does this.

@@ -26,9 +26,9 @@ import boto3
 from moto.cognitoidp.models import cognitoidp_backends
 
 from portal_import.aws.jobs import JobStore
-from portal_import.notification import IMPORT_COMPLETED
-from portal_import.results import results_prefix
-from portal_import.summary import SUMMARY_FILE
+from portal_import.domain.notification import IMPORT_COMPLETED
+from portal_import.domain.results import results_prefix
+from portal_import.domain.summary import SUMMARY_FILE
 from portal_import_local import invocations
 from portal_import_local.faults import FaultPlan
 from portal_import_local.host import CallLog, FunctionHost, install_call_counting

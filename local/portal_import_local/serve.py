@@ -22,9 +22,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from portal_import.notification import IMPORT_COMPLETED
-from portal_import.results import results_prefix
-from portal_import.shown import visible
+from portal_import.domain.notification import IMPORT_COMPLETED
+from portal_import.domain.results import results_prefix
+from portal_import.domain.shown import visible
 from portal_import_cli.seed import read_directory
 from portal_import_local import invocations
 from portal_import_local.account import REGION

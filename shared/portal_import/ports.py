@@ -11,12 +11,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from portal_import.claims import ClaimRefused, Commit, EmailRecord
-from portal_import.ids import ContactRef
-from portal_import.job import Job, JobStatus
-from portal_import.messages import ChunkOutcomes
-from portal_import.people import Contact, CreateResult, Link, PoolAccount, PoolUser, PortalUser
-from portal_import.results import BinarySink
+from portal_import.domain.claims import ClaimRefused, Commit, EmailRecord
+from portal_import.domain.ids import ContactRef
+from portal_import.domain.job import Job, JobStatus
+from portal_import.domain.messages import ChunkOutcomes
+from portal_import.domain.people import Contact, CreateResult, Link, PoolAccount, PoolUser, PortalUser
+from portal_import.domain.results import BinarySink
 
 # A Mailer takes at most this many destinations a call: SES v1 SendBulkTemplatedEmail's limit (SESv2's
 # SendBulkEmail is not on moto).

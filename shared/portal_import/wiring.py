@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from portal_import.activate import ActivationDeps
-from portal_import.aggregate import AggregateDeps
 from portal_import.aws.activations import ActivationStore
 from portal_import.aws.clients import client
 from portal_import.aws.directory import Directory
@@ -28,11 +26,13 @@ from portal_import.config import (
     SweeperSettings,
     WorkerSettings,
 )
-from portal_import.passwords import PasswordRules
-from portal_import.resend import ResendDeps
-from portal_import.send import DeadBatchDeps, SendDeps
-from portal_import.split import SplitDeps
-from portal_import.work import WorkDeps
+from portal_import.domain.passwords import PasswordRules
+from portal_import.flows.activate import ActivationDeps
+from portal_import.flows.aggregate import AggregateDeps
+from portal_import.flows.resend import ResendDeps
+from portal_import.flows.send import DeadBatchDeps, SendDeps
+from portal_import.flows.split import SplitDeps
+from portal_import.flows.work import WorkDeps
 
 
 def split_deps(settings: SplitterSettings) -> SplitDeps:

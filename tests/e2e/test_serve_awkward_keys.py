@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 
-from portal_import.shown import visible
+from portal_import.domain.shown import visible
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))

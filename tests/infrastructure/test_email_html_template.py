@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from portal_import.activation import activation_defaults, activation_values
+from portal_import.domain.activation import activation_defaults, activation_values
 
 # Any Handlebars expression: {{x}}, {{{x}}}, {{& x}}, {{#each}}, ...
 _EXPRESSION = re.compile(r"{{{?[^{}]*}?}}")

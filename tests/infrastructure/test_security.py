@@ -27,10 +27,10 @@ from portal_import.aws.jobs import JobStore
 from portal_import.aws.ledger import EmailLedger
 from portal_import.aws.ratelimit import COGNITO_LIMITER, EMAIL_LIMITER, CallSlots, SendSlots
 from portal_import.aws.userpool import CONTACT_ID_ATTRIBUTE
-from portal_import.claims import Commit, NewLink, Settlement
 from portal_import.config import WorkerSettings
-from portal_import.job import Job, JobStatus, job_id_for
-from portal_import.people import PoolUser, PortalUser
+from portal_import.domain.claims import Commit, NewLink, Settlement
+from portal_import.domain.job import Job, JobStatus, job_id_for
+from portal_import.domain.people import PoolUser, PortalUser
 from portal_import.wiring import work_deps
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,8 +62,9 @@ ACTIVATION_GRANTS = {
     "cognito-idp:AdminUpdateUserAttributes",
 }
 
-# A job's item, named as portal_import.job.job_id_for names it (the file's arrival time, then a hash): the functions
-# that write jobs may write nothing else of the jobs table, neither the rate limiters' nor the email ledger's items.
+# A job's item, named as portal_import.domain.job.job_id_for names it (the file's arrival time, then a hash): the
+# functions that write jobs may write nothing else of the jobs table, neither the rate limiters' nor the email
+# ledger's items.
 JOB_ITEMS = "????????T??????Z-????????????"
 # The attributes each write may name (dynamodb:Attributes), in the template's order;
 # test_each_write_names_only_the_attributes_its_code_writes derives them from the code.

@@ -23,10 +23,10 @@ from portal_import.aws import clients
 from portal_import.aws.directory import Directory
 from portal_import.aws.jobs import JobStore
 from portal_import.aws.userpool import UserPool
-from portal_import.job import Job, JobStatus
-from portal_import.messages import EmailRecipient
-from portal_import.people import Contact, PortalUser
-from portal_import.times import now_iso
+from portal_import.domain.job import Job, JobStatus
+from portal_import.domain.messages import EmailRecipient
+from portal_import.domain.people import Contact, PortalUser
+from portal_import.domain.times import now_iso
 from portal_import_cli.seed import load_directory, read_directory
 from portal_import_local.host import CallLog, FunctionHost
 from portal_import_local.outbox import sent_emails

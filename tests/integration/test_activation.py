@@ -16,12 +16,12 @@ from urllib.parse import urlencode, urlsplit
 import boto3
 import pytest
 
-from portal_import.activate import ActivationDeps, Answer, activate
-from portal_import.activation import hash_token
 from portal_import.aws.activations import ActivationStore
 from portal_import.aws.ledger import EmailLedger
 from portal_import.aws.userpool import UserPool
-from portal_import.passwords import PasswordRules
+from portal_import.domain.activation import hash_token
+from portal_import.domain.passwords import PasswordRules
+from portal_import.flows.activate import ActivationDeps, Answer, activate
 from portal_import_local.http_api import HttpRequest
 from portal_import_local.runtime import LocalRuntime
 

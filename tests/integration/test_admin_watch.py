@@ -9,7 +9,7 @@ from collections.abc import Callable
 import boto3
 import pytest
 
-from portal_import.job import JobStatus
+from portal_import.domain.job import JobStatus
 from portal_import_cli.deployment import Deployment, Target
 from portal_import_cli.progress import ProgressDisplay, finished, follow
 

@@ -10,7 +10,7 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from portal_import.job import JobStatus
+from portal_import.domain.job import JobStatus
 
 from .conftest import with_bodies
 

@@ -17,9 +17,9 @@ from portal_import.aws.mailer import Mailer
 from portal_import.aws.queues import QueueSender
 from portal_import.aws.ratelimit import SendSlots
 from portal_import.config import EmailSenderSettings
-from portal_import.messages import EmailBatch
+from portal_import.domain.messages import EmailBatch
+from portal_import.flows.send import SendDeps, send_activation_emails
 from portal_import.ports import Destination
-from portal_import.send import SendDeps, send_activation_emails
 
 from .conftest import SAMPLE_JOB_ID
 

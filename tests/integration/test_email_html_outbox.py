@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from portal_import.people import PortalUser
+from portal_import.domain.people import PortalUser
 from portal_import_local.outbox import sent_emails
 from portal_import_local.stack import REGION
 

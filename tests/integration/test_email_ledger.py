@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from portal_import.aws.ledger import EmailLedger
-from portal_import.claims import ClaimRefused, Commit, NewLink, Settlement, Standing
+from portal_import.domain.claims import ClaimRefused, Commit, NewLink, Settlement, Standing
 
 JOB = "job-ledger"
 NOW = 1_900_000_000.0

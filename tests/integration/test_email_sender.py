@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from portal_import.people import PortalUser
+from portal_import.domain.people import PortalUser
 
 from .conftest import SAMPLE_JOB_ID
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from portal_import.aws.ledger import EmailLedger
-from portal_import.claims import Commit, NewLink, Settlement, Standing
+from portal_import.domain.claims import Commit, NewLink, Settlement, Standing
 from portal_import_local.runtime import LocalRuntime
 
 MIXED = Path(__file__).resolve().parents[1] / "fixtures" / "mixed"

@@ -13,7 +13,7 @@ import pytest
 
 from portal_import.aws.directory import Directory
 from portal_import.aws.userpool import UserPool
-from portal_import.split import CHUNK_ROWS
+from portal_import.flows.split import CHUNK_ROWS
 from portal_import_cli.seed import load_directory, read_directory
 from portal_import_local.runtime import LocalRuntime, SplitterGaveUp
 

@@ -23,7 +23,7 @@ def test_poison_chunk_rows_end_as_processing_error_and_the_job_completes(
     runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given user creation crashes every time (a fault, not the data)
-    import portal_import.work as work
+    import portal_import.flows.work as work
 
     def crash(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("injected fault")
@@ -52,7 +52,7 @@ def test_rows_a_failed_attempt_did_create_are_reported_as_created(
     runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given users are created, but every attempt crashes right after (before the outcome is recorded)
-    import portal_import.work as work
+    import portal_import.flows.work as work
 
     real_create = work._create_users
 

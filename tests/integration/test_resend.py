@@ -13,10 +13,10 @@ from typing import Any
 import boto3
 import pytest
 
-from portal_import.activation import hash_token
 from portal_import.aws.directory import Directory
 from portal_import.aws.ledger import EmailLedger
-from portal_import.resend import LeftOut, Resend, ResendRefused
+from portal_import.domain.activation import hash_token
+from portal_import.flows.resend import LeftOut, Resend, ResendRefused
 from portal_import_cli.deployment import Deployment, Target
 from portal_import_local.runtime import LocalRuntime
 

@@ -12,7 +12,7 @@ import pytest
 
 from portal_import.aws import clients
 from portal_import.aws.storage import MIN_PART_SIZE, Storage
-from portal_import.results import FAILURE_HEADER, CsvResultWriter
+from portal_import.domain.results import FAILURE_HEADER, CsvResultWriter
 
 CSV = "text/csv; charset=utf-8"
 KEY = "results/20250301T093012Z-5f2c1e9a7b3d/success.csv"

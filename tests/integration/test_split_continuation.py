@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-import portal_import.split as split
+import portal_import.flows.split as split
 import portal_import_local.host as host
 from portal_import.aws.directory import Directory
 from portal_import.aws.jobs import JobStore
 from portal_import.aws.queues import QueueSender
 from portal_import.aws.userpool import UserPool
-from portal_import.job import JobStatus
+from portal_import.domain.job import JobStatus
 from portal_import_cli.seed import load_directory, read_directory
 from portal_import_local.runtime import LocalRuntime
 from portal_import_local.stack import FunctionSpec

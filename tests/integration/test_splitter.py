@@ -7,7 +7,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from portal_import.job import JobStatus
+from portal_import.domain.job import JobStatus
 
 MIXED = Path(__file__).resolve().parents[1] / "fixtures" / "mixed"
 RULES_1_TO_4 = ("Missing Contact ID", "Role is required", "Invalid Role", "Duplicate Contact ID in file")

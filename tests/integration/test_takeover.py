@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from portal_import.activation import hash_token
+from portal_import.domain.activation import hash_token
 from portal_import_local.runtime import LocalRuntime
 
 from .test_activation import GOOD, emails, link_of, post, sign_in

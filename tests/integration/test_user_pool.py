@@ -16,8 +16,9 @@ from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from portal_import.aws.ratelimit import COGNITO_LIMITER, CallSlots
-from portal_import.aws.userpool import OutOfPace, UserPool, UserPoolConflict, attributes_of
-from portal_import.people import PoolUser
+from portal_import.aws.userpool import UserPool, attributes_of
+from portal_import.domain.people import PoolUser
+from portal_import.errors import OutOfPace, UserPoolConflict
 from portal_import_local.stack import REGION, provision
 
 from .conftest import SAMPLE_JOB_ID, TEMPLATE

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from portal_import.messages import ChunkOutcomes
+from portal_import.domain.messages import ChunkOutcomes
 
 from .conftest import SAMPLE_JOB_ID, with_bodies
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from portal_import.job import Job, JobStatus
+from portal_import.domain.job import Job, JobStatus
 
 JOB_ID = "20261125T101500Z-abc"
 

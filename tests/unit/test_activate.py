@@ -10,12 +10,13 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from portal_import.activate import ActivationDeps, PasswordRefused, activate, open_link
-from portal_import.activation import hash_token
-from portal_import.activation_page import CONTENT_SECURITY_POLICY, SECURITY_HEADERS, form_page
+from portal_import.domain.activation import hash_token
+from portal_import.domain.activation_page import CONTENT_SECURITY_POLICY, SECURITY_HEADERS, form_page
+from portal_import.domain.passwords import PasswordRules
+from portal_import.domain.people import Link, PoolAccount
+from portal_import.errors import PasswordRefused
+from portal_import.flows.activate import ActivationDeps, activate, open_link
 from portal_import.observability import metrics
-from portal_import.passwords import PasswordRules
-from portal_import.people import Link, PoolAccount
 
 TOKEN = "q3Vb_8rT-x0aLmN5pQ2sUv7wYz1cDe4fGh6jKo9iR0E"
 NOW = 1_900_000_000.0

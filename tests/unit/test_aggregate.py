@@ -11,12 +11,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from portal_import.aggregate import AggregateDeps, aggregate_job
 from portal_import.config import AggregatorSettings
-from portal_import.job import Job, JobStatus
-from portal_import.messages import ChunkOutcomes, Outcome
-from portal_import.notification import EMAILS_SENT, IMPORT_COMPLETED
-from portal_import.results import QUEUED
+from portal_import.domain.job import Job, JobStatus
+from portal_import.domain.messages import ChunkOutcomes, Outcome
+from portal_import.domain.notification import EMAILS_SENT, IMPORT_COMPLETED
+from portal_import.domain.results import QUEUED
+from portal_import.flows.aggregate import AggregateDeps, aggregate_job
 
 from .sample_jobs import JOB_ID, a_job
 

@@ -18,7 +18,7 @@ FUNCTIONS = ROOT / "functions"
 def test_no_module_imports_itself_through_others() -> None:
     # Given every module of the shared layer, the functions, the operator CLI and the local runtime
     modules = dict(_modules())
-    assert {"portal_import.reader", "portal_import_cli.main", "portal_import_local.runtime"} <= set(modules)
+    assert {"portal_import.domain.reader", "portal_import_cli.main", "portal_import_local.runtime"} <= set(modules)
     assert "functions.splitter.app" in modules
     # When the graph of their imports of each other is built (imports inside functions and TYPE_CHECKING too)
     graph = {name: _imports(name, path, set(modules)) for name, path in modules.items()}

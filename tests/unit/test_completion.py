@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from portal_import.completion import request_results_if_ready
-from portal_import.job import Job, JobStatus
-from portal_import.messages import AggregateRequest
+from portal_import.domain.job import Job, JobStatus
+from portal_import.domain.messages import AggregateRequest
+from portal_import.flows.completion import request_results_if_ready
 
 from .sample_jobs import JOB_ID, a_job
 

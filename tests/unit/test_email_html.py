@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal_import.activation import activation_defaults, activation_values, html_escape
+from portal_import.domain.activation import activation_defaults, activation_values, html_escape
 
 TOKEN = "q3Vb_8rT-x0aLmN5pQ2sUv7wYz1cDe4fGh6jKo9iR0E"
 # Handlebars' escapeExpression, character by character (handlebars/lib/handlebars/utils.js).

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from portal_import.completion import announce_emails_sent_if_done
-from portal_import.job import Job, JobStatus
-from portal_import.notification import EMAILS_SENT, compose_emails_sent
+from portal_import.domain.job import Job, JobStatus
+from portal_import.domain.notification import EMAILS_SENT, compose_emails_sent
+from portal_import.flows.completion import announce_emails_sent_if_done
 
 from .sample_jobs import a_job
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal_import.first_rows import FirstRows
+from portal_import.domain.first_rows import FirstRows
 
 FIRST_ROW = 2
 

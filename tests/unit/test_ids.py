@@ -2,7 +2,7 @@
 
 import pytest
 
-from portal_import.ids import (
+from portal_import.domain.ids import (
     ContactRef,
     canonical_salesforce_id,
     normalize_contact_id,

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from portal_import.errors import Transient
 from portal_import.observability import logger, redact
 from portal_import.retry import with_retries
 from portal_import_local.faults import FaultPlan
@@ -139,10 +140,8 @@ def test_an_exception_logged_as_a_value_is_described_without_its_message() -> No
     # Given a call that keeps failing with errors whose messages quote a cell of the file
     failures = iter(
         [
-            KeyError("003XYZ-Partenaire"),
-            ClientError(
-                {"Error": {"Code": "ValidationException", "Message": "value 003XYZ-Partenaire is invalid"}}, "GetItem"
-            ),
+            Transient("value 003XYZ-Partenaire: the service is unavailable"),
+            Transient("ValidationException: value 003XYZ-Partenaire is throttled"),
         ]
     )
 
@@ -150,13 +149,13 @@ def test_an_exception_logged_as_a_value_is_described_without_its_message() -> No
         raise next(failures)
 
     # When it is retried, and gives up
-    with function_log() as out, pytest.raises(ClientError):
+    with function_log() as out, pytest.raises(Transient):
         with_retries(call, attempts=2, sleep=lambda _: None)
     # Then the retry is logged with the error's type, where it was raised and no value from the file
     (line,) = out.getvalue().splitlines()
     logged = json.loads(line)
     assert logged["message"] == "Call failed; retrying"
-    assert logged["error"]["type"] == "KeyError"
+    assert logged["error"]["type"] == "Transient"
     assert logged["error"]["raised_at"].endswith(" in call")
     assert "003XYZ" not in line
     assert "Partenaire" not in line

@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from portal_import.notification import compose
-from portal_import.options import column_metadata, parse_options
-from portal_import.reader import ColumnMapping, FileRejected, open_import
-from portal_import.results import FAILURE_HEADER, CsvResultWriter
+from portal_import.domain.notification import compose
+from portal_import.domain.options import column_metadata, parse_options
+from portal_import.domain.reader import ColumnMapping, FileRejected, open_import
+from portal_import.domain.results import FAILURE_HEADER, CsvResultWriter
 
 # A Salesforce report export: the two fields under headers of their own, among columns the import ignores.
 SALESFORCE_HEADER = ["Account Name", "Contact: Contact ID", "Email", "Portal Role"]

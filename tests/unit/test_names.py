@@ -9,11 +9,11 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from portal_import.activation import activation_values
-from portal_import.activation_page import form_page
 from portal_import.aws.userpool import attributes_of
-from portal_import.names import MAX_NAME_CHARS, clean_name
-from portal_import.people import Contact
+from portal_import.domain.activation import activation_values
+from portal_import.domain.activation_page import form_page
+from portal_import.domain.names import MAX_NAME_CHARS, clean_name
+from portal_import.domain.people import Contact
 
 # Every kind of character that must not reach a reader: C0 and C1 controls, DEL, format characters (bidi overrides
 # and isolates, zero-width space, joiners, BOM, soft hyphen, a tag), line and paragraph separators, other spaces.

@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from portal_import.notification import compose
+from portal_import.domain.notification import compose
 
 SUMMARY: dict[str, Any] = {
     "jobId": "20261125T101500Z-abc",

@@ -10,7 +10,7 @@ import pytest
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from portal_import.activation import activation_link
+from portal_import.domain.activation import activation_link
 from portal_import.observability import RedactingFormatter, logger, redact
 from portal_import.records import EmailBatchRecord
 

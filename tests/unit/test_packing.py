@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal_import.packing import packed
+from portal_import.domain.packing import packed
 
 
 @given(sizes=st.lists(st.integers(0, 50)), max_items=st.integers(1, 5), max_bytes=st.integers(1, 60))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from portal_import.reader import (
+from portal_import.domain.reader import (
     FileRejected,
     ImportFile,
     Limits,

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from portal_import.ids import normalize_contact_id
-from portal_import.reader import FileRejected, Limits, Record, open_import
-from portal_import.rules import FileChecks, contact_not_found
+from portal_import.domain.ids import normalize_contact_id
+from portal_import.domain.reader import FileRejected, Limits, Record, open_import
+from portal_import.domain.rules import FileChecks, contact_not_found
 
 # Modest counts: the unit suite stays a matter of seconds. `--hypothesis-seed` or a larger
 # `max_examples` explores further when the reader changes.

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from portal_import.resend import ResendDeps, answer
+from portal_import.flows.resend import ResendDeps, answer
 
 from .sample_jobs import JOB_ID, a_job
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal_import.results import (
+from portal_import.domain.results import (
     FAILURE_HEADER,
     NO_VALID_EMAIL,
     NOT_REQUESTED,

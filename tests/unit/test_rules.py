@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from portal_import.ids import ContactRef, normalize_contact_id
-from portal_import.reader import Record, open_import
-from portal_import.rules import (
+from portal_import.domain.ids import ContactRef, normalize_contact_id
+from portal_import.domain.reader import Record, open_import
+from portal_import.domain.rules import (
     CONTACT_NOT_FOUND,
     DUPLICATE_CONTACT_ID,
     INVALID_ROLE,

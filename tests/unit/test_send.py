@@ -9,15 +9,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
-from portal_import.activation import hash_token
-from portal_import.claims import ClaimRefused, Commit, Settlement
 from portal_import.config import EmailSenderSettings
-from portal_import.messages import EmailBatch, EmailRecipient
-from portal_import.people import Contact
+from portal_import.domain.activation import hash_token
+from portal_import.domain.claims import ClaimRefused, Commit, Settlement
+from portal_import.domain.messages import EmailBatch, EmailRecipient
+from portal_import.domain.people import Contact
+from portal_import.errors import Transient
+from portal_import.flows.send import FINISH_SECONDS, QUOTA_PAUSE_SECONDS, SendDeps, send_activation_emails
 from portal_import.ports import Destination, Reservation
-from portal_import.send import FINISH_SECONDS, QUOTA_PAUSE_SECONDS, SendDeps, send_activation_emails
 
 
 class Clock:
@@ -367,7 +367,7 @@ def test_a_send_that_stays_throttled_puts_every_recipient_back_once() -> None:
     _, deps, mailer, ledger, _, queue = world(rate=1)
 
     def throttled(**kwargs: Any) -> list[str]:
-        raise ClientError({"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}}, "Send")
+        raise Transient("ClientError: Maximum sending rate exceeded.")
 
     mailer.send_bulk = throttled  # type: ignore[method-assign]
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from portal_import.shown import line_breaks, quoted, visible
+from portal_import.domain.shown import line_breaks, quoted, visible
 
 
 @pytest.mark.parametrize(

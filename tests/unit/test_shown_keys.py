@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from portal_import.job import JobStatus
-from portal_import.notification import compose, compose_emails_sent
+from portal_import.domain.job import JobStatus
+from portal_import.domain.notification import compose, compose_emails_sent
 from portal_import_cli.progress import counts_text
 from portal_import_cli.rendering import print_jobs, print_report
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from portal_import.job import Job, JobStatus
+from portal_import.domain.job import Job, JobStatus
 from portal_import_cli.progress import job_json
 from portal_import_cli.rendering import print_report as _print_report
 

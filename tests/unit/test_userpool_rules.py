@@ -3,7 +3,7 @@
 import pytest
 
 from portal_import.aws.userpool import MAX_ATTRIBUTE_CHARS, attributes_of, check_group_name
-from portal_import.people import PoolUser
+from portal_import.domain.people import PoolUser
 
 
 def test_a_pool_user_carries_the_contacts_attributes_and_only_a_valid_email() -> None:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from portal_import.claims import EmailRecord
-from portal_import.users import activation_standing, email_standing
+from portal_import.domain.claims import EmailRecord
+from portal_import.flows.users import activation_standing, email_standing
 
 JOB = "20261201T090000Z-0123456789ab"
 

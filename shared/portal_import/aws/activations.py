@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client, condition_failed, error_code
-from portal_import.people import Link
+from portal_import.domain.people import Link
 
 LINK_INDEX = "ByTokenHash"
 # A hold outlives the activation function's timeout, so that it never ends while its holder still works.

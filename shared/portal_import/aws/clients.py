@@ -1,8 +1,10 @@
-"""boto3 clients, built once per process and shared by the adapters.
+"""boto3 clients, built once per process and shared by the adapters, and where botocore's errors are sorted.
 
-Every call through them is retried in-process while it fails with a transient error (throttling, 5xx, a
-timeout), on top of botocore's own retries: see portal_import.retry. Callers that must decide themselves what a
-failed call means (an SES send: the rate limiter owns its timing) call through `.raw`, without those retries.
+A call that fails with a transient error (throttling, 5xx, a timeout, a lost connection) raises
+portal_import.errors.Transient, and is retried by portal_import.retry, the one retry layer: botocore's own retries
+are off. Any other error stays botocore's ClientError, for the adapter to turn into what it means. Callers that
+must decide themselves when to try again (an SES send: the rate limiter owns its timing) call through `.once`: the
+same sorting, no retries.
 """
 
 from __future__ import annotations
@@ -13,28 +15,77 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
-from portal_import.retry import CALL_ATTEMPTS, is_transient, with_retries
+from portal_import.errors import Transient
+from portal_import.retry import with_retries
 
-# Standard retry mode backs off on throttling; adaptive would also rate-limit the client locally.
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+# One attempt a request in botocore: portal_import.retry makes the others.
+_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1})
 # Pre-signed result links are signed with Signature Version 4 (S3 refuses version 2 for newer buckets), on the
 # bucket's own host name.
 _SERVICE_CONFIG = {"s3": _CONFIG.merge(Config(signature_version="s3v4", s3={"addressing_style": "virtual"}))}
 # Client methods that make no request of their own.
 _LOCAL_METHODS = frozenset({"generate_presigned_url", "generate_presigned_post", "can_paginate", "close"})
 
+# Error codes AWS services answer when the same request may succeed if sent again a little later.
+TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "PriorRequestNotComplete",
+        "SlowDown",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalFailure",
+        "InternalError",
+        "InternalServerError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+# HTTP statuses of a server's passing trouble, whatever code the service gives them.
+_TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+# Reasons a DynamoDB transaction is cancelled that say nothing about its items: another writer or throttling.
+_TRANSIENT_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 
-class RetryingClient:
-    """A boto3 client whose API calls are retried while they fail with a transient error."""
 
-    def __init__(self, inner: Any) -> None:
+def is_transient(error: BaseException) -> bool:
+    """True for a failure that says nothing about the request itself: sending it again later may succeed."""
+    if isinstance(error, ClientError):
+        code = error_code(error)
+        if code == "TransactionCanceledException":
+            reasons = {reason.get("Code") for reason in error.response.get("CancellationReasons", [])} - {"None"}
+            return bool(reasons) and reasons <= _TRANSIENT_CANCELLATIONS
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return code in TRANSIENT_CODES or status in _TRANSIENT_STATUSES
+    # Connection failures and timeouts (botocore's ConnectionError and HTTPClientError cover both)
+    return isinstance(error, ConnectionError | HTTPClientError | TimeoutError)
+
+
+class _Client:
+    """A boto3 client whose calls raise Transient for a passing fault, retried (`client()`) or not (`.once`)."""
+
+    def __init__(self, inner: Any, *, retried: bool) -> None:
         self._inner = inner
+        self._retried = retried
+
+    @property
+    def once(self) -> _Client:
+        """The same client without retries: a call fails as soon as its one attempt does."""
+        return _Client(self._inner, retried=False)
 
     @property
     def raw(self) -> Any:
-        """The plain boto3 client: its calls fail as soon as botocore's own retries are spent."""
+        """The plain boto3 client underneath (tests replace its methods)."""
         return self._inner
 
     def __getattr__(self, name: str) -> Any:
@@ -43,11 +94,21 @@ class RetryingClient:
             return attribute
         if name == "get_paginator":
             raise AttributeError("page through results with explicit calls: a paginator's requests are not retried")
-        return partial(_retried, attribute)
+        call = partial(_sorted, attribute)
+        return partial(_retried, call) if self._retried else call
 
 
-def _retried(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    return with_retries(partial(method, *args, **kwargs), attempts=CALL_ATTEMPTS, retryable=is_transient)
+def _sorted(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    try:
+        return method(*args, **kwargs)
+    except (ClientError, BotoCoreError, TimeoutError) as error:
+        if is_transient(error):
+            raise Transient(f"{type(error).__name__}: {error}") from error
+        raise
+
+
+def _retried(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return with_retries(partial(call, *args, **kwargs))
 
 
 def error_code(error: ClientError) -> str:
@@ -62,4 +123,4 @@ def condition_failed(error: ClientError) -> bool:
 
 @cache
 def client(service: str) -> Any:
-    return RetryingClient(boto3.client(service, config=_SERVICE_CONFIG.get(service, _CONFIG)))  # type: ignore[call-overload]
+    return _Client(boto3.client(service, config=_SERVICE_CONFIG.get(service, _CONFIG)), retried=True)  # type: ignore[call-overload]

@@ -16,8 +16,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client, error_code
-from portal_import.ids import ContactRef
-from portal_import.people import Activation, Contact, CreateResult, PortalUser
+from portal_import.domain.ids import ContactRef
+from portal_import.domain.people import Activation, Contact, CreateResult, PortalUser
 
 _BATCH_GET_LIMIT = 100
 _TRANSACTION_LIMIT = 100

@@ -8,8 +8,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client, condition_failed
-from portal_import.job import Job, JobStatus
-from portal_import.times import now_iso
+from portal_import.domain.job import Job, JobStatus
+from portal_import.domain.times import now_iso
 
 OPEN_SHARD = "open"
 OPEN_JOBS_INDEX = "OpenJobs"

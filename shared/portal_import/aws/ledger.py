@@ -28,7 +28,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client, error_code
-from portal_import.claims import ClaimLost, ClaimRefused, Commit, EmailRecord, NewLink, Settlement, Standing
+from portal_import.domain.claims import ClaimLost, ClaimRefused, Commit, EmailRecord, NewLink, Settlement, Standing
 
 _TRANSACTION_LIMIT = 100
 # A claim is two items of its transaction: the activation item's update and the check of the Contact's user item.

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
+from botocore.exceptions import ClientError
+
 from portal_import.aws.clients import client
+from portal_import.errors import SendRefused
 from portal_import.ports import MAX_DESTINATIONS, Destination
 
 
@@ -20,19 +23,25 @@ class Mailer:
     def send_bulk(
         self, *, sender: str, template: str, defaults: Mapping[str, str], destinations: Sequence[Destination]
     ) -> list[str]:
-        """Sends the template to each destination; returns SES's status for each, in order ('Success' or why not)."""
+        """Sends the template to each destination; returns SES's status for each, in order ('Success' or why not).
+
+        Raises Transient when the call failed for a passing reason (throttled, SES unavailable), SendRefused when
+        SES refused it as a whole for a reason sending again would not change."""
         if len(destinations) > MAX_DESTINATIONS:
             raise ValueError(f"SES takes at most {MAX_DESTINATIONS} destinations a call, not {len(destinations)}")
         # Not retried here: the sender retries a throttled send on its own schedule (it holds rate-limited slots).
-        response = self._ses.raw.send_bulk_templated_email(
-            Source=sender,
-            Template=template,
-            DefaultTemplateData=json.dumps(defaults),
-            Destinations=[
-                {"Destination": {"ToAddresses": [d.address]}, "ReplacementTemplateData": json.dumps(d.data)}
-                for d in destinations
-            ],
-        )
+        try:
+            response = self._ses.once.send_bulk_templated_email(
+                Source=sender,
+                Template=template,
+                DefaultTemplateData=json.dumps(defaults),
+                Destinations=[
+                    {"Destination": {"ToAddresses": [d.address]}, "ReplacementTemplateData": json.dumps(d.data)}
+                    for d in destinations
+                ],
+            )
+        except ClientError as error:
+            raise SendRefused(str(error)) from error
         return [_status(entry) for entry in response.get("Status", [])]
 
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable
 
 from portal_import.aws.clients import client
-from portal_import.packing import packed
+from portal_import.domain.packing import packed
 
 _MAX_ENTRIES = 10
 _MAX_BATCH_BYTES = 250_000  # below SQS's 262,144-byte limit for a whole batch, leaving room for attributes

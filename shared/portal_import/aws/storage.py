@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from portal_import.aws.clients import client
-from portal_import.messages import ChunkOutcomes
+from portal_import.domain.messages import ChunkOutcomes
 from portal_import.observability import logger
 from portal_import.ports import ImportObject
 

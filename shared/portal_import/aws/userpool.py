@@ -8,7 +8,7 @@ retried or redelivered chunk finishes what an earlier attempt started instead of
 Cognito's admin calls have account-wide rate quotas by category: AdminCreateUser is UserCreation (50 per second by
 default, adjustable), AdminAddUserToGroup is UserUpdate (25, not adjustable). A user takes one slot of a limiter
 shared by every worker (ratelimit.CallSlots) at the stack's CognitoRequestsPerSecond, one call of each category, so
-that rate holds in both; a TooManyRequestsException is retried (clients.RetryingClient).
+that rate holds in both; a TooManyRequestsException is retried (portal_import.retry, through aws.clients).
 moto checks none of Cognito's limits on names and attributes, so they are checked here.
 """
 
@@ -20,11 +20,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from portal_import.activate import PasswordRefused
 from portal_import.aws.clients import client, error_code
-from portal_import.people import PoolAccount, PoolUser
+from portal_import.domain.people import PoolAccount, PoolUser
+from portal_import.domain.rules import is_valid_email
+from portal_import.errors import OutOfPace, PasswordRefused, UserPoolConflict
 from portal_import.ports import Pace
-from portal_import.rules import is_valid_email
 
 CONTACT_ID_ATTRIBUTE = "custom:contact_id"
 # Cognito's limits (moto checks none of them): usernames, group names and attribute values.
@@ -32,12 +32,6 @@ MAX_USERNAME_CHARS = 128
 MAX_GROUP_NAME_CHARS = 128
 MAX_ATTRIBUTE_CHARS = 2048
 _LIST_PAGE = 60  # ListUsers' largest page
-
-
-class OutOfPace(TimeoutError):
-    """The limiter has no slot left before the invocation's deadline: the work goes on in a later delivery.
-
-    A TimeoutError, so retry.is_transient counts it as a passing fault: never a row's error."""
 
 
 def attributes_of(user: PoolUser) -> list[dict[str, str]]:
@@ -49,10 +43,6 @@ def attributes_of(user: PoolUser) -> list[dict[str, str]]:
         CONTACT_ID_ATTRIBUTE: user.contact_id,
     }
     return [{"Name": name, "Value": value[:MAX_ATTRIBUTE_CHARS]} for name, value in values.items() if value]
-
-
-class UserPoolConflict(Exception):
-    """The pool holds a user under this username that is not this Contact's: nothing is changed."""
 
 
 def check_group_name(name: str) -> str:

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from portal_import.messages import Mode
+from portal_import.domain.messages import Mode
 
 
 class JobStatus(StrEnum):

@@ -19,14 +19,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from portal_import.claims import EmailRecord
-from portal_import.ids import normalize_contact_id
-from portal_import.job import Job, why_no_users_yet
-from portal_import.messages import EmailRecipient, ResendRequest, email_batches
+from portal_import.domain.claims import EmailRecord
+from portal_import.domain.ids import normalize_contact_id
+from portal_import.domain.job import Job, why_no_users_yet
+from portal_import.domain.messages import EmailRecipient, ResendRequest, email_batches
+from portal_import.domain.results import NOT_REQUESTED, SuccessRow, read_success_rows, results_prefix
+from portal_import.domain.rules import is_valid_email
+from portal_import.domain.summary import SUCCESS_FILE
 from portal_import.ports import Contacts, Files, Jobs, Ledger, Queue
-from portal_import.results import NOT_REQUESTED, SuccessRow, read_success_rows, results_prefix
-from portal_import.rules import is_valid_email
-from portal_import.summary import SUCCESS_FILE
 
 
 class ResendRefused(Exception):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import string
 from typing import Literal, NamedTuple
 
-from portal_import.shown import quoted
+from portal_import.domain.shown import quoted
 
 SALESFORCE_CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 

@@ -12,18 +12,18 @@ import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
-from portal_import.completion import request_results_if_ready
 from portal_import.config import SplitterSettings
-from portal_import.job import Job, JobStatus, job_id_for
-from portal_import.messages import ChunkRow, RowChunk, SplitContinuation
+from portal_import.domain.job import Job, JobStatus, job_id_for
+from portal_import.domain.messages import ChunkRow, RowChunk, SplitContinuation
+from portal_import.domain.options import ImportOptions, parse_options
+from portal_import.domain.packing import packed
+from portal_import.domain.reader import FileRejected, Limits, open_import
+from portal_import.domain.rules import FileChecks
+from portal_import.domain.shown import quoted, visible
+from portal_import.domain.times import now_iso
+from portal_import.flows.completion import request_results_if_ready
 from portal_import.observability import logger
-from portal_import.options import ImportOptions, parse_options
-from portal_import.packing import packed
 from portal_import.ports import Contacts, Files, Jobs, Queue
-from portal_import.reader import FileRejected, Limits, open_import
-from portal_import.rules import FileChecks
-from portal_import.shown import quoted, visible
-from portal_import.times import now_iso
 
 # Rows per message: a million rows are a thousand messages (shallow queues, few requests per row), and a
 # worker still finishes a chunk well within its timeout.

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from portal_import.shown import quoted, visible
-from portal_import.summary import Summary
+from portal_import.domain.shown import quoted, visible
+from portal_import.domain.summary import Summary
 
 IMPORT_COMPLETED = "import-completed"
 EMAILS_SENT = "emails-sent"

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 
-from portal_import.activation import new_user_id
-from portal_import.completion import request_results_if_ready
-from portal_import.ids import ContactRef, normalize_contact_id
-from portal_import.job import JobStatus
-from portal_import.messages import (
+from portal_import.domain.activation import new_user_id
+from portal_import.domain.ids import ContactRef, normalize_contact_id
+from portal_import.domain.job import JobStatus
+from portal_import.domain.messages import (
     ChunkOutcomes,
     ChunkRow,
     EmailRecipient,
@@ -18,17 +16,23 @@ from portal_import.messages import (
     RowChunk,
     email_batches,
 )
+from portal_import.domain.people import Contact, PoolUser, PortalUser
+from portal_import.domain.results import activation_email_status
+from portal_import.domain.rules import (
+    PROCESSING_ERROR,
+    contact_not_found,
+    is_valid_email,
+    user_already_exists,
+    with_detail,
+)
+from portal_import.domain.times import now_iso
+from portal_import.errors import Transient
+from portal_import.flows.completion import request_results_if_ready
 from portal_import.observability import logger
-from portal_import.people import Contact, PoolUser, PortalUser
 from portal_import.ports import Contacts, Files, Jobs, PoolUsers, Queue
-from portal_import.results import activation_email_status
-from portal_import.retry import is_transient, with_retries
-from portal_import.rules import PROCESSING_ERROR, contact_not_found, is_valid_email, user_already_exists, with_detail
-from portal_import.times import now_iso
 
 # The rows queue redrives after 5 deliveries: the 3rd and 4th already isolate a poison row.
 ISOLATE_FROM = 3
-ROW_ATTEMPTS = 4
 PROCESSING_FAILED = with_detail(
     PROCESSING_ERROR, "this row could not be processed after several attempts; upload it again in a new file"
 )
@@ -88,15 +92,13 @@ def _decide_row_by_row(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], 
     for row in chunk.rows:
         single = chunk.model_copy(update={"rows": [row]})
         try:
-            row_outcomes, row_emails = with_retries(
-                partial(_decide, single, deps), attempts=ROW_ATTEMPTS, base_delay=0.02
-            )
-        except Exception as error:
-            if is_transient(error):
-                # A service's bad spell, not the row's fault: the chunk is delivered again (the users it created
-                # so far are recognized as its own then), rather than the row failing.
-                raise
-            logger.error("Row failed every attempt", extra={"row": row.row, "error": error})
+            row_outcomes, row_emails = _decide(single, deps)
+        except Transient:
+            # A service's bad spell, not the row's fault: the chunk is delivered again (the users it created so
+            # far are recognized as its own then), rather than the row failing.
+            raise
+        except Exception as error:  # noqa: BLE001 - the row's own failure: its Processing error, the others go on
+            logger.error("Row failed on its own", extra={"row": row.row, "error": error})
             row_outcomes, row_emails = _salvage(single, deps)
         outcomes.extend(row_outcomes)
         emails.extend(row_emails)

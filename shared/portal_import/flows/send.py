@@ -10,16 +10,16 @@ from dataclasses import dataclass, field
 from email.utils import formataddr
 from functools import partial
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from portal_import.activation import ActivationToken, activation_defaults, activation_values, new_token
-from portal_import.claims import ClaimRefused, Commit, NewLink, Settlement
-from portal_import.completion import announce_emails_sent_if_done
 from portal_import.config import EmailDeadLetterSettings, EmailSenderSettings
-from portal_import.job import Job
-from portal_import.messages import EmailBatch, EmailRecipient
+from portal_import.domain.activation import ActivationToken, activation_defaults, activation_values, new_token
+from portal_import.domain.claims import ClaimRefused, Commit, NewLink, Settlement
+from portal_import.domain.job import Job
+from portal_import.domain.messages import EmailBatch, EmailRecipient
+from portal_import.domain.people import Contact
+from portal_import.domain.rules import is_valid_email
+from portal_import.errors import SendRefused, Transient
+from portal_import.flows.completion import announce_emails_sent_if_done
 from portal_import.observability import logger, metrics
-from portal_import.people import Contact
 from portal_import.ports import (
     MAX_DESTINATIONS,
     Announcer,
@@ -31,8 +31,7 @@ from portal_import.ports import (
     Mail,
     Queue,
 )
-from portal_import.retry import is_transient, with_retries
-from portal_import.rules import is_valid_email
+from portal_import.retry import with_retries
 
 # SES's answers for one destination of a bulk send that may succeed if sent again later.
 _TRANSIENT_STATUSES = {"AccountThrottled", "TransientFailure", "AccountSendingPaused", "AccountDailyQuotaExceeded"}
@@ -193,9 +192,9 @@ class _Sending:
         """SES's status for each recipient of one call; None when the call keeps failing with a passing error."""
         try:
             return self._send(group)
-        except (ClientError, BotoCoreError, ConnectionError, TimeoutError) as error:
-            if is_transient(error):
-                return None
+        except Transient:
+            return None
+        except SendRefused as error:
             # Refused as a whole (e.g. the sender identity is not verified): sending again would be refused.
             # SES's wording says what to fix ("Email address is not verified"); its requests hold no cell of
             # the file, and the formatter scrubs the addresses it names.
@@ -374,7 +373,6 @@ def _send(destinations: list[Destination], deps: SendDeps, settings: EmailSender
             destinations=destinations,
         ),
         attempts=SEND_ATTEMPTS,
-        retryable=is_transient,
         sleep=deps.sleep,
     )
 
@@ -388,4 +386,4 @@ def _rest(batch: EmailBatch, recipients: list[EmailRecipient], reason: str) -> E
 
 
 def _requeue(batch: EmailBatch, deps: SendDeps, *, delay: int) -> None:
-    with_retries(partial(deps.email_queue.send, batch.to_json(), delay_seconds=delay))
+    deps.email_queue.send(batch.to_json(), delay_seconds=delay)

@@ -17,20 +17,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from portal_import.activation import hash_token
-from portal_import.activation_page import GONE_SENTENCE, bad_request_page, done_page, form_page, gone_page
+from portal_import.domain.activation import hash_token
+from portal_import.domain.activation_page import GONE_SENTENCE, bad_request_page, done_page, form_page, gone_page
+from portal_import.domain.passwords import PasswordRules
+from portal_import.domain.people import Link, PoolAccount
+from portal_import.errors import PasswordRefused
 from portal_import.observability import logger, metrics
-from portal_import.passwords import PasswordRules
-from portal_import.people import Link, PoolAccount
 from portal_import.ports import Accounts, Links
 
 NOT_PENDING = "the pool user is not waiting to activate"
 OTHER_CONTACT = "the pool user is another Contact's"
 _MISUSE = (NOT_PENDING, OTHER_CONTACT)
-
-
-class PasswordRefused(Exception):
-    """The pool refused the password (its policy, or a rule the page does not know): the link stays valid."""
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from portal_import.claims import EmailRecord
-from portal_import.job import Job, why_no_users_yet
+from portal_import.domain.claims import EmailRecord
+from portal_import.domain.job import Job, why_no_users_yet
+from portal_import.domain.results import NO_VALID_EMAIL, NOT_REQUESTED
+from portal_import.flows.resend import is_request_of, success_rows_of
 from portal_import.ports import Files, Ledger
-from portal_import.resend import is_request_of, success_rows_of
-from portal_import.results import NO_VALID_EMAIL, NOT_REQUESTED
 
 EMAIL_SENT = "sent"
 EMAIL_NOT_DELIVERED = "not delivered"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portal_import.messages import EmailRecipient
-from portal_import.names import clean_name
+from portal_import.domain.messages import EmailRecipient
+from portal_import.domain.names import clean_name
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class PoolUser:
 
 @dataclass(frozen=True)
 class Contact:
-    """A Contact of the directory. Its names are cleaned as it is made (portal_import.names), so every reader
+    """A Contact of the directory. Its names are cleaned as it is made (portal_import.domain.names), so every reader
     (the pool user's attributes, the activation email, the activation page) gets them as people may read them."""
 
     contact_id: str

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from portal_import.packing import packed
+from portal_import.domain.packing import packed
 
 Mode = Literal["import", "validate"]
 

@@ -11,7 +11,7 @@ import base64
 import hashlib
 from html import escape
 
-from portal_import.names import clean_name
+from portal_import.domain.names import clean_name
 
 _STYLE = (
     "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;background:#f4f5f7;color:#1d2329}"

@@ -3,12 +3,11 @@ every row is accounted for, and the emails-sent notice once every activation ema
 
 from __future__ import annotations
 
-from portal_import.job import Job
-from portal_import.messages import AggregateRequest
-from portal_import.notification import EMAILS_SENT, compose_emails_sent
+from portal_import.domain.job import Job
+from portal_import.domain.messages import AggregateRequest
+from portal_import.domain.notification import EMAILS_SENT, compose_emails_sent
 from portal_import.observability import logger
 from portal_import.ports import Announcer, Jobs, Queue
-from portal_import.retry import with_retries
 
 
 def request_results_if_ready(job: Job, jobs: Jobs, aggregate_queue: Queue) -> None:
@@ -20,7 +19,7 @@ def request_results_if_ready(job: Job, jobs: Jobs, aggregate_queue: Queue) -> No
     if not job.ready_to_aggregate or job.notified_at or job.results_requested_at:
         return
     aggregate_queue.send(AggregateRequest(job_id=job.job_id).to_json())
-    with_retries(lambda: jobs.mark_channel(job.job_id, "ResultsRequestedAt"))
+    jobs.mark_channel(job.job_id, "ResultsRequestedAt")
 
 
 def announce_emails_sent_if_done(
@@ -51,11 +50,9 @@ def announce_emails_sent_if_done(
         "emailsFailed": job.emails_failed,
     }
     try:
-        with_retries(
-            lambda: notifier.publish_message(event=EMAILS_SENT, subject=subject, message=message, detail=detail)
-        )
+        notifier.publish_message(event=EMAILS_SENT, subject=subject, message=message, detail=detail)
     except Exception:
-        with_retries(lambda: jobs.release_emails_notice(job.job_id))  # so that a retry of this step publishes it
+        jobs.release_emails_notice(job.job_id)  # so that a retry of this step publishes it
         raise
     logger.info("Emails-sent notice published", extra={"sent": job.emails_sent, "failed": job.emails_failed})
     return True

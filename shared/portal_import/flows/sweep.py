@@ -12,14 +12,14 @@ import bisect
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from portal_import.completion import request_results_if_ready
 from portal_import.config import SweeperSettings
-from portal_import.job import Job, JobStatus
-from portal_import.messages import AggregateRequest, ChunkOutcomes, Outcome
+from portal_import.domain.job import Job, JobStatus
+from portal_import.domain.messages import AggregateRequest, ChunkOutcomes, Outcome
+from portal_import.domain.rules import PROCESSING_ERROR, with_detail
+from portal_import.domain.times import iso
+from portal_import.flows.completion import request_results_if_ready
+from portal_import.flows.split import DroppedFile, SplitDeps, checked_rows, resume_split
 from portal_import.observability import logger
-from portal_import.rules import PROCESSING_ERROR, with_detail
-from portal_import.split import DroppedFile, SplitDeps, checked_rows, resume_split
-from portal_import.times import iso
 
 LOST = with_detail(
     PROCESSING_ERROR, "this row's work was lost and the job was finished without it; upload it again in a new file"

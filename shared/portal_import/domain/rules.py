@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from portal_import.first_rows import FirstRows
-from portal_import.ids import ContactRef, normalize_contact_id
-from portal_import.reader import CONTACT_ID, ROLE, Record
-from portal_import.shown import line_breaks, quoted
+from portal_import.domain.first_rows import FirstRows
+from portal_import.domain.ids import ContactRef, normalize_contact_id
+from portal_import.domain.reader import CONTACT_ID, ROLE, Record
+from portal_import.domain.shown import line_breaks, quoted
 
 MISSING_CONTACT_ID = "Missing Contact ID"
 ROLE_REQUIRED = "Role is required"

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
-from portal_import.ids import looks_like_contact_id
-from portal_import.shown import visible
+from portal_import.domain.ids import looks_like_contact_id
+from portal_import.domain.shown import visible
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 
-from portal_import.messages import Mode
-from portal_import.reader import (
+from portal_import.domain.messages import Mode
+from portal_import.domain.reader import (
     CONTACT_ID,
     MAPPING_METADATA,
     NO_MAPPING,
@@ -19,7 +19,7 @@ from portal_import.reader import (
     FileRejected,
     normalize_name,
 )
-from portal_import.shown import visible
+from portal_import.domain.shown import visible
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}

@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from portal_import.completion import announce_emails_sent_if_done
 from portal_import.config import AggregatorSettings
-from portal_import.job import Job, JobStatus
-from portal_import.notification import DETAIL_TYPE_COMPLETED, IMPORT_COMPLETED, compose
-from portal_import.observability import logger
-from portal_import.ports import Announcer, Files, Jobs
-from portal_import.results import (
+from portal_import.domain.job import Job, JobStatus
+from portal_import.domain.notification import DETAIL_TYPE_COMPLETED, IMPORT_COMPLETED, compose
+from portal_import.domain.results import (
     FAILURE_HEADER,
     NO_VALID_EMAIL,
     QUEUED,
@@ -19,9 +16,11 @@ from portal_import.results import (
     CsvResultWriter,
     results_prefix,
 )
-from portal_import.retry import with_retries
-from portal_import.summary import FAILURE_FILE, SUCCESS_FILE, SUMMARY_FILE, Summary
-from portal_import.times import now_iso
+from portal_import.domain.summary import FAILURE_FILE, SUCCESS_FILE, SUMMARY_FILE, Summary
+from portal_import.domain.times import now_iso
+from portal_import.flows.completion import announce_emails_sent_if_done
+from portal_import.observability import logger
+from portal_import.ports import Announcer, Files, Jobs
 
 _CSV = "text/csv; charset=utf-8"
 
@@ -120,14 +119,12 @@ def _announce(
     detail = {**summary.to_json(), "errorCounts": dict(errors), "links": links, "linksExpireInSeconds": ttl}
     if not job.message_sent_at:
         deps.notifier.publish_message(event=IMPORT_COMPLETED, subject=subject, message=message, detail=detail)
-        with_retries(lambda: deps.jobs.mark_channel(job.job_id, "MessageSentAt"))
+        deps.jobs.mark_channel(job.job_id, "MessageSentAt")
     if not job.event_sent_at:
         deps.notifier.put_event(detail_type=DETAIL_TYPE_COMPLETED, detail=detail)
-        with_retries(lambda: deps.jobs.mark_channel(job.job_id, "EventSentAt"))
+        deps.jobs.mark_channel(job.job_id, "EventSentAt")
     status = JobStatus(summary.status)
-    announced = with_retries(
-        lambda: deps.jobs.mark_notified(job.job_id, status=status, completed_at=summary.completed_at)
-    )
+    announced = deps.jobs.mark_notified(job.job_id, status=status, completed_at=summary.completed_at)
     # Emails can all have gone out before the last row was accounted for: then the notice is this step's to send.
     announce_emails_sent_if_done(announced, deps.jobs, deps.notifier, link_ttl_hours=settings.activation_link_ttl_hours)
 
