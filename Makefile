@@ -14,7 +14,7 @@ AWSCLI_VERSION := 1.45.11
 AWSCLI_VENV := .venv-awscli
 AWSCLI_STAMP := $(AWSCLI_VENV)/.installed-$(AWSCLI_VERSION)
 
-.PHONY: install demo test unit integration e2e lint format typecheck checkov awscli chromium screenshot clean bench soak
+.PHONY: install demo check test unit integration e2e lint format typecheck checkov awscli chromium screenshot clean bench soak
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ demo: $(STAMP)
 ## on every core (pytest-xdist): one core runs them in some 18 minutes, two in 11
 test: lint typecheck checkov awscli chromium
 	$(BIN)/python -m pytest -q -n auto
+
+## check: the loop to run while you work: lint, types, and the unit tests (the architecture's among them), in under
+## two minutes on two cores; `make test` is the whole suite
+check: lint typecheck
+	$(BIN)/python -m pytest -q -n auto tests/unit
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

@@ -9,14 +9,19 @@ import shutil
 import sys
 from pathlib import Path
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from portal_import.domain.job import Job, JobStatus
 from portal_import.domain.options import column_metadata
 from portal_import.flows.resend import ResendRefused
 from portal_import.flows.users import UsersRefused
 from portal_import_cli import rendering
-from portal_import_cli.deployment import Deployment, DeploymentError, JobNotFound, ResultsNotFound, Target
+from portal_import_cli.deployment import (
+    AWS_FAILURES,
+    Deployment,
+    DeploymentError,
+    JobNotFound,
+    ResultsNotFound,
+    Target,
+)
 from portal_import_cli.errors import Interrupted, UsageError
 from portal_import_cli.progress import (
     ProgressDisplay,
@@ -156,7 +161,7 @@ def _why_no_results(deployment: Deployment, job_id: str, missing: ResultsNotFoun
         job = deployment.job(job_id)
     except JobNotFound as error:
         return str(error)
-    except (DeploymentError, ClientError, BotoCoreError):
+    except (DeploymentError, *AWS_FAILURES):
         return f"there are no results in {missing.uri}: the job does not exist or has not completed yet."
     return (
         f"job {job_id} is {job.status.value}; its results are written when it completes "

@@ -13,21 +13,25 @@ from typing import Any, Literal
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError, ProfileNotFound
+from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
 from portal_import.aws import clients
 from portal_import.aws.directory import Directory
-from portal_import.aws.jobs import JobStore
-from portal_import.aws.ledger import EmailLedger
+from portal_import.aws.jobs import Jobs
+from portal_import.aws.ledger import Ledger
 from portal_import.aws.storage import Storage
 from portal_import.aws.userpool import UserPool
 from portal_import.domain.job import Job
 from portal_import.domain.messages import ResendRequest
 from portal_import.domain.results import results_prefix
 from portal_import.domain.summary import FAILURE_FILE, SUCCESS_FILE, SUMMARY_FILE, Summary
+from portal_import.errors import Transient
 from portal_import.flows.resend import Resend, ResendRefused
 from portal_import.flows.users import JobUser, job_users
 from portal_import_cli.seed import DirectoryData, load_directory
+
+# What an AWS call can fail with, for the commands that fall back on something else when one does.
+AWS_FAILURES = (ClientError, BotoCoreError, Transient)
 
 Name = Literal["bucket", "jobs_table", "directory_table", "resend_function", "user_pool"]
 # Which stack output holds each name, the option that gives it instead, and the environment variable behind it.
@@ -185,20 +189,20 @@ class Deployment:
     # Jobs
 
     def job(self, job_id: str) -> Job:
-        job = JobStore(self.name("jobs_table")).get(job_id)
+        job = Jobs(self.name("jobs_table")).get(job_id)
         if job is None:
             raise JobNotFound(f"there is no job {job_id} in this stack; `portal-import jobs` lists the recent ones.")
         return job
 
     def recent_job_ids(self, limit: int) -> list[str]:
         """The newest jobs first (a job id starts with the time its file arrived)."""
-        return sorted(JobStore(self.name("jobs_table")).job_ids(), reverse=True)[:limit]
+        return sorted(Jobs(self.name("jobs_table")).job_ids(), reverse=True)[:limit]
 
     def wait_for_job_of(self, version_id: str, *, timeout: float = _JOB_START_SECONDS) -> str | None:
         """The id of the job the splitter started for this object version, once it exists (None after timeout)."""
         deadline = time.monotonic() + timeout
         while True:
-            found = JobStore(self.name("jobs_table")).job_ids(source_version_id=version_id)
+            found = Jobs(self.name("jobs_table")).job_ids(source_version_id=version_id)
             if found:
                 return min(found)
             if time.monotonic() >= deadline:
@@ -254,7 +258,7 @@ class Deployment:
 
     def users(self, job: Job) -> list[JobUser]:
         """The users the job created, with their activation emails' and activations' standing."""
-        ledger = EmailLedger(self.name("directory_table"), self.name("jobs_table"))
+        ledger = Ledger(self.name("directory_table"), self.name("jobs_table"))
         return job_users(job, Storage(self.name("bucket")), ledger)
 
     # The directory

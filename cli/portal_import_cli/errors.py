@@ -21,6 +21,7 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 
+from portal_import.errors import Transient
 from portal_import_cli.deployment import DeploymentError, TargetUnknown
 from portal_import_cli.rendering import say
 
@@ -63,6 +64,9 @@ def reported(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
             return 1
         except ClientError as error:
             say(_client_error_sentence(error))
+            return 1
+        except Transient as error:  # throttled or unavailable through every retry of the shared adapters
+            say(f"AWS kept failing for a passing reason ({error}); try again in a minute.")
             return 1
         except (NoCredentialsError, PartialCredentialsError):
             say(

@@ -19,7 +19,7 @@ from portal_import.records import AggregateRequestRecord
 processor = BatchProcessor(
     event_type=EventType.SQS,
     model=AggregateRequestRecord,
-    logger=logger,
+    logger=logger,  # type: ignore[arg-type]  # Powertools' Logger, which has logging.Logger's methods: its redaction applies
     raise_on_entire_batch_failure=False,
 )
 

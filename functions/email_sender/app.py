@@ -22,7 +22,7 @@ settings = EmailSenderSettings.from_env()
 processor = BatchProcessor(
     event_type=EventType.SQS,
     model=EmailBatchRecord,
-    logger=logger,
+    logger=logger,  # type: ignore[arg-type]  # Powertools' Logger, which has logging.Logger's methods: its redaction applies
     raise_on_entire_batch_failure=False,
 )
 # A batch delivered again once it was done (SQS is at-least-once) costs one read, and takes no send slots: the

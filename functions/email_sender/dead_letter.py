@@ -19,7 +19,10 @@ from portal_import.records import EmailBatchRecord
 
 settings = EmailDeadLetterSettings.from_env()
 processor = BatchProcessor(
-    event_type=EventType.SQS, model=EmailBatchRecord, logger=logger, raise_on_entire_batch_failure=False
+    event_type=EventType.SQS,
+    model=EmailBatchRecord,
+    logger=logger,  # type: ignore[arg-type]  # Powertools' Logger, which has logging.Logger's methods: its redaction applies
+    raise_on_entire_batch_failure=False,
 )
 
 

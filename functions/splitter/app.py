@@ -22,7 +22,7 @@ from portal_import.records import SplitContinuationRecord
 processor = BatchProcessor(
     event_type=EventType.SQS,
     model=SplitContinuationRecord,
-    logger=logger,
+    logger=logger,  # type: ignore[arg-type]  # Powertools' Logger, which has logging.Logger's methods: its redaction applies
     raise_on_entire_batch_failure=False,
 )
 
@@ -34,15 +34,15 @@ def _deps(settings: SplitterSettings) -> SplitDeps:
 
 def _dropped(record: S3RecordModel) -> DroppedFile:
     obj = record.s3.object
-    if obj is None:
-        raise ValueError("an S3 ObjectCreated record always names its object")
+    if obj is None or not (obj.versionId or obj.sequencer):
+        raise ValueError("an S3 ObjectCreated record always names its object and its version or sequencer")
     return DroppedFile(
         bucket=record.s3.bucket.name,
         key=unquote_plus(obj.key),
-        version=obj.versionId or obj.sequencer,
+        version=obj.versionId or obj.sequencer or "",
         version_id=obj.versionId,
         event_time=record.eventTime.isoformat(),
-        size=obj.size or 0,
+        size=int(obj.size or 0),
     )
 
 

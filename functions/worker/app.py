@@ -24,7 +24,7 @@ DEADLINE_MARGIN_SECONDS = 15
 processor = BatchProcessor(
     event_type=EventType.SQS,
     model=RowChunkRecord,
-    logger=logger,
+    logger=logger,  # type: ignore[arg-type]  # Powertools' Logger, which has logging.Logger's methods: its redaction applies
     raise_on_entire_batch_failure=False,
 )
 

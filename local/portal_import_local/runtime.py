@@ -25,7 +25,7 @@ from urllib.parse import quote_plus, unquote_plus
 import boto3
 from moto.cognitoidp.models import cognitoidp_backends
 
-from portal_import.aws.jobs import JobStore
+from portal_import.aws.jobs import Jobs
 from portal_import.domain.notification import IMPORT_COMPLETED
 from portal_import.domain.results import results_prefix
 from portal_import.domain.summary import SUMMARY_FILE
@@ -231,7 +231,7 @@ class LocalRuntime:
         # Lambda gives up: the event goes to the function's dead-letter queue. A job the attempts started is not
         # lost with it: the scheduled sweeper splits it again once it has stalled.
         version = event["Records"][0]["s3"]["object"].get("versionId")
-        started = JobStore(self.stack.jobs_table).job_ids(source_version_id=version) if version else []
+        started = Jobs(self.stack.jobs_table).job_ids(source_version_id=version) if version else []
         if started:
             return started
         raise SplitterGaveUp(

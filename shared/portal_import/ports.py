@@ -43,7 +43,7 @@ class Destination:
 
 
 class Jobs(Protocol):
-    """The job store: one record per job, its options, status and progress (aws.jobs.JobStore)."""
+    """The job store: one record per job, its options, status and progress (aws.jobs.Jobs)."""
 
     def create(self, job: Job, *, source_version: str, source_version_id: str | None) -> bool: ...
     def get(self, job_id: str) -> Job | None: ...
@@ -66,7 +66,7 @@ class Jobs(Protocol):
     def mark_notified(self, job_id: str, *, status: JobStatus, completed_at: str) -> Job: ...
 
 
-class Contacts(Protocol):
+class Directory(Protocol):
     """The directory: Contacts, Roles and the portal user of each Contact, insert-only (aws.directory.Directory)."""
 
     def active_roles(self) -> dict[str, bool]: ...
@@ -77,7 +77,7 @@ class Contacts(Protocol):
 
 
 class Ledger(Protocol):
-    """The email ledger: who each email request reached, claimed before sending (aws.ledger.EmailLedger)."""
+    """The email ledger: who each email request reached, claimed before sending (aws.ledger.Ledger)."""
 
     def commit(
         self, step: Commit, *, job_id: str, request: str, attempt: str, lease_until: float, now: float
@@ -89,7 +89,7 @@ class Ledger(Protocol):
     def not_theirs(self, job_id: str, users: dict[str, str]) -> set[str]: ...
 
 
-class Files(Protocol):
+class Storage(Protocol):
     """The bucket: dropped files, each chunk's outcomes and the result files (aws.storage.Storage)."""
 
     def open_import(self, bucket: str, key: str, version_id: str | None) -> ImportObject: ...
@@ -104,13 +104,13 @@ class Files(Protocol):
 
 
 class Queue(Protocol):
-    """A queue messages are sent to (aws.queues.QueueSender)."""
+    """A queue messages are sent to (aws.queues.Queue)."""
 
     def send(self, body: str, *, delay_seconds: int = 0) -> None: ...
     def send_all(self, bodies: Iterable[str]) -> int: ...
 
 
-class Mail(Protocol):
+class Mailer(Protocol):
     """Templated emails, up to MAX_DESTINATIONS a call (aws.mailer.Mailer)."""
 
     def daily_quota(self) -> int: ...
@@ -119,14 +119,14 @@ class Mail(Protocol):
     ) -> list[str]: ...
 
 
-class Announcer(Protocol):
+class Notifier(Protocol):
     """The administrators' topic and the automation's events (aws.notifier.Notifier)."""
 
     def publish_message(self, *, event: str, subject: str, message: str, detail: dict[str, Any]) -> None: ...
     def put_event(self, *, detail_type: str, detail: dict[str, Any]) -> None: ...
 
 
-class PoolUsers(Protocol):
+class UserPool(Protocol):
     """The user pool as the worker fills it: each user in its Role's group (aws.userpool.UserPool)."""
 
     def ensure_users(self, users: Sequence[tuple[PoolUser, str]], *, deadline: float | None = None) -> None: ...
@@ -141,7 +141,7 @@ class Accounts(Protocol):
 
 
 class Links(Protocol):
-    """The activation links, found by their token's hash (aws.activations.ActivationStore)."""
+    """The activation links, found by their token's hash (aws.activations.Links)."""
 
     def find(self, token_hash: str) -> Link | None: ...
     def hold(self, link: Link, token_hash: str, now: float) -> str | None: ...
@@ -150,7 +150,7 @@ class Links(Protocol):
 
 
 class EmailPace(Protocol):
-    """The email senders' shared rate limit, within the day's quota (aws.ratelimit.SendSlots)."""
+    """The email senders' shared rate limit, within the day's quota (aws.ratelimit.EmailPace)."""
 
     def reserve(
         self, count: int, daily_quota: int, *, deadline: float | None = None, replacing: bool = False
@@ -158,6 +158,6 @@ class EmailPace(Protocol):
 
 
 class Pace(Protocol):
-    """Hands out the moments at which the next calls may be made (a shared limiter: aws.ratelimit.CallSlots)."""
+    """Hands out the moments at which the next calls may be made (a shared limiter: aws.ratelimit.Pace)."""
 
     def reserve(self, count: int, *, deadline: float | None = None) -> Reservation: ...

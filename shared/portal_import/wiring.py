@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from portal_import.aws.activations import ActivationStore
+from portal_import.aws.activations import Links
 from portal_import.aws.clients import client
 from portal_import.aws.directory import Directory
-from portal_import.aws.jobs import JobStore
-from portal_import.aws.ledger import EmailLedger
+from portal_import.aws.jobs import Jobs
+from portal_import.aws.ledger import Ledger
 from portal_import.aws.mailer import Mailer
 from portal_import.aws.notifier import Notifier
-from portal_import.aws.queues import QueueSender
-from portal_import.aws.ratelimit import COGNITO_LIMITER, CallSlots, SendSlots
+from portal_import.aws.queues import Queue
+from portal_import.aws.ratelimit import COGNITO_LIMITER, EmailPace, Pace
 from portal_import.aws.storage import Storage
 from portal_import.aws.userpool import UserPool
 from portal_import.config import (
@@ -47,36 +47,36 @@ def sweep_deps(settings: SweeperSettings) -> SplitDeps:
 
 def _split_deps(settings: SplitterSettings, *, results_bucket: str | None) -> SplitDeps:
     return SplitDeps(
-        jobs=JobStore(settings.jobs_table),
+        jobs=Jobs(settings.jobs_table),
         directory=Directory(settings.directory_table),
         storage=Storage(results_bucket),
-        rows_queue=QueueSender(settings.rows_queue_url),
-        aggregate_queue=QueueSender(settings.aggregate_queue_url),
-        split_queue=QueueSender(settings.split_queue_url) if settings.split_queue_url else None,
+        rows_queue=Queue(settings.rows_queue_url),
+        aggregate_queue=Queue(settings.aggregate_queue_url),
+        split_queue=Queue(settings.split_queue_url) if settings.split_queue_url else None,
     )
 
 
 def work_deps(settings: WorkerSettings) -> WorkDeps:
     """The worker's (and its dead-letter function's): its Cognito calls paced by the limiter all workers share."""
-    pace = CallSlots(settings.jobs_table, settings.cognito_requests_per_second, key=COGNITO_LIMITER)
+    pace = Pace(settings.jobs_table, settings.cognito_requests_per_second, key=COGNITO_LIMITER)
     return WorkDeps(
-        jobs=JobStore(settings.jobs_table),
+        jobs=Jobs(settings.jobs_table),
         directory=Directory(settings.directory_table),
         storage=Storage(settings.results_bucket),
-        email_queue=QueueSender(settings.email_queue_url),
-        aggregate_queue=QueueSender(settings.aggregate_queue_url),
+        email_queue=Queue(settings.email_queue_url),
+        aggregate_queue=Queue(settings.aggregate_queue_url),
         user_pool=UserPool(settings.user_pool_id, pace=pace),
     )
 
 
 def send_deps(settings: EmailSenderSettings) -> SendDeps:
     return SendDeps(
-        ledger=EmailLedger(settings.directory_table, settings.jobs_table),
+        ledger=Ledger(settings.directory_table, settings.jobs_table),
         directory=Directory(settings.directory_table),
-        jobs=JobStore(settings.jobs_table),
-        slots=SendSlots(settings.jobs_table, settings.email_rate_per_second),
+        jobs=Jobs(settings.jobs_table),
+        email_pace=EmailPace(settings.jobs_table, settings.email_rate_per_second),
         mailer=Mailer(),
-        email_queue=QueueSender(settings.email_queue_url),
+        email_queue=Queue(settings.email_queue_url),
         notifier=_notifier(settings.topic_arn),
     )
 
@@ -88,8 +88,8 @@ def idempotency_store(settings: EmailSenderSettings) -> DynamoDBPersistenceLayer
 
 def dead_batch_deps(settings: EmailDeadLetterSettings) -> DeadBatchDeps:
     return DeadBatchDeps(
-        ledger=EmailLedger(settings.directory_table, settings.jobs_table),
-        jobs=JobStore(settings.jobs_table),
+        ledger=Ledger(settings.directory_table, settings.jobs_table),
+        jobs=Jobs(settings.jobs_table),
         notifier=_notifier(settings.topic_arn),
     )
 
@@ -98,10 +98,10 @@ def resend_deps(settings: ResendSettings) -> ResendDeps:
     """The resend function's: it reads the job's success file, the directory and the ledger, and queues emails."""
     return ResendDeps(
         directory=Directory(settings.directory_table),
-        ledger=EmailLedger(settings.directory_table, settings.jobs_table),
+        ledger=Ledger(settings.directory_table, settings.jobs_table),
         storage=Storage(settings.results_bucket),
-        email_queue=QueueSender(settings.email_queue_url),
-        jobs=JobStore(settings.jobs_table),
+        email_queue=Queue(settings.email_queue_url),
+        jobs=Jobs(settings.jobs_table),
     )
 
 
@@ -112,7 +112,7 @@ def _notifier(topic_arn: str | None) -> Notifier | None:
 
 def aggregate_deps(settings: AggregatorSettings) -> AggregateDeps:
     return AggregateDeps(
-        jobs=JobStore(settings.jobs_table),
+        jobs=Jobs(settings.jobs_table),
         storage=Storage(settings.results_bucket),
         notifier=Notifier(settings.topic_arn),
     )
@@ -121,8 +121,8 @@ def aggregate_deps(settings: AggregatorSettings) -> AggregateDeps:
 def activation_deps(settings: ActivationSettings) -> ActivationDeps:
     pool = UserPool(settings.user_pool_id)
     return ActivationDeps(
-        links=ActivationStore(settings.directory_table, settings.jobs_table),
-        pool=pool,
+        links=Links(settings.directory_table, settings.jobs_table),
+        accounts=pool,
         rules=PasswordRules.from_policy(pool.password_policy()),  # the pool's own, read once per container
         portal_name=settings.portal_name,
     )

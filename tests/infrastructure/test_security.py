@@ -21,11 +21,11 @@ from moto import mock_aws
 
 from portal_import.aws import activations, clients, directory, ledger, ratelimit, userpool
 from portal_import.aws import jobs as jobs_adapter
-from portal_import.aws.activations import ActivationStore
+from portal_import.aws.activations import Links
 from portal_import.aws.directory import Directory
-from portal_import.aws.jobs import JobStore
-from portal_import.aws.ledger import EmailLedger
-from portal_import.aws.ratelimit import COGNITO_LIMITER, EMAIL_LIMITER, CallSlots, SendSlots
+from portal_import.aws.jobs import Jobs
+from portal_import.aws.ledger import Ledger
+from portal_import.aws.ratelimit import COGNITO_LIMITER, EMAIL_LIMITER, EmailPace, Pace
 from portal_import.aws.userpool import CONTACT_ID_ATTRIBUTE
 from portal_import.config import WorkerSettings
 from portal_import.domain.claims import Commit, NewLink, Settlement
@@ -577,11 +577,11 @@ def test_a_link_is_found_by_its_hash_and_its_item_outlives_it(
     link = NewLink(
         contact_id="C1", user_id="U1", token_hash="ab" * 32, expires_at="2030-01-02T03:04:05Z", sent_to="p@example.com"
     )
-    EmailLedger(directory_table["name"], "jobs").commit(
+    Ledger(directory_table["name"], "jobs").commit(
         Commit(claims=[link]), job_id="J1", request="J1", attempt="a", lease_until=time.time() + 60, now=time.time()
     )
     # When the activation page looks for it by the token's hash, and the User activates
-    store = ActivationStore(directory_table["name"], "jobs")
+    store = Links(directory_table["name"], "jobs")
     found = store.find("ab" * 32)
     assert found is not None
     assert (found.contact_id, found.user_id, found.job_id, found.sent_to) == ("C1", "U1", "J1", "p@example.com")
@@ -671,7 +671,7 @@ def test_the_keys_iam_conditions_allow_are_the_keys_the_code_uses(
     roles = set(ddb.keys.pop("dynamodb:Query"))
     table.create_users([PortalUser(contact_id="0031234567890123456", user_id="U1", role="Partner User")])
     users = set(ddb.keys.pop("dynamodb:PutItem"))
-    emails = EmailLedger("directory", "jobs")
+    emails = Ledger("directory", "jobs")
     link = NewLink(
         contact_id="0031234567890123456",
         user_id="U1",
@@ -692,7 +692,7 @@ def test_the_keys_iam_conditions_allow_are_the_keys_the_code_uses(
     }
     for action in ledger_actions:
         ddb.keys.pop(action)
-    SendSlots("jobs", rate_per_second=10).reserve(1, daily_quota=10)
+    EmailPace("jobs", rate_per_second=10).reserve(1, daily_quota=10)
     limiter = ddb.keys
     # Then each request's partition key is one its function's conditioned grant allows
     grants = _roles(deployed)
@@ -842,7 +842,7 @@ def test_the_activation_page_writes_only_what_its_grants_allow(
     # moto evaluates no IAM condition. Given the activation store's requests for one link, recorded
     ddb = _RecordingActivations()
     monkeypatch.setattr(activations, "client", lambda service: ddb)
-    store = ActivationStore("directory", "jobs")
+    store = Links("directory", "jobs")
     link = store.find("ab")
     assert link is not None
     hold = store.hold(link, "ab", 1e9)
@@ -1028,7 +1028,7 @@ class _RecordingWrites:
 def _run_adapter(call: tuple[str, str, tuple[str, ...]], job_id: str) -> None:
     """Makes the adapter request(s) a port call stands for (the adapters wiring.py gives the functions)."""
     port, method, texts = call
-    jobs = JobStore("jobs")
+    jobs = Jobs("jobs")
     job = Job(
         job_id=job_id,
         source_bucket="bucket",
@@ -1059,7 +1059,7 @@ def _run_adapter(call: tuple[str, str, tuple[str, ...]], job_id: str) -> None:
             [PortalUser(contact_id="0031234567890123456", user_id="U1", role="Customer", job_id=job_id, row=2)]
         ),
         # The pool's adapter paces its calls on the limiter all workers share (wiring.work_deps)
-        ("user_pool", "ensure_users"): lambda: CallSlots("jobs", 20, key=COGNITO_LIMITER).reserve(2),
+        ("user_pool", "ensure_users"): lambda: Pace("jobs", 20, key=COGNITO_LIMITER).reserve(2),
     }
     if method == "mark_channel":
         assert texts, "mark_channel is called with an attribute this test cannot read: name it as a literal"

@@ -21,7 +21,7 @@ from moto import mock_aws
 
 from portal_import.aws import clients
 from portal_import.aws.directory import Directory
-from portal_import.aws.jobs import JobStore
+from portal_import.aws.jobs import Jobs
 from portal_import.aws.userpool import UserPool
 from portal_import.domain.job import Job, JobStatus
 from portal_import.domain.messages import EmailRecipient
@@ -160,8 +160,8 @@ class Cloud:
     def directory(self) -> Directory:
         return Directory(self.stack.directory_table)
 
-    def jobs(self) -> JobStore:
-        return JobStore(self.stack.jobs_table)
+    def jobs(self) -> Jobs:
+        return Jobs(self.stack.jobs_table)
 
     def job(self, job_id: str) -> Job:
         job = self.jobs().get(job_id)

@@ -16,8 +16,8 @@ from urllib.parse import urlencode, urlsplit
 import boto3
 import pytest
 
-from portal_import.aws.activations import ActivationStore
-from portal_import.aws.ledger import EmailLedger
+from portal_import.aws.activations import Links
+from portal_import.aws.ledger import Ledger
 from portal_import.aws.userpool import UserPool
 from portal_import.domain.activation import hash_token
 from portal_import.domain.passwords import PasswordRules
@@ -155,7 +155,7 @@ def test_a_newer_link_makes_the_older_one_invalid(runtime: LocalRuntime) -> None
     assert post(runtime, old, GOOD)[0] == 410
     assert get(runtime, new)[0] == 200
     assert post(runtime, new, GOOD)[0] == 200
-    ledger = EmailLedger(runtime.stack.directory_table, runtime.stack.jobs_table)
+    ledger = Ledger(runtime.stack.directory_table, runtime.stack.jobs_table)
     assert ledger.records([contact])[contact].activated
 
 
@@ -165,7 +165,7 @@ def test_of_two_requests_racing_with_one_token_at_most_one_sets_the_password(run
     token = link_of(emails(runtime)[0]).rsplit("=", 1)[1]
     both_read = threading.Barrier(2, timeout=10)
 
-    class Racing(ActivationStore):
+    class Racing(Links):
         def hold(self, link: Any, token_hash: str, now: float) -> str | None:
             both_read.wait()  # each request has read the link as valid
             return super().hold(link, token_hash, now)
@@ -173,7 +173,7 @@ def test_of_two_requests_racing_with_one_token_at_most_one_sets_the_password(run
     pool = UserPool(runtime.stack.user_pool_id)
     deps = ActivationDeps(
         links=Racing(runtime.stack.directory_table, runtime.stack.jobs_table),
-        pool=pool,
+        accounts=pool,
         rules=PasswordRules.from_policy(pool.password_policy()),
         portal_name="Portal",
     )
@@ -194,7 +194,7 @@ def test_of_two_requests_racing_with_one_token_at_most_one_sets_the_password(run
     username = won.document["username"]
     signed = [p for p in (GOOD + "A", GOOD + "B") if _signs_in(runtime, username, p)]
     assert len(signed) == 1
-    assert ActivationStore(runtime.stack.directory_table, runtime.stack.jobs_table).find(hash_token(token)) is None
+    assert Links(runtime.stack.directory_table, runtime.stack.jobs_table).find(hash_token(token)) is None
 
 
 def _signs_in(runtime: LocalRuntime, username: str, password: str) -> bool:

@@ -169,7 +169,7 @@ def _fail_once(monkeypatch: pytest.MonkeyPatch, cls: type, method: str, fault: E
 @pytest.mark.parametrize(
     ("where", "method"),
     [
-        ("portal_import.aws.jobs.JobStore", "mark_notified"),  # recording the announcement
+        ("portal_import.aws.jobs.Jobs", "mark_notified"),  # recording the announcement
         ("portal_import.aws.notifier.Notifier", "put_event"),  # EventBridge, after the SNS message went out
     ],
 )

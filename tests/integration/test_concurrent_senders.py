@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from portal_import.aws.directory import Directory
-from portal_import.aws.jobs import JobStore
-from portal_import.aws.ledger import EmailLedger
+from portal_import.aws.jobs import Jobs
+from portal_import.aws.ledger import Ledger
 from portal_import.aws.mailer import Mailer
-from portal_import.aws.queues import QueueSender
-from portal_import.aws.ratelimit import SendSlots
+from portal_import.aws.queues import Queue
+from portal_import.aws.ratelimit import EmailPace
 from portal_import.config import EmailSenderSettings
 from portal_import.domain.messages import EmailBatch
 from portal_import.flows.send import SendDeps, send_activation_emails
@@ -52,12 +52,12 @@ class RecordingMailer(Mailer):
 
 def sender_deps(settings: EmailSenderSettings, mailer: Mailer) -> SendDeps:
     return SendDeps(
-        ledger=EmailLedger(settings.directory_table, settings.jobs_table),
+        ledger=Ledger(settings.directory_table, settings.jobs_table),
         directory=Directory(settings.directory_table),
-        jobs=JobStore(settings.jobs_table),
-        slots=SendSlots(settings.jobs_table, settings.email_rate_per_second),
+        jobs=Jobs(settings.jobs_table),
+        email_pace=EmailPace(settings.jobs_table, settings.email_rate_per_second),
         mailer=mailer,
-        email_queue=QueueSender(settings.email_queue_url),
+        email_queue=Queue(settings.email_queue_url),
     )
 
 

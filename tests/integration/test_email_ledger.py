@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from portal_import.aws.ledger import EmailLedger
+from portal_import.aws.ledger import Ledger
 from portal_import.domain.claims import ClaimRefused, Commit, NewLink, Settlement, Standing
 
 JOB = "job-ledger"
@@ -25,23 +25,23 @@ def link(contact_id: str, token: str = "hash") -> NewLink:
 
 
 @pytest.fixture
-def ledger(cloud: Any) -> EmailLedger:
+def ledger(cloud: Any) -> Ledger:
     cloud.start_job(JOB, chunks=1, rows=5)
     cloud.enrol(JOB, [(c, f"user-{c}", f"{c}@example.com") for c in ("c1", "c2", "c3")])  # the job's users
-    return EmailLedger(cloud.stack.directory_table, cloud.stack.jobs_table)
+    return Ledger(cloud.stack.directory_table, cloud.stack.jobs_table)
 
 
-def claim(ledger: EmailLedger, attempt: str, *contacts: str, request: str = JOB, now: float = NOW) -> dict[str, Any]:
+def claim(ledger: Ledger, attempt: str, *contacts: str, request: str = JOB, now: float = NOW) -> dict[str, Any]:
     step = Commit(claims=[link(c, token=f"{attempt}-{c}") for c in contacts])
     return ledger.commit(step, job_id=JOB, request=request, attempt=attempt, lease_until=now + 300, now=now)
 
 
-def settle(ledger: EmailLedger, attempt: str, how: Settlement, *contacts: str, request: str = JOB) -> None:
+def settle(ledger: Ledger, attempt: str, how: Settlement, *contacts: str, request: str = JOB) -> None:
     step = Commit(settled=dict.fromkeys(contacts, how))
     ledger.commit(step, job_id=JOB, request=request, attempt=attempt, lease_until=NOW + 300, now=NOW)
 
 
-def test_a_live_holder_keeps_its_recipient_until_it_settles_it(ledger: EmailLedger, cloud: Any) -> None:
+def test_a_live_holder_keeps_its_recipient_until_it_settles_it(ledger: Ledger, cloud: Any) -> None:
     # Given a sender holds a recipient and has not settled it
     assert claim(ledger, "first", "c1") == {}
     # When another claims it while the first is alive / Then it is refused as busy
@@ -53,7 +53,7 @@ def test_a_live_holder_keeps_its_recipient_until_it_settles_it(ledger: EmailLedg
     assert cloud.jobs().get(JOB).emails_sent == 1
 
 
-def test_a_claim_whose_holder_died_is_taken_over_with_a_new_link(ledger: EmailLedger, cloud: Any) -> None:
+def test_a_claim_whose_holder_died_is_taken_over_with_a_new_link(ledger: Ledger, cloud: Any) -> None:
     # Given a sender that claimed a recipient and died before settling it
     claim(ledger, "dead", "c1")
     # When another claims it after the dead one's claim ran out
@@ -66,7 +66,7 @@ def test_a_claim_whose_holder_died_is_taken_over_with_a_new_link(ledger: EmailLe
     assert links["c1"].token_hash == "next-c1"
 
 
-def test_a_resend_takes_over_a_settled_claim_and_keeps_what_it_settled(ledger: EmailLedger) -> None:
+def test_a_resend_takes_over_a_settled_claim_and_keeps_what_it_settled(ledger: Ledger) -> None:
     # Given the import's email reached a recipient (its sender's claim settled, its lease not yet over)
     claim(ledger, "import", "c1")
     settle(ledger, "import", Settlement.SENT, "c1")
@@ -80,13 +80,13 @@ def test_a_resend_takes_over_a_settled_claim_and_keeps_what_it_settled(ledger: E
     assert record.sent_for == {JOB, resend}
 
 
-def test_a_released_recipient_is_open_to_the_next_claim_at_once(ledger: EmailLedger) -> None:
+def test_a_released_recipient_is_open_to_the_next_claim_at_once(ledger: Ledger) -> None:
     claim(ledger, "first", "c1")
     settle(ledger, "first", Settlement.RELEASED, "c1")
     assert claim(ledger, "second", "c1") == {}
 
 
-def test_a_dead_batch_counts_the_recipients_of_a_dead_sender_once(ledger: EmailLedger, cloud: Any) -> None:
+def test_a_dead_batch_counts_the_recipients_of_a_dead_sender_once(ledger: Ledger, cloud: Any) -> None:
     # Given one recipient sent, one held by a sender that died, one never claimed
     claim(ledger, "first", "c1", "c2")
     settle(ledger, "first", Settlement.SENT, "c1")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from portal_import.aws.ledger import EmailLedger
+from portal_import.aws.ledger import Ledger
 from portal_import.domain.claims import Commit, NewLink, Settlement, Standing
 from portal_import_local.runtime import LocalRuntime
 
@@ -46,10 +46,10 @@ def test_email_batches_whose_retries_are_spent_count_as_not_delivered(
     runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given every attempt to send the job's emails crashes (the links cannot be stored), so batches end dead-lettered
-    def crash(self: EmailLedger, *args: Any, **kwargs: Any) -> None:
+    def crash(self: Ledger, *args: Any, **kwargs: Any) -> None:
         raise RuntimeError("directory unavailable")
 
-    monkeypatch.setattr(EmailLedger, "commit", crash)
+    monkeypatch.setattr(Ledger, "commit", crash)
     event = runtime.upload(MIXED / "import.csv", "imports/dead.csv", {"send-activation-email": "true"})
     (job_id,) = runtime.deliver_s3_event(event)
     # When the pipeline runs dry (the email dead-letter queue drained by its function)
@@ -64,7 +64,7 @@ def test_email_batches_whose_retries_are_spent_count_as_not_delivered(
 def test_a_dead_batch_counts_only_whom_it_did_not_reach_and_only_once(cloud: Any) -> None:
     # Given a job's batch of three, of whom one was sent an email before the batch's retries were spent
     cloud.start_job("job-dead", chunks=1, rows=5)
-    ledger = EmailLedger(cloud.stack.directory_table, cloud.stack.jobs_table)
+    ledger = Ledger(cloud.stack.directory_table, cloud.stack.jobs_table)
     now = time.time()
     cloud.enrol("job-dead", [(f"003{x}", f"005{x}", f"{x}@example.com") for x in "abc"])
     link = NewLink(

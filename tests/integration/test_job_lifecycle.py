@@ -123,17 +123,17 @@ def test_a_splitter_that_never_finished_is_run_again(
     runtime: LocalRuntime, case: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the splitter crashes on every attempt Lambda makes (after sending part of the rows)
-    from portal_import.aws.jobs import JobStore
+    from portal_import.aws.jobs import Jobs
 
-    real_finish = JobStore.finish_split
+    real_finish = Jobs.finish_split
     crashes = iter(range(3))
 
-    def crash_then_work(self: JobStore, *args: Any, **kwargs: Any) -> Any:
+    def crash_then_work(self: Jobs, *args: Any, **kwargs: Any) -> Any:
         if next(crashes, None) is not None:
             raise RuntimeError("splitter crashed")
         return real_finish(self, *args, **kwargs)
 
-    monkeypatch.setattr(JobStore, "finish_split", crash_then_work)
+    monkeypatch.setattr(Jobs, "finish_split", crash_then_work)
     event = runtime.upload(case, "imports/crash.csv", {})
     # (Lambda gives the event up; the runtime names the job the attempts started, which is not given up)
     (job,) = runtime.deliver_s3_event(event)
@@ -153,12 +153,12 @@ def test_a_splitter_that_fails_before_any_job_exists_stops_the_run_with_a_senten
     runtime: LocalRuntime, case: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the job cannot even be created, on every attempt
-    from portal_import.aws.jobs import JobStore
+    from portal_import.aws.jobs import Jobs
 
-    def refuse(self: JobStore, *args: Any, **kwargs: Any) -> bool:
+    def refuse(self: Jobs, *args: Any, **kwargs: Any) -> bool:
         raise RuntimeError("jobs table unavailable")
 
-    monkeypatch.setattr(JobStore, "create", refuse)
+    monkeypatch.setattr(Jobs, "create", refuse)
     # When the file's event is delivered / Then the run says that nothing will carry the file on
     with pytest.raises(SplitterGaveUp, match="before it could start a job"):
         runtime.deliver_s3_event(runtime.upload(case, "imports/never.csv", {}))

@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from portal_import.aws.directory import Directory
-from portal_import.aws.ledger import EmailLedger
+from portal_import.aws.ledger import Ledger
 from portal_import.domain.activation import hash_token
 from portal_import.flows.resend import LeftOut, Resend, ResendRefused
 from portal_import_cli.deployment import Deployment, Target
@@ -72,11 +72,11 @@ def test_resend_recovers_a_job_whose_email_batches_were_dead_lettered(
 ) -> None:
     # Given a job whose every email batch failed all its deliveries (the ledger could not be written), so its 21
     # emails were counted as not delivered
-    def crash(self: EmailLedger, *args: Any, **kwargs: Any) -> None:
+    def crash(self: Ledger, *args: Any, **kwargs: Any) -> None:
         raise RuntimeError("directory unavailable")
 
     with monkeypatch.context() as broken:
-        broken.setattr(EmailLedger, "commit", crash)
+        broken.setattr(Ledger, "commit", crash)
         job_id = import_with_emails(runtime, "dead.csv")
     assert runtime.sent_emails() == [] and runtime.dead_letters() == 0
 

@@ -16,8 +16,8 @@ import pytest
 import portal_import.flows.split as split
 import portal_import_local.host as host
 from portal_import.aws.directory import Directory
-from portal_import.aws.jobs import JobStore
-from portal_import.aws.queues import QueueSender
+from portal_import.aws.jobs import Jobs
+from portal_import.aws.queues import Queue
 from portal_import.aws.userpool import UserPool
 from portal_import.domain.job import JobStatus
 from portal_import_cli.seed import load_directory, read_directory
@@ -217,16 +217,16 @@ def test_a_split_whose_continuation_was_never_queued_goes_on_when_lambda_retries
     # Given a splitter that crashes once right after recording its checkpoint, before queuing the continuation
     cloud.seed_directory()
     event = cloud.upload("imports/long.csv", _csv_bytes(_records()), {})
-    real_send = QueueSender.send
+    real_send = Queue.send
     crashed: list[str] = []
 
-    def crash_once_on_continuation(self: QueueSender, body: str, **kwargs: Any) -> None:
+    def crash_once_on_continuation(self: Queue, body: str, **kwargs: Any) -> None:
         if '"nextSeq"' in body and not crashed:
             crashed.append(body)
             raise RuntimeError("splitter crashed")
         real_send(self, body, **kwargs)
 
-    monkeypatch.setattr(QueueSender, "send", crash_once_on_continuation)
+    monkeypatch.setattr(Queue, "send", crash_once_on_continuation)
     with pytest.raises(RuntimeError):
         cloud.splitter(event)
 
@@ -269,16 +269,16 @@ def test_a_split_that_crashed_before_its_checkpoint_still_imports_every_row_once
     load_directory(
         Directory(runtime.stack.directory_table), read_directory(contacts, roles), UserPool(runtime.stack.user_pool_id)
     )
-    real_checkpoint = JobStore.checkpoint_split
+    real_checkpoint = Jobs.checkpoint_split
     crashed: list[int] = []
 
-    def crash_once(self: JobStore, job_id: str, *, next_seq: int, rows: int) -> bool:
+    def crash_once(self: Jobs, job_id: str, *, next_seq: int, rows: int) -> bool:
         if not crashed:
             crashed.append(next_seq)
             raise RuntimeError("splitter crashed")
         return real_checkpoint(self, job_id, next_seq=next_seq, rows=rows)
 
-    monkeypatch.setattr(JobStore, "checkpoint_split", crash_once)
+    monkeypatch.setattr(Jobs, "checkpoint_split", crash_once)
 
     # When the file is imported through the whole local stack (Lambda retries the S3 event)
     (job_id,) = runtime.deliver_s3_event(runtime.upload(import_csv, "imports/crash.csv", {}))

@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from portal_import.aws.ratelimit import COGNITO_LIMITER, CallSlots
+from portal_import.aws.ratelimit import COGNITO_LIMITER, Pace
 from portal_import.aws.userpool import UserPool, attributes_of
 from portal_import.domain.people import PoolUser
 from portal_import.errors import OutOfPace, UserPoolConflict
@@ -144,7 +144,7 @@ def test_calls_go_at_the_slots_of_the_shared_limiter_and_stop_at_the_deadline(cl
         slept.append(round(seconds, 3))
         now[0] += seconds
 
-    limiter = CallSlots(cloud.stack.jobs_table, 10, key=COGNITO_LIMITER, clock=lambda: now[0])
+    limiter = Pace(cloud.stack.jobs_table, 10, key=COGNITO_LIMITER, clock=lambda: now[0])
     pool = UserPool(cloud.stack.user_pool_id, pace=limiter, clock=lambda: now[0], sleep=sleep)
     users = [(PoolUser(user_id=f"005{n}", contact_id=CONTACT), "Customer") for n in range(5)]
 
@@ -159,8 +159,8 @@ def test_calls_go_at_the_slots_of_the_shared_limiter_and_stop_at_the_deadline(cl
 
 def test_the_limiter_hands_out_consecutive_slots_to_concurrent_workers(cloud: Any) -> None:
     # Given two workers' limiters on one item, the clock frozen
-    first = CallSlots(cloud.stack.jobs_table, 20, key=COGNITO_LIMITER, clock=lambda: 500.0)
-    second = CallSlots(cloud.stack.jobs_table, 20, key=COGNITO_LIMITER, clock=lambda: 500.0)
+    first = Pace(cloud.stack.jobs_table, 20, key=COGNITO_LIMITER, clock=lambda: 500.0)
+    second = Pace(cloud.stack.jobs_table, 20, key=COGNITO_LIMITER, clock=lambda: 500.0)
 
     # When each reserves, the second while the first's slots are still ahead
     a = first.reserve(4).slots
@@ -305,7 +305,7 @@ def test_a_chunk_short_of_cognito_slots_goes_back_to_the_queue_and_no_row_fails(
     # slots taken by others for the next 350 s) has one for it
     cloud.seed_directory()
     cloud.start_job(SAMPLE_JOB_ID, chunks=2, rows=9)
-    CallSlots(cloud.stack.jobs_table, 2, key=COGNITO_LIMITER).reserve(700)
+    Pace(cloud.stack.jobs_table, 2, key=COGNITO_LIMITER).reserve(700)
     monkeypatch.setenv("COGNITO_REQUESTS_PER_SECOND", "2")
     host = cloud.hosts["WorkerFunction"]
     monkeypatch.setitem(host._environment, "COGNITO_REQUESTS_PER_SECOND", "2")

@@ -36,7 +36,7 @@ def _transaction_condition_failed(error: ClientError) -> bool:
     return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
 
 
-class ActivationStore:
+class Links:
     def __init__(self, directory_table: str, jobs_table: str) -> None:
         self._directory = directory_table
         self._jobs = jobs_table

@@ -15,7 +15,7 @@ OPEN_SHARD = "open"
 OPEN_JOBS_INDEX = "OpenJobs"
 
 
-class JobStore:
+class Jobs:
     def __init__(self, table_name: str) -> None:
         self._table = table_name
         self._ddb = client("dynamodb")

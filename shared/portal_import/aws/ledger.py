@@ -75,7 +75,7 @@ _THE_JOBS_USER = "UserId = :user AND JobId = :job"
 _UNCLAIMED = "REMOVE ClaimedBy, ClaimFor, ClaimExpires"
 
 
-class EmailLedger:
+class Ledger:
     def __init__(self, directory_table: str, jobs_table: str) -> None:
         self._directory = directory_table
         self._jobs = jobs_table

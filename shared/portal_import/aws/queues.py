@@ -12,7 +12,7 @@ _MAX_ENTRIES = 10
 _MAX_BATCH_BYTES = 250_000  # below SQS's 262,144-byte limit for a whole batch, leaving room for attributes
 
 
-class QueueSender:
+class Queue:
     def __init__(self, queue_url: str) -> None:
         self._url = queue_url
         self._sqs = client("sqs")

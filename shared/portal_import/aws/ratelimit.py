@@ -24,7 +24,7 @@ EMAIL_LIMITER = "rate-limiter#activation-email"
 COGNITO_LIMITER = "rate-limiter#cognito-users"
 
 
-class SendSlots:
+class EmailPace:
     def __init__(
         self,
         table_name: str,
@@ -112,7 +112,7 @@ def _short_of(count: int, granted: int, within_quota: int, in_time: int) -> Lite
     return "quota" if within_quota <= in_time else "time"
 
 
-class CallSlots:
+class Pace:
     """Slots at `rate_per_second`, shared by every invocation, without a daily quota: one conditional PutItem
     reserves them when the limiter is idle (the slot in the past), two or more when others reserve too."""
 

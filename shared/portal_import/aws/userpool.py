@@ -7,7 +7,7 @@ retried or redelivered chunk finishes what an earlier attempt started instead of
 
 Cognito's admin calls have account-wide rate quotas by category: AdminCreateUser is UserCreation (50 per second by
 default, adjustable), AdminAddUserToGroup is UserUpdate (25, not adjustable). A user takes one slot of a limiter
-shared by every worker (ratelimit.CallSlots) at the stack's CognitoRequestsPerSecond, one call of each category, so
+shared by every worker (ratelimit.Pace) at the stack's CognitoRequestsPerSecond, one call of each category, so
 that rate holds in both; a TooManyRequestsException is retried (portal_import.retry, through aws.clients).
 moto checks none of Cognito's limits on names and attributes, so they are checked here.
 """

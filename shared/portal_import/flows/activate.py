@@ -33,7 +33,7 @@ _MISUSE = (NOT_PENDING, OTHER_CONTACT)
 @dataclass(frozen=True)
 class ActivationDeps:
     links: Links
-    pool: Accounts
+    accounts: Accounts
     rules: PasswordRules
     portal_name: str
     clock: Callable[[], float] = field(default=time.time)
@@ -93,7 +93,7 @@ def why_not_theirs(link: Link, account: PoolAccount) -> str:
 
 def _lookup(token: str, deps: ActivationDeps) -> tuple[Link | None, PoolAccount | None]:
     link = deps.links.find(hash_token(token)) if token else None
-    account = deps.pool.account(link.user_id) if link and link.user_id else None
+    account = deps.accounts.account(link.user_id) if link and link.user_id else None
     return link, account
 
 
@@ -145,7 +145,7 @@ def activate(token: str, password: str, confirm: str | None, deps: ActivationDep
     if hold is None:
         return gone(deps, "used, expired or held by another request meanwhile")
     try:
-        deps.pool.set_password(account.username, password)
+        deps.accounts.set_password(account.username, password)
     except PasswordRefused:
         deps.links.release(link, hold)
         return _form(deps, account, token, status=400, error=deps.rules.refusal())
@@ -157,7 +157,7 @@ def activate(token: str, password: str, confirm: str | None, deps: ActivationDep
 
 def _activated(link: Link, account: PoolAccount, hold: str, deps: ActivationDeps) -> Answer:
     if link.sent_to:
-        deps.pool.verify_email(account.username, link.sent_to)  # the link reached this address, and only it
+        deps.accounts.verify_email(account.username, link.sent_to)  # the link reached this address, and only it
     if not deps.links.mark_activated(link, hold, deps.clock()):
         # The hold ran out while the password was being set and another request took it: the password is set
         # all the same, and whichever request marks the link used counts the activation.

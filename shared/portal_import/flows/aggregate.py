@@ -20,7 +20,7 @@ from portal_import.domain.summary import FAILURE_FILE, SUCCESS_FILE, SUMMARY_FIL
 from portal_import.domain.times import now_iso
 from portal_import.flows.completion import announce_emails_sent_if_done
 from portal_import.observability import logger
-from portal_import.ports import Announcer, Files, Jobs
+from portal_import.ports import Jobs, Notifier, Storage
 
 _CSV = "text/csv; charset=utf-8"
 
@@ -28,8 +28,8 @@ _CSV = "text/csv; charset=utf-8"
 @dataclass(frozen=True)
 class AggregateDeps:
     jobs: Jobs
-    storage: Files
-    notifier: Announcer
+    storage: Storage
+    notifier: Notifier
 
 
 def aggregate_job(job_id: str, deps: AggregateDeps, settings: AggregatorSettings) -> Summary | None:
@@ -94,7 +94,7 @@ def _summary(job: Job, counts: Counter[str], keys: dict[str, str], completed_at:
     )
 
 
-def _links(keys: dict[str, str], storage: Files, ttl_seconds: int) -> dict[str, str]:
+def _links(keys: dict[str, str], storage: Storage, ttl_seconds: int) -> dict[str, str]:
     """Each result file's S3 URI and pre-signed link, as the notification names them."""
     links: dict[str, str] = {}
     for name, key in keys.items():
@@ -129,7 +129,7 @@ def _announce(
     announce_emails_sent_if_done(announced, deps.jobs, deps.notifier, link_ttl_hours=settings.activation_link_ttl_hours)
 
 
-def _write_result_files(job: Job, storage: Files, keys: dict[str, str]) -> tuple[Counter[str], Counter[str]]:
+def _write_result_files(job: Job, storage: Storage, keys: dict[str, str]) -> tuple[Counter[str], Counter[str]]:
     counts: Counter[str] = Counter(succeeded=0, failed=0, emailsQueued=0, noValidEmail=0)
     errors: Counter[str] = Counter()
     # Both files stream to S3 as they are written (a part at a time), in one pass over the outcomes.

@@ -7,7 +7,7 @@ from portal_import.domain.job import Job
 from portal_import.domain.messages import AggregateRequest
 from portal_import.domain.notification import EMAILS_SENT, compose_emails_sent
 from portal_import.observability import logger
-from portal_import.ports import Announcer, Jobs, Queue
+from portal_import.ports import Jobs, Notifier, Queue
 
 
 def request_results_if_ready(job: Job, jobs: Jobs, aggregate_queue: Queue) -> None:
@@ -23,7 +23,7 @@ def request_results_if_ready(job: Job, jobs: Jobs, aggregate_queue: Queue) -> No
 
 
 def announce_emails_sent_if_done(
-    job: Job, jobs: Jobs, notifier: Announcer, *, link_ttl_hours: int | None = None
+    job: Job, jobs: Jobs, notifier: Notifier, *, link_ttl_hours: int | None = None
 ) -> bool:
     """Publishes the job's one emails-sent notice once it is announced and every queued email was sent or refused.
 

@@ -26,7 +26,7 @@ from portal_import.domain.messages import EmailRecipient, ResendRequest, email_b
 from portal_import.domain.results import NOT_REQUESTED, SuccessRow, read_success_rows, results_prefix
 from portal_import.domain.rules import is_valid_email
 from portal_import.domain.summary import SUCCESS_FILE
-from portal_import.ports import Contacts, Files, Jobs, Ledger, Queue
+from portal_import.ports import Directory, Jobs, Ledger, Queue, Storage
 
 
 class ResendRefused(Exception):
@@ -58,9 +58,9 @@ class Resend:
 
 @dataclass(frozen=True)
 class ResendDeps:
-    directory: Contacts
+    directory: Directory
     ledger: Ledger
-    storage: Files
+    storage: Storage
     email_queue: Queue
     jobs: Jobs
 
@@ -89,7 +89,7 @@ def resend_request_of(job_id: str) -> str:
     return f"{job_id}/resend/{uuid.uuid4().hex[:12]}"
 
 
-def success_rows_of(job: Job, storage: Files) -> list[SuccessRow]:
+def success_rows_of(job: Job, storage: Storage) -> list[SuccessRow]:
     """The users a completed job created, as its success file lists them."""
     return read_success_rows(storage.read(results_prefix(job.job_id) + SUCCESS_FILE))
 
@@ -147,7 +147,7 @@ def _still_sending(job: Job, *, pending: bool) -> str:
 
 
 def _named(
-    contacts: Sequence[str], by_contact: dict[str, SuccessRow], directory: Contacts, left_out: list[LeftOut]
+    contacts: Sequence[str], by_contact: dict[str, SuccessRow], directory: Directory, left_out: list[LeftOut]
 ) -> list[SuccessRow]:
     """The success rows of the named Contacts (any ID form); the others are left out with the reason."""
     refs = {given: normalize_contact_id(given.strip()) for given in dict.fromkeys(contacts)}

@@ -22,13 +22,13 @@ from portal_import.flows.completion import announce_emails_sent_if_done
 from portal_import.observability import logger, metrics
 from portal_import.ports import (
     MAX_DESTINATIONS,
-    Announcer,
-    Contacts,
     Destination,
+    Directory,
     EmailPace,
     Jobs,
     Ledger,
-    Mail,
+    Mailer,
+    Notifier,
     Queue,
 )
 from portal_import.retry import with_retries
@@ -56,12 +56,12 @@ DEFAULT_LEASE_SECONDS = 900.0
 @dataclass(frozen=True)
 class SendDeps:
     ledger: Ledger
-    directory: Contacts  # whom each recipient is: address and name, read here, never taken from the message
+    directory: Directory  # whom each recipient is: address and name, read here, never taken from the message
     jobs: Jobs
-    slots: EmailPace
-    mailer: Mail
+    email_pace: EmailPace
+    mailer: Mailer
     email_queue: Queue
-    notifier: Announcer | None = None  # for the emails-sent notice; None: not this sender's to publish
+    notifier: Notifier | None = None  # for the emails-sent notice; None: not this sender's to publish
     clock: Callable[[], float] = field(default=time.time)
     sleep: Callable[[float], None] = field(default=time.sleep)
 
@@ -135,7 +135,7 @@ class _Sending:
         deps, settings = self.deps, self.settings
         quota = settings.daily_email_quota or deps.mailer.daily_quota()
         queue = self._reachable()  # in sending order; the first len(slots) have a slot each
-        reservation = deps.slots.reserve(len(queue), quota, deadline=deadline)
+        reservation = deps.email_pace.reserve(len(queue), quota, deadline=deadline)
         slots, short_of = list(reservation.slots), reservation.short_of
         per_call = max(1, min(PER_CALL, int(settings.email_rate_per_second / 2)))
         late = LATE_SECONDS + max(0.0, 0.5 - per_call / settings.email_rate_per_second)
@@ -146,7 +146,7 @@ class _Sending:
             gone = sum(1 for slot in slots[position:end] if now - slot > late)
             if gone and missed < _MAX_MISSED:
                 missed += 1
-                again = deps.slots.reserve(gone, quota, deadline=deadline, replacing=True)
+                again = deps.email_pace.reserve(gone, quota, deadline=deadline, replacing=True)
                 queue[position:] = queue[position + gone :] + queue[position : position + gone]
                 slots[position:] = slots[position + gone : end] + again.slots
                 short_of = again.short_of or short_of
@@ -314,7 +314,7 @@ class _Sending:
 class DeadBatchDeps:
     ledger: Ledger
     jobs: Jobs
-    notifier: Announcer | None  # for the emails-sent notice; None: the stack has no topic
+    notifier: Notifier | None  # for the emails-sent notice; None: the stack has no topic
 
 
 def account_dead_batch(batch: EmailBatch, deps: DeadBatchDeps, settings: EmailDeadLetterSettings) -> int:
@@ -342,7 +342,7 @@ def count_undelivered(batch: EmailBatch, recipients: list[EmailRecipient], ledge
     return ledger.mark_undelivered(job_id=batch.job_id, request=batch.request_id, recipients=theirs, now=now)
 
 
-def _announce_if_last(job: Job, jobs: Jobs, notifier: Announcer, settings: EmailSenderSettings) -> None:
+def _announce_if_last(job: Job, jobs: Jobs, notifier: Notifier, settings: EmailSenderSettings) -> None:
     """The emails-sent notice, when this batch was the job's last; never a reason to send the batch again."""
     try:
         announce_emails_sent_if_done(job, jobs, notifier, link_ttl_hours=settings.activation_link_ttl_hours)

@@ -23,7 +23,7 @@ from portal_import.domain.shown import quoted, visible
 from portal_import.domain.times import now_iso
 from portal_import.flows.completion import request_results_if_ready
 from portal_import.observability import logger
-from portal_import.ports import Contacts, Files, Jobs, Queue
+from portal_import.ports import Directory, Jobs, Queue, Storage
 
 # Rows per message: a million rows are a thousand messages (shallow queues, few requests per row), and a
 # worker still finishes a chunk well within its timeout.
@@ -65,8 +65,8 @@ class DroppedFile:
 @dataclass(frozen=True)
 class SplitDeps:
     jobs: Jobs
-    directory: Contacts
-    storage: Files
+    directory: Directory
+    storage: Storage
     rows_queue: Queue
     aggregate_queue: Queue
     split_queue: Queue | None  # None: the split goes to the end of the file in one invocation

@@ -13,7 +13,7 @@ from portal_import.domain.claims import EmailRecord
 from portal_import.domain.job import Job, why_no_users_yet
 from portal_import.domain.results import NO_VALID_EMAIL, NOT_REQUESTED
 from portal_import.flows.resend import is_request_of, success_rows_of
-from portal_import.ports import Files, Ledger
+from portal_import.ports import Ledger, Storage
 
 EMAIL_SENT = "sent"
 EMAIL_NOT_DELIVERED = "not delivered"
@@ -40,7 +40,7 @@ class JobUser:
     activation: str
 
 
-def job_users(job: Job, storage: Files, ledger: Ledger, *, now: float | None = None) -> list[JobUser]:
+def job_users(job: Job, storage: Storage, ledger: Ledger, *, now: float | None = None) -> list[JobUser]:
     """The users `job` created, by row, each with its email's and its activation's standing."""
     refusal = why_no_users_yet(job, "users")
     if refusal:

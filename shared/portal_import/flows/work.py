@@ -29,7 +29,7 @@ from portal_import.domain.times import now_iso
 from portal_import.errors import Transient
 from portal_import.flows.completion import request_results_if_ready
 from portal_import.observability import logger
-from portal_import.ports import Contacts, Files, Jobs, PoolUsers, Queue
+from portal_import.ports import Directory, Jobs, Queue, Storage, UserPool
 
 # The rows queue redrives after 5 deliveries: the 3rd and 4th already isolate a poison row.
 ISOLATE_FROM = 3
@@ -41,12 +41,12 @@ PROCESSING_FAILED = with_detail(
 @dataclass(frozen=True)
 class WorkDeps:
     jobs: Jobs
-    directory: Contacts
-    storage: Files
+    directory: Directory
+    storage: Storage
     email_queue: Queue
     aggregate_queue: Queue
 
-    user_pool: PoolUsers
+    user_pool: UserPool
     # When the invocation must have finished its Cognito calls (epoch seconds); None: no limit.
     deadline: Callable[[], float | None] = lambda: None
 
@@ -164,7 +164,7 @@ def _finished_in_the_pool(
     return finished
 
 
-def _users_created_by(chunk: RowChunk, directory: Contacts) -> dict[int, tuple[PortalUser, Contact]]:
+def _users_created_by(chunk: RowChunk, directory: Directory) -> dict[int, tuple[PortalUser, Contact]]:
     refs = {row.row: normalize_contact_id(row.contact_id.strip()) for row in chunk.rows if not row.error}
     contacts = directory.resolve(refs.values())
     users = directory.existing_users(contact.contact_id for contact in contacts.values())
@@ -297,7 +297,7 @@ def _created_or_held(
 
 
 def _create_users(
-    job_id: str, candidates: Sequence[_Candidate], directory: Contacts
+    job_id: str, candidates: Sequence[_Candidate], directory: Directory
 ) -> tuple[dict[str, str], dict[str, PortalUser]]:
     """Returns (contact id -> new user id) and (contact id -> user that already held the Contact)."""
     created_at = now_iso()
