@@ -14,7 +14,8 @@ AWSCLI_VERSION := 1.45.11
 AWSCLI_VENV := .venv-awscli
 AWSCLI_STAMP := $(AWSCLI_VENV)/.installed-$(AWSCLI_VERSION)
 
-.PHONY: install demo check test unit integration e2e lint format typecheck checkov awscli chromium screenshot clean bench soak
+.PHONY: install demo check test unit integration e2e lint format typecheck checkov awscli chromium screenshot clean bench \
+	soak docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,9 +53,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/portal-import local run local/portal_import_local/sample/import.csv --send-activation-email
 
-## test: lint, type-check, checkov, then every suite (unit, infrastructure incl. cfn-lint, integration, end-to-end),
-## on every core (pytest-xdist): one core runs them in some 18 minutes, two in 11
-test: lint typecheck checkov awscli chromium
+## test: lint, type-check, checkov, the strict docs build, then every suite (unit, infrastructure incl. cfn-lint,
+## integration, end-to-end), on every core (pytest-xdist): one core runs them in some 18 minutes, two in 11
+test: lint typecheck checkov awscli chromium docs
 	$(BIN)/python -m pytest -q -n auto
 
 ## check: the loop to run while you work: lint, types, and the unit tests (the architecture's among them), in under
@@ -82,6 +83,11 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy $(CODE)
 
+## docs: the docs site (mkdocs, Material theme) into site/, in strict mode: a broken link or anchor fails it; the CLI
+## and parameters references are generated from the parser and template.yaml (docs/hooks/reference.py)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 ## checkov: security checks on template.yaml; a skipped check carries its reason in the template (Metadata).
 ## Offline: --skip-download and BC_SKIP_MAPPING keep it from fetching Prisma Cloud's guidelines, and
 ## CKV_SKIP_PACKAGE_UPDATE_CHECK from asking PyPI for a newer checkov.
@@ -100,4 +106,4 @@ soak: $(STAMP)
 	$(BIN)/python tests/soak.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(AWSCLI_VENV) import-results .aws-sam build *.egg-info shared/*.egg-info local/*.egg-info cli/*.egg-info
+	rm -rf $(VENV) $(CHECKOV_VENV) $(AWSCLI_VENV) import-results site .aws-sam build *.egg-info shared/*.egg-info local/*.egg-info cli/*.egg-info
