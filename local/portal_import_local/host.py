@@ -18,6 +18,7 @@ from typing import Any
 import botocore.client
 
 from portal_import_local.faults import FaultPlan
+from portal_import_local.moto_patches import Patch, install_patches
 from portal_import_local.stack import ACCOUNT, REGION, FunctionSpec
 
 # Set while function code runs, so that only its AWS calls are counted (not the runtime's own polling).
@@ -57,8 +58,21 @@ def _counting_make_api_call(self: Any, operation_name: str, api_params: Any) -> 
     return result
 
 
+# botocore's, not moto's; checked at install as moto's patches are.
+CALL_COUNTING = Patch(
+    "function code's AWS calls counted, and faults injected into them",
+    botocore.client.BaseClient,
+    "_make_api_call",
+    _counting_make_api_call,
+    ("self", "operation_name", "api_params"),
+    "when the runtime stops counting the functions' AWS calls and injecting faults (FaultPlan) into them",
+    written_for="1.44.18",
+    package="botocore",
+)
+
+
 def install_call_counting() -> None:
-    setattr(botocore.client.BaseClient, "_make_api_call", _counting_make_api_call)  # noqa: B010 - private to botocore
+    install_patches([CALL_COUNTING])
 
 
 class LambdaContext:

@@ -3,7 +3,8 @@
 
 moto's Lambda backend is patched to ask the registered invoker first; a function the invoker does not know (not
 the stack's) goes moto's own way. `local serve`'s invoker hands each invocation to the thread that runs every
-function (portal_import_local.handoff) and waits for the answer, as Lambda's synchronous Invoke does.
+function (portal_import_local.handoff) and waits for the answer, as Lambda's synchronous Invoke does. Installing
+checks that moto's invoke still takes what the patch passes on (portal_import_local.moto_patches.Patch).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.awslambda.models import LambdaBackend
+
+from portal_import_local.moto_patches import Patch, install_patches
 
 # (function name, request payload) -> (answer payload, whether the function failed); None: not a stack function
 Invoker = Callable[[str, bytes], "tuple[bytes, bool] | None"]
@@ -44,5 +47,15 @@ def _invoke(
     return answer
 
 
+PATCH = Patch(
+    "Invoke runs the stack's functions in-process",
+    LambdaBackend,
+    "invoke",
+    _invoke,
+    ("self", "function_name", "qualifier", "body", "headers", "response_headers"),
+    "when moto's Lambda can run a function's code in-process (it runs it in Docker, or answers a canned result)",
+)
+
+
 def install() -> None:
-    LambdaBackend.invoke = _invoke  # type: ignore[method-assign]
+    install_patches([PATCH])

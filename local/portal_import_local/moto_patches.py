@@ -35,23 +35,34 @@ lists versions to notice uploads: without this, any S3 client could stop it with
 
 moto's server routes an object's URL with `.+`, which stops at a line break: it answered 404 to any request on a
 key holding one, which S3 takes. Its key now matches any character.
+
+Each of these rewrites a moto internal, which a moto release may change without notice. So each is a `Patch`
+(PATCHES, at the end) that says which moto it was written for and when it can go, and `install()` first checks that
+every target still has the shape its replacement expects: it refuses to install any of them, naming the patch, when
+one does not (PatchNoLongerFits). pyproject.toml pins moto to the versions these patches were checked on.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import re
 import threading
 import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any
 from urllib.parse import quote
 
 import moto.dynamodb.models as dynamodb_models
 import moto.dynamodb.models.table as dynamodb_tables
 import moto.dynamodb.responses as dynamodb_responses
+import moto.s3.urls as s3_urls
 import moto.sqs.models as sqs_models
 from moto.core.responses import ActionResult
+from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.exceptions import ConditionalCheckFailed, ItemSizeToUpdateTooLarge
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
@@ -61,12 +72,120 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.s3.models import S3Backend
 from moto.s3.responses import S3Response
 
+MOTO_WRITTEN_FOR = "5.2.6"  # the moto every patch here was written for and checked against
+
 _original_transact_write_items = DynamoDBBackend.transact_write_items
-_single_item_writes = {name: getattr(DynamoDBBackend, name) for name in ("put_item", "update_item", "delete_item")}
+_original_put_item = DynamoDBBackend.put_item
+_original_delete_item = DynamoDBBackend.delete_item
 _original_list_object_versions = S3Response.list_object_versions
 _original_s3_url_module = S3Backend._url_module
 _lock = threading.RLock()  # re-entered by a rollback's own writes
-_installed = False
+_MISSING = object()  # an attribute a target no longer has
+
+
+def _itself(target: Any) -> Any:
+    return target
+
+
+class PatchNoLongerFits(RuntimeError):
+    """A patched moto (or botocore) attribute is no longer what its patch was written for."""
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """Something a replacement relies on beyond its target's parameters: `found` says what is there instead (given
+    the target), or None when it is as expected."""
+
+    expected: str
+    found: Callable[[Any], str | None]
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One attribute of moto (or botocore) replaced: what the replacement expects of it, the version it was written
+    for, and when it can go."""
+
+    name: str
+    owner: Any  # the class or module whose attribute is replaced
+    attribute: str
+    replacement: Any
+    parameters: tuple[str, ...]  # the target's, by name: what the replacement is called with, or calls it with
+    can_go_when: str
+    written_for: str = MOTO_WRITTEN_FOR
+    package: str = "moto"
+    relies_on: tuple[Expectation, ...] = ()
+    signature_of: Callable[[Any], Any] = _itself  # given the target, the callable whose parameters count
+    shape: str = "a callable"  # what the target is, as the error says it: the callable itself, or what holds it
+
+    @property
+    def target(self) -> str:
+        owner = self.owner
+        where = owner.__name__ if inspect.ismodule(owner) else f"{owner.__module__}.{owner.__qualname__}"
+        return f"{where}.{self.attribute}"
+
+    def applied(self) -> bool:
+        return getattr(self.owner, self.attribute, _MISSING) is self.replacement
+
+    def mismatch(self, target: Any) -> tuple[str, str] | None:
+        """(expected, found) for the first way `target` is not what the replacement expects; None if there is none."""
+        expected = f"{self.shape} taking ({', '.join(self.parameters)})"
+        if target is _MISSING:
+            return expected, "no such attribute"
+        try:
+            found = tuple(inspect.signature(self.signature_of(target)).parameters)
+        except (AttributeError, TypeError, ValueError) as error:  # not callable, or not the kind of object expected
+            return expected, f"{target!r} ({error})"
+        if found != self.parameters:
+            return expected, f"{getattr(target, '__qualname__', repr(target))} taking ({', '.join(found)})"
+        for expectation in self.relies_on:
+            instead = expectation.found(target)
+            if instead is not None:
+                return expectation.expected, instead
+        return None
+
+    def check(self, target: Any) -> None:
+        mismatch = self.mismatch(target)
+        if mismatch is not None:
+            expected, found = mismatch
+            raise PatchNoLongerFits(
+                f"The local runtime's patch {self.name!r} no longer fits {self.target}: it expects {expected}, and "
+                f"found {found}. The patch was written for {self.package} {self.written_for}; "
+                f"{self.package} {version(self.package)} is installed. It can go {self.can_go_when}. Check the patch "
+                f"against the installed {self.package}, then fix or remove it; or install the {self.package} it was "
+                "written for."
+            )
+
+
+def install_patches(patches: Iterable[Patch]) -> None:
+    """Checks every patch not yet applied against its target, then applies them: none if any does not fit.
+    Applying twice changes nothing (a patch whose replacement is in place is neither checked nor applied again)."""
+    pending = [patch for patch in patches if not patch.applied()]
+    for patch in pending:
+        patch.check(getattr(patch.owner, patch.attribute, _MISSING))
+    for patch in pending:
+        setattr(patch.owner, patch.attribute, patch.replacement)
+
+
+def _source(target: Any) -> str:
+    try:
+        return inspect.getsource(target)
+    except (OSError, TypeError):  # no source to read (a builtin, a compiled module)
+        return ""
+
+
+def _code_has(marker: str, why: str, of: Callable[[Any], Any] = _itself) -> Expectation:
+    """Expects the code of the target (or of what `of` picks given the target) to contain `marker`."""
+    return Expectation(
+        f"code that contains {marker!r} ({why})",
+        lambda target: None if marker in _source(of(target)) else f"code without it ({_where(of(target))})",
+    )
+
+
+def _where(code: Any) -> str:
+    try:
+        return f"{inspect.getsourcefile(code)}, line {inspect.getsourcelines(code)[1]}"
+    except (OSError, TypeError):
+        return repr(code)
 
 
 class _CopyAllButTables:
@@ -210,7 +329,7 @@ def _unix_time_millis(dt: Any = None) -> float:
     return time.time() * 1000.0 if dt is None else float(_original_unix_time_millis(dt))
 
 
-_original_update_item = _single_item_writes["update_item"]
+_original_update_item: Any = DynamoDBBackend.update_item  # called with None where moto declares a value
 _CLAUSE = re.compile(r"(SET|ADD|REMOVE)\s+(.*?)(?=\s+(?:SET|ADD|REMOVE)\s|$)", re.DOTALL)
 _NAME = r"[A-Za-z][A-Za-z0-9_]*"
 _ACTION = {
@@ -252,79 +371,101 @@ def _update_item(
     return_values_on_condition_check_failure: str | None = None,
 ) -> Any:
     names, values = expression_attribute_names, expression_attribute_values or {}
-
-    def moto_s_own_way() -> Any:
-        with _lock:
-            return _original_update_item(
-                self,
-                table_name,
-                key,
-                update_expression=update_expression,
-                expression_attribute_names=expression_attribute_names,
-                expression_attribute_values=expression_attribute_values,
-                attribute_updates=attribute_updates,
-                expected=expected,
-                condition_expression=condition_expression,
-                return_values_on_condition_check_failure=return_values_on_condition_check_failure,
-            )
-
     actions = _plain(update_expression) if update_expression else None
     table = self.get_table(table_name)
-    if (
-        actions is None
-        or names
-        or attribute_updates
-        or expected
-        or table.stream_shard is not None
-        or any(placeholder not in values for _, _, placeholder in actions if placeholder)
-        or any(name in (table.hash_key_attr, table.range_key_attr) for _, name, _ in actions)
-    ):
-        return moto_s_own_way()
-    assert actions is not None
+    plain = actions is not None and not (names or attribute_updates or expected) and _fits(table, actions, values)
     with _lock:
-        hash_value, range_value = self.get_keys_value(table, key)
+        updated = None
+        if plain:
+            assert actions is not None
+            failure = return_values_on_condition_check_failure
+            condition = (condition_expression, names, values)
+            updated = _update_plainly(self, table, key, actions, condition, failure)
+        if updated is not None:
+            return updated
+        return _original_update_item(  # moto's own way
+            self,
+            table_name,
+            key,
+            update_expression=update_expression,
+            expression_attribute_names=expression_attribute_names,
+            expression_attribute_values=expression_attribute_values,
+            attribute_updates=attribute_updates,
+            expected=expected,
+            condition_expression=condition_expression,
+            return_values_on_condition_check_failure=return_values_on_condition_check_failure,
+        )
+
+
+def _fits(table: Table, actions: list[tuple[str, str, str]], values: dict[str, Any]) -> bool:
+    """Whether a plain update can be carried out here: no stream to feed, every value given, no key attribute set."""
+    return (
+        table.stream_shard is None
+        and all(placeholder in values for _, _, placeholder in actions if placeholder)
+        and not any(name in (table.hash_key_attr, table.range_key_attr) for _, name, _ in actions)
+    )
+
+
+def _update_plainly(
+    backend: DynamoDBBackend,
+    table: Table,
+    key: dict[str, Any],
+    actions: list[tuple[str, str, str]],
+    condition: tuple[str | None, Any, dict[str, Any]],
+    return_values_on_condition_check_failure: str | None,
+) -> Item | None:
+    """The item as updated, called under the lock; None (nothing written) for what moto answers with its own error.
+    `condition` is the request's condition expression, its names and its values (the update's too)."""
+    values = condition[2]
+    hash_value, range_value = backend.get_keys_value(table, key)
+    item = table.get_item(hash_value, range_value)
+    if not _get_filter_expression(*condition).expr(item):
+        if return_values_on_condition_check_failure == "ALL_OLD" and item is not None:
+            raise ConditionalCheckFailed(item=item.to_json()["Attributes"])
+        raise ConditionalCheckFailed
+    if item is not None:
+        changed = dict(item.attrs)
+    else:  # created by the update: its key, then what the update sets
+        changed = {table.hash_key_attr: hash_value}
+        if range_value is not None and table.range_key_attr is not None:
+            changed[table.range_key_attr] = range_value
+    if not _apply(actions, values, changed):
+        return None
+    # LimitedSizeDict's own limit (it checks only item by item, in __setitem__), before anything is written
+    if sum(bytesize(name) + value.size() for name, value in changed.items()) > _ITEM_SIZE_LIMIT:
+        raise ItemSizeToUpdateTooLarge()
+    attributes = LimitedSizeDict()
+    dict.update(attributes, changed)
+    if item is None:
+        data: dict[str, Any] = {table.hash_key_attr: {hash_value.type: hash_value.value}}
+        if range_value is not None and table.range_key_attr is not None:
+            data[table.range_key_attr] = {range_value.type: range_value.value}
+        table.put_item(data)
         item = table.get_item(hash_value, range_value)
-        condition = _get_filter_expression(condition_expression, names, values)
-        if not condition.expr(item):
-            if return_values_on_condition_check_failure == "ALL_OLD" and item is not None:
-                raise ConditionalCheckFailed(item=item.to_json()["Attributes"])
-            raise ConditionalCheckFailed
-        if item is not None:
-            changed = dict(item.attrs)
-        else:  # created by the update: its key, then what the update sets
-            changed = {table.hash_key_attr: hash_value}
-            if range_value is not None and table.range_key_attr is not None:
-                changed[table.range_key_attr] = range_value
-        for clause, name, placeholder in actions:
-            if clause == "REMOVE":
-                changed.pop(name, None)
-                continue
-            value = DynamoType(values[placeholder])
-            if clause == "ADD" and name in changed:
-                current = changed[name]
-                if current.type != value.type or not (value.is_number() or value.is_set()):
-                    return moto_s_own_way()  # moto's own error for it
-                if value.is_number():
-                    value = current + value
-                else:
-                    value = DynamoType({value.type: current.value + [v for v in value.value if v not in current.value]})
-            elif clause == "ADD" and not (value.is_number() or value.is_set()):
-                return moto_s_own_way()
-            changed[name] = value
-        # LimitedSizeDict's own limit (it checks only item by item, in __setitem__), before anything is written
-        if sum(bytesize(name) + value.size() for name, value in changed.items()) > _ITEM_SIZE_LIMIT:
-            raise ItemSizeToUpdateTooLarge()
-        attributes = LimitedSizeDict()
-        dict.update(attributes, changed)
-        if item is None:
-            data: dict[str, Any] = {table.hash_key_attr: {hash_value.type: hash_value.value}}
-            if range_value is not None and table.range_key_attr is not None:
-                data[table.range_key_attr] = {range_value.type: range_value.value}
-            table.put_item(data)
-            item = table.get_item(hash_value, range_value)
-        assert isinstance(item, Item)
-        item.attrs = attributes
-        return item
+    assert isinstance(item, Item)
+    item.attrs = attributes
+    return item
+
+
+def _apply(actions: list[tuple[str, str, str]], values: dict[str, Any], changed: dict[str, Any]) -> bool:
+    """Carries out the actions on `changed`; False for an ADD moto refuses (its own error says why)."""
+    for clause, name, placeholder in actions:
+        if clause == "REMOVE":
+            changed.pop(name, None)
+            continue
+        value = DynamoType(values[placeholder])
+        if clause == "ADD" and name in changed:
+            current = changed[name]
+            if current.type != value.type or not (value.is_number() or value.is_set()):
+                return False
+            if value.is_number():
+                value = current + value
+            else:
+                value = DynamoType({value.type: current.value + [v for v in value.value if v not in current.value]})
+        elif clause == "ADD" and not (value.is_number() or value.is_set()):
+            return False
+        changed[name] = value
+    return True
 
 
 def _locked(write: Any) -> Any:
@@ -364,27 +505,200 @@ def _list_object_versions(self: S3Response) -> Any:
     return _original_list_object_versions(self)
 
 
+_ROUTED_KEY = "(?P<key_name>.+)"
+
+
 def _s3_url_module(self: S3Backend) -> Any:
     # moto reloads its S3 routes module each time it reads it (its routes depend on the environment).
     module = _original_s3_url_module.fget(self)  # type: ignore[attr-defined]
     any_key = r"(?P<key_name>[\s\S]+)"
-    module.url_paths = {path.replace("(?P<key_name>.+)", any_key): view for path, view in module.url_paths.items()}
+    module.url_paths = {path.replace(_ROUTED_KEY, any_key): view for path, view in module.url_paths.items()}
     return module
 
 
+# Made once, so that installing again finds them in place.
+_locked_put_item = _locked(_original_put_item)
+_locked_delete_item = _locked(_original_delete_item)
+_any_key_url_module = property(_s3_url_module)
+
+
+def _is(what: str, actual: Callable[[], Any], expected: Any) -> Expectation:
+    return Expectation(f"{what} to be {expected!r}", lambda _: None if actual() is expected else repr(actual()))
+
+
+def _has_key(what: str, routes: Callable[[], dict[str, Any]], marker: str) -> Expectation:
+    return Expectation(
+        f"{what} to have a route with {marker!r}",
+        lambda _: None if any(marker in path for path in routes()) else f"routes {sorted(routes())!r}",
+    )
+
+
+def _other_update_parser_uses(_: Any) -> str | None:
+    code = _source(dynamodb_responses)
+    others = code.count("UpdateExpressionParser") - code.count("UpdateExpressionParser.make(") - 1  # 1: its import
+    return f"{others} other uses in {dynamodb_responses.__file__}" if others else None
+
+
+def _reads_milliseconds_since_the_epoch(clock: Any) -> str | None:
+    now = clock()
+    return None if abs(now - time.time() * 1000.0) < 60_000 else f"a clock that read {now!r}"
+
+
+_TRANSACTION_GOES = "when moto's TransactWriteItems stops deep-copying every table it touches"
+_CONDITIONS_GO = "when moto parses each condition expression once per request rather than once per item"
+_REQUEST_CHECKS_GO = "when moto's DynamoDB request handler stops parsing every expression a second time"
+_CONDITION_PARAMETERS = ("expr", "names", "values")
+_ENCODING = re.compile(r"encoding[-_]type", re.IGNORECASE)
+
+PATCHES = (
+    Patch(
+        "TransactWriteItems saves only the items it touches",
+        DynamoDBBackend,
+        "transact_write_items",
+        _transact_write_items,
+        ("self", "transact_items"),
+        _TRANSACTION_GOES,
+        relies_on=(
+            _code_has("copy.deepcopy(", "its backup of every table, which the patch makes a no-op for tables"),
+            _is("moto.dynamodb.models.copy (swapped during a transaction)", lambda: dynamodb_models.copy, copy),
+        ),
+    ),
+    # A cancelled transaction's rollback calls put_item(table_name, attributes) and delete_item(table_name, key).
+    Patch(
+        "PutItem takes the transactions' lock",
+        DynamoDBBackend,
+        "put_item",
+        _locked_put_item,
+        (
+            "self",
+            "table_name",
+            "item_attrs",
+            "expected",
+            "condition_expression",
+            "expression_attribute_names",
+            "expression_attribute_values",
+            "overwrite",
+            "return_values_on_condition_check_failure",
+        ),
+        _TRANSACTION_GOES,
+    ),
+    Patch(
+        "DeleteItem takes the transactions' lock",
+        DynamoDBBackend,
+        "delete_item",
+        _locked_delete_item,
+        (
+            "self",
+            "table_name",
+            "key",
+            "expression_attribute_names",
+            "expression_attribute_values",
+            "condition_expression",
+            "return_values_on_condition_check_failure",
+        ),
+        _TRANSACTION_GOES,
+    ),
+    Patch(
+        "UpdateItem carries out plain updates directly",
+        DynamoDBBackend,
+        "update_item",
+        _update_item,
+        tuple(inspect.signature(_update_item).parameters),  # it stands in for moto's: the same names, in order
+        "when moto's UpdateItem validates an expression without walking its tree a few dozen times (15 ms an item)",
+        relies_on=(_code_has("> 405000", "the item size limit restated here", lambda _: LimitedSizeDict.__setitem__),),
+    ),
+    Patch(
+        "DynamoDB responses written with json.dumps",
+        DynamoHandler,
+        "serialized",
+        _serialized,
+        ("self", "action_result"),
+        "when moto's JSON-protocol responses stop walking the API's shape model value by value",
+        relies_on=(
+            Expectation(
+                "moto's ActionResult to hold the answer in .result (written here as JSON)",
+                lambda _: None if isinstance(vars(ActionResult).get("result"), property) else "no result property",
+            ),
+        ),
+    ),
+    Patch(
+        "conditions parsed once (backend)",
+        dynamodb_models,
+        "get_filter_expression",
+        _get_filter_expression,
+        _CONDITION_PARAMETERS,
+        _CONDITIONS_GO,
+    ),
+    Patch(
+        "conditions parsed once (tables)",
+        dynamodb_tables,
+        "get_filter_expression",
+        _get_filter_expression,
+        _CONDITION_PARAMETERS,
+        _CONDITIONS_GO,
+    ),
+    Patch(
+        "request checks read cached condition parsers",
+        dynamodb_responses,
+        "create_condition_expression_parser",
+        _checked_condition,
+        _CONDITION_PARAMETERS,
+        _REQUEST_CHECKS_GO,
+        relies_on=(
+            _code_has("self.expr_attr_names_found", "read here", lambda _: ConditionExpressionParser.__init__),
+            _code_has("self.expr_attr_values_found", "read here", lambda _: ConditionExpressionParser.__init__),
+        ),
+    ),
+    Patch(
+        "request checks read cached update parsers",
+        dynamodb_responses,
+        "UpdateExpressionParser",
+        _CheckedUpdates,
+        ("expression_str",),
+        _REQUEST_CHECKS_GO,
+        signature_of=lambda parser: parser.make,  # the only part of the class the request handler uses
+        shape="a class with a make()",
+        relies_on=(Expectation("the request handler to use it only through make()", _other_update_parser_uses),),
+    ),
+    Patch(
+        "SQS reads the clock without building datetimes",
+        sqs_models,
+        "unix_time_millis",
+        _unix_time_millis,
+        ("dt",),
+        "when moto's SQS asks whether a message is visible without building two datetimes",
+        relies_on=(Expectation("milliseconds since the epoch", _reads_milliseconds_since_the_epoch),),
+    ),
+    Patch(
+        "ListObjectVersions URL-encodes keys when asked",
+        S3Response,
+        "list_object_versions",
+        _list_object_versions,
+        ("self",),
+        "when moto's ListObjectVersions honours encoding-type=url (then this one would encode the keys twice)",
+        relies_on=(
+            _code_has("self.serialized(ActionResult(", "the answer the patch encodes"),
+            Expectation(
+                "code that ignores encoding-type",
+                lambda target: f"code that reads it ({_where(target)})" if _ENCODING.search(_source(target)) else None,
+            ),
+        ),
+    ),
+    Patch(
+        "S3 routes keys holding a line break",
+        S3Backend,
+        "_url_module",
+        _any_key_url_module,
+        ("self",),
+        "when moto's S3 routes an object's key with a pattern that matches a line break",
+        signature_of=lambda routes: routes.fget,  # a property, read on each request
+        shape="a property with a getter",
+        relies_on=(_has_key("moto.s3.urls.url_paths", lambda: s3_urls.url_paths, _ROUTED_KEY),),
+    ),
+)
+
+
 def install() -> None:
-    global _installed
-    if not _installed:
-        for name, write in _single_item_writes.items():
-            setattr(DynamoDBBackend, name, _locked(write))
-        DynamoDBBackend.update_item = _update_item  # type: ignore[method-assign]
-        dynamodb_responses.create_condition_expression_parser = _checked_condition  # type: ignore[assignment]
-        dynamodb_responses.UpdateExpressionParser = _CheckedUpdates
-        DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
-        sqs_models.unix_time_millis = _unix_time_millis
-        DynamoHandler.serialized = _serialized  # type: ignore[method-assign,assignment]
-        dynamodb_models.get_filter_expression = _get_filter_expression
-        dynamodb_tables.get_filter_expression = _get_filter_expression
-        S3Response.list_object_versions = _list_object_versions  # type: ignore[method-assign]
-        S3Backend._url_module = property(_s3_url_module)  # type: ignore[method-assign,assignment]
-        _installed = True
+    """Installs every patch above not yet in place (the stack calls it once per stack); installs none, raising
+    PatchNoLongerFits, if the installed moto no longer has what one of them expects."""
+    install_patches(PATCHES)
