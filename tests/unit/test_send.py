@@ -189,7 +189,7 @@ def world(rate: float) -> tuple[Clock, SendDeps, Mailer, Ledger, Ledger, Queue]:
         ledger=ledger,  # type: ignore[arg-type]
         directory=directory_of(5000),  # type: ignore[arg-type]
         jobs=Jobs(),  # type: ignore[arg-type]
-        slots=Slots(clock, rate),  # type: ignore[arg-type]
+        email_pace=Slots(clock, rate),  # type: ignore[arg-type]
         mailer=mailer,  # type: ignore[arg-type]
         email_queue=queue,  # type: ignore[arg-type]
         clock=clock,
