@@ -62,7 +62,7 @@ class SendDeps:
 
 
 def send_activation_emails(
-    batch: EmailBatch, deps: SendDeps, settings: EmailSenderSettings, *, seconds_left: Callable[[], float] | None = None
+    batch: EmailBatch, deps: SendDeps, settings: EmailSenderSettings, *, deadline: float | None = None
 ) -> int:
     """Sends each recipient of the batch its activation email unless the ledger has it reached already; returns
     how many this call sent.
@@ -79,14 +79,18 @@ def send_activation_emails(
     those beyond today's quota wait QUOTA_PAUSE_SECONDS (sending pauses, no email fails), those beyond the
     invocation's time, or still throttled after retries, come back at once, and those another live sender holds
     come back once its claim has run out (in case it dies with them).
+
+    `deadline` is the invocation's end (epoch seconds, portal_import.invocation's convention): claims last until
+    then, and sending stops FINISH_SECONDS before it. None: no invocation bounds it (scripts, tests); claims last
+    DEFAULT_LEASE_SECONDS and sending runs to the end of the batch.
     """
     logger.append_keys(job_id=batch.job_id, email_batch=batch.key)
     started = deps.clock()
-    lease_until = started + (seconds_left() if seconds_left else DEFAULT_LEASE_SECONDS)
+    lease_until = deadline if deadline is not None else started + DEFAULT_LEASE_SECONDS
     people = deps.directory.contacts(r.contact_id for r in batch.recipients)
     sending = _Sending(batch, deps, settings, lease_until=lease_until, people=people)
     try:
-        sending.run(deadline=lease_until - FINISH_SECONDS if seconds_left else None)
+        sending.run(deadline=None if deadline is None else deadline - FINISH_SECONDS)
     except BaseException:
         sending.give_back()
         raise
