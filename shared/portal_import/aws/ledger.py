@@ -28,27 +28,23 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client, error_code
+from portal_import.aws.tables import (
+    activation_key,
+    attempt_of,
+    batch_get,
+    contact_of,
+    job_key,
+    settlement_key,
+    user_key,
+)
 from portal_import.domain.claims import ClaimLost, ClaimRefused, Commit, EmailRecord, NewLink, Settlement, Standing
 
 _TRANSACTION_LIMIT = 100
 # A claim is two items of its transaction: the activation item's update and the check of the Contact's user item.
 _ITEMS_PER_CLAIM = 2
 _CLAIMS_PER_TRANSACTION = _TRANSACTION_LIMIT // _ITEMS_PER_CLAIM
-_BATCH_GET_LIMIT = 100
 # How often a claim held by another is looked at again within one commit before it is left as busy.
 _TAKEOVER_ROUNDS = 4
-
-
-def _key(contact_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"CONTACT#{contact_id}"}, "sk": {"S": "ACTIVATION"}}
-
-
-def _user_key(contact_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"CONTACT#{contact_id}"}, "sk": {"S": "USER"}}
-
-
-def _settlement_key(attempt: str) -> dict[str, Any]:
-    return {"pk": {"S": f"emails#{attempt}"}}
 
 
 def _epoch(moment: str) -> int:
@@ -123,7 +119,7 @@ class Ledger:
         return {
             "Update": {
                 "TableName": self._jobs,
-                "Key": _settlement_key(attempt),
+                "Key": settlement_key(attempt),
                 "UpdateExpression": f"SET Request = :request ADD {', '.join(adds)}",
                 "ExpressionAttributeValues": values,
             }
@@ -133,7 +129,7 @@ class Ledger:
         return {
             "Update": {
                 "TableName": self._directory,
-                "Key": _key(contact_id),
+                "Key": activation_key(contact_id),
                 "UpdateExpression": _UNCLAIMED,
                 "ConditionExpression": "ClaimedBy = :attempt",
                 "ExpressionAttributeValues": {":attempt": values[":attempt"]},
@@ -148,7 +144,7 @@ class Ledger:
         return {
             "Update": {
                 "TableName": self._jobs,
-                "Key": {"pk": {"S": job_id}},
+                "Key": job_key(job_id),
                 "UpdateExpression": "ADD EmailsSent :sent, EmailsFailed :failed",
                 "ExpressionAttributeValues": {":sent": {"N": str(sent)}, ":failed": {"N": str(failed)}},
             }
@@ -218,7 +214,7 @@ class Ledger:
         return {
             "ConditionCheck": {
                 "TableName": self._directory,
-                "Key": _user_key(link.contact_id),
+                "Key": user_key(link.contact_id),
                 "ConditionExpression": _THE_JOBS_USER,
                 "ExpressionAttributeValues": {":user": {"S": link.user_id}, ":job": values[":job"]},
             }
@@ -228,8 +224,7 @@ class Ledger:
         """Of these Contacts (contact id -> the user named for it), those whose portal user is another user, or
         was not created by `job_id`, or who have none."""
         found = {
-            item["pk"]["S"].removeprefix("CONTACT#"): item
-            for item in self._batch_get(self._directory, [_user_key(c) for c in sorted(users)])
+            contact_of(item): item for item in self._batch_get(self._directory, [user_key(c) for c in sorted(users)])
         }
         return {
             contact_id
@@ -265,7 +260,7 @@ class Ledger:
         return {
             "Update": {
                 "TableName": self._directory,
-                "Key": _key(link.contact_id),
+                "Key": activation_key(link.contact_id),
                 "UpdateExpression": update,
                 "ConditionExpression": condition,
                 "ExpressionAttributeValues": claim_values,
@@ -347,7 +342,7 @@ class Ledger:
         return {
             "Update": {
                 "TableName": self._directory,
-                "Key": _key(contact_id),
+                "Key": activation_key(contact_id),
                 "UpdateExpression": update,
                 "ConditionExpression": condition,
                 "ExpressionAttributeValues": marked,
@@ -361,25 +356,18 @@ class Ledger:
     def records(self, contact_ids: Iterable[str]) -> dict[str, EmailRecord]:
         """What the ledger holds on each of these Contacts' Users (absent: nothing yet)."""
         items = {
-            item["pk"]["S"].removeprefix("CONTACT#"): item
-            for item in self._batch_get(self._directory, [_key(cid) for cid in sorted(set(contact_ids))])
+            contact_of(item): item
+            for item in self._batch_get(self._directory, [activation_key(cid) for cid in sorted(set(contact_ids))])
         }
         holders = sorted({item["ClaimedBy"]["S"] for item in items.values() if "ClaimedBy" in item})
         settlements = {
-            item["pk"]["S"].removeprefix("emails#"): item
-            for item in self._batch_get(self._jobs, [_settlement_key(attempt) for attempt in holders])
+            attempt_of(item): item
+            for item in self._batch_get(self._jobs, [settlement_key(attempt) for attempt in holders])
         }
         return {contact_id: _record(item, settlements) for contact_id, item in items.items()}
 
     def _batch_get(self, table: str, keys: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        for start in range(0, len(keys), _BATCH_GET_LIMIT):
-            request: dict[str, Any] = {
-                table: {"Keys": list(keys[start : start + _BATCH_GET_LIMIT]), "ConsistentRead": True}
-            }
-            while request:
-                response = self._ddb.batch_get_item(RequestItems=request)
-                yield from response.get("Responses", {}).get(table, [])
-                request = response.get("UnprocessedKeys") or {}
+        return batch_get(self._ddb, table, keys)
 
 
 def _record(item: dict[str, Any], settlements: dict[str, dict[str, Any]]) -> EmailRecord:
@@ -389,7 +377,7 @@ def _record(item: dict[str, Any], settlements: dict[str, dict[str, Any]]) -> Ema
     carried: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
     claim_expires = None
     if holder is not None:
-        contact_id = item["pk"]["S"].removeprefix("CONTACT#")
+        contact_id = contact_of(item)
         settlement = settlements.get(holder, {})
         held_for = item.get("ClaimFor", {}).get("S", "")
         if contact_id in settlement.get("Sent", {}).get("SS", []):
