@@ -14,6 +14,7 @@ from portal_import import wiring
 from portal_import.config import EmailSenderSettings
 from portal_import.domain.messages import EmailBatch
 from portal_import.flows.send import SendDeps, send_activation_emails
+from portal_import.invocation import deadline_of
 from portal_import.observability import logger, metrics, tracer
 from portal_import.records import EmailBatchRecord
 
@@ -38,9 +39,7 @@ def _deps() -> SendDeps:
 
 @idempotent_function(data_keyword_argument="batch", config=idempotency, persistence_store=persistence)
 def send_once(batch: EmailBatch, context: LambdaContext) -> int:
-    return send_activation_emails(
-        batch, _deps(), settings, seconds_left=lambda: context.get_remaining_time_in_millis() / 1000
-    )
+    return send_activation_emails(batch, _deps(), settings, deadline=deadline_of(context))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from portal_import.aws.ledger import Ledger
-from portal_import.domain.claims import ClaimRefused, Commit, NewLink, Settlement, Standing
+from portal_import.domain.claims import ClaimLost, ClaimRefused, Commit, NewLink, Settlement, Standing
 
 JOB = "job-ledger"
 NOW = 1_900_000_000.0
@@ -106,3 +106,41 @@ def test_a_dead_batch_counts_the_recipients_of_a_dead_sender_once(ledger: Ledger
         "c2": Standing.UNDELIVERED,
         "c3": Standing.UNDELIVERED,
     }
+
+
+def test_a_claim_for_a_user_the_job_did_not_create_is_refused_and_the_others_in_its_step_hold(ledger: Ledger) -> None:
+    # Given a step claiming two of the job's users, a Contact the job created no user for, and c3 under c1's user
+    forged = NewLink("c3", "user-c1", "hash", "2031-01-01T00:00:00Z", "c3@example.com")
+    step = Commit(claims=[link("c1"), link("c9"), forged, link("c2")])
+    # When it is committed
+    refused = ledger.commit(step, job_id=JOB, request=JOB, attempt="first", lease_until=NOW + 300, now=NOW)
+    # Then the two that are not the job's users are refused, nothing is written on them, and the others are held
+    assert refused == {"c9": ClaimRefused.NOT_THEIRS, "c3": ClaimRefused.NOT_THEIRS}
+    assert ledger.standings(JOB, ["c1", "c2", "c3", "c9"], now=NOW) == {
+        "c1": Standing.CLAIMED,
+        "c2": Standing.CLAIMED,
+    }
+
+
+def test_an_activated_user_is_never_claimed_again(ledger: Ledger, cloud: Any) -> None:
+    # Given a User who activated after the import's email
+    claim(ledger, "import", "c1")
+    settle(ledger, "import", Settlement.SENT, "c1")
+    cloud.session.client("dynamodb").update_item(
+        TableName=cloud.stack.directory_table,
+        Key={"pk": {"S": "CONTACT#c1"}, "sk": {"S": "ACTIVATION"}},
+        UpdateExpression="SET ActivatedAt = :at REMOVE TokenHash",
+        ExpressionAttributeValues={":at": {"S": "2030-01-01T00:00:00Z"}},
+    )
+    # When a resend claims it / Then it is refused as activated
+    assert claim(ledger, "resender", "c1", request=f"{JOB}/resend/1") == {"c1": ClaimRefused.ACTIVATED}
+
+
+def test_a_sender_whose_claim_was_taken_over_may_not_release_it(ledger: Ledger) -> None:
+    # Given a slow sender whose claim ran out and was taken over by the next
+    claim(ledger, "slow", "c1")
+    assert claim(ledger, "next", "c1", now=NOW + 301) == {}
+    # When the slow one releases it / Then it is told the claim is lost, and the next still holds it
+    with pytest.raises(ClaimLost):
+        settle(ledger, "slow", Settlement.RELEASED, "c1")
+    assert ledger.records(["c1"])["c1"].holder == "next"

@@ -229,10 +229,10 @@ def test_no_window_holds_more_than_the_rate_allows_and_the_rate_is_kept_up() -> 
 
 def test_recipients_beyond_the_invocations_time_are_queued_again_not_sent() -> None:
     # Given 100 recipients at 1 email a second and an invocation with 60 seconds left
-    _, deps, mailer, _, jobs, queue = world(rate=1)
+    clock, deps, mailer, _, jobs, queue = world(rate=1)
 
     # When the batch is sent
-    sent = send_activation_emails(batch(100), deps, settings(rate=1), seconds_left=lambda: 60.0)
+    sent = send_activation_emails(batch(100), deps, settings(rate=1), deadline=clock() + 60.0)
 
     # Then what fits before the finishing margin was sent, and the rest is back on the queue at once
     fits = int(60 - FINISH_SECONDS)
@@ -353,7 +353,7 @@ def test_recipients_another_live_sender_holds_are_left_to_it_and_looked_at_again
     ledger.claims.update({"contact1": ("another", clock() + 300), "contact4": ("another", clock() + 300)})
 
     # When the batch is sent
-    sent = send_activation_emails(batch(10), deps, settings(rate=20), seconds_left=lambda: 300.0)
+    sent = send_activation_emails(batch(10), deps, settings(rate=20), deadline=clock() + 300.0)
 
     # Then those two get no email from this sender; they come back on the queue once the other's claim ran out
     assert sent == 8
@@ -364,7 +364,7 @@ def test_recipients_another_live_sender_holds_are_left_to_it_and_looked_at_again
 
 def test_a_send_that_stays_throttled_puts_every_recipient_back_once() -> None:
     # Given SES throttles every call, and an invocation with time for 40 of 100 recipients at 1 a second
-    _, deps, mailer, ledger, _, queue = world(rate=1)
+    clock, deps, mailer, ledger, _, queue = world(rate=1)
 
     def throttled(**kwargs: Any) -> list[str]:
         raise Transient("ClientError: Maximum sending rate exceeded.")
@@ -372,7 +372,7 @@ def test_a_send_that_stays_throttled_puts_every_recipient_back_once() -> None:
     mailer.send_bulk = throttled  # type: ignore[method-assign]
 
     # When the batch is sent
-    sent = send_activation_emails(batch(100), deps, settings(rate=1), seconds_left=lambda: 60.0)
+    sent = send_activation_emails(batch(100), deps, settings(rate=1), deadline=clock() + 60.0)
 
     # Then nothing went out, no claim is left held, and each recipient is back on the queue exactly once
     requeued = [r.contact_id for rest, _ in queue.messages for r in rest.recipients]

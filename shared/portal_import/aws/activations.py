@@ -17,15 +17,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client, condition_failed, error_code
+from portal_import.aws.tables import activation_key, contact_of, job_key
 from portal_import.domain.people import Link
 
 LINK_INDEX = "ByTokenHash"
 # A hold outlives the activation function's timeout, so that it never ends while its holder still works.
 HOLD_SECONDS = 60
-
-
-def _key(contact_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"CONTACT#{contact_id}"}, "sk": {"S": "ACTIVATION"}}
 
 
 def _transaction_condition_failed(error: ClientError) -> bool:
@@ -52,7 +49,9 @@ class Links:
             Limit=2,
         )
         for entry in found.get("Items", []):
-            item = self._ddb.get_item(TableName=self._directory, Key=_key(entry["pk"]["S"][8:]), ConsistentRead=True)
+            item = self._ddb.get_item(
+                TableName=self._directory, Key=activation_key(contact_of(entry)), ConsistentRead=True
+            )
             current = item.get("Item")
             if current and current.get("TokenHash", {}).get("S") == token_hash:  # the index may lag a new link
                 return _link(current)
@@ -65,7 +64,7 @@ class Links:
         try:
             self._ddb.update_item(
                 TableName=self._directory,
-                Key=_key(link.contact_id),
+                Key=activation_key(link.contact_id),
                 UpdateExpression="SET HeldBy = :hold, HeldUntil = :until",
                 ConditionExpression=(
                     "TokenHash = :hash AND attribute_not_exists(ActivatedAt) AND ExpiresAtEpoch > :now "
@@ -89,7 +88,7 @@ class Links:
         try:
             self._ddb.update_item(
                 TableName=self._directory,
-                Key=_key(link.contact_id),
+                Key=activation_key(link.contact_id),
                 UpdateExpression="REMOVE HeldBy, HeldUntil",
                 ConditionExpression="HeldBy = :hold",
                 ExpressionAttributeValues={":hold": {"S": hold}},
@@ -107,7 +106,7 @@ class Links:
             {
                 "Update": {
                     "TableName": self._directory,
-                    "Key": _key(link.contact_id),
+                    "Key": activation_key(link.contact_id),
                     "UpdateExpression": "SET ActivatedAt = :at REMOVE TokenHash, HeldBy, HeldUntil",
                     "ConditionExpression": "HeldBy = :hold AND attribute_not_exists(ActivatedAt)",
                     "ExpressionAttributeValues": {":at": {"S": moment}, ":hold": {"S": hold}},
@@ -119,7 +118,7 @@ class Links:
                 {
                     "Update": {
                         "TableName": self._jobs,
-                        "Key": {"pk": {"S": link.job_id}},
+                        "Key": job_key(link.job_id),
                         "UpdateExpression": "ADD UsersActivated :one",
                         "ExpressionAttributeValues": {":one": {"N": "1"}},
                     }
@@ -136,7 +135,7 @@ class Links:
 
 def _link(item: dict[str, Any]) -> Link:
     return Link(
-        contact_id=item["pk"]["S"].removeprefix("CONTACT#"),
+        contact_id=contact_of(item),
         user_id=item.get("UserId", {}).get("S", ""),
         job_id=item.get("JobId", {}).get("S", ""),
         expires=float(item.get("ExpiresAtEpoch", {}).get("N", "0")),

@@ -16,28 +16,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client, error_code
+from portal_import.aws.tables import activation_key, alias_key, batch_get, contact_key, user_key
 from portal_import.domain.ids import ContactRef
 from portal_import.domain.people import Activation, Contact, CreateResult, PortalUser
 
-_BATCH_GET_LIMIT = 100
 _TRANSACTION_LIMIT = 100
 _BATCH_WRITE_LIMIT = 25
-
-
-def _contact_key(contact_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"CONTACT#{contact_id}"}, "sk": {"S": "CONTACT"}}
-
-
-def _alias_key(salesforce_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"SALESFORCE#{salesforce_id}"}, "sk": {"S": "CONTACT"}}
-
-
-def _user_key(contact_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"CONTACT#{contact_id}"}, "sk": {"S": "USER"}}
-
-
-def _activation_key(contact_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"CONTACT#{contact_id}"}, "sk": {"S": "ACTIVATION"}}
 
 
 def _s(item: dict[str, Any], name: str) -> str:
@@ -57,7 +41,7 @@ def _user_from_item(item: dict[str, Any]) -> PortalUser:
 
 def _user_item(user: PortalUser) -> dict[str, Any]:
     item: dict[str, Any] = {
-        **_user_key(user.contact_id),
+        **user_key(user.contact_id),
         "ContactId": {"S": user.contact_id},
         "UserId": {"S": user.user_id},
         "Role": {"S": user.role},
@@ -103,7 +87,7 @@ class Directory:
         refs = [ref for ref in refs if ref.kind != "invalid"]
         aliases = {ref.key for ref in refs if ref.kind == "salesforce"}
         contact_of_alias: dict[str, str] = {}
-        for item in self._batch_get([_alias_key(sf) for sf in sorted(aliases)]):
+        for item in self._batch_get([alias_key(sf) for sf in sorted(aliases)]):
             contact_of_alias[item["pk"]["S"].removeprefix("SALESFORCE#")] = _s(item, "ContactId")
         wanted = {ref.key for ref in refs if ref.kind == "contact"} | set(contact_of_alias.values())
         contacts = {
@@ -114,7 +98,7 @@ class Directory:
                 first_name=_s(item, "FirstName"),
                 last_name=_s(item, "LastName"),
             )
-            for item in self._batch_get([_contact_key(cid) for cid in sorted(wanted)])
+            for item in self._batch_get([contact_key(cid) for cid in sorted(wanted)])
         }
         resolved: dict[str, Contact] = {}
         for ref in refs:
@@ -128,20 +112,11 @@ class Directory:
         return self.resolve(ContactRef("contact", contact_id, "") for contact_id in set(contact_ids))
 
     def existing_users(self, contact_ids: Iterable[str]) -> dict[str, PortalUser]:
-        keys = [_user_key(cid) for cid in sorted(set(contact_ids))]
+        keys = [user_key(cid) for cid in sorted(set(contact_ids))]
         return {user.contact_id: user for user in map(_user_from_item, self._batch_get(keys))}
 
     def _batch_get(self, keys: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        for chunk in _chunks(keys, _BATCH_GET_LIMIT):
-            request: dict[str, Any] = {self._table: {"Keys": list(chunk), "ConsistentRead": True}}
-            attempt = 0
-            while request:
-                response = self._ddb.batch_get_item(RequestItems=request)
-                yield from response.get("Responses", {}).get(self._table, [])
-                request = response.get("UnprocessedKeys") or {}
-                if request:
-                    attempt += 1
-                    time.sleep(min(0.05 * 2**attempt, 2.0))
+        return batch_get(self._ddb, self._table, keys)
 
     # Writes
 
@@ -194,7 +169,7 @@ class Directory:
 
     def activations(self, contact_ids: Iterable[str]) -> dict[str, Activation]:
         """The current link of each of these Contacts' Users that has one."""
-        keys = [_activation_key(cid) for cid in sorted(set(contact_ids))]
+        keys = [activation_key(cid) for cid in sorted(set(contact_ids))]
         return {
             _s(item, "ContactId"): Activation(
                 contact_id=_s(item, "ContactId"),
@@ -220,7 +195,7 @@ class Directory:
         for contact in contacts:
             items.append(
                 {
-                    **_contact_key(contact.contact_id),
+                    **contact_key(contact.contact_id),
                     "ContactId": {"S": contact.contact_id},
                     "SalesforceId": {"S": contact.salesforce_id},
                     "Email": {"S": contact.email},
@@ -229,7 +204,7 @@ class Directory:
                 }
             )
             if contact.salesforce_id:
-                items.append({**_alias_key(contact.salesforce_id), "ContactId": {"S": contact.contact_id}})
+                items.append({**alias_key(contact.salesforce_id), "ContactId": {"S": contact.contact_id}})
         self._batch_write(items)
 
     def put_users(self, users: Iterable[PortalUser]) -> None:

@@ -78,3 +78,16 @@ class EmailRecord:
         if self.claim_expires is not None and self.claim_expires >= now:
             return Standing.CLAIMED
         return Standing.NOT_REACHED
+
+    def refusal(self, request: str, now: float, *, tried: EmailRecord | None = None) -> ClaimRefused | None:
+        """Why a claim in `request` that did not hold, read back as this record, is refused; None: it may be taken
+        over as read (its holder settled it, or died). `tried`: the record a takeover already went by and failed on;
+        read unchanged, it is changing under us, and is left as busy like one a live sender holds."""
+        standing = self.standing(request, now)
+        if standing is Standing.ACTIVATED:
+            return ClaimRefused.ACTIVATED
+        if standing in (Standing.SENT, Standing.UNDELIVERED):
+            return ClaimRefused.DONE
+        if standing is Standing.CLAIMED or tried == self:
+            return ClaimRefused.BUSY
+        return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.utils import formataddr
 from functools import partial
@@ -17,6 +17,7 @@ from portal_import.domain.job import Job
 from portal_import.domain.messages import EmailBatch, EmailRecipient
 from portal_import.domain.people import Contact
 from portal_import.domain.rules import is_valid_email
+from portal_import.domain.sending import Calls, Claim, Finished, Plan, Replace, Send, Wait, next_step
 from portal_import.errors import SendRefused, Transient
 from portal_import.flows.completion import announce_emails_sent_if_done
 from portal_import.observability import logger, metrics
@@ -39,15 +40,9 @@ SEND_ATTEMPTS = 10
 QUOTA_PAUSE_SECONDS = 900  # SQS's longest delay: a paused batch looks at the quota again every 15 minutes
 # Time kept back at the end of an invocation to record what was sent and queue the rest.
 FINISH_SECONDS = 20.0
-# How long after its slot a call may still go: with calls of half a second's worth of emails, a call up to a
-# quarter second late (plus the call's own time) still keeps any window within R*W + R. A smaller call (PER_CALL
-# caps it above 98 emails a second) leaves the rest of that half second as slack too.
-LATE_SECONDS = 0.25
-_MAX_MISSED = 10
 # Recipients are claimed a call at a time, in the transaction that settles the calls before (100 items: the
 # attempt's settlement, the job's counters, and two items a claim: the link, and the check that the Contact's user
-# is the batch's): 49 a call.
-CLAIM_CALLS = 1
+# is the batch's): 49 a call. How late a call may go is portal_import.domain.sending's.
 PER_CALL = min(MAX_DESTINATIONS, 49)
 # How long a claim lasts without an invocation deadline to bound it (scripts, tests): Lambda's longest run.
 DEFAULT_LEASE_SECONDS = 900.0
@@ -67,7 +62,7 @@ class SendDeps:
 
 
 def send_activation_emails(
-    batch: EmailBatch, deps: SendDeps, settings: EmailSenderSettings, *, seconds_left: Callable[[], float] | None = None
+    batch: EmailBatch, deps: SendDeps, settings: EmailSenderSettings, *, deadline: float | None = None
 ) -> int:
     """Sends each recipient of the batch its activation email unless the ledger has it reached already; returns
     how many this call sent.
@@ -78,20 +73,24 @@ def send_activation_emails(
     shared limiter hands out send slots at the configured rate. Recipients are sent to in SES bulk calls of
     half a second's worth (at most PER_CALL), each at its first slot and never later than LATE_SECONDS after
     it (plus what a smaller call leaves of its half second): slots missed by more are given up and their
-    recipients go last on fresh slots, since sending late would crowd whoever holds the next slots. So no
-    window of W seconds holds more than R*W + R emails, whatever the number of senders. Recipients this
-    invocation cannot reach go back on the queue as a new batch: those beyond today's quota wait
-    QUOTA_PAUSE_SECONDS (sending pauses, no email fails), those beyond the invocation's time, or still
-    throttled after retries, come back at once, and those another live sender holds come back once its claim
-    has run out (in case it dies with them).
+    recipients go last on fresh slots, since sending late would crowd whoever holds the next slots
+    (portal_import.domain.sending plans the calls). So no window of W seconds holds more than R*W + R emails,
+    whatever the number of senders. Recipients this invocation cannot reach go back on the queue as a new batch:
+    those beyond today's quota wait QUOTA_PAUSE_SECONDS (sending pauses, no email fails), those beyond the
+    invocation's time, or still throttled after retries, come back at once, and those another live sender holds
+    come back once its claim has run out (in case it dies with them).
+
+    `deadline` is the invocation's end (epoch seconds, portal_import.invocation's convention): claims last until
+    then, and sending stops FINISH_SECONDS before it. None: no invocation bounds it (scripts, tests); claims last
+    DEFAULT_LEASE_SECONDS and sending runs to the end of the batch.
     """
     logger.append_keys(job_id=batch.job_id, email_batch=batch.key)
     started = deps.clock()
-    lease_until = started + (seconds_left() if seconds_left else DEFAULT_LEASE_SECONDS)
+    lease_until = deadline if deadline is not None else started + DEFAULT_LEASE_SECONDS
     people = deps.directory.contacts(r.contact_id for r in batch.recipients)
     sending = _Sending(batch, deps, settings, lease_until=lease_until, people=people)
     try:
-        sending.run(deadline=lease_until - FINISH_SECONDS if seconds_left else None)
+        sending.run(deadline=None if deadline is None else deadline - FINISH_SECONDS)
     except BaseException:
         sending.give_back()
         raise
@@ -124,7 +123,7 @@ class _Sending:
         self.lease_until = lease_until
         self.attempt = uuid.uuid4().hex
         self.tokens: dict[str, ActivationToken] = {}  # contact id -> the link of a recipient this run holds
-        self.step = Commit()  # settlements not yet written
+        self.pending = Commit()  # settlements not yet written
         self.sent = self.failed = 0
         self.retry: list[EmailRecipient] = []  # to send again in a new batch, at once
         self.later: list[EmailRecipient] = []  # beyond the quota or the invocation's time
@@ -132,48 +131,32 @@ class _Sending:
         self.paused = False
 
     def run(self, *, deadline: float | None) -> None:
-        deps, settings = self.deps, self.settings
-        quota = settings.daily_email_quota or deps.mailer.daily_quota()
-        queue = self._reachable()  # in sending order; the first len(slots) have a slot each
-        reservation = deps.email_pace.reserve(len(queue), quota, deadline=deadline)
-        slots, short_of = list(reservation.slots), reservation.short_of
-        per_call = max(1, min(PER_CALL, int(settings.email_rate_per_second / 2)))
-        late = LATE_SECONDS + max(0.0, 0.5 - per_call / settings.email_rate_per_second)
-        position = missed = 0
-        while position < min(len(slots), len(queue)):
-            now = deps.clock()
-            end = min(len(slots), len(queue))
-            gone = sum(1 for slot in slots[position:end] if now - slot > late)
-            if gone and missed < _MAX_MISSED:
-                missed += 1
-                again = deps.email_pace.reserve(gone, quota, deadline=deadline, replacing=True)
-                queue[position:] = queue[position + gone :] + queue[position : position + gone]
-                slots[position:] = slots[position + gone : end] + again.slots
-                short_of = again.short_of or short_of
-                continue
-            group = queue[position : min(position + per_call, len(slots))]
-            if any(r.contact_id not in self.tokens for r in group):
-                # One write settles the calls made since the last and claims this call and the next, before
-                # waiting for the slot: a write every other call.
-                ahead = queue[position : min(position + CLAIM_CALLS * per_call, len(slots))]
-                refused = self._commit([r for r in ahead if r.contact_id not in self.tokens])
-                if refused:
-                    queue = [r for r in queue if r.contact_id not in refused]
-                    continue
-            wait = slots[position] - deps.clock()
-            if wait > 0:
-                deps.sleep(wait)
-                continue  # look at the clock again: a sleep can end late
-            statuses = self._send_or_refused(group)
-            if statuses is None:  # still throttled after every retry: this and the rest go round again
-                self._release(group)
-                self.retry.extend(queue[position : len(slots)])
-                logger.warning("Sending keeps failing; the rest is queued again", extra={"left": len(self.retry)})
-                break
-            self._record(group, statuses)
-            position += len(group)
-        self.later = queue[len(slots) :]
-        self.paused = short_of == "quota"
+        """Sends to the batch's reachable recipients as the plan says, until no one with a slot is left or SES
+        keeps failing; leaves in `retry` and `later` whom this invocation did not reach."""
+        deps = self.deps
+        quota = self.settings.daily_email_quota or deps.mailer.daily_quota()
+        calls = Calls.at_rate(self.settings.email_rate_per_second, most=PER_CALL)
+        reachable = self._reachable()
+        first = deps.email_pace.reserve(len(reachable), quota, deadline=deadline)
+        plan = Plan.of(reachable, first.slots, first.short_of)
+        while True:
+            match next_step(plan, now=deps.clock(), held=self.tokens.keys(), calls=calls):
+                case Replace(count):
+                    fresh = deps.email_pace.reserve(count, quota, deadline=deadline, replacing=True)
+                    plan = plan.replaced(count, fresh.slots, fresh.short_of)
+                case Claim(recipients):
+                    plan = plan.without(self._claim(recipients))
+                case Wait(until):
+                    deps.sleep(max(0.0, until - deps.clock()))  # then the clock is read again: a sleep can end late
+                case Send(group):
+                    if not self._send_group(group):
+                        self._keeps_failing(plan.slotted)
+                        break
+                    plan = plan.after_sending(len(group))
+                case Finished():
+                    break
+        self.later = list(plan.unslotted)
+        self.paused = plan.short_of == "quota"
 
     def _reachable(self) -> list[EmailRecipient]:
         """The recipients whose Contact has a valid address now; the others are counted as not delivered (once, and
@@ -188,12 +171,14 @@ class _Sending:
             logger.warning("Recipients without a valid address now: not delivered", extra={"emails": len(unreachable)})
         return reachable
 
-    def _send_or_refused(self, group: list[EmailRecipient]) -> list[str] | None:
-        """SES's status for each recipient of one call; None when the call keeps failing with a passing error."""
+    def _send_group(self, group: Sequence[EmailRecipient]) -> bool:
+        """One SES call for the group, and what SES said of each recipient recorded; False (the group's claims
+        given back) when the call still fails with a passing error after every retry."""
         try:
-            return self._send(group)
+            statuses = self._send(group)
         except Transient:
-            return None
+            self._release(group)
+            return False
         except SendRefused as error:
             # Refused as a whole (e.g. the sender identity is not verified): sending again would be refused.
             # SES's wording says what to fix ("Email address is not verified"); its requests hold no cell of
@@ -202,9 +187,16 @@ class _Sending:
                 "Activation emails refused",
                 extra={"emails": len(group), "error": error, "reason": str(error)[:200]},
             )
-            return ["Refused"] * len(group)
+            statuses = ["Refused"] * len(group)
+        self._record(group, statuses)
+        return True
 
-    def _record(self, group: list[EmailRecipient], statuses: list[str]) -> None:
+    def _keeps_failing(self, rest: Sequence[EmailRecipient]) -> None:
+        """SES still throttles after every retry: the rest with slots goes round again, at once."""
+        self.retry.extend(rest)
+        logger.warning("Sending keeps failing; the rest is queued again", extra={"left": len(self.retry)})
+
+    def _record(self, group: Sequence[EmailRecipient], statuses: list[str]) -> None:
         """What SES said of each recipient: sent, to send again at once, or refused for good."""
         for recipient, status in zip(group, statuses, strict=False):
             if status == "Success":
@@ -216,8 +208,9 @@ class _Sending:
                 logger.warning("Activation email refused", extra={"row": recipient.row, "status": status})
                 self._settle(recipient, Settlement.UNDELIVERED)
 
-    def _commit(self, claiming: list[EmailRecipient]) -> set[str]:
-        """Writes the pending settlements and claims `claiming` (new links); returns the contact ids refused."""
+    def _claim(self, claiming: Sequence[EmailRecipient]) -> set[str]:
+        """Claims `claiming` (their new links) in the write that settles what was sent since the last; returns the
+        contact ids refused."""
         links = {r.contact_id: new_token(self.settings.activation_link_ttl_hours) for r in claiming}
         claims = [
             NewLink(
@@ -230,7 +223,7 @@ class _Sending:
             for r in claiming
         ]
         # A transaction is all or nothing: if this one fails, the settlements are still pending, the claims not made.
-        refused = self._write(Commit(claims=claims, settled=self.step.settled))
+        refused = self._write(Commit(claims=claims, settled=self.pending.settled))
         self.tokens.update((c, token) for c, token in links.items() if c not in refused)
         for recipient in claiming:
             why = refused.get(recipient.contact_id)
@@ -248,13 +241,13 @@ class _Sending:
 
     def _settle(self, recipient: EmailRecipient, how: Settlement) -> None:
         self.tokens.pop(recipient.contact_id, None)
-        self.step.settled[recipient.contact_id] = how
+        self.pending.settled[recipient.contact_id] = how
         if how is Settlement.SENT:
             self.sent += 1
         elif how is Settlement.UNDELIVERED:
             self.failed += 1
 
-    def _release(self, recipients: list[EmailRecipient]) -> None:
+    def _release(self, recipients: Sequence[EmailRecipient]) -> None:
         for recipient in recipients:
             if recipient.contact_id in self.tokens:
                 self._settle(recipient, Settlement.RELEASED)
@@ -263,9 +256,9 @@ class _Sending:
         """Writes what is left to settle, giving back any claim still held."""
         for contact_id in list(self.tokens):
             self.tokens.pop(contact_id)
-            self.step.settled[contact_id] = Settlement.RELEASED
-        if self.step:
-            self._write(self.step)
+            self.pending.settled[contact_id] = Settlement.RELEASED
+        if self.pending:
+            self._write(self.pending)
 
     def _write(self, step: Commit) -> dict[str, ClaimRefused]:
         refused = self.deps.ledger.commit(
@@ -276,7 +269,7 @@ class _Sending:
             lease_until=self.lease_until,
             now=self.deps.clock(),
         )
-        self.step = Commit()  # written: nothing is pending any more
+        self.pending = Commit()  # written: nothing is pending any more
         return refused
 
     def give_back(self) -> None:
@@ -303,7 +296,7 @@ class _Sending:
             _requeue(_rest(batch, self.busy, "b"), self.deps, delay=busy_delay)
             logger.warning("Recipients held by another sender: queued again for later", extra={"held": len(self.busy)})
 
-    def _send(self, group: list[EmailRecipient]) -> list[str]:
+    def _send(self, group: Sequence[EmailRecipient]) -> list[str]:
         destinations = [
             _destination(self.people[r.contact_id], self.tokens[r.contact_id], self.settings) for r in group
         ]
