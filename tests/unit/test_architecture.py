@@ -42,13 +42,20 @@ LAYERS: dict[str, set[str]] = {
     "portal_import.errors": set(),
     "portal_import.config": set(),
     "portal_import.observability": set(),
+    "portal_import.invocation": set(),
     "portal_import.ports": {"portal_import.domain"},
     "portal_import.records": {"portal_import.domain"},
     "portal_import.retry": {"portal_import.errors", "portal_import.observability"},
     "portal_import.flows": {"portal_import.domain", *_VOCABULARY},
     "portal_import.aws": {"portal_import.domain", *_VOCABULARY},
     "portal_import.wiring": {"portal_import.domain", "portal_import.flows", "portal_import.aws", *_VOCABULARY},
-    "functions": {"portal_import.domain", "portal_import.flows", "portal_import.wiring", *_VOCABULARY},
+    "functions": {
+        "portal_import.domain",
+        "portal_import.flows",
+        "portal_import.wiring",
+        "portal_import.invocation",
+        *_VOCABULARY,
+    },
 }
 # The modules that may import boto3 or botocore: the shared layer's adapters, the CLI's, and the local runtime.
 AWS_LIBRARIES = {"boto3", "botocore", "mypy_boto3_dynamodb", "mypy_boto3_s3", "mypy_boto3_sqs"}
