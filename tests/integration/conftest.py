@@ -1,5 +1,9 @@
 """Integration fixtures: the real template.yaml provisioned on moto, the four handlers run in-process with their
-own environments, the sample events of events/, and small readers for what a user would look at afterwards."""
+own environments, the sample events of events/, and small readers for what a user would look at afterwards.
+
+Provisioning takes a second or more, so the tests of a module share one stack (`cloud`), emptied before each test;
+a test that must have a stack of its own is marked @pytest.mark.fresh_stack. `aws` and `runtime` start from an empty
+moto, as before."""
 
 from __future__ import annotations
 
@@ -18,6 +22,14 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.cognitoidp.models import cognitoidp_backends
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.base_backend import BackendDict
+from moto.dynamodb.models import dynamodb_backends
+from moto.s3.models import FakeKey, MultipartDict, s3_backends
+from moto.s3.utils import _VersionedKeyStore
+from moto.ses.models import ses_backends
+from moto.sqs.models import sqs_backends
 
 from portal_import.aws import clients
 from portal_import.aws.directory import Directory
@@ -31,7 +43,7 @@ from portal_import_cli.seed import load_directory, read_directory
 from portal_import_local.host import CallLog, FunctionHost
 from portal_import_local.outbox import sent_emails
 from portal_import_local.runtime import LocalRuntime
-from portal_import_local.stack import REGION, Stack, provision
+from portal_import_local.stack import ARTIFACT_BUCKET, REGION, Stack, provision
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -62,18 +74,33 @@ def with_bodies(event: dict[str, Any], *bodies: str) -> dict[str, Any]:
     return {"Records": patched}
 
 
+@pytest.fixture(scope="module")
+def _moto() -> Iterator[boto3.Session]:
+    """The embedded AWS of a test module, started once for it: the functions' cached boto3 clients are dropped on
+    both sides of it. A test gets it emptied (`aws`) or holding the module's provisioned stack (`cloud`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            patch.delenv(name, raising=False)
+        for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+            patch.setenv(name, value)
+        patch.setenv("AWS_DEFAULT_REGION", REGION)
+        patch.setenv("AWS_REGION", REGION)
+        clients.client.cache_clear()
+        with mock_aws():
+            yield boto3.Session(region_name=REGION)
+        clients.client.cache_clear()
+
+
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
-    """A fresh moto for each test; the functions' cached boto3 clients are dropped on both sides of it."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    clients.client.cache_clear()
-    with mock_aws():
-        yield boto3.Session(region_name=REGION)
+def aws(_moto: boto3.Session) -> Iterator[boto3.Session]:
+    """A fresh moto for the test: every resource of the module's earlier tests is gone, and goes again after it."""
+    _fresh_moto()
+    yield _moto
+    _fresh_moto()
+
+
+def _fresh_moto() -> None:
+    BackendDict.reset()
     clients.client.cache_clear()
 
 
@@ -231,19 +258,137 @@ class Cloud:
         return url
 
 
-@pytest.fixture
-def cloud(aws: boto3.Session) -> Cloud:
+def _provision(session: boto3.Session) -> Cloud:
     """template.yaml provisioned on moto, with a host per function (each loads its app.py with its environment)."""
     with warnings.catch_warnings():
         # moto notes that it only records the bucket policy: expected, and not what these tests are about.
         warnings.simplefilter("ignore", UserWarning)
-        stack = provision(TEMPLATE, {}, aws)
+        stack = provision(TEMPLATE, {}, session)
     calls = CallLog()
     return Cloud(
-        session=aws,
+        session=session,
         stack=stack,
         hosts={logical_id: FunctionHost(spec, calls) for logical_id, spec in stack.functions.items()},
     )
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    """What the stack holds right after provisioning, besides its contents: whatever a test adds beyond it (a queue
+    standing in for an inbox, its subscription, an EventBridge rule, a Role's group) is taken away after it."""
+
+    queues: frozenset[str]
+    subscriptions: frozenset[str]
+    rules: frozenset[str]
+    groups: frozenset[str]
+
+    @classmethod
+    def of(cls, cloud: Cloud) -> _Baseline:
+        subscriptions = cloud.session.client("sns").list_subscriptions().get("Subscriptions", [])
+        return cls(
+            queues=frozenset(sqs_backends[DEFAULT_ACCOUNT_ID][REGION].queues),
+            subscriptions=frozenset(s["SubscriptionArn"] for s in subscriptions),
+            rules=frozenset(r["Name"] for r in cloud.session.client("events").list_rules().get("Rules", [])),
+            groups=frozenset(_user_pool(cloud).groups) if cloud.stack.user_pool_id else frozenset(),
+        )
+
+
+def _user_pool(cloud: Cloud) -> Any:
+    return cognitoidp_backends[DEFAULT_ACCOUNT_ID][REGION].user_pools[cloud.stack.user_pool_id]
+
+
+class SharedStack:
+    """A test module's provisioned stack, emptied for each test that uses it; provisioned again when a test of the
+    module started moto afresh (`aws`, `runtime`, a fresh_stack test)."""
+
+    def __init__(self, session: boto3.Session) -> None:
+        self.session = session
+        self.cloud: Cloud | None = None
+        self._baseline: _Baseline | None = None
+
+    def emptied(self) -> Cloud:
+        if self.cloud is None or self._baseline is None or not self._alive(self.cloud):
+            _fresh_moto()
+            self.cloud = _provision(self.session)
+            self._baseline = _Baseline.of(self.cloud)
+            return self.cloud
+        _empty(self.cloud, self._baseline)
+        # As on a fresh stack: new boto3 clients, and each function loaded anew (its cached deps, its call log).
+        clients.client.cache_clear()
+        calls = CallLog()
+        hosts = {logical_id: FunctionHost(spec, calls) for logical_id, spec in self.cloud.stack.functions.items()}
+        return Cloud(session=self.session, stack=self.cloud.stack, hosts=hosts)
+
+    @staticmethod
+    def _alive(cloud: Cloud) -> bool:
+        return cloud.stack.jobs_table in dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables
+
+
+def _empty(cloud: Cloud, baseline: _Baseline) -> None:
+    """Every item, message, object, pool user and sent email gone, and whatever a test added to the stack."""
+    for table in dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables.values():
+        table.items.clear()
+    sqs = cloud.session.client("sqs")
+    for name, queue in list(sqs_backends[DEFAULT_ACCOUNT_ID][REGION].queues.items()):
+        if name in baseline.queues:
+            # What moto's PurgeQueue does, without its once-a-minute limit.
+            queue._messages = []
+            queue._pending_messages = set()
+        else:
+            sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
+    sns = cloud.session.client("sns")
+    for subscription in sns.list_subscriptions().get("Subscriptions", []):
+        if subscription["SubscriptionArn"] not in baseline.subscriptions:
+            sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+    events = cloud.session.client("events")
+    for rule in events.list_rules().get("Rules", []):
+        if rule["Name"] not in baseline.rules:
+            targets = events.list_targets_by_rule(Rule=rule["Name"]).get("Targets", [])
+            if targets:
+                events.remove_targets(Rule=rule["Name"], Ids=[t["Id"] for t in targets])
+            events.delete_rule(Name=rule["Name"])
+    _empty_buckets()
+    if cloud.stack.user_pool_id:
+        pool = _user_pool(cloud)
+        pool.users.clear()
+        for name in [name for name in pool.groups if name not in baseline.groups]:
+            del pool.groups[name]
+    ses = ses_backends[DEFAULT_ACCOUNT_ID][REGION]
+    ses.sent_messages.clear()
+    ses.sent_message_count = 0
+
+
+def _empty_buckets() -> None:
+    """Every object version and unfinished upload gone from the stack's buckets. On moto's own records: its listing
+    of keys holding control characters is XML that botocore cannot read."""
+    for bucket in s3_backends[DEFAULT_ACCOUNT_ID]["global"].buckets.values():
+        if bucket.name == ARTIFACT_BUCKET:
+            continue
+        for key in list(bucket.keys):
+            for version in bucket.keys.getlist(key):
+                if isinstance(version, FakeKey):
+                    version.dispose()  # its temporary file, as moto's own reset closes it
+        for upload in bucket.multiparts.values():
+            upload.dispose()
+        bucket.keys = _VersionedKeyStore()
+        bucket.multiparts = MultipartDict()
+
+
+@pytest.fixture(scope="module")
+def _provisioned(_moto: boto3.Session) -> SharedStack:
+    return SharedStack(_moto)
+
+
+@pytest.fixture
+def cloud(_provisioned: SharedStack, request: pytest.FixtureRequest) -> Cloud:
+    """The stack as provisioned, empty: its tables, queues, bucket, pool users and sent emails emptied after the
+    module's earlier tests, which share it (provisioning takes a second or more). A test marked
+    @pytest.mark.fresh_stack gets a stack provisioned for it alone."""
+    if request.node.get_closest_marker("fresh_stack"):
+        _fresh_moto()
+        _provisioned.cloud = None
+        return _provision(_provisioned.session)
+    return _provisioned.emptied()
 
 
 @pytest.fixture
@@ -267,3 +412,7 @@ def runtime(aws: boto3.Session, tmp_path: Path, stack_parameters: dict[str, str]
         )
         yield local
         local.send_function_logs_to(sys.stderr)  # the log file closes with this test
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "fresh_stack: the test gets a stack provisioned for it alone (`cloud`)")
