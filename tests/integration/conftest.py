@@ -2,8 +2,8 @@
 own environments, the sample events of events/, and small readers for what a user would look at afterwards.
 
 Provisioning takes a second or more, so the tests of a module share one stack (`cloud`), emptied before each test;
-a test that must have a stack of its own is marked @pytest.mark.fresh_stack. `aws` and `runtime` start from an empty
-moto, as before."""
+so do `runtime`'s, per set of stack parameters. A test that must have a stack of its own is marked
+@pytest.mark.fresh_stack; `aws` starts from an empty moto, as before."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import hashlib
 import json
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from portal_import.domain.times import now_iso
 from portal_import_cli.seed import load_directory, read_directory
 from portal_import_local.host import CallLog, FunctionHost
 from portal_import_local.outbox import sent_emails
-from portal_import_local.runtime import LocalRuntime
+from portal_import_local.runtime import LocalRuntime, provision_local
 from portal_import_local.stack import ARTIFACT_BUCKET, REGION, Stack, provision
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -258,18 +258,12 @@ class Cloud:
         return url
 
 
-def _provision(session: boto3.Session) -> Cloud:
-    """template.yaml provisioned on moto, with a host per function (each loads its app.py with its environment)."""
+def _provision(session: boto3.Session) -> Stack:
+    """template.yaml provisioned on moto."""
     with warnings.catch_warnings():
         # moto notes that it only records the bucket policy: expected, and not what these tests are about.
         warnings.simplefilter("ignore", UserWarning)
-        stack = provision(TEMPLATE, {}, session)
-    calls = CallLog()
-    return Cloud(
-        session=session,
-        stack=stack,
-        hosts={logical_id: FunctionHost(spec, calls) for logical_id, spec in stack.functions.items()},
-    )
+        return provision(TEMPLATE, {}, session)
 
 
 @dataclass(frozen=True)
@@ -283,52 +277,52 @@ class _Baseline:
     groups: frozenset[str]
 
     @classmethod
-    def of(cls, cloud: Cloud) -> _Baseline:
-        subscriptions = cloud.session.client("sns").list_subscriptions().get("Subscriptions", [])
+    def of(cls, session: boto3.Session, stack: Stack) -> _Baseline:
+        subscriptions = session.client("sns").list_subscriptions().get("Subscriptions", [])
         return cls(
             queues=frozenset(sqs_backends[DEFAULT_ACCOUNT_ID][REGION].queues),
             subscriptions=frozenset(s["SubscriptionArn"] for s in subscriptions),
-            rules=frozenset(r["Name"] for r in cloud.session.client("events").list_rules().get("Rules", [])),
-            groups=frozenset(_user_pool(cloud).groups) if cloud.stack.user_pool_id else frozenset(),
+            rules=frozenset(r["Name"] for r in session.client("events").list_rules().get("Rules", [])),
+            groups=frozenset(_user_pool(stack).groups) if stack.user_pool_id else frozenset(),
         )
 
 
-def _user_pool(cloud: Cloud) -> Any:
-    return cognitoidp_backends[DEFAULT_ACCOUNT_ID][REGION].user_pools[cloud.stack.user_pool_id]
+def _user_pool(stack: Stack) -> Any:
+    return cognitoidp_backends[DEFAULT_ACCOUNT_ID][REGION].user_pools[stack.user_pool_id]
 
 
 class SharedStack:
-    """A test module's provisioned stack, emptied for each test that uses it; provisioned again when a test of the
-    module started moto afresh (`aws`, `runtime`, a fresh_stack test)."""
+    """A test module's provisioned stack, emptied for each test that uses it; provisioned again when a test asks for
+    other parameters, or when a test of the module started moto afresh (`aws`, a fresh_stack test)."""
 
     def __init__(self, session: boto3.Session) -> None:
         self.session = session
-        self.cloud: Cloud | None = None
+        self._stack: Stack | None = None
+        self._key: tuple[Any, ...] = ()
         self._baseline: _Baseline | None = None
 
-    def emptied(self) -> Cloud:
-        if self.cloud is None or self._baseline is None or not self._alive(self.cloud):
+    def stack_for(self, key: tuple[Any, ...], provisioner: Callable[[], Stack], *, fresh: bool = False) -> Stack:
+        """The stack `provisioner` makes (`key` names its parameters), empty; a new one when `fresh`."""
+        stack, baseline = self._stack, self._baseline
+        if fresh or stack is None or baseline is None or self._key != key or not self._alive(stack):
             _fresh_moto()
-            self.cloud = _provision(self.session)
-            self._baseline = _Baseline.of(self.cloud)
-            return self.cloud
-        _empty(self.cloud, self._baseline)
-        # As on a fresh stack: new boto3 clients, and each function loaded anew (its cached deps, its call log).
-        clients.client.cache_clear()
-        calls = CallLog()
-        hosts = {logical_id: FunctionHost(spec, calls) for logical_id, spec in self.cloud.stack.functions.items()}
-        return Cloud(session=self.session, stack=self.cloud.stack, hosts=hosts)
+            stack = self._stack = provisioner()
+            self._key, self._baseline = key, _Baseline.of(self.session, stack)
+            return stack
+        _empty(self.session, stack, baseline)
+        clients.client.cache_clear()  # as on a fresh stack: new boto3 clients
+        return stack
 
     @staticmethod
-    def _alive(cloud: Cloud) -> bool:
-        return cloud.stack.jobs_table in dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables
+    def _alive(stack: Stack) -> bool:
+        return stack.jobs_table in dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables
 
 
-def _empty(cloud: Cloud, baseline: _Baseline) -> None:
+def _empty(session: boto3.Session, stack: Stack, baseline: _Baseline) -> None:
     """Every item, message, object, pool user and sent email gone, and whatever a test added to the stack."""
     for table in dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables.values():
         table.items.clear()
-    sqs = cloud.session.client("sqs")
+    sqs = session.client("sqs")
     for name, queue in list(sqs_backends[DEFAULT_ACCOUNT_ID][REGION].queues.items()):
         if name in baseline.queues:
             # What moto's PurgeQueue does, without its once-a-minute limit.
@@ -336,11 +330,11 @@ def _empty(cloud: Cloud, baseline: _Baseline) -> None:
             queue._pending_messages = set()
         else:
             sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
-    sns = cloud.session.client("sns")
+    sns = session.client("sns")
     for subscription in sns.list_subscriptions().get("Subscriptions", []):
         if subscription["SubscriptionArn"] not in baseline.subscriptions:
             sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
-    events = cloud.session.client("events")
+    events = session.client("events")
     for rule in events.list_rules().get("Rules", []):
         if rule["Name"] not in baseline.rules:
             targets = events.list_targets_by_rule(Rule=rule["Name"]).get("Targets", [])
@@ -348,8 +342,8 @@ def _empty(cloud: Cloud, baseline: _Baseline) -> None:
                 events.remove_targets(Rule=rule["Name"], Ids=[t["Id"] for t in targets])
             events.delete_rule(Name=rule["Name"])
     _empty_buckets()
-    if cloud.stack.user_pool_id:
-        pool = _user_pool(cloud)
+    if stack.user_pool_id:
+        pool = _user_pool(stack)
         pool.users.clear()
         for name in [name for name in pool.groups if name not in baseline.groups]:
             del pool.groups[name]
@@ -381,14 +375,14 @@ def _provisioned(_moto: boto3.Session) -> SharedStack:
 
 @pytest.fixture
 def cloud(_provisioned: SharedStack, request: pytest.FixtureRequest) -> Cloud:
-    """The stack as provisioned, empty: its tables, queues, bucket, pool users and sent emails emptied after the
-    module's earlier tests, which share it (provisioning takes a second or more). A test marked
-    @pytest.mark.fresh_stack gets a stack provisioned for it alone."""
-    if request.node.get_closest_marker("fresh_stack"):
-        _fresh_moto()
-        _provisioned.cloud = None
-        return _provision(_provisioned.session)
-    return _provisioned.emptied()
+    """The stack as provisioned, empty (its tables, queues, bucket, pool users and sent emails emptied after the
+    module's earlier tests, which share it), with a host per function, each loading its app.py with its environment
+    anew. A test marked @pytest.mark.fresh_stack gets a stack provisioned for it alone."""
+    fresh = request.node.get_closest_marker("fresh_stack") is not None
+    stack = _provisioned.stack_for(("cloud",), lambda: _provision(_provisioned.session), fresh=fresh)
+    calls = CallLog()
+    hosts = {logical_id: FunctionHost(spec, calls) for logical_id, spec in stack.functions.items()}
+    return Cloud(session=_provisioned.session, stack=stack, hosts=hosts)
 
 
 @pytest.fixture
@@ -399,10 +393,19 @@ def stack_parameters() -> dict[str, str]:
 
 
 @pytest.fixture
-def runtime(aws: boto3.Session, tmp_path: Path, stack_parameters: dict[str, str]) -> Iterator[LocalRuntime]:
-    """The whole local stack, in-process, seeded with the worked example's directory."""
+def runtime(
+    _provisioned: SharedStack, tmp_path: Path, stack_parameters: dict[str, str], request: pytest.FixtureRequest
+) -> Iterator[LocalRuntime]:
+    """The whole local stack, in-process, seeded with the worked example's directory: on the module's stack for
+    these parameters, emptied (a fresh_stack test gets one of its own)."""
+    key = ("runtime", tuple(sorted(stack_parameters.items())))
+    stack = _provisioned.stack_for(
+        key,
+        lambda: provision_local(TEMPLATE, stack_parameters, _provisioned.session),
+        fresh=request.node.get_closest_marker("fresh_stack") is not None,
+    )
     with (tmp_path / "logs.jsonl").open("w") as logs:
-        local = LocalRuntime(TEMPLATE, stack_parameters)
+        local = LocalRuntime(TEMPLATE, stack_parameters, stack=stack)
         local.send_function_logs_to(logs)
         local.verify_sender(local.stack.parameters["SenderAddress"])
         load_directory(
@@ -415,4 +418,6 @@ def runtime(aws: boto3.Session, tmp_path: Path, stack_parameters: dict[str, str]
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "fresh_stack: the test gets a stack provisioned for it alone (`cloud`)")
+    config.addinivalue_line(
+        "markers", "fresh_stack: the test gets a stack provisioned for it alone (`cloud`, `runtime`)"
+    )
