@@ -32,6 +32,12 @@ NOW = 1_900_000_000.0
 KEY = "imports/partners.csv"
 
 
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of 4 rows, so that a file of a few rows takes several (as 1,000 rows a chunk would on AWS)."""
+    monkeypatch.setattr(split, "CHUNK_ROWS", 4)
+
+
 def _contact(n: int) -> str:
     return f"003{n:012d}0001"
 
@@ -93,9 +99,9 @@ def test_a_file_refused_fails_its_job_sends_no_row_and_asks_for_its_results() ->
 
 
 def test_a_file_is_queued_in_chunks_and_the_job_knows_its_size() -> None:
-    # Given a file of 2,500 rows, one of them for an inactive Role, and its options as metadata
+    # Given a file of 10 rows, one of them for an inactive Role, and its options as metadata
     world = World()
-    data = _csv(2500).replace(f"{_contact(7)},Partner User".encode(), f"{_contact(7)},Legacy".encode())
+    data = _csv(10).replace(f"{_contact(7)},Partner User".encode(), f"{_contact(7)},Legacy".encode())
     dropped = world.drop(data, {"send-activation-email": "true", "mode": "validate"})
 
     # When the splitter is notified with plenty of time
@@ -103,9 +109,9 @@ def test_a_file_is_queued_in_chunks_and_the_job_knows_its_size() -> None:
 
     # Then the rows go out in chunks of CHUNK_ROWS, in order, each row once, with the file's options
     chunks = world.chunks()
-    assert [len(chunk.rows) for chunk in chunks] == [1000, 1000, 500]
+    assert [len(chunk.rows) for chunk in chunks] == [4, 4, 2]
     assert [chunk.seq for chunk in chunks] == [0, 1, 2]
-    assert [row.row for chunk in chunks for row in chunk.rows] == list(range(2, 2502))
+    assert [row.row for chunk in chunks for row in chunk.rows] == list(range(2, 12))
     assert all(chunk.mode == "validate" and chunk.send_activation_email for chunk in chunks)
     # and the inactive Role's row already carries rule 3's error
     (refused,) = [row for chunk in chunks for row in chunk.rows if row.error]
@@ -114,9 +120,9 @@ def test_a_file_is_queued_in_chunks_and_the_job_knows_its_size() -> None:
     job = world.job(dropped)
     assert (job.status, job.total_rows, job.chunk_count, job.chunk_starts) == (
         JobStatus.PROCESSING,
-        2500,
+        10,
         3,
-        [2, 1002, 2002],
+        [2, 6, 10],
     )
     assert world.continuations.bodies == [] and world.aggregate.bodies == []
 
@@ -125,7 +131,7 @@ def test_a_split_short_of_time_hands_the_rest_on_from_a_checkpoint(monkeypatch: 
     # Given a file of four chunks, sent one chunk a batch, and an invocation whose deadline is within the margin
     monkeypatch.setattr(split, "CHUNKS_PER_BATCH", 1)
     world = World()
-    dropped = world.drop(_csv(3500))
+    dropped = world.drop(_csv(14))
 
     # When the splitter is notified
     split_file(dropped, world.deps, SETTINGS, deadline=NOW + split.TIME_MARGIN_SECONDS - 1)
@@ -133,7 +139,7 @@ def test_a_split_short_of_time_hands_the_rest_on_from_a_checkpoint(monkeypatch: 
     # Then one batch goes out, the checkpoint is recorded and a continuation from it is queued
     assert [chunk.seq for chunk in world.chunks()] == [0]
     job = world.job(dropped)
-    assert (job.status, job.split_next_seq, job.split_rows, job.split_handed_on) == (JobStatus.SPLITTING, 1, 1000, True)
+    assert (job.status, job.split_next_seq, job.split_rows, job.split_handed_on) == (JobStatus.SPLITTING, 1, 4, True)
     (continuation,) = [SplitContinuation.model_validate_json(body) for body in world.continuations.bodies]
     assert (continuation.job_id, continuation.next_seq) == (job.job_id, 1)
 
@@ -143,13 +149,13 @@ def test_a_split_short_of_time_hands_the_rest_on_from_a_checkpoint(monkeypatch: 
     # Then the other chunks go out, each once, and the split finishes; the continuation again changes nothing
     continue_split(continuation, world.deps, SETTINGS, deadline=NOW + 900)
     assert [chunk.seq for chunk in world.chunks()] == [0, 1, 2, 3]
-    assert world.job(dropped).status is JobStatus.PROCESSING and world.job(dropped).total_rows == 3500
+    assert world.job(dropped).status is JobStatus.PROCESSING and world.job(dropped).total_rows == 14
 
 
 def test_a_split_without_a_deadline_reads_the_whole_file_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(split, "CHUNKS_PER_BATCH", 1)
     world = World()
-    dropped = world.drop(_csv(3500))
+    dropped = world.drop(_csv(14))
     split_file(dropped, world.deps, SETTINGS, deadline=None)
     assert len(world.chunks()) == 4 and world.continuations.bodies == []
 
@@ -158,7 +164,7 @@ def test_every_reading_judges_rows_by_the_roles_of_the_jobs_start(monkeypatch: p
     # Given a split handed on after its first chunk
     monkeypatch.setattr(split, "CHUNKS_PER_BATCH", 1)
     world = World()
-    dropped = world.drop(_csv(2500))
+    dropped = world.drop(_csv(10))
     split_file(dropped, world.deps, SETTINGS, deadline=NOW)
     assert world.job(dropped).roles == {"Partner User": True, "Legacy": False}
 
