@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from portal_import import wiring
 from portal_import.config import SplitterSettings
 from portal_import.flows.split import DroppedFile, SplitDeps, continue_split, split_file
+from portal_import.invocation import deadline_of
 from portal_import.observability import logger, metrics, tracer
 from portal_import.records import SplitContinuationRecord
 
@@ -52,10 +53,8 @@ def _dropped(record: S3RecordModel) -> DroppedFile:
 @event_parser(model=S3Model)
 def handler(event: S3Model, context: LambdaContext) -> dict[str, list[str]]:
     settings = SplitterSettings.from_env()
-    jobs = [
-        split_file(_dropped(record), _deps(settings), settings, context.get_remaining_time_in_millis)
-        for record in event.Records
-    ]
+    deadline = deadline_of(context)
+    jobs = [split_file(_dropped(record), _deps(settings), settings, deadline) for record in event.Records]
     started = [job for job in jobs if job]
     metrics.add_metric(name="JobsStarted", unit="Count", value=len(started))
     return {"jobIds": started}
@@ -66,9 +65,10 @@ def handler(event: S3Model, context: LambdaContext) -> dict[str, list[str]]:
 @metrics.log_metrics
 def continue_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     settings = SplitterSettings.from_env()
+    deadline = deadline_of(context)
 
     def record_handler(record: SplitContinuationRecord) -> None:
-        continue_split(record.body, _deps(settings), settings, context.get_remaining_time_in_millis)
+        continue_split(record.body, _deps(settings), settings, deadline)
         metrics.add_metric(name="SplitsContinued", unit="Count", value=1)
 
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -10,13 +10,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from portal_import import wiring
 from portal_import.config import SweeperSettings
-from portal_import.flows.split import SplitDeps
-from portal_import.flows.sweep import sweep
+from portal_import.flows.sweep import SweepDeps, sweep
 from portal_import.observability import logger, metrics, tracer
 
 
 @lru_cache(maxsize=1)
-def _deps(settings: SweeperSettings) -> SplitDeps:
+def _deps(settings: SweeperSettings) -> SweepDeps:
     return wiring.sweep_deps(settings)
 
 

@@ -3,8 +3,6 @@ dead-letter function, accounts for every row of a chunk whose retries are spent 
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from functools import lru_cache
 from typing import Any
 
@@ -15,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from portal_import import wiring
 from portal_import.config import WorkerSettings
 from portal_import.flows.work import WorkDeps, account_dead_chunk, process_chunk
+from portal_import.invocation import deadline_of
 from portal_import.observability import logger, metrics, tracer
 from portal_import.records import RowChunkRecord
 
@@ -34,23 +33,17 @@ def _deps(settings: WorkerSettings) -> WorkDeps:
     return wiring.work_deps(settings)
 
 
-def _with_deadline(deps: WorkDeps, context: LambdaContext) -> WorkDeps:
-    """The deps, their Cognito calls bounded by this invocation's remaining time (with room to record the chunk)."""
-
-    def deadline() -> float:
-        return time.time() + context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_SECONDS
-
-    return dataclasses.replace(deps, deadline=deadline)
-
-
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    deps = _with_deadline(_deps(WorkerSettings.from_env()), context)
+    deps = _deps(WorkerSettings.from_env())
+    # Its Cognito calls end this long before the invocation does, leaving room to record the chunk.
+    deadline = deadline_of(context) - DEADLINE_MARGIN_SECONDS
 
     def record_handler(record: RowChunkRecord) -> None:
-        process_chunk(record.body, deps, delivery=int(record.attributes.ApproximateReceiveCount))
+        delivery = int(record.attributes.ApproximateReceiveCount)
+        process_chunk(record.body, deps, delivery=delivery, deadline=deadline)
         metrics.add_metric(name="RowsProcessed", unit="Count", value=len(record.body.rows))
 
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
@@ -60,7 +53,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def dead_letter_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    deps = _with_deadline(_deps(WorkerSettings.from_env()), context)
+    deps = _deps(WorkerSettings.from_env())
 
     def record_handler(record: RowChunkRecord) -> None:
         account_dead_chunk(record.body, deps)

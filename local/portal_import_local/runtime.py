@@ -68,6 +68,13 @@ class Notification:
     attributes: dict[str, str]
 
 
+def provision_local(
+    template_path: Path, parameters: dict[str, str], session: boto3.Session, *, api_endpoint: str = DEFAULT_ENDPOINT
+) -> Stack:
+    """The stack as the local runtime provisions it: the template with the local runtime's defaults."""
+    return provision(template_path, {**_LOCAL_PARAMETERS, **parameters}, session, api_endpoint=api_endpoint)
+
+
 class LocalRuntime:
     def __init__(
         self,
@@ -76,13 +83,14 @@ class LocalRuntime:
         faults: FaultPlan | None = None,
         *,
         api_endpoint: str = DEFAULT_ENDPOINT,
+        stack: Stack | None = None,
     ) -> None:
+        """Provisions the template on the active moto; or, given the `stack` an earlier runtime provisioned there
+        (with these parameters), runs on it (the integration tests share one a module)."""
         install_call_counting()
         invocations.install()
         self.session = boto3.Session(region_name=REGION)
-        self.stack: Stack = provision(
-            template_path, {**_LOCAL_PARAMETERS, **parameters}, self.session, api_endpoint=api_endpoint
-        )
+        self.stack: Stack = stack or provision_local(template_path, parameters, self.session, api_endpoint=api_endpoint)
         self.faults = faults or FaultPlan()
         self.calls = CallLog(faults=self.faults)
         self.hosts = {logical_id: FunctionHost(spec, self.calls) for logical_id, spec in self.stack.functions.items()}

@@ -42,13 +42,21 @@ class Destination:
     data: Mapping[str, str]  # the template's values for this recipient
 
 
-class Jobs(Protocol):
-    """The job store: one record per job, its options, status and progress (aws.jobs.Jobs)."""
+# The job store (aws.jobs.Jobs, which implements each of the ports below) as each flow uses it: one port a role, so
+# that a flow's deps say which of the job's records it reads or writes, and a test's fake holds only that role.
+
+
+class JobReader(Protocol):
+    """A job as it stands now (aws.jobs.Jobs)."""
+
+    def get(self, job_id: str) -> Job | None: ...
+
+
+class SplitProgress(Protocol):
+    """A job while its file is read: created once per file version, its options, columns and Role snapshot, the
+    split's checkpoints, and its end (the chunks sent, or the file refused) (aws.jobs.Jobs)."""
 
     def create(self, job: Job, *, source_version: str, source_version_id: str | None) -> bool: ...
-    def get(self, job_id: str) -> Job | None: ...
-    def open_jobs_idle_since(self, before: str) -> list[Job]: ...
-    def touch(self, job_id: str) -> None: ...
     def set_options(self, job_id: str, *, mode: str, send_activation_email: bool) -> None: ...
     def set_columns(self, job_id: str, columns: Mapping[str, str]) -> None: ...
     def snapshot_roles(self, job_id: str, roles: Mapping[str, bool]) -> dict[str, bool]: ...
@@ -56,14 +64,46 @@ class Jobs(Protocol):
     def mark_split_handed_on(self, job_id: str, next_seq: int) -> None: ...
     def finish_split(self, job_id: str, *, total_rows: int, chunk_starts: list[int]) -> Job: ...
     def fail(self, job_id: str, error: str) -> Job: ...
+
+
+class ChunkTally(Protocol):
+    """Each chunk's rows counted towards its job's progress, once whatever the deliveries (aws.jobs.Jobs)."""
+
     def record_chunk(
         self, job_id: str, seq: int, *, rows: int, succeeded: int, failed: int, emails_queued: int
     ) -> Job: ...
+
+
+class StalledJobs(Protocol):
+    """The open jobs whose progress stopped, and the mark that gives one a new stall period (aws.jobs.Jobs)."""
+
+    def open_jobs_idle_since(self, before: str) -> list[Job]: ...
+    def touch(self, job_id: str) -> None: ...
+
+
+class Channels(Protocol):
+    """Which channel a finished job was told on, each marked once: ResultsRequestedAt (the aggregate queue),
+    MessageSentAt (the topic), EventSentAt (EventBridge) (aws.jobs.Jobs)."""
+
+    def mark_channel(self, job_id: str, attribute: str) -> None: ...
+
+
+class Announcements(Protocol):
+    """A job's completion: its time, the same on every attempt, and the announcement that closes it (aws.jobs.Jobs)."""
+
+    def stamp_completion(self, job_id: str, at: str) -> str: ...
+    def mark_notified(self, job_id: str, *, status: JobStatus, completed_at: str) -> Job: ...
+
+
+class EmailsNotice(Protocol):
+    """The claim that lets one step publish a job's emails-sent notice, given back when it fails (aws.jobs.Jobs)."""
+
     def claim_emails_notice(self, job_id: str) -> bool: ...
     def release_emails_notice(self, job_id: str) -> None: ...
-    def stamp_completion(self, job_id: str, at: str) -> str: ...
-    def mark_channel(self, job_id: str, attribute: str) -> None: ...
-    def mark_notified(self, job_id: str, *, status: JobStatus, completed_at: str) -> Job: ...
+
+
+class Jobs(JobReader, EmailsNotice, Protocol):
+    """The job store as the email senders use it: the batch's job, and its emails-sent notice (aws.jobs.Jobs)."""
 
 
 class Directory(Protocol):

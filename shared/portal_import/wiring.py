@@ -32,35 +32,51 @@ from portal_import.flows.aggregate import AggregateDeps
 from portal_import.flows.resend import ResendDeps
 from portal_import.flows.send import DeadBatchDeps, SendDeps
 from portal_import.flows.split import SplitDeps
+from portal_import.flows.sweep import SweepDeps
 from portal_import.flows.work import WorkDeps
 
 
 def split_deps(settings: SplitterSettings) -> SplitDeps:
     """The splitter's: it reads dropped files from whichever bucket they landed in, and writes no results."""
-    return _split_deps(settings, results_bucket=None)
-
-
-def sweep_deps(settings: SweeperSettings) -> SplitDeps:
-    """The sweeper's: the splitter's, and the results bucket for the outcomes of the rows it accounts for."""
-    return _split_deps(settings, results_bucket=settings.results_bucket)
-
-
-def _split_deps(settings: SplitterSettings, *, results_bucket: str | None) -> SplitDeps:
+    jobs = Jobs(settings.jobs_table)
     return SplitDeps(
-        jobs=Jobs(settings.jobs_table),
+        job_reader=jobs,
+        split_progress=jobs,
+        channels=jobs,
         directory=Directory(settings.directory_table),
-        storage=Storage(results_bucket),
+        storage=Storage(None),
         rows_queue=Queue(settings.rows_queue_url),
         aggregate_queue=Queue(settings.aggregate_queue_url),
         split_queue=Queue(settings.split_queue_url) if settings.split_queue_url else None,
     )
 
 
+def sweep_deps(settings: SweeperSettings) -> SweepDeps:
+    """The sweeper's: the splitter's, the results bucket for the outcomes of the rows it accounts for, and the
+    stalled jobs."""
+    jobs = Jobs(settings.jobs_table)
+    return SweepDeps(
+        job_reader=jobs,
+        split_progress=jobs,
+        channels=jobs,
+        directory=Directory(settings.directory_table),
+        storage=Storage(settings.results_bucket),
+        rows_queue=Queue(settings.rows_queue_url),
+        aggregate_queue=Queue(settings.aggregate_queue_url),
+        split_queue=Queue(settings.split_queue_url) if settings.split_queue_url else None,
+        stalled_jobs=jobs,
+        chunk_tally=jobs,
+    )
+
+
 def work_deps(settings: WorkerSettings) -> WorkDeps:
     """The worker's (and its dead-letter function's): its Cognito calls paced by the limiter all workers share."""
     pace = Pace(settings.jobs_table, settings.cognito_requests_per_second, key=COGNITO_LIMITER)
+    jobs = Jobs(settings.jobs_table)
     return WorkDeps(
-        jobs=Jobs(settings.jobs_table),
+        job_reader=jobs,
+        chunk_tally=jobs,
+        channels=jobs,
         directory=Directory(settings.directory_table),
         storage=Storage(settings.results_bucket),
         email_queue=Queue(settings.email_queue_url),
@@ -101,7 +117,7 @@ def resend_deps(settings: ResendSettings) -> ResendDeps:
         ledger=Ledger(settings.directory_table, settings.jobs_table),
         storage=Storage(settings.results_bucket),
         email_queue=Queue(settings.email_queue_url),
-        jobs=Jobs(settings.jobs_table),
+        job_reader=Jobs(settings.jobs_table),
     )
 
 
@@ -111,8 +127,12 @@ def _notifier(topic_arn: str | None) -> Notifier | None:
 
 
 def aggregate_deps(settings: AggregatorSettings) -> AggregateDeps:
+    jobs = Jobs(settings.jobs_table)
     return AggregateDeps(
-        jobs=Jobs(settings.jobs_table),
+        job_reader=jobs,
+        announcements=jobs,
+        channels=jobs,
+        emails_notice=jobs,
         storage=Storage(settings.results_bucket),
         notifier=Notifier(settings.topic_arn),
     )

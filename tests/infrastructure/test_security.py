@@ -885,18 +885,42 @@ ATTRIBUTE_BOUND = (
     "AggregatorFunction",
 )
 DYNAMODB_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
-# Where the flows reach the tables: the ports of shared/portal_import/ports.py, named as the flows name them.
-PORTS = {"jobs", "directory", "user_pool"}
+# Where the flows reach the tables: the ports of shared/portal_import/ports.py, named as the flows name them (the
+# deps field, or the parameter, that holds each). The job store's role ports all go to aws.jobs.Jobs.
+JOB_PORTS = {
+    "job_reader",
+    "split_progress",
+    "chunk_tally",
+    "stalled_jobs",
+    "channels",
+    "announcements",
+    "emails_notice",
+}
+PORTS = {*JOB_PORTS, "jobs", "directory", "user_pool"}
 # The port calls that write nothing (reads); any other is run through its adapter below to learn what it writes.
 PORT_READS = {
+    ("job_reader", "get"),
     ("jobs", "get"),
-    ("jobs", "open_jobs_idle_since"),
+    ("stalled_jobs", "open_jobs_idle_since"),
     ("directory", "active_roles"),
     ("directory", "resolve"),
     ("directory", "contacts"),
     ("directory", "existing_users"),
 }
 _SHARED = ROOT / "shared"
+
+
+def test_every_port_of_the_job_store_is_one_whose_calls_are_followed() -> None:
+    # Given the ports of ports.py that the jobs table's adapter implements (named, snake_case, as the flows name the
+    # field or parameter that holds each)
+    tree = ast.parse((_SHARED / "portal_import" / "ports.py").read_text(encoding="utf-8"))
+    job_ports = {
+        re.sub(r"(?<!^)(?=[A-Z])", "_", node.name).lower()
+        for node in tree.body
+        if isinstance(node, ast.ClassDef) and "(aws.jobs.Jobs)" in (ast.get_docstring(node) or "")
+    }
+    # Then the writes test follows the calls of each (a port it did not know would hide its writes from it)
+    assert job_ports == JOB_PORTS | {"jobs"}
 
 
 def _module_file(module: str) -> Path | None:
@@ -1039,20 +1063,26 @@ def _run_adapter(call: tuple[str, str, tuple[str, ...]], job_id: str) -> None:
         started_at="2026-12-01T10:00:00Z",
     )
     made = {
-        ("jobs", "create"): lambda: jobs.create(job, source_version="v1", source_version_id="v1"),
-        ("jobs", "touch"): lambda: jobs.touch(job_id),
-        ("jobs", "set_options"): lambda: jobs.set_options(job_id, mode="import", send_activation_email=True),
-        ("jobs", "set_columns"): lambda: jobs.set_columns(job_id, {"ContactId": "Contact Id", "Role": "Role"}),
-        ("jobs", "snapshot_roles"): lambda: jobs.snapshot_roles(job_id, {"Partner User": True}),
-        ("jobs", "checkpoint_split"): lambda: jobs.checkpoint_split(job_id, next_seq=3, rows=3000),
-        ("jobs", "mark_split_handed_on"): lambda: jobs.mark_split_handed_on(job_id, 3),
-        ("jobs", "finish_split"): lambda: jobs.finish_split(job_id, total_rows=3000, chunk_starts=[2, 1002, 2002]),
-        ("jobs", "fail"): lambda: jobs.fail(job_id, "The file is empty."),
-        ("jobs", "record_chunk"): lambda: jobs.record_chunk(job_id, 0, rows=9, succeeded=8, failed=1, emails_queued=8),
-        ("jobs", "claim_emails_notice"): lambda: jobs.claim_emails_notice(job_id),
-        ("jobs", "release_emails_notice"): lambda: jobs.release_emails_notice(job_id),
-        ("jobs", "stamp_completion"): lambda: jobs.stamp_completion(job_id, "2026-12-01T10:05:00Z"),
-        ("jobs", "mark_notified"): lambda: jobs.mark_notified(
+        ("split_progress", "create"): lambda: jobs.create(job, source_version="v1", source_version_id="v1"),
+        ("stalled_jobs", "touch"): lambda: jobs.touch(job_id),
+        ("split_progress", "set_options"): lambda: jobs.set_options(job_id, mode="import", send_activation_email=True),
+        ("split_progress", "set_columns"): lambda: jobs.set_columns(
+            job_id, {"ContactId": "Contact Id", "Role": "Role"}
+        ),
+        ("split_progress", "snapshot_roles"): lambda: jobs.snapshot_roles(job_id, {"Partner User": True}),
+        ("split_progress", "checkpoint_split"): lambda: jobs.checkpoint_split(job_id, next_seq=3, rows=3000),
+        ("split_progress", "mark_split_handed_on"): lambda: jobs.mark_split_handed_on(job_id, 3),
+        ("split_progress", "finish_split"): lambda: jobs.finish_split(
+            job_id, total_rows=3000, chunk_starts=[2, 1002, 2002]
+        ),
+        ("split_progress", "fail"): lambda: jobs.fail(job_id, "The file is empty."),
+        ("chunk_tally", "record_chunk"): lambda: jobs.record_chunk(
+            job_id, 0, rows=9, succeeded=8, failed=1, emails_queued=8
+        ),
+        ("emails_notice", "claim_emails_notice"): lambda: jobs.claim_emails_notice(job_id),
+        ("emails_notice", "release_emails_notice"): lambda: jobs.release_emails_notice(job_id),
+        ("announcements", "stamp_completion"): lambda: jobs.stamp_completion(job_id, "2026-12-01T10:05:00Z"),
+        ("announcements", "mark_notified"): lambda: jobs.mark_notified(
             job_id, status=JobStatus.COMPLETED, completed_at="2026-12-01T10:05:00Z"
         ),
         ("directory", "create_users"): lambda: Directory("directory").create_users(
@@ -1061,7 +1091,7 @@ def _run_adapter(call: tuple[str, str, tuple[str, ...]], job_id: str) -> None:
         # The pool's adapter paces its calls on the limiter all workers share (wiring.work_deps)
         ("user_pool", "ensure_users"): lambda: Pace("jobs", 20, key=COGNITO_LIMITER).reserve(2),
     }
-    if method == "mark_channel":
+    if (port, method) == ("channels", "mark_channel"):
         assert texts, "mark_channel is called with an attribute this test cannot read: name it as a literal"
         for attribute in texts:
             jobs.mark_channel(job_id, attribute)

@@ -1,5 +1,9 @@
 """Integration fixtures: the real template.yaml provisioned on moto, the four handlers run in-process with their
-own environments, the sample events of events/, and small readers for what a user would look at afterwards."""
+own environments, the sample events of events/, and small readers for what a user would look at afterwards.
+
+Provisioning takes a second or more, so the tests of a module share one stack (`cloud`), emptied before each test;
+so do `runtime`'s, per set of stack parameters. A test that must have a stack of its own is marked
+@pytest.mark.fresh_stack; `aws` starts from an empty moto, as before."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import hashlib
 import json
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,14 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.cognitoidp.models import cognitoidp_backends
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.base_backend import BackendDict
+from moto.dynamodb.models import dynamodb_backends
+from moto.s3.models import FakeKey, MultipartDict, s3_backends
+from moto.s3.utils import _VersionedKeyStore
+from moto.ses.models import ses_backends
+from moto.sqs.models import sqs_backends
 
 from portal_import.aws import clients
 from portal_import.aws.directory import Directory
@@ -30,8 +42,8 @@ from portal_import.domain.times import now_iso
 from portal_import_cli.seed import load_directory, read_directory
 from portal_import_local.host import CallLog, FunctionHost
 from portal_import_local.outbox import sent_emails
-from portal_import_local.runtime import LocalRuntime
-from portal_import_local.stack import REGION, Stack, provision
+from portal_import_local.runtime import LocalRuntime, provision_local
+from portal_import_local.stack import ARTIFACT_BUCKET, REGION, Stack, provision
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -62,18 +74,33 @@ def with_bodies(event: dict[str, Any], *bodies: str) -> dict[str, Any]:
     return {"Records": patched}
 
 
+@pytest.fixture(scope="module")
+def _moto() -> Iterator[boto3.Session]:
+    """The embedded AWS of a test module, started once for it: the functions' cached boto3 clients are dropped on
+    both sides of it. A test gets it emptied (`aws`) or holding the module's provisioned stack (`cloud`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            patch.delenv(name, raising=False)
+        for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+            patch.setenv(name, value)
+        patch.setenv("AWS_DEFAULT_REGION", REGION)
+        patch.setenv("AWS_REGION", REGION)
+        clients.client.cache_clear()
+        with mock_aws():
+            yield boto3.Session(region_name=REGION)
+        clients.client.cache_clear()
+
+
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
-    """A fresh moto for each test; the functions' cached boto3 clients are dropped on both sides of it."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    clients.client.cache_clear()
-    with mock_aws():
-        yield boto3.Session(region_name=REGION)
+def aws(_moto: boto3.Session) -> Iterator[boto3.Session]:
+    """A fresh moto for the test: every resource of the module's earlier tests is gone, and goes again after it."""
+    _fresh_moto()
+    yield _moto
+    _fresh_moto()
+
+
+def _fresh_moto() -> None:
+    BackendDict.reset()
     clients.client.cache_clear()
 
 
@@ -231,19 +258,131 @@ class Cloud:
         return url
 
 
-@pytest.fixture
-def cloud(aws: boto3.Session) -> Cloud:
-    """template.yaml provisioned on moto, with a host per function (each loads its app.py with its environment)."""
+def _provision(session: boto3.Session) -> Stack:
+    """template.yaml provisioned on moto."""
     with warnings.catch_warnings():
         # moto notes that it only records the bucket policy: expected, and not what these tests are about.
         warnings.simplefilter("ignore", UserWarning)
-        stack = provision(TEMPLATE, {}, aws)
+        return provision(TEMPLATE, {}, session)
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    """What the stack holds right after provisioning, besides its contents: whatever a test adds beyond it (a queue
+    standing in for an inbox, its subscription, an EventBridge rule, a Role's group) is taken away after it."""
+
+    queues: frozenset[str]
+    subscriptions: frozenset[str]
+    rules: frozenset[str]
+    groups: frozenset[str]
+
+    @classmethod
+    def of(cls, session: boto3.Session, stack: Stack) -> _Baseline:
+        subscriptions = session.client("sns").list_subscriptions().get("Subscriptions", [])
+        return cls(
+            queues=frozenset(sqs_backends[DEFAULT_ACCOUNT_ID][REGION].queues),
+            subscriptions=frozenset(s["SubscriptionArn"] for s in subscriptions),
+            rules=frozenset(r["Name"] for r in session.client("events").list_rules().get("Rules", [])),
+            groups=frozenset(_user_pool(stack).groups) if stack.user_pool_id else frozenset(),
+        )
+
+
+def _user_pool(stack: Stack) -> Any:
+    return cognitoidp_backends[DEFAULT_ACCOUNT_ID][REGION].user_pools[stack.user_pool_id]
+
+
+class SharedStack:
+    """A test module's provisioned stack, emptied for each test that uses it; provisioned again when a test asks for
+    other parameters, or when a test of the module started moto afresh (`aws`, a fresh_stack test)."""
+
+    def __init__(self, session: boto3.Session) -> None:
+        self.session = session
+        self._stack: Stack | None = None
+        self._key: tuple[Any, ...] = ()
+        self._baseline: _Baseline | None = None
+
+    def stack_for(self, key: tuple[Any, ...], provisioner: Callable[[], Stack], *, fresh: bool = False) -> Stack:
+        """The stack `provisioner` makes (`key` names its parameters), empty; a new one when `fresh`."""
+        stack, baseline = self._stack, self._baseline
+        if fresh or stack is None or baseline is None or self._key != key or not self._alive(stack):
+            _fresh_moto()
+            stack = self._stack = provisioner()
+            self._key, self._baseline = key, _Baseline.of(self.session, stack)
+            return stack
+        _empty(self.session, stack, baseline)
+        clients.client.cache_clear()  # as on a fresh stack: new boto3 clients
+        return stack
+
+    @staticmethod
+    def _alive(stack: Stack) -> bool:
+        return stack.jobs_table in dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables
+
+
+def _empty(session: boto3.Session, stack: Stack, baseline: _Baseline) -> None:
+    """Every item, message, object, pool user and sent email gone, and whatever a test added to the stack."""
+    for table in dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables.values():
+        table.items.clear()
+    sqs = session.client("sqs")
+    for name, queue in list(sqs_backends[DEFAULT_ACCOUNT_ID][REGION].queues.items()):
+        if name in baseline.queues:
+            # What moto's PurgeQueue does, without its once-a-minute limit.
+            queue._messages = []
+            queue._pending_messages = set()
+        else:
+            sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
+    sns = session.client("sns")
+    for subscription in sns.list_subscriptions().get("Subscriptions", []):
+        if subscription["SubscriptionArn"] not in baseline.subscriptions:
+            sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+    events = session.client("events")
+    for rule in events.list_rules().get("Rules", []):
+        if rule["Name"] not in baseline.rules:
+            targets = events.list_targets_by_rule(Rule=rule["Name"]).get("Targets", [])
+            if targets:
+                events.remove_targets(Rule=rule["Name"], Ids=[t["Id"] for t in targets])
+            events.delete_rule(Name=rule["Name"])
+    _empty_buckets()
+    if stack.user_pool_id:
+        pool = _user_pool(stack)
+        pool.users.clear()
+        for name in [name for name in pool.groups if name not in baseline.groups]:
+            del pool.groups[name]
+    ses = ses_backends[DEFAULT_ACCOUNT_ID][REGION]
+    ses.sent_messages.clear()
+    ses.sent_message_count = 0
+
+
+def _empty_buckets() -> None:
+    """Every object version and unfinished upload gone from the stack's buckets. On moto's own records: its listing
+    of keys holding control characters is XML that botocore cannot read."""
+    for bucket in s3_backends[DEFAULT_ACCOUNT_ID]["global"].buckets.values():
+        if bucket.name == ARTIFACT_BUCKET:
+            continue
+        for key in list(bucket.keys):
+            for version in bucket.keys.getlist(key):
+                if isinstance(version, FakeKey):
+                    version.dispose()  # its temporary file, as moto's own reset closes it
+        for upload in bucket.multiparts.values():
+            upload.dispose()
+        bucket.keys = _VersionedKeyStore()
+        bucket.multiparts = MultipartDict()
+
+
+@pytest.fixture(scope="module")
+def _provisioned(_moto: boto3.Session) -> SharedStack:
+    return SharedStack(_moto)
+
+
+@pytest.fixture
+def cloud(_provisioned: SharedStack, request: pytest.FixtureRequest) -> Cloud:
+    """The stack as provisioned, empty (its tables, queues, bucket, pool users and sent emails emptied after the
+    module's earlier tests, which share it), with a host per function, each loading its app.py with its environment
+    anew. A test marked @pytest.mark.fresh_stack gets a stack provisioned for it alone."""
+    fresh = request.node.get_closest_marker("fresh_stack") is not None
+    stack = _provisioned.stack_for(("cloud",), lambda: _provision(_provisioned.session), fresh=fresh)
     calls = CallLog()
-    return Cloud(
-        session=aws,
-        stack=stack,
-        hosts={logical_id: FunctionHost(spec, calls) for logical_id, spec in stack.functions.items()},
-    )
+    hosts = {logical_id: FunctionHost(spec, calls) for logical_id, spec in stack.functions.items()}
+    return Cloud(session=_provisioned.session, stack=stack, hosts=hosts)
 
 
 @pytest.fixture
@@ -254,10 +393,19 @@ def stack_parameters() -> dict[str, str]:
 
 
 @pytest.fixture
-def runtime(aws: boto3.Session, tmp_path: Path, stack_parameters: dict[str, str]) -> Iterator[LocalRuntime]:
-    """The whole local stack, in-process, seeded with the worked example's directory."""
+def runtime(
+    _provisioned: SharedStack, tmp_path: Path, stack_parameters: dict[str, str], request: pytest.FixtureRequest
+) -> Iterator[LocalRuntime]:
+    """The whole local stack, in-process, seeded with the worked example's directory: on the module's stack for
+    these parameters, emptied (a fresh_stack test gets one of its own)."""
+    key = ("runtime", tuple(sorted(stack_parameters.items())))
+    stack = _provisioned.stack_for(
+        key,
+        lambda: provision_local(TEMPLATE, stack_parameters, _provisioned.session),
+        fresh=request.node.get_closest_marker("fresh_stack") is not None,
+    )
     with (tmp_path / "logs.jsonl").open("w") as logs:
-        local = LocalRuntime(TEMPLATE, stack_parameters)
+        local = LocalRuntime(TEMPLATE, stack_parameters, stack=stack)
         local.send_function_logs_to(logs)
         local.verify_sender(local.stack.parameters["SenderAddress"])
         load_directory(
@@ -267,3 +415,9 @@ def runtime(aws: boto3.Session, tmp_path: Path, stack_parameters: dict[str, str]
         )
         yield local
         local.send_function_logs_to(sys.stderr)  # the log file closes with this test
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "fresh_stack: the test gets a stack provisioned for it alone (`cloud`, `runtime`)"
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import pytest
 
@@ -18,53 +18,18 @@ from portal_import.errors import PasswordRefused
 from portal_import.flows.activate import ActivationDeps, activate, open_link
 from portal_import.observability import metrics
 
+from .fakes import Accounts, Links
+
 TOKEN = "q3Vb_8rT-x0aLmN5pQ2sUv7wYz1cDe4fGh6jKo9iR0E"
 NOW = 1_900_000_000.0
 GOOD = "Corr3ct-Horse!"
 
 
-@dataclass
-class FakeLinks:
-    link: Link | None
-    holds: list[str] = field(default_factory=list)
-    released: list[str] = field(default_factory=list)
-    activated: list[str] = field(default_factory=list)
-
-    def find(self, token_hash: str) -> Link | None:
-        return self.link if token_hash == hash_token(TOKEN) else None
-
-    def hold(self, link: Link, token_hash: str, now: float) -> str | None:
-        if self.holds and not self.released:  # held by the first request still
-            return None
-        self.holds.append(f"hold-{len(self.holds)}")
-        return self.holds[-1]
-
-    def release(self, link: Link, hold: str) -> None:
-        self.released.append(hold)
-
-    def mark_activated(self, link: Link, hold: str, now: float) -> bool:
-        self.activated.append(hold)
-        self.link = replace(link, activated=True)
-        return True
-
-
-@dataclass
-class FakePool:
-    user: PoolAccount | None
-    refuse: bool = False
-    passwords: list[str] = field(default_factory=list)
-    verified: list[tuple[str, str]] = field(default_factory=list)
-
-    def account(self, username: str) -> PoolAccount | None:
-        return self.user if self.user and self.user.username == username else None
+class RefusingAccounts(Accounts):
+    """A pool that refuses every password (its policy is stricter than the page's rules)."""
 
     def set_password(self, username: str, password: str) -> None:
-        if self.refuse:
-            raise PasswordRefused("InvalidPasswordException")
-        self.passwords.append(password)
-
-    def verify_email(self, username: str, address: str) -> None:
-        self.verified.append((username, address))
+        raise PasswordRefused("InvalidPasswordException")
 
 
 def pending(username: str, *, enabled: bool = True, first_name: str = "Zoë", contact_id: str = "C1") -> PoolAccount:
@@ -74,9 +39,11 @@ def pending(username: str, *, enabled: bool = True, first_name: str = "Zoë", co
 
 def _deps(
     *, link: Link | None = None, user: PoolAccount | None = None, refuse: bool = False
-) -> tuple[ActivationDeps, FakeLinks, FakePool]:
-    links = FakeLinks(link or Link("C1", "U1", "J1", expires=NOW + 3600, activated=False, sent_to="zoe@example.com"))
-    pool = FakePool(user or pending("U1", first_name="Zoë <b>"), refuse=refuse)
+) -> tuple[ActivationDeps, Links, Accounts]:
+    link = link or Link("C1", "U1", "J1", expires=NOW + 3600, activated=False, sent_to="zoe@example.com")
+    links = Links(links={hash_token(TOKEN): link})
+    user = user or pending("U1", first_name="Zoë <b>")
+    pool = (RefusingAccounts if refuse else Accounts)(accounts={user.username: user})
     return ActivationDeps(links, pool, PasswordRules(min_length=12), "Acme & Co", clock=lambda: NOW), links, pool
 
 
@@ -123,7 +90,7 @@ def test_opening_a_valid_link_shows_the_form_with_the_name_the_username_and_the_
     assert PasswordRules(min_length=12).sentence() in answer.page
     assert f'name="token" value="{TOKEN}"' in answer.page
     assert 'minlength="12"' in answer.page
-    assert not links.holds and not pool.passwords  # opening changes nothing
+    assert not links.taken and not pool.passwords  # opening changes nothing
 
 
 @pytest.mark.parametrize(
@@ -167,7 +134,7 @@ def test_a_weak_password_is_refused_with_the_rules_and_the_link_stays_valid() ->
         "a lowercase letter, a number and a symbol such as ! or %, and no space at its start or end.",
     }
     assert 'role="alert"' in answer.page and 'aria-describedby="rules error"' in answer.page
-    assert not links.holds and not pool.passwords
+    assert not links.taken and not pool.passwords
     assert activate(TOKEN, GOOD, GOOD, deps).status == 200
 
 
@@ -176,14 +143,14 @@ def test_two_different_passwords_are_refused_before_the_pool_is_asked() -> None:
     answer = activate(TOKEN, GOOD, GOOD + "x", deps)
     assert answer.status == 400
     assert "not the same" in answer.document["message"]
-    assert not links.holds and not pool.passwords
+    assert not links.taken and not pool.passwords
 
 
 def test_a_password_the_pool_refuses_gives_the_hold_back() -> None:
     deps, links, _ = _deps(refuse=True)
     answer = activate(TOKEN, GOOD, None, deps)
     assert answer.status == 400
-    assert links.released == links.holds == ["hold-0"]
+    assert links.released == links.taken == ["hold-0"]
     assert not links.activated
 
 
@@ -193,7 +160,7 @@ def test_a_good_password_is_set_once_the_email_verified_and_the_link_used() -> N
     assert first.status == 200
     assert first.document == {"status": "activated", "username": "U1"}
     assert "Your password is set" in first.page
-    assert pool.passwords == [GOOD] and pool.verified == [("U1", "zoe@example.com")]
+    assert pool.passwords == {"U1": GOOD} and pool.verified == [("U1", "zoe@example.com")]
     assert links.activated == ["hold-0"]
     assert activate(TOKEN, GOOD, None, deps).status == 410
     assert open_link(TOKEN, deps).status == 410
@@ -217,7 +184,7 @@ def test_a_link_for_a_user_it_may_not_activate_is_logged_as_a_warning_and_counte
     answer = activate(TOKEN, GOOD, GOOD, deps)
 
     # Then it is refused as any invalid link is, nothing changes, and the log says so as a warning
-    assert answer.status == 410 and not pool.passwords and not links.holds
+    assert answer.status == 410 and not pool.passwords and not links.taken
     (warning,) = [record for record in caplog.records if record.levelname == "WARNING"]
     assert getattr(warning, "reason", "") == "the pool user is not waiting to activate"
     assert metrics.metric_set["ActivationLinksMisused"]["Value"] == [1.0]
@@ -225,7 +192,7 @@ def test_a_link_for_a_user_it_may_not_activate_is_logged_as_a_warning_and_counte
 
 def test_a_link_held_by_another_request_is_not_valid_for_this_one() -> None:
     deps, links, pool = _deps()
-    links.holds.append("someone else")
+    links.holds["C1"] = "someone else"
     assert activate(TOKEN, GOOD, GOOD, deps).status == 410
     assert not pool.passwords
 

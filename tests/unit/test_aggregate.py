@@ -1,4 +1,4 @@
-"""Finishing a job, on plain fakes of its ports: the result files a user downloads, the summary, and the one
+"""Finishing a job, on the fakes of its ports: the result files a user downloads, the summary, and the one
 announcement (with the emails-sent notice after it when every email had gone out first)."""
 
 from __future__ import annotations
@@ -6,9 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from portal_import.config import AggregatorSettings
@@ -18,6 +15,7 @@ from portal_import.domain.notification import EMAILS_SENT, IMPORT_COMPLETED
 from portal_import.domain.results import QUEUED
 from portal_import.flows.aggregate import AggregateDeps, aggregate_job
 
+from .fakes import Announcements, Channels, EmailsNotice, JobReader, JobTable, Notifier, Storage
 from .sample_jobs import JOB_ID, a_job
 
 SETTINGS = AggregatorSettings.from_env(
@@ -29,76 +27,6 @@ SETTINGS = AggregatorSettings.from_env(
         "ACTIVATION_LINK_TTL_HOURS": "72",
     }
 )
-
-
-@dataclass
-class Jobs:
-    """The job store, as the aggregator and the emails-sent notice use it."""
-
-    job: Job
-
-    def get(self, job_id: str) -> Job | None:
-        return self.job if job_id == self.job.job_id else None
-
-    def stamp_completion(self, job_id: str, at: str) -> str:
-        self.job = replace(self.job, completed_at=self.job.completed_at or at)
-        return self.job.completed_at or at
-
-    def mark_channel(self, job_id: str, attribute: str) -> None:
-        at = "2026-11-25T10:16:00.000Z"
-        if attribute == "MessageSentAt":
-            self.job = replace(self.job, message_sent_at=at)
-        elif attribute == "EventSentAt":
-            self.job = replace(self.job, event_sent_at=at)
-
-    def mark_notified(self, job_id: str, *, status: JobStatus, completed_at: str) -> Job:
-        self.job = replace(self.job, status=status, completed_at=completed_at, notified_at=completed_at)
-        return self.job
-
-    def claim_emails_notice(self, job_id: str) -> bool:
-        claimed, self.job = self.job.emails_notified_at is None, replace(self.job, emails_notified_at="now")
-        return claimed
-
-    def release_emails_notice(self, job_id: str) -> None:
-        self.job = replace(self.job, emails_notified_at=None)
-
-
-@dataclass
-class Files:
-    """The results bucket: the chunks' outcomes in, the result files out."""
-
-    outcomes: list[ChunkOutcomes]
-    written: dict[str, bytes] = field(default_factory=dict)
-
-    def iter_outcomes(self, job_id: str) -> Iterator[ChunkOutcomes]:
-        yield from self.outcomes
-
-    @contextmanager
-    def open_result(self, key: str, content_type: str) -> Iterator[io.BytesIO]:
-        buffer = io.BytesIO()
-        yield buffer
-        self.written[key] = buffer.getvalue()
-
-    def put_json(self, key: str, document: dict[str, Any]) -> None:
-        self.written[key] = json.dumps(document).encode()
-
-    def uri(self, key: str) -> str:
-        return f"s3://results/{key}"
-
-    def presigned_url(self, key: str, expires_in: int) -> str:
-        return f"https://results.example/{key}?expires={expires_in}"
-
-
-@dataclass
-class Announcer:
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-
-    def publish_message(self, *, event: str, subject: str, message: str, detail: dict[str, Any]) -> None:
-        self.messages.append({"event": event, "subject": subject, "detail": detail})
-
-    def put_event(self, *, detail_type: str, detail: dict[str, Any]) -> None:
-        self.events.append({"detail_type": detail_type, "detail": detail})
 
 
 def _job(**changes: Any) -> Job:
@@ -121,9 +49,18 @@ def _outcomes() -> list[ChunkOutcomes]:
     return [ChunkOutcomes(job_id=JOB_ID, seq=0, outcomes=[created, missing, refused])]
 
 
-def _world(job: Job) -> tuple[AggregateDeps, Jobs, Files, Announcer]:
-    jobs, files, announcer = Jobs(job), Files(_outcomes()), Announcer()
-    deps = AggregateDeps(jobs=jobs, storage=files, notifier=announcer)  # type: ignore[arg-type]
+def _world(job: Job) -> tuple[AggregateDeps, JobTable, Storage, Notifier]:
+    jobs, files, announcer = JobTable().put(job), Storage(), Notifier()
+    for chunk in _outcomes():
+        files.put_outcomes(chunk)
+    deps = AggregateDeps(
+        job_reader=JobReader(jobs),
+        announcements=Announcements(jobs),
+        channels=Channels(jobs),
+        emails_notice=EmailsNotice(jobs),
+        storage=files,
+        notifier=announcer,
+    )
     return deps, jobs, files, announcer
 
 
@@ -142,16 +79,16 @@ def test_a_finished_job_gets_its_result_files_a_summary_and_one_announcement() -
 
     # Then the success file lists the user, the failure file the rows, as they were in the file
     prefix = f"results/{JOB_ID}/"
-    (user,) = _rows(files.written[f"{prefix}success.csv"])
+    (user,) = _rows(files.objects[f"{prefix}success.csv"])
     assert (user["RowNumber"], user["UserId"], user["ActivationEmail"]) == ("2", "005gekvcFPDjfhs0001", QUEUED)
-    failures = _rows(files.written[f"{prefix}failure.csv"])
+    failures = _rows(files.objects[f"{prefix}failure.csv"])
     assert [(row["RowNumber"], row["Error"]) for row in failures] == [
         ("3", "Missing Contact ID"),
         ("4", "Invalid Role: Admin"),
     ]
     # and the summary counts them
     assert summary is not None and again is None
-    assert json.loads(files.written[f"{prefix}summary.json"]) == summary
+    assert json.loads(files.objects[f"{prefix}summary.json"]) == summary
     assert (summary["status"], summary["totalRows"], summary["succeeded"], summary["failed"]) == ("COMPLETED", 3, 1, 2)
     # and the job is announced once on each channel, the redelivery announcing nothing
     (message,) = announcer.messages
@@ -159,7 +96,7 @@ def test_a_finished_job_gets_its_result_files_a_summary_and_one_announcement() -
     assert message["detail"]["errorCounts"] == {"Missing Contact ID": 1, "Invalid Role": 1}
     assert message["detail"]["links"]["successKeyUrl"].startswith(f"https://results.example/{prefix}success.csv")
     assert len(announcer.events) == 1
-    assert jobs.job.status is JobStatus.COMPLETED and jobs.job.notified_at == summary["completedAt"]
+    assert jobs[JOB_ID].status is JobStatus.COMPLETED and jobs[JOB_ID].notified_at == summary["completedAt"]
 
 
 def test_a_job_whose_emails_all_went_out_first_gets_the_emails_sent_notice_after_its_results() -> None:
@@ -182,5 +119,5 @@ def test_a_job_with_chunks_still_out_is_left_alone() -> None:
 
     # Then nothing is written or announced, and the job is still processing
     assert summary is None
-    assert files.written == {} and announcer.messages == [] and announcer.events == []
-    assert jobs.job.status is JobStatus.PROCESSING
+    assert files.objects == {} and announcer.messages == [] and announcer.events == []
+    assert jobs[JOB_ID].status is JobStatus.PROCESSING

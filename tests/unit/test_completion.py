@@ -1,10 +1,8 @@
-"""Asking for a finished job's results, on plain fakes of the job store and the aggregate queue: once per job,
+"""Asking for a finished job's results, on the fakes of the job's channels and the aggregate queue: once per job,
 whichever step saw it finish, and again only when no request was recorded."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -13,28 +11,8 @@ from portal_import.domain.job import Job, JobStatus
 from portal_import.domain.messages import AggregateRequest
 from portal_import.flows.completion import request_results_if_ready
 
+from .fakes import Channels, Queue
 from .sample_jobs import JOB_ID, a_job
-
-
-@dataclass
-class Jobs:
-    marked: list[tuple[str, str]] = field(default_factory=list)
-
-    def mark_channel(self, job_id: str, attribute: str) -> None:
-        self.marked.append((job_id, attribute))
-
-
-@dataclass
-class Queue:
-    bodies: list[str] = field(default_factory=list)
-
-    def send(self, body: str, *, delay_seconds: int = 0) -> None:
-        self.bodies.append(body)
-
-    def send_all(self, bodies: Iterable[str]) -> int:
-        sent = list(bodies)
-        self.bodies += sent
-        return len(sent)
 
 
 def _job(**changes: Any) -> Job:
@@ -44,10 +22,10 @@ def _job(**changes: Any) -> Job:
 
 def test_a_job_whose_rows_are_all_accounted_for_asks_for_its_results_and_records_it() -> None:
     # Given a job whose every chunk is done
-    jobs, queue = Jobs(), Queue()
+    jobs, queue = Channels(), Queue()
 
     # When the step that finished it asks
-    request_results_if_ready(_job(), jobs, queue)  # type: ignore[arg-type]
+    request_results_if_ready(_job(), jobs, queue)
 
     # Then one aggregate request is queued, and recorded on the job
     assert [AggregateRequest.model_validate_json(body).job_id for body in queue.bodies] == [JOB_ID]
@@ -64,15 +42,15 @@ def test_a_job_whose_rows_are_all_accounted_for_asks_for_its_results_and_records
     ],
 )
 def test_a_job_not_finished_or_already_asked_for_asks_nothing(changes: dict[str, Any]) -> None:
-    jobs, queue = Jobs(), Queue()
-    request_results_if_ready(_job(**changes), jobs, queue)  # type: ignore[arg-type]
+    jobs, queue = Channels(), Queue()
+    request_results_if_ready(_job(**changes), jobs, queue)
     assert queue.bodies == [] and jobs.marked == []
 
 
 def test_a_rejected_file_asks_for_its_results_at_once() -> None:
     # Given a job whose file was refused before any chunk was sent
-    job, jobs, queue = _job(status=JobStatus.FAILED, chunk_count=None, chunks_done=set()), Jobs(), Queue()
+    job, jobs, queue = _job(status=JobStatus.FAILED, chunk_count=None, chunks_done=set()), Channels(), Queue()
     # When the splitter records the refusal
-    request_results_if_ready(job, jobs, queue)  # type: ignore[arg-type]
+    request_results_if_ready(job, jobs, queue)
     # Then its results (a failure file and the reason) are asked for all the same
     assert len(queue.bodies) == 1

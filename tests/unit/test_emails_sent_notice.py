@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -11,34 +10,18 @@ from portal_import.domain.job import Job, JobStatus
 from portal_import.domain.notification import EMAILS_SENT, compose_emails_sent
 from portal_import.flows.completion import announce_emails_sent_if_done
 
-from .sample_jobs import a_job
+from .fakes import EmailsNotice, JobTable, Notifier
+from .sample_jobs import JOB_ID, a_job
 
 
-@dataclass
-class Jobs:
-    claimed: bool = False
-    releases: int = 0
-
-    def claim_emails_notice(self, job_id: str) -> bool:
-        if self.claimed:
-            return False
-        self.claimed = True
-        return True
-
-    def release_emails_notice(self, job_id: str) -> None:
-        self.claimed = False
-        self.releases += 1
-
-
-@dataclass
-class Notifier:
-    fail: bool = False
-    published: list[dict[str, Any]] = field(default_factory=list)
-
+class UnreachableNotifier(Notifier):
     def publish_message(self, *, event: str, subject: str, message: str, detail: dict[str, Any]) -> None:
-        if self.fail:
-            raise ConnectionError("SNS unreachable")
-        self.published.append({"event": event, "subject": subject, "message": message, "detail": detail})
+        raise ConnectionError("SNS unreachable")
+
+
+def _notice() -> EmailsNotice:
+    """The claim on the notice of the job of a_job(), not taken yet."""
+    return EmailsNotice(JobTable().put(a_job()))
 
 
 def _job(**changes: Any) -> Job:
@@ -47,18 +30,18 @@ def _job(**changes: Any) -> Job:
     return a_job(**{**announced, "notified_at": "2026-11-25T10:16:00Z", **changes})
 
 
-def _announce(job: Job, jobs: Jobs, notifier: Notifier) -> bool:
-    return announce_emails_sent_if_done(job, jobs, notifier, link_ttl_hours=72)  # type: ignore[arg-type]
+def _announce(job: Job, notice: EmailsNotice, notifier: Notifier) -> bool:
+    return announce_emails_sent_if_done(job, notice, notifier, link_ttl_hours=72)
 
 
 def test_the_last_email_of_an_announced_job_publishes_the_notice_once() -> None:
-    jobs, notifier = Jobs(), Notifier()
+    jobs, notifier = _notice(), Notifier()
     # When the email sender and the aggregator both see the job done
     first = _announce(_job(), jobs, notifier)
     second = _announce(_job(), jobs, notifier)
     # Then one of them publishes, with the emails-sent event and the counts
     assert (first, second) == (True, False)
-    (notice,) = notifier.published
+    (notice,) = notifier.messages
     assert notice["event"] == EMAILS_SENT
     assert notice["subject"] == "Activation emails sent: partners.csv - 20 sent, 1 not delivered"
     assert notice["detail"]["emailsSent"] == 20
@@ -76,19 +59,19 @@ def test_the_last_email_of_an_announced_job_publishes_the_notice_once() -> None:
 )
 def test_no_notice_before_everything_is_sent_and_announced(changes: dict[str, Any]) -> None:
     notifier = Notifier()
-    assert not _announce(_job(**changes), Jobs(), notifier)
-    assert notifier.published == []
+    assert not _announce(_job(**changes), _notice(), notifier)
+    assert notifier.messages == []
 
 
 def test_a_failed_publish_gives_the_claim_back_for_a_retry() -> None:
-    jobs = Jobs()
+    jobs = _notice()
     with pytest.raises(ConnectionError):
-        _announce(_job(), jobs, Notifier(fail=True))
-    assert (jobs.claimed, jobs.releases) == (False, 1)
+        _announce(_job(), jobs, UnreachableNotifier())
+    assert (jobs.table[JOB_ID].emails_notified_at is not None, jobs.releases) == (False, 1)
     # and the retry publishes it
     notifier = Notifier()
     assert _announce(_job(), jobs, notifier)
-    assert len(notifier.published) == 1
+    assert len(notifier.messages) == 1
 
 
 def test_the_notice_says_what_to_do_about_addresses_not_reached() -> None:

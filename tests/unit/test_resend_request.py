@@ -9,17 +9,19 @@ import pytest
 
 from portal_import.flows.resend import ResendDeps, answer
 
+from .fakes import Directory, JobReader, JobTable, Ledger, Queue, Storage
 from .sample_jobs import JOB_ID, a_job
-
-
-class _Jobs:
-    def get(self, job_id: str) -> Any:
-        return a_job() if job_id == JOB_ID else None
 
 
 def _deps() -> ResendDeps:
     # Only the job store is reached before these requests are refused.
-    return ResendDeps(directory=None, ledger=None, storage=None, email_queue=None, jobs=_Jobs())  # type: ignore[arg-type]
+    return ResendDeps(
+        directory=Directory(),
+        ledger=Ledger(),
+        storage=Storage(),
+        email_queue=Queue(),
+        job_reader=JobReader(JobTable().put(a_job())),
+    )
 
 
 @pytest.mark.parametrize(

@@ -20,14 +20,17 @@ from portal_import.domain.summary import FAILURE_FILE, SUCCESS_FILE, SUMMARY_FIL
 from portal_import.domain.times import now_iso
 from portal_import.flows.completion import announce_emails_sent_if_done
 from portal_import.observability import logger
-from portal_import.ports import Jobs, Notifier, Storage
+from portal_import.ports import Announcements, Channels, EmailsNotice, JobReader, Notifier, Storage
 
 _CSV = "text/csv; charset=utf-8"
 
 
 @dataclass(frozen=True)
 class AggregateDeps:
-    jobs: Jobs
+    job_reader: JobReader
+    announcements: Announcements
+    channels: Channels
+    emails_notice: EmailsNotice
     storage: Storage
     notifier: Notifier
 
@@ -35,12 +38,12 @@ class AggregateDeps:
 def aggregate_job(job_id: str, deps: AggregateDeps, settings: AggregatorSettings) -> Summary | None:
     """Writes and announces the job's results; returns the summary, or None when there is nothing to do."""
     logger.append_keys(job_id=job_id)
-    job = deps.jobs.get(job_id)
+    job = deps.job_reader.get(job_id)
     if job is None or not _is_to_aggregate(job, deps, settings):
         return None
     keys = result_keys(job_id)
     counts, errors = _write_result_files(job, deps.storage, keys)
-    completed_at = deps.jobs.stamp_completion(job_id, now_iso())  # the same on every attempt
+    completed_at = deps.announcements.stamp_completion(job_id, now_iso())  # the same on every attempt
     summary = _summary(job, counts, keys, completed_at)
     if summary.status == JobStatus.COMPLETED.value and summary.total_rows != job.total_rows:
         raise RuntimeError(f"outcomes hold {summary.total_rows} rows but the file had {job.total_rows}")
@@ -58,7 +61,9 @@ def _is_to_aggregate(job: Job, deps: AggregateDeps, settings: AggregatorSettings
     if job.notified_at:
         logger.info("Job already announced (redelivered request)")
         # A retry after the emails-sent notice failed to go out: it is still this step's to send.
-        announce_emails_sent_if_done(job, deps.jobs, deps.notifier, link_ttl_hours=settings.activation_link_ttl_hours)
+        announce_emails_sent_if_done(
+            job, deps.emails_notice, deps.notifier, link_ttl_hours=settings.activation_link_ttl_hours
+        )
         return False
     if not job.ready_to_aggregate:
         logger.info("Job not finished yet", extra={"chunks_done": len(job.chunks_done), "chunks": job.chunk_count})
@@ -119,14 +124,16 @@ def _announce(
     detail = {**summary.to_json(), "errorCounts": dict(errors), "links": links, "linksExpireInSeconds": ttl}
     if not job.message_sent_at:
         deps.notifier.publish_message(event=IMPORT_COMPLETED, subject=subject, message=message, detail=detail)
-        deps.jobs.mark_channel(job.job_id, "MessageSentAt")
+        deps.channels.mark_channel(job.job_id, "MessageSentAt")
     if not job.event_sent_at:
         deps.notifier.put_event(detail_type=DETAIL_TYPE_COMPLETED, detail=detail)
-        deps.jobs.mark_channel(job.job_id, "EventSentAt")
+        deps.channels.mark_channel(job.job_id, "EventSentAt")
     status = JobStatus(summary.status)
-    announced = deps.jobs.mark_notified(job.job_id, status=status, completed_at=summary.completed_at)
+    announced = deps.announcements.mark_notified(job.job_id, status=status, completed_at=summary.completed_at)
     # Emails can all have gone out before the last row was accounted for: then the notice is this step's to send.
-    announce_emails_sent_if_done(announced, deps.jobs, deps.notifier, link_ttl_hours=settings.activation_link_ttl_hours)
+    announce_emails_sent_if_done(
+        announced, deps.emails_notice, deps.notifier, link_ttl_hours=settings.activation_link_ttl_hours
+    )
 
 
 def _write_result_files(job: Job, storage: Storage, keys: dict[str, str]) -> tuple[Counter[str], Counter[str]]:

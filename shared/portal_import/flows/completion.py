@@ -7,10 +7,10 @@ from portal_import.domain.job import Job
 from portal_import.domain.messages import AggregateRequest
 from portal_import.domain.notification import EMAILS_SENT, compose_emails_sent
 from portal_import.observability import logger
-from portal_import.ports import Jobs, Notifier, Queue
+from portal_import.ports import Channels, EmailsNotice, Notifier, Queue
 
 
-def request_results_if_ready(job: Job, jobs: Jobs, aggregate_queue: Queue) -> None:
+def request_results_if_ready(job: Job, channels: Channels, aggregate_queue: Queue) -> None:
     """Queues one aggregate request for a finished job.
 
     Called again after a fault (the step that finished the job may have failed before asking), it asks again
@@ -19,11 +19,11 @@ def request_results_if_ready(job: Job, jobs: Jobs, aggregate_queue: Queue) -> No
     if not job.ready_to_aggregate or job.notified_at or job.results_requested_at:
         return
     aggregate_queue.send(AggregateRequest(job_id=job.job_id).to_json())
-    jobs.mark_channel(job.job_id, "ResultsRequestedAt")
+    channels.mark_channel(job.job_id, "ResultsRequestedAt")
 
 
 def announce_emails_sent_if_done(
-    job: Job, jobs: Jobs, notifier: Notifier, *, link_ttl_hours: int | None = None
+    job: Job, emails_notice: EmailsNotice, notifier: Notifier, *, link_ttl_hours: int | None = None
 ) -> bool:
     """Publishes the job's one emails-sent notice once it is announced and every queued email was sent or refused.
 
@@ -32,7 +32,7 @@ def announce_emails_sent_if_done(
     """
     if job.notified_at is None or not job.all_emails_sent or job.emails_notified_at:
         return False
-    if not jobs.claim_emails_notice(job.job_id):
+    if not emails_notice.claim_emails_notice(job.job_id):
         return False
     subject, message = compose_emails_sent(
         source_key=job.source_key,
@@ -52,7 +52,7 @@ def announce_emails_sent_if_done(
     try:
         notifier.publish_message(event=EMAILS_SENT, subject=subject, message=message, detail=detail)
     except Exception:
-        jobs.release_emails_notice(job.job_id)  # so that a retry of this step publishes it
+        emails_notice.release_emails_notice(job.job_id)  # so that a retry of this step publishes it
         raise
     logger.info("Emails-sent notice published", extra={"sent": job.emails_sent, "failed": job.emails_failed})
     return True

@@ -26,7 +26,7 @@ from portal_import.domain.messages import EmailRecipient, ResendRequest, email_b
 from portal_import.domain.results import NOT_REQUESTED, SuccessRow, read_success_rows, results_prefix
 from portal_import.domain.rules import is_valid_email
 from portal_import.domain.summary import SUCCESS_FILE
-from portal_import.ports import Directory, Jobs, Ledger, Queue, Storage
+from portal_import.ports import Directory, JobReader, Ledger, Queue, Storage
 
 
 class ResendRefused(Exception):
@@ -62,7 +62,7 @@ class ResendDeps:
     ledger: Ledger
     storage: Storage
     email_queue: Queue
-    jobs: Jobs
+    job_reader: JobReader
 
 
 def answer(document: Any, deps: ResendDeps) -> dict[str, Any]:
@@ -73,7 +73,7 @@ def answer(document: Any, deps: ResendDeps) -> dict[str, Any]:
     except ValidationError as error:
         fields = ", ".join(sorted({".".join(str(part) for part in e["loc"]) or "request" for e in error.errors()}))
         return {"refused": f"the resend request is not valid ({fields}): update portal-import and try again."}
-    job = deps.jobs.get(request.job_id)
+    job = deps.job_reader.get(request.job_id)
     if job is None:
         return {
             "refused": f"there is no job {request.job_id} in this stack; `portal-import jobs` lists the recent ones."

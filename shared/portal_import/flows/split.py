@@ -8,9 +8,10 @@ is still found), and sends the chunks from the checkpoint on: chunk boundaries d
 
 from __future__ import annotations
 
+import time
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from portal_import.config import SplitterSettings
 from portal_import.domain.job import Job, JobStatus, job_id_for
@@ -23,7 +24,7 @@ from portal_import.domain.shown import quoted, visible
 from portal_import.domain.times import now_iso
 from portal_import.flows.completion import request_results_if_ready
 from portal_import.observability import logger
-from portal_import.ports import Directory, Jobs, Queue, Storage
+from portal_import.ports import Channels, Directory, JobReader, Queue, SplitProgress, Storage
 
 # Rows per message: a million rows are a thousand messages (shallow queues, few requests per row), and a
 # worker still finishes a chunk well within its timeout.
@@ -36,12 +37,9 @@ CHUNK_BYTES = 200_000
 MAX_ROW_BYTES = CHUNK_BYTES
 # Chunks sent between two looks at the clock: a few SendMessageBatch calls.
 CHUNKS_PER_BATCH = 10
-# With less time than this left after a batch, the rest of the file goes to a new invocation: ample time to
-# record the checkpoint and queue the continuation even when AWS answers slowly.
-TIME_MARGIN_MS = 60_000
-
-TimeLeft = Callable[[], int]
-"""Milliseconds left to the current invocation (what Lambda's context.get_remaining_time_in_millis says)."""
+# With less time than this left before the deadline after a batch, the rest of the file goes to a new invocation:
+# ample time to record the checkpoint and queue the continuation even when AWS answers slowly.
+TIME_MARGIN_SECONDS = 60.0
 
 # S3 keys are at most 1,024 bytes: a refusal names the whole key.
 _SHOWN_KEY_CHARS = 1024
@@ -64,19 +62,22 @@ class DroppedFile:
 
 @dataclass(frozen=True)
 class SplitDeps:
-    jobs: Jobs
+    job_reader: JobReader
+    split_progress: SplitProgress
+    channels: Channels
     directory: Directory
     storage: Storage
     rows_queue: Queue
     aggregate_queue: Queue
     split_queue: Queue | None  # None: the split goes to the end of the file in one invocation
+    clock: Callable[[], float] = field(default=time.time)  # epoch seconds, the clock of a deadline
 
 
 def split_file(
-    dropped: DroppedFile, deps: SplitDeps, settings: SplitterSettings, time_left: TimeLeft | None = None
+    dropped: DroppedFile, deps: SplitDeps, settings: SplitterSettings, deadline: float | None = None
 ) -> str | None:
     """Starts the job for a dropped file (or carries on its split); returns its id, or None when this event was
-    already handled."""
+    already handled. `deadline` (epoch seconds; None: no bound) is when the invocation ends."""
     job_id = job_id_for(dropped.bucket, dropped.key, dropped.version, dropped.event_time)
     logger.append_keys(job_id=job_id)
     job = Job(
@@ -88,32 +89,32 @@ def split_file(
         status=JobStatus.SPLITTING,
         started_at=now_iso(),
     )
-    if not deps.jobs.create(job, source_version=dropped.version, source_version_id=dropped.version_id):
-        existing = deps.jobs.get(job_id)
+    if not deps.split_progress.create(job, source_version=dropped.version, source_version_id=dropped.version_id):
+        existing = deps.job_reader.get(job_id)
         if existing is None or existing.status is not JobStatus.SPLITTING:
             logger.info("Duplicate S3 event: this file version already has a job", extra={"key": dropped.key})
             if existing is not None:  # the attempt that finished may have failed before asking for results
-                request_results_if_ready(existing, deps.jobs, deps.aggregate_queue)
+                request_results_if_ready(existing, deps.channels, deps.aggregate_queue)
             return None
         # An earlier attempt crashed while splitting (Lambda retries the event): go on from its checkpoint.
         # Chunks keep their sequence numbers, so workers count each chunk once whichever attempt delivered it.
         logger.info("Resuming the split of a job whose earlier attempt did not finish")
         job = existing
-    return job_id if _split(dropped, job, deps, settings, carried_from=0, time_left=time_left) else None
+    return job_id if _split(dropped, job, deps, settings, carried_from=0, deadline=deadline) else None
 
 
 def continue_split(
-    continuation: SplitContinuation, deps: SplitDeps, settings: SplitterSettings, time_left: TimeLeft | None = None
+    continuation: SplitContinuation, deps: SplitDeps, settings: SplitterSettings, deadline: float | None = None
 ) -> None:
     """Goes on with a split that an earlier invocation handed on when its time ran short."""
     logger.append_keys(job_id=continuation.job_id)
-    job = deps.jobs.get(continuation.job_id)
+    job = deps.job_reader.get(continuation.job_id)
     if job is None:
         logger.warning("A split continuation names a job that does not exist: dropped")
         return
     if job.status is not JobStatus.SPLITTING:
         logger.info("The job's split is already finished: nothing to continue")
-        request_results_if_ready(job, deps.jobs, deps.aggregate_queue)
+        request_results_if_ready(job, deps.channels, deps.aggregate_queue)
         return
     dropped = DroppedFile(
         bucket=continuation.bucket,
@@ -123,15 +124,15 @@ def continue_split(
         event_time=continuation.event_time,
         size=continuation.size,
     )
-    _split(dropped, job, deps, settings, carried_from=continuation.next_seq, time_left=time_left)
+    _split(dropped, job, deps, settings, carried_from=continuation.next_seq, deadline=deadline)
 
 
 def resume_split(dropped: DroppedFile, job_id: str, deps: SplitDeps, settings: SplitterSettings) -> None:
     """Goes on with a job's split from its checkpoint, whatever stopped it (the sweeper's way on)."""
-    job = deps.jobs.get(job_id)
+    job = deps.job_reader.get(job_id)
     if job is None or job.status is not JobStatus.SPLITTING:
         return
-    _split(dropped, job, deps, settings, carried_from=None, time_left=None)
+    _split(dropped, job, deps, settings, carried_from=None, deadline=None)
 
 
 def _split(
@@ -141,7 +142,7 @@ def _split(
     settings: SplitterSettings,
     *,
     carried_from: int | None,
-    time_left: TimeLeft | None,
+    deadline: float | None,
 ) -> bool:
     """Queues the chunks from the job's checkpoint on; records the split once the whole file is read.
 
@@ -159,22 +160,24 @@ def _split(
             return False
         logger.info("The continuation from the checkpoint was never queued: going on from the checkpoint")
     try:
-        split = _fan_out(dropped, job, deps, settings, time_left if deps.split_queue else None)
+        split = _fan_out(dropped, job, deps, settings, deadline if deps.split_queue else None)
     except FileRejected as rejected:
         logger.warning("File rejected", extra={"reason": rejected.loggable})
-        request_results_if_ready(deps.jobs.fail(job.job_id, str(rejected)), deps.jobs, deps.aggregate_queue)
+        request_results_if_ready(
+            deps.split_progress.fail(job.job_id, str(rejected)), deps.channels, deps.aggregate_queue
+        )
         return True
     if split is not None:
         rows, chunk_starts = split
-        progress = deps.jobs.finish_split(job.job_id, total_rows=rows, chunk_starts=chunk_starts)
+        progress = deps.split_progress.finish_split(job.job_id, total_rows=rows, chunk_starts=chunk_starts)
         logger.info("File split", extra={"rows": rows, "chunks": len(chunk_starts)})
         # Every chunk may have been done before the split finished, or there were none.
-        request_results_if_ready(progress, deps.jobs, deps.aggregate_queue)
+        request_results_if_ready(progress, deps.channels, deps.aggregate_queue)
     return True
 
 
 def _fan_out(
-    dropped: DroppedFile, job: Job, deps: SplitDeps, settings: SplitterSettings, time_left: TimeLeft | None
+    dropped: DroppedFile, job: Job, deps: SplitDeps, settings: SplitterSettings, deadline: float | None
 ) -> tuple[int, list[int]] | None:
     """Sends the chunks from the job's checkpoint on. Returns the number of data records and the first row number
     of every chunk once the whole file is read, or None when it handed the rest on to a new invocation."""
@@ -193,7 +196,7 @@ def _fan_out(
             deps.rows_queue.send_all(sent.to_json() for sent in batch)
             batch = []
             # Only after a batch has gone out: every invocation moves the split on, however long the replay took.
-            if time_left is not None and time_left() < TIME_MARGIN_MS:
+            if deadline is not None and deadline - deps.clock() < TIME_MARGIN_SECONDS:
                 _hand_on(dropped, job, deps, next_seq=chunk.seq, rows=counted)
                 return None
         chunk_starts.append(chunk.rows[0].row)
@@ -219,7 +222,7 @@ def _hand_on(dropped: DroppedFile, job: Job, deps: SplitDeps, *, next_seq: int, 
     its checkpoint)."""
     if deps.split_queue is None:
         raise RuntimeError("a split can only be handed on when the function has a split queue")
-    if not deps.jobs.checkpoint_split(job.job_id, next_seq=next_seq, rows=rows):
+    if not deps.split_progress.checkpoint_split(job.job_id, next_seq=next_seq, rows=rows):
         logger.info("Another invocation got this split further: leaving the rest to it", extra={"next_seq": next_seq})
         return
     continuation = SplitContinuation(
@@ -233,7 +236,7 @@ def _hand_on(dropped: DroppedFile, job: Job, deps: SplitDeps, *, next_seq: int, 
         next_seq=next_seq,
     )
     deps.split_queue.send(continuation.to_json())
-    deps.jobs.mark_split_handed_on(job.job_id, next_seq)
+    deps.split_progress.mark_split_handed_on(job.job_id, next_seq)
     logger.info("Short of time: the rest of the file goes on in a new invocation", extra={"next_seq": next_seq})
 
 
@@ -241,7 +244,7 @@ def _roles_of(job: Job, deps: SplitDeps) -> dict[str, bool]:
     """The Roles the job is judged by: read from the directory once, when the job starts, and kept on the job."""
     if job.roles is not None:
         return job.roles
-    return deps.jobs.snapshot_roles(job.job_id, deps.directory.active_roles())
+    return deps.split_progress.snapshot_roles(job.job_id, deps.directory.active_roles())
 
 
 def checked_rows(
@@ -265,20 +268,20 @@ def checked_rows(
             "split it into smaller files and upload each."
         )
     if roles is None:
-        job = deps.jobs.get(job_id)
+        job = deps.job_reader.get(job_id)
         if job is None:
             raise LookupError(f"job {job_id} does not exist")
         roles = _roles_of(job, deps)
     source = deps.storage.open_import(dropped.bucket, dropped.key, dropped.version_id)
     options = parse_options(source.metadata, send_default=settings.send_activation_email_default)
-    deps.jobs.set_options(job_id, mode=options.mode, send_activation_email=options.send_activation_email)
+    deps.split_progress.set_options(job_id, mode=options.mode, send_activation_email=options.send_activation_email)
     import_file = open_import(
         source.chunks,
         Limits(max_rows=settings.max_rows, max_field_chars=settings.max_field_chars),
         options.columns,
     )
     # Kept with the job for its summary and notification: the aggregator does not read the file.
-    deps.jobs.set_columns(job_id, import_file.column_names)
+    deps.split_progress.set_columns(job_id, import_file.column_names)
     checks = FileChecks(roles)
     rows = (
         ChunkRow(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from portal_import.config import SweeperSettings
@@ -20,17 +21,26 @@ from portal_import.domain.times import iso
 from portal_import.flows.completion import request_results_if_ready
 from portal_import.flows.split import DroppedFile, SplitDeps, checked_rows, resume_split
 from portal_import.observability import logger
+from portal_import.ports import ChunkTally, StalledJobs
 
 LOST = with_detail(
     PROCESSING_ERROR, "this row's work was lost and the job was finished without it; upload it again in a new file"
 )
 
 
-def sweep(now: datetime, deps: SplitDeps, settings: SweeperSettings) -> list[str]:
+@dataclass(frozen=True, kw_only=True)
+class SweepDeps(SplitDeps):
+    """The splitter's (a stalled split is split again), and what finishing a job without its lost chunks takes."""
+
+    stalled_jobs: StalledJobs
+    chunk_tally: ChunkTally
+
+
+def sweep(now: datetime, deps: SweepDeps, settings: SweeperSettings) -> list[str]:
     """Moves on every job idle for the stall period; returns their ids."""
     stalled_before = iso(now - timedelta(minutes=settings.stalled_job_minutes))
     swept: list[str] = []
-    for job in deps.jobs.open_jobs_idle_since(stalled_before):
+    for job in deps.stalled_jobs.open_jobs_idle_since(stalled_before):
         logger.append_keys(job_id=job.job_id)
         try:
             _move_on(job, deps, settings)
@@ -41,8 +51,8 @@ def sweep(now: datetime, deps: SplitDeps, settings: SweeperSettings) -> list[str
     return swept
 
 
-def _move_on(job: Job, deps: SplitDeps, settings: SweeperSettings) -> None:
-    deps.jobs.touch(job.job_id)  # the next sweep gives what starts now a full stall period
+def _move_on(job: Job, deps: SweepDeps, settings: SweeperSettings) -> None:
+    deps.stalled_jobs.touch(job.job_id)  # the next sweep gives what starts now a full stall period
     if job.ready_to_aggregate:
         logger.warning("Stalled job has every row accounted for: asking for its results again")
         deps.aggregate_queue.send(AggregateRequest(job_id=job.job_id).to_json())
@@ -63,7 +73,7 @@ def _move_on(job: Job, deps: SplitDeps, settings: SweeperSettings) -> None:
     _account_missing_chunks(job, dropped, deps, settings)
 
 
-def _account_missing_chunks(job: Job, dropped: DroppedFile, deps: SplitDeps, settings: SweeperSettings) -> None:
+def _account_missing_chunks(job: Job, dropped: DroppedFile, deps: SweepDeps, settings: SweeperSettings) -> None:
     missing = {seq for seq in range(job.chunk_count or 0) if seq not in job.chunks_done}
     logger.warning("Stalled job is missing chunks: reporting their rows", extra={"missing_chunks": len(missing)})
     outcomes: dict[int, list[Outcome]] = defaultdict(list)
@@ -79,8 +89,8 @@ def _account_missing_chunks(job: Job, dropped: DroppedFile, deps: SplitDeps, set
         rows_of_chunk = outcomes.get(seq, [])
         deps.storage.put_outcomes(ChunkOutcomes(job_id=job.job_id, seq=seq, outcomes=rows_of_chunk))
         failed = sum(1 for outcome in rows_of_chunk if outcome.error)
-        progress = deps.jobs.record_chunk(
+        progress = deps.chunk_tally.record_chunk(
             job.job_id, seq, rows=len(rows_of_chunk), succeeded=0, failed=failed, emails_queued=0
         )
-    request_results_if_ready(progress, deps.jobs, deps.aggregate_queue)
+    request_results_if_ready(progress, deps.channels, deps.aggregate_queue)
     logger.info("Stalled job's missing rows reported")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from portal_import.domain.activation import new_user_id
@@ -29,7 +29,7 @@ from portal_import.domain.times import now_iso
 from portal_import.errors import Transient
 from portal_import.flows.completion import request_results_if_ready
 from portal_import.observability import logger
-from portal_import.ports import Directory, Jobs, Queue, Storage, UserPool
+from portal_import.ports import Channels, ChunkTally, Directory, JobReader, Queue, Storage, UserPool
 
 # The rows queue redrives after 5 deliveries: the 3rd and 4th already isolate a poison row.
 ISOLATE_FROM = 3
@@ -40,15 +40,14 @@ PROCESSING_FAILED = with_detail(
 
 @dataclass(frozen=True)
 class WorkDeps:
-    jobs: Jobs
+    job_reader: JobReader
+    chunk_tally: ChunkTally
+    channels: Channels
     directory: Directory
     storage: Storage
     email_queue: Queue
     aggregate_queue: Queue
-
     user_pool: UserPool
-    # When the invocation must have finished its Cognito calls (epoch seconds); None: no limit.
-    deadline: Callable[[], float | None] = lambda: None
 
 
 @dataclass
@@ -60,8 +59,9 @@ class _Candidate:
     wants_email: bool
 
 
-def process_chunk(chunk: RowChunk, deps: WorkDeps, *, delivery: int = 1) -> None:
-    """Decides and records every row of the chunk; `delivery` is how many times SQS has handed it out.
+def process_chunk(chunk: RowChunk, deps: WorkDeps, *, delivery: int = 1, deadline: float | None = None) -> None:
+    """Decides and records every row of the chunk; `delivery` is how many times SQS has handed it out, `deadline`
+    when its Cognito calls must have finished (epoch seconds; None: no bound).
 
     From the ISOLATE_FROM-th delivery on, the rows are processed one by one, so that a row that always fails
     (a poison row) costs only itself: it ends as `Processing error`, the others as they should. A transient
@@ -69,30 +69,32 @@ def process_chunk(chunk: RowChunk, deps: WorkDeps, *, delivery: int = 1) -> None
     chunk fails and is delivered again.
     """
     logger.append_keys(job_id=chunk.job_id, chunk=chunk.seq)
-    job = deps.jobs.get(chunk.job_id)
+    job = deps.job_reader.get(chunk.job_id)
     if job is None or job.status is JobStatus.FAILED:
         logger.warning("Chunk of a job that does not exist or was rejected; nothing to do")
         return
     if chunk.seq in job.chunks_done:
         logger.info("Chunk already accounted for (redelivery)")
         # The attempt that counted it may have failed before asking for the results.
-        request_results_if_ready(job, deps.jobs, deps.aggregate_queue)
+        request_results_if_ready(job, deps.channels, deps.aggregate_queue)
         return
     if delivery >= ISOLATE_FROM:
-        outcomes, emails = _decide_row_by_row(chunk, deps)
+        outcomes, emails = _decide_row_by_row(chunk, deps, deadline)
     else:
-        outcomes, emails = _decide(chunk, deps)
+        outcomes, emails = _decide(chunk, deps, deadline)
     _record(chunk, outcomes, emails, deps)
 
 
-def _decide_row_by_row(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailRecipient]]:
+def _decide_row_by_row(
+    chunk: RowChunk, deps: WorkDeps, deadline: float | None
+) -> tuple[list[Outcome], list[EmailRecipient]]:
     logger.warning("Chunk failed before: processing its rows one by one")
     outcomes: list[Outcome] = []
     emails: list[EmailRecipient] = []
     for row in chunk.rows:
         single = chunk.model_copy(update={"rows": [row]})
         try:
-            row_outcomes, row_emails = _decide(single, deps)
+            row_outcomes, row_emails = _decide(single, deps, deadline)
         except Transient:
             # A service's bad spell, not the row's fault: the chunk is delivered again (the users it created so
             # far are recognized as its own then), rather than the row failing.
@@ -112,11 +114,11 @@ def account_dead_chunk(chunk: RowChunk, deps: WorkDeps) -> None:
     created; rules 1-4 failures keep their error; the rest fail as `Processing error` so the job can finish.
     """
     logger.append_keys(job_id=chunk.job_id, chunk=chunk.seq)
-    job = deps.jobs.get(chunk.job_id)
+    job = deps.job_reader.get(chunk.job_id)
     if job is None or job.status is JobStatus.FAILED or chunk.seq in job.chunks_done:
         logger.info("Dead-lettered chunk needs no accounting", extra={"known_job": job is not None})
         if job is not None:
-            request_results_if_ready(job, deps.jobs, deps.aggregate_queue)
+            request_results_if_ready(job, deps.channels, deps.aggregate_queue)
         return
     outcomes, emails = _salvage(chunk, deps)
     logger.warning("Dead-lettered chunk accounted", extra={"rows": len(outcomes)})
@@ -183,7 +185,7 @@ def _record(chunk: RowChunk, outcomes: list[Outcome], emails: list[EmailRecipien
     batches = email_batches(f"{chunk.job_id}#{chunk.seq}", chunk.job_id, emails)
     queued = deps.email_queue.send_all(batch.to_json() for batch in batches)
     succeeded = sum(1 for outcome in outcomes if outcome.succeeded)
-    progress = deps.jobs.record_chunk(
+    progress = deps.chunk_tally.record_chunk(
         chunk.job_id,
         chunk.seq,
         rows=len(outcomes),
@@ -192,16 +194,16 @@ def _record(chunk: RowChunk, outcomes: list[Outcome], emails: list[EmailRecipien
         emails_queued=len(emails),
     )
     logger.info("Chunk done", extra={"rows": len(outcomes), "succeeded": succeeded, "email_messages": queued})
-    request_results_if_ready(progress, deps.jobs, deps.aggregate_queue)
+    request_results_if_ready(progress, deps.channels, deps.aggregate_queue)
 
 
-def _decide(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[EmailRecipient]]:
+def _decide(chunk: RowChunk, deps: WorkDeps, deadline: float | None) -> tuple[list[Outcome], list[EmailRecipient]]:
     """Each row's outcome: rules 1-5 from the chunk and the directory, then rule 6 by claiming the users (or, in
     validate mode, by looking), then the pool users; the emails of the users created."""
     outcomes: dict[int, Outcome] = {}
     refs = _references(chunk, outcomes)
     candidates, later_rows = _candidates(chunk, refs, deps.directory.resolve(refs.values()), outcomes)
-    created, holders = _claim(chunk, candidates, deps)
+    created, holders = _claim(chunk, candidates, deps, deadline)
     emails = _created_or_held(chunk, candidates, later_rows, created, holders, outcomes)
     return [outcomes[row] for row in sorted(outcomes)], emails
 
@@ -250,7 +252,7 @@ def _candidates(
 
 
 def _claim(
-    chunk: RowChunk, candidates: list[_Candidate], deps: WorkDeps
+    chunk: RowChunk, candidates: list[_Candidate], deps: WorkDeps, deadline: float | None
 ) -> tuple[dict[str, str], dict[str, PortalUser]]:
     """The users created (contact id -> user id) and the Contacts that already had one (their users)."""
     if not candidates:
@@ -262,7 +264,7 @@ def _claim(
     # A row is created once its user is in the pool and in its Role's group, not before.
     deps.user_pool.ensure_users(
         [_pool_user(c, created[c.contact.contact_id]) for c in candidates if c.contact.contact_id in created],
-        deadline=deps.deadline(),
+        deadline=deadline,
     )
     return created, holders
 
