@@ -11,6 +11,7 @@ import copy
 import io
 import json
 import math
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -240,6 +241,9 @@ class Ledger:
     tokens: dict[str, str] = field(default_factory=dict)  # contact id -> its current link's hash
     link_expires: dict[str, float] = field(default_factory=dict)  # contact id -> epoch seconds
     activated: set[str] = field(default_factory=set)  # contact ids whose user activated
+    sent_to: dict[str, str] = field(default_factory=dict)  # contact id -> the address its current link went to
+    sent: int = 0  # recipients settled as sent
+    failed: int = 0  # recipients settled or marked as not delivered
 
     def commit(
         self, step: Commit, *, job_id: str, request: str, attempt: str, lease_until: float, now: float
@@ -249,6 +253,8 @@ class Ledger:
                 del self.claims[contact_id]
                 if how is not Settlement.RELEASED:
                     self.settled[request, contact_id] = how
+                    self.sent += how is Settlement.SENT
+                    self.failed += how is Settlement.UNDELIVERED
         refused: dict[str, ClaimRefused] = {}
         for link in step.claims:
             holder = self.claims.get(link.contact_id)
@@ -263,11 +269,13 @@ class Ledger:
             else:
                 self.claims[link.contact_id] = (attempt, lease_until)
                 self.tokens[link.contact_id] = link.token_hash
+                self.sent_to[link.contact_id] = link.sent_to
         return refused
 
     def mark_undelivered(self, *, job_id: str, request: str, recipients: Sequence[tuple[str, str]], now: float) -> int:
         counted = [c for c, _ in recipients if (request, c) not in self.settled]
         self.settled.update(((request, c), Settlement.UNDELIVERED) for c in counted)
+        self.failed += len(counted)
         return len(counted)
 
     def records(self, contact_ids: Iterable[str]) -> dict[str, EmailRecord]:
@@ -354,9 +362,16 @@ class Queue:
 
 @dataclass
 class Mailer:
+    """SES as the senders call it: each call recorded with its time on the given clock, answered Success for each
+    destination unless told otherwise (`refuse`); `on_call` runs as a call arrives, before SES answers it: a test
+    raises SES's errors from it, or lets time pass. A call that raised is neither recorded nor sent."""
+
     quota: int = 50_000
     refuse: dict[str, str] = field(default_factory=dict)  # address -> the SES status it answers instead of Success
-    sent: list[Destination] = field(default_factory=list)
+    sent: list[Destination] = field(default_factory=list)  # the destinations it did not refuse
+    clock: Callable[[], float] = time.time
+    calls: list[tuple[float, list[Destination]]] = field(default_factory=list)  # (when, destinations) a call
+    on_call: Callable[[Sequence[Destination]], None] | None = None
 
     def daily_quota(self) -> int:
         return self.quota
@@ -366,6 +381,10 @@ class Mailer:
     ) -> list[str]:
         if len(destinations) > ports.MAX_DESTINATIONS:
             raise ValueError(f"{len(destinations)} destinations in one call: at most {ports.MAX_DESTINATIONS}")
+        at = self.clock()
+        if self.on_call is not None:
+            self.on_call(destinations)
+        self.calls.append((at, list(destinations)))
         self.sent += [d for d in destinations if d.address not in self.refuse]
         return [self.refuse.get(d.address, "Success") for d in destinations]
 
