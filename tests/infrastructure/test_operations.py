@@ -1,6 +1,7 @@
-"""What a deployed stack does for its operators, as template.yaml states it: alarms that fire on one failure and
-reach the alarm topic, logs kept a bounded time, the records of who was given access kept through a stack
-mistake, bounded concurrency, the sender's identity created, and a layer built for what it claims.
+"""What a deployed stack does for its operators, as template.yaml states it: alarms that fire on one failure and reach
+the alarm topic (and two on SES's reputation of the account), the dashboard, logs kept a bounded time, the records
+of who was given access kept through a stack mistake, bounded concurrency, the sender's identity created, and a
+layer built for what it claims.
 
 CloudWatch's semantics are modelled from its documentation (Metric Math syntax and functions; alarms'
 TreatMissingData): a metric that published no data point in a period has no value there; arithmetic between time
@@ -11,6 +12,7 @@ checked against the documentation, not against AWS.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -51,6 +53,12 @@ def fires(alarm: dict[str, Any], values: dict[str, float | None]) -> bool:
 
 
 ALARMS = ("DeadLettersAlarm", "FunctionErrorsAlarm", "FunctionThrottlesAlarm")
+# SES's account-wide reputation as it publishes it (AWS/SES, no dimensions, a ratio 0..1), at the rates at which
+# SES reviews an account: 5 % bounces, 0.1 % complaints
+REPUTATION_ALARMS = {
+    "SesBounceRateAlarm": ("Reputation.BounceRate", 0.05),
+    "SesComplaintRateAlarm": ("Reputation.ComplaintRate", 0.001),
+}
 
 
 @pytest.mark.parametrize("name", ALARMS)
@@ -97,9 +105,68 @@ def test_the_alarm_topic_is_one_cloudwatch_can_publish_to(sam_template: dict[str
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert (statement["Principal"], statement["Action"]) == ({"Service": "cloudwatch.amazonaws.com"}, "sns:Publish")
     # and every alarm publishes there, on alarm and back to OK
-    for name in ALARMS:
+    for name in (*ALARMS, *REPUTATION_ALARMS):
         properties = resources[name]["Properties"]
         assert properties["AlarmActions"] == properties["OKActions"] == [{"Ref": "AlarmTopic"}]
+
+
+@pytest.mark.parametrize("name", REPUTATION_ALARMS)
+def test_the_sender_reputation_alarms_fire_where_ses_reviews_the_account(
+    sam_template: dict[str, Any], name: str
+) -> None:
+    metric, threshold = REPUTATION_ALARMS[name]
+    properties = sam_template["Resources"][name]["Properties"]
+    # Given the account's own rate, as SES publishes it without any configuration set
+    assert (properties["Namespace"], properties["MetricName"]) == ("AWS/SES", metric)
+    assert "Dimensions" not in properties
+    # Then the highest rate of the hour at or above SES's review line fires the alarm to the alarm topic
+    assert (properties["Statistic"], properties["Period"], properties["EvaluationPeriods"]) == ("Maximum", 3600, 1)
+    assert (properties["ComparisonOperator"], properties["Threshold"]) == ("GreaterThanOrEqualToThreshold", threshold)
+    assert properties["AlarmActions"] == properties["OKActions"] == [{"Ref": "AlarmTopic"}]
+    # and an hour without a published rate keeps the alarm as it was (a quiet hour does not lower the rate)
+    assert properties["TreatMissingData"] == "ignore"
+    # and its description says what is at stake and what to do
+    description = properties["AlarmDescription"]
+    assert "may pause" in description and "portal-import resend" in description
+    assert len(description) <= 1024  # CloudWatch's limit
+
+
+def dashboard_widgets(sam_template: dict[str, Any]) -> list[dict[str, Any]]:
+    body = sam_template["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    # what !Sub substitutes, replaced by a plain value: the rest must already be JSON
+    widgets: list[dict[str, Any]] = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
+    return widgets
+
+
+def test_the_dashboard_shows_the_accounts_email_outcomes_and_reputation_at_the_alarms_thresholds(
+    sam_template: dict[str, Any],
+) -> None:
+    widgets = dashboard_widgets(sam_template)
+    (heading,) = [w for w in widgets if w["type"] == "text"]
+    assert "Activation email outcomes (the account's SES)" in heading["properties"]["markdown"]
+
+    def metrics_of(widget: dict[str, Any]) -> list[str]:
+        # CloudWatch's shorthand: "." repeats the namespace of the line above
+        rows = widget["properties"]["metrics"]
+        assert rows[0][0] == "AWS/SES" and all(row[0] in ("AWS/SES", ".") for row in rows)
+        assert all(len([part for part in row if isinstance(part, str)]) == 2 for row in rows)  # no dimensions
+        return [row[1] for row in rows]
+
+    ses = [w for w in widgets if w["type"] == "metric" and "AWS/SES" in str(w["properties"]["metrics"])]
+    outcomes, reputation = sorted(ses, key=lambda w: w["x"])
+    assert metrics_of(outcomes) == ["Send", "Delivery", "Bounce", "Complaint", "Reject"]
+    assert outcomes["properties"]["stat"] == "Sum"
+    assert metrics_of(reputation) == ["Reputation.BounceRate", "Reputation.ComplaintRate"]
+    # the lines the alarms fire at are the alarms' own thresholds
+    lines = {a["label"]: a["value"] for a in reputation["properties"]["annotations"]["horizontal"]}
+    resources = sam_template["Resources"]
+    assert lines == {
+        "Bounce rate alarm": resources["SesBounceRateAlarm"]["Properties"]["Threshold"],
+        "Complaint rate alarm": resources["SesComplaintRateAlarm"]["Properties"]["Threshold"],
+    }
+    # and no widget overlaps another
+    cells = [(w["x"] + dx, w["y"] + dy) for w in widgets for dx in range(w["width"]) for dy in range(w["height"])]
+    assert len(cells) == len(set(cells))
 
 
 def test_only_the_functions_publish_to_the_results_topic_so_the_managed_key_serves_it(
