@@ -18,6 +18,7 @@ from portal_import_cli.errors import UsageError
 from portal_import_cli.rendering import say
 from portal_import_local.account import REGION
 from portal_import_local.bundled import TEMPLATE
+from portal_import_local.shown_locally import message_shown_locally
 
 # Generous: a job finishes long before this unless something is wrong.
 JOB_TIMEOUT_SECONDS = 6 * 3600
@@ -138,7 +139,10 @@ def _print_human(report: dict[str, Any], outcome: dict[str, Any]) -> None:
     print()
     print("Notification")
     print(f"  Subject: {notice['subject']}")
-    for line in notice["message"].splitlines():
+    # Its pre-signed links lead nowhere once the embedded AWS is gone: the paths of the files downloaded instead.
+    # notification.json keeps the message exactly as the stack published it.
+    message = message_shown_locally(notice["message"], outcome["completedDetail"], Path(report["resultDir"]))
+    for line in message.splitlines():
         print(f"  {line}")
     print()
     print(f"Results in {report['resultDir']}/")

@@ -39,6 +39,7 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
         (job_id,) = runtime.deliver_s3_event(event)
         notice = runtime.run_until_done(job_id, timeout)
         wall_seconds = time.monotonic() - started
+        completed = runtime.completion_detail(job_id)
 
     result_dir: Path = args.out or Path("import-results") / job_id
     result_dir.mkdir(parents=True, exist_ok=True)
@@ -72,6 +73,7 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
         "poolUsers": len(pool_users),
         "resultDir": result_dir,
         "notification": notification,
+        "completedDetail": completed,  # the Import Completed event's: which link in the message is which file
         "awsRequests": dict(sorted(runtime.calls.counts.items())),
         "wallSeconds": round(wall_seconds, 3),
         "emailSendTimes": runtime.calls.email_send_times,

@@ -26,7 +26,8 @@ import boto3
 from moto.cognitoidp.models import cognitoidp_backends
 
 from portal_import.aws.jobs import Jobs
-from portal_import.domain.notification import IMPORT_COMPLETED
+from portal_import.aws.notifier import EVENT_SOURCE
+from portal_import.domain.notification import DETAIL_TYPE_COMPLETED, IMPORT_COMPLETED
 from portal_import.domain.results import results_prefix
 from portal_import.domain.summary import SUMMARY_FILE
 from portal_import_local import invocations
@@ -101,6 +102,8 @@ class LocalRuntime:
         self._ddb = self.session.client("dynamodb")
         self._notifications_url = self._subscribe_to_topic()
         self._notifications: list[Notification] = []
+        self._completed_events_url = self._route_completed_events()
+        self._completed_details: list[dict[str, Any]] = []
         self.stuck: list[str] = []  # bodies of messages that failed every local retry on a queue without DLQ
         self._log_stream: Any = sys.stderr
         invocations.set_invoker(
@@ -175,6 +178,18 @@ class LocalRuntime:
         url = self._sqs.create_queue(QueueName="portal-import-local-notifications")["QueueUrl"]
         arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.session.client("sns").subscribe(TopicArn=self.stack.topic_arn, Protocol="sqs", Endpoint=arn)
+        return str(url)
+
+    def _route_completed_events(self) -> str:
+        """An SQS queue on a rule for the stack's Import Completed events stands in for whatever an account routes
+        them to; their detail says which link is which file."""
+        url = self._sqs.create_queue(QueueName="portal-import-local-import-completed")["QueueUrl"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events = self.session.client("events")
+        rule = "portal-import-local-import-completed"
+        pattern = {"source": [EVENT_SOURCE], "detail-type": [DETAIL_TYPE_COMPLETED]}
+        events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
+        events.put_targets(Rule=rule, Targets=[{"Id": "local", "Arn": arn}])
         return str(url)
 
     # Dropping a file
@@ -352,6 +367,18 @@ class LocalRuntime:
         if len(notices) > 1:
             raise JobAnnouncedTwice(f"job {job_id} was announced {len(notices)} times")
         return notices[0] if notices else None
+
+    def completion_detail(self, job_id: str) -> dict[str, Any] | None:
+        """The detail of the job's Import Completed event (the summary, `links`, `linksExpireInSeconds`), if it came."""
+        while True:
+            response = self._sqs.receive_message(QueueUrl=self._completed_events_url, MaxNumberOfMessages=10)
+            messages = response.get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                self._completed_details.append(json.loads(message["Body"]).get("detail", {}))
+                self._sqs.delete_message(QueueUrl=self._completed_events_url, ReceiptHandle=message["ReceiptHandle"])
+        return next((detail for detail in self._completed_details if detail.get("jobId") == job_id), None)
 
     def results_exist(self, job_id: str) -> bool:
         listed = self._s3.list_objects_v2(Bucket=self.stack.bucket, Prefix=results_prefix(job_id) + SUMMARY_FILE)

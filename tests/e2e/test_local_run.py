@@ -150,6 +150,28 @@ def test_notification_names_file_counts_status_and_links(mixed_import: tuple[Any
     assert "Invalid Role: 1" in message and "User already exists: 2" in message
 
 
+def test_printed_notification_names_the_downloaded_files_where_the_stack_published_links(tmp_path: Path) -> None:
+    # Given the worked example imported as an administrator runs it: printed for a person, results in the default
+    # folder under the current directory
+    result = run_cli(*WORKED_EXAMPLE, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (job_dir,) = (tmp_path / "import-results").iterdir()
+    # Then the printed notification has no pre-signed link, which would lead nowhere once the run is over
+    assert "s3.amazonaws.com" not in result.stdout and "X-Amz-" not in result.stdout
+    # but names each result file by its path as typed from where the command ran, under a heading that says so
+    shown = f"import-results/{job_dir.name}"
+    assert f"Result files (downloaded into {shown}/; on AWS the message has links that work for up to 7 days" in (
+        result.stdout
+    )
+    paths = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith(f"{shown}/")]
+    assert paths == [f"{shown}/success.csv", f"{shown}/failure.csv", f"{shown}/summary.json"]
+    assert all((tmp_path / path).is_file() for path in paths)
+    # while notification.json still holds the message as the stack published it, pre-signed links and all
+    message = json.loads((job_dir / "notification.json").read_text(encoding="utf-8"))["message"]
+    assert message.count("s3.amazonaws.com/results/") == 3 and "X-Amz-Signature=" in message
+    assert "the links work until" in message and "downloaded into" not in message
+
+
 def test_outbox_holds_one_activation_email_per_queued_user(mixed_import: tuple[Any, Path]) -> None:
     _, out = mixed_import
     emails = [
