@@ -35,6 +35,9 @@ _BAD_CREDENTIALS = {
 }
 
 
+_UNREACHABLE = "cannot reach AWS ({error}); check your network, --region, or that `local serve` is running."
+
+
 class UsageError(Exception):
     """A mistake in the command line (exit status 2)."""
 
@@ -65,8 +68,11 @@ def reported(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
         except ClientError as error:
             say(_client_error_sentence(error))
             return 1
-        except Transient as error:  # throttled or unavailable through every retry of the shared adapters
-            say(f"AWS kept failing for a passing reason ({error}); try again in a minute.")
+        except Transient as error:  # throttled, unavailable or unreachable through every retry of the shared adapters
+            if isinstance(error.__cause__, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError):
+                say(_UNREACHABLE.format(error=error.__cause__))
+            else:
+                say(f"AWS kept failing for a passing reason ({error}); try again in a minute.")
             return 1
         except (NoCredentialsError, PartialCredentialsError):
             say(
@@ -78,7 +84,7 @@ def reported(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
             say("your AWS SSO session has expired or was never started: run `aws sso login` and try again.")
             return 1
         except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError) as error:
-            say(f"cannot reach AWS ({error}); check your network, --region, or that `local serve` is running.")
+            say(_UNREACHABLE.format(error=error))
             return 1
         except BotoCoreError as error:
             say(f"the AWS call failed: {error}.")

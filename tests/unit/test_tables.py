@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from portal_import.aws.tables import (
     BATCH_GET_LIMIT,
     activation_key,
@@ -13,6 +15,8 @@ from portal_import.aws.tables import (
     unprocessed_delay,
     user_key,
 )
+from portal_import.errors import Transient
+from portal_import.retry import CALL_ATTEMPTS
 
 
 class BusyTable:
@@ -41,6 +45,28 @@ def test_every_key_is_read_once_even_when_the_table_leaves_some_unprocessed() ->
     assert sorted(contact_of(item) for item in items) == sorted(f"c{n}" for n in range(250))
     assert [len(keys) for keys in ddb.requests] == [BATCH_GET_LIMIT, 1, BATCH_GET_LIMIT, 50]
     assert len(pauses) == 1 and 0 < pauses[0] <= 2.0
+
+
+class JammedTable:
+    """Leaves every key unprocessed, every time."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    def batch_get_item(self, *, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        self.requests += 1
+        return {"Responses": {}, "UnprocessedKeys": RequestItems}
+
+
+def test_a_table_that_never_answers_a_read_is_a_passing_fault_after_the_retry_layers_attempts() -> None:
+    # Given a table that leaves every key unprocessed (throttled for longer than any pause)
+    ddb, pauses = JammedTable(), []
+    # When keys are read from it
+    with pytest.raises(Transient):
+        list(batch_get(ddb, "directory", [activation_key("c1")], sleep=pauses.append))
+    # Then it was asked as often as the one retry layer asks, with a pause between, and no more
+    assert ddb.requests == CALL_ATTEMPTS
+    assert len(pauses) == CALL_ATTEMPTS - 1
 
 
 def test_the_pause_grows_and_is_capped_at_two_seconds() -> None:

@@ -160,7 +160,7 @@ class Directory:
                 if reason.get("Code") == "ConditionalCheckFailed"
             }
             if not refused:
-                raise  # cancelled for another reason (conflict, throttling): let the message be retried
+                raise  # neither a condition nor passing (a conflict or throttling arrives as Transient): it fails
             missing = [cid for cid, user in refused.items() if not user.user_id]
             if missing:  # the old item was not returned: read it
                 refused.update(self.existing_users(missing))

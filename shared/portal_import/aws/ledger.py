@@ -104,7 +104,7 @@ class Ledger:
                 if None in failed:
                     raise ClaimLost("a claim this sender held was taken over by another") from error
                 if not failed:
-                    raise  # cancelled for another reason (a conflict, throttling): retried as transient
+                    raise  # cancelled for a reason that is neither a condition nor passing (those arrive as Transient)
                 contacts = [owner for owner in dict.fromkeys(failed) if owner is not None]
                 left_out += contacts
                 transaction = transaction.without(contacts)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from portal_import.aws.clients import client
 from portal_import.domain.packing import packed
+from portal_import.errors import Transient
 
 _MAX_ENTRIES = 10
 _MAX_BATCH_BYTES = 250_000  # below SQS's 262,144-byte limit for a whole batch, leaving room for attributes
@@ -47,5 +48,5 @@ class Queue:
             if entries:
                 attempt += 1
                 if attempt > 5:
-                    raise RuntimeError(f"SQS kept failing {len(entries)} messages: {failed}")
+                    raise Transient(f"SQS kept failing {len(entries)} messages: {failed}")
                 time.sleep(min(0.1 * 2**attempt, 2.0))

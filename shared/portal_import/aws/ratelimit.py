@@ -16,6 +16,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client, condition_failed
+from portal_import.errors import Transient
 from portal_import.ports import Reservation
 
 EMAIL_LIMITER = "rate-limiter#activation-email"
@@ -103,7 +104,7 @@ class EmailPace:
                     continue  # another sender moved the slot first: read it again
                 raise
             return Reservation([start + index / self._rate for index in range(granted)], short_of)
-        raise RuntimeError(f"could not reserve slots of {self._key}: too much contention on the rate limiter")
+        raise Transient(f"could not reserve slots of {self._key}: too much contention on the rate limiter")
 
 
 def _short_of(count: int, granted: int, within_quota: int, in_time: int) -> Literal["quota", "time"] | None:
@@ -154,4 +155,4 @@ class Pace:
                 current = float(held.get("NextSlot", {}).get("N", "0"))
                 continue
             return Reservation([start + index / self._rate for index in range(fit)], None if fit == count else "time")
-        raise RuntimeError(f"could not reserve slots of {self._key}: too much contention on the rate limiter")
+        raise Transient(f"could not reserve slots of {self._key}: too much contention on the rate limiter")

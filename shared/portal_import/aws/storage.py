@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from portal_import.aws.clients import client
 from portal_import.domain.messages import ChunkOutcomes
+from portal_import.errors import Transient
 from portal_import.observability import logger
 from portal_import.ports import ImportObject
 
@@ -178,7 +179,7 @@ class ResultUpload:
             return
         try:
             self._s3.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
-        except (ClientError, BotoCoreError):
+        except (ClientError, BotoCoreError, Transient):
             # The error that brought us here is the one worth raising; this one only leaves parts behind.
             logger.warning(
                 "Could not abort the multipart upload of a result file; its parts stay until aborted",

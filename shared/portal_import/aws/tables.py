@@ -14,6 +14,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from portal_import.errors import Transient
+from portal_import.retry import CALL_ATTEMPTS
+
 Key = dict[str, Any]
 Item = dict[str, Any]
 
@@ -61,8 +64,9 @@ def batch_get(
     ddb: Any, table: str, keys: Sequence[Key], *, sleep: Callable[[float], None] = time.sleep
 ) -> Iterator[Item]:
     """The items of `keys` that exist, read consistently, BATCH_GET_LIMIT keys a request. Keys DynamoDB leaves
-    unprocessed (the table was busy) are asked for again after a growing pause, as AWS advises, until all are read;
-    `ddb` is the adapter's client, whose calls retry their own transient failures."""
+    unprocessed (the table was busy) are asked for again after a growing pause, as AWS advises, CALL_ATTEMPTS times
+    at most, then the read raises Transient; `ddb` is the adapter's client, whose calls retry their own transient
+    failures."""
     for start in range(0, len(keys), BATCH_GET_LIMIT):
         request: dict[str, Any] = {table: {"Keys": list(keys[start : start + BATCH_GET_LIMIT]), "ConsistentRead": True}}
         attempt = 0
@@ -72,6 +76,8 @@ def batch_get(
             request = response.get("UnprocessedKeys") or {}
             if request:
                 attempt += 1
+                if attempt >= CALL_ATTEMPTS:
+                    raise Transient(f"{table} left keys unprocessed {attempt} times in a row")
                 sleep(unprocessed_delay(attempt))
 
 
