@@ -38,34 +38,27 @@ from portal_import.flows.work import WorkDeps
 
 def split_deps(settings: SplitterSettings) -> SplitDeps:
     """The splitter's: it reads dropped files from whichever bucket they landed in, and writes no results."""
-    jobs = Jobs(settings.jobs_table)
-    return SplitDeps(
-        job_reader=jobs,
-        split_progress=jobs,
-        channels=jobs,
-        directory=Directory(settings.directory_table),
-        storage=Storage(None),
-        rows_queue=Queue(settings.rows_queue_url),
-        aggregate_queue=Queue(settings.aggregate_queue_url),
-        split_queue=Queue(settings.split_queue_url) if settings.split_queue_url else None,
-    )
+    return _split_deps(settings, Jobs(settings.jobs_table), results_bucket=None)
 
 
 def sweep_deps(settings: SweeperSettings) -> SweepDeps:
     """The sweeper's: the splitter's, the results bucket for the outcomes of the rows it accounts for, and the
     stalled jobs."""
     jobs = Jobs(settings.jobs_table)
-    return SweepDeps(
+    split = _split_deps(settings, jobs, results_bucket=settings.results_bucket)
+    return SweepDeps(**vars(split), stalled_jobs=jobs, chunk_tally=jobs)
+
+
+def _split_deps(settings: SplitterSettings, jobs: Jobs, *, results_bucket: str | None) -> SplitDeps:
+    return SplitDeps(
         job_reader=jobs,
         split_progress=jobs,
         channels=jobs,
         directory=Directory(settings.directory_table),
-        storage=Storage(settings.results_bucket),
+        storage=Storage(results_bucket),
         rows_queue=Queue(settings.rows_queue_url),
         aggregate_queue=Queue(settings.aggregate_queue_url),
         split_queue=Queue(settings.split_queue_url) if settings.split_queue_url else None,
-        stalled_jobs=jobs,
-        chunk_tally=jobs,
     )
 
 
