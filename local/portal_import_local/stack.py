@@ -107,6 +107,8 @@ class Stack:
     user_pool_client_id: str = ""
     apis: tuple[RestApi, ...] = ()
     portal_url: str = ""  # the base of the activation links the emails carry
+    configuration_set: str = ""  # the SES configuration set of the activation emails
+    delivery_events_topic_arn: str = ""  # where its event destination publishes
 
 
 def _strip_invocations(
@@ -141,8 +143,12 @@ def _strip_invocations(
     for resource in resources.values():
         if resource["Type"] == "AWS::S3::Bucket":
             notification = resource.get("Properties", {}).pop("NotificationConfiguration", None) or notification
-    # An email subscription would only ever wait for confirmation here.
-    for logical_id in [k for k, v in resources.items() if v["Type"] == "AWS::SNS::Subscription"]:
+    # An email subscription would only ever wait for confirmation here; a queue's is made after the stack.
+    for logical_id in [
+        k
+        for k, v in resources.items()
+        if v["Type"] == "AWS::SNS::Subscription" and v["Properties"]["Protocol"] != "sqs"
+    ]:
         resources.pop(logical_id)
     return notification, mappings, schedules
 
@@ -174,16 +180,84 @@ def _placeholder_zip() -> bytes:
 def _apply_what_moto_skips(
     transformed: dict[str, Any], physical: dict[str, str], values: TemplateValues, session: boto3.Session
 ) -> None:
-    """What moto's CloudFormation does not act on (bucket versioning, SES templates), done through the APIs."""
+    """What moto's CloudFormation does not act on (bucket versioning, SES templates, configuration sets and their
+    event destinations, a queue's subscription to a topic), done through the APIs."""
     s3 = session.client("s3")
     ses = session.client("ses")
-    for logical_id, resource in transformed["Resources"].items():
-        properties = resource.get("Properties", {})
+    _resolve_queues_and_topics(transformed, physical, values, session.client("sqs"))
+    resources = transformed["Resources"]
+    for logical_id, resource in sorted(resources.items(), key=lambda item: _SKIPPED_ORDER.get(item[1]["Type"], 0)):
+        if resource["Type"] not in _SKIPPED_ORDER:
+            continue
+        properties = values.resolve(resource.get("Properties", {}))
         if resource["Type"] == "AWS::S3::Bucket":
             if properties.get("VersioningConfiguration", {}).get("Status") == "Enabled":
                 s3.put_bucket_versioning(Bucket=physical[logical_id], VersioningConfiguration={"Status": "Enabled"})
         elif resource["Type"] == "AWS::SES::Template":
-            ses.create_template(Template=values.resolve(properties["Template"]))
+            ses.create_template(Template=properties["Template"])
+        elif resource["Type"] == "AWS::SES::ConfigurationSet":
+            _create_configuration_set(properties, session.client("sesv2"))
+            values.resolve_to(logical_id, {"Ref": properties["Name"]})
+        elif resource["Type"] == "AWS::SES::ConfigurationSetEventDestination":
+            _create_event_destination(properties, ses)
+        elif resource["Type"] == "AWS::SNS::Subscription":
+            _subscribe(properties, session.client("sns"))
+
+
+# What moto's CloudFormation leaves undone, by type, in the order it is done here: a configuration set's event
+# destination after the set.
+_SKIPPED_ORDER = {
+    "AWS::S3::Bucket": 0,
+    "AWS::SES::Template": 0,
+    "AWS::SES::ConfigurationSet": 0,
+    "AWS::SNS::Subscription": 0,
+    "AWS::SES::ConfigurationSetEventDestination": 1,
+}
+
+
+def _resolve_queues_and_topics(
+    transformed: dict[str, Any], physical: dict[str, str], values: TemplateValues, sqs: Any
+) -> None:
+    """What a Ref or GetAtt of the stack's topics and queues gives, for the resources made through the APIs."""
+    for logical_id, resource in transformed["Resources"].items():
+        if resource["Type"] == "AWS::SNS::Topic":
+            values.resolve_to(logical_id, {"Ref": physical[logical_id], "TopicArn": physical[logical_id]})
+        elif resource["Type"] == "AWS::SQS::Queue":
+            url = physical[logical_id]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            values.resolve_to(logical_id, {"Ref": url, "Arn": arn, "QueueName": url.rsplit("/", 1)[-1]})
+
+
+def _create_configuration_set(properties: dict[str, Any], sesv2: Any) -> None:
+    """SESv2's create keeps the delivery, reputation and sending options (SES v1's keeps only the name)."""
+    sesv2.create_configuration_set(
+        ConfigurationSetName=properties["Name"],
+        **{
+            option: properties[option]
+            for option in ("DeliveryOptions", "ReputationOptions", "SendingOptions")
+            if option in properties
+        },
+    )
+
+
+def _create_event_destination(properties: dict[str, Any], ses: Any) -> None:
+    """SES v1's create (moto's SESv2 has none), its SNS destination spelt as v1 spells it."""
+    destination = dict(properties["EventDestination"])
+    if "SnsDestination" in destination:
+        destination["SNSDestination"] = {"TopicARN": destination.pop("SnsDestination")["TopicARN"]}
+    ses.create_configuration_set_event_destination(
+        ConfigurationSetName=properties["ConfigurationSetName"], EventDestination=destination
+    )
+
+
+def _subscribe(properties: dict[str, Any], sns: Any) -> None:
+    attributes = {"RawMessageDelivery": "true"} if properties.get("RawMessageDelivery") in (True, "true") else {}
+    sns.subscribe(
+        TopicArn=properties["TopicArn"],
+        Protocol=properties["Protocol"],
+        Endpoint=properties["Endpoint"],
+        Attributes=attributes,
+    )
 
 
 # A REST API's default address as a template writes it (in a Fn::Sub): the local stack answers it on its endpoint.
@@ -323,6 +397,8 @@ def provision(
         user_pool_client_id=outputs.get("UserPoolClientId", ""),
         apis=_apis(sam_template, physical, stages, web_acls),
         portal_url=outputs.get("PortalUrl", ""),
+        configuration_set=outputs.get("ConfigurationSetName", ""),
+        delivery_events_topic_arn=outputs.get("DeliveryEventsTopicArn", ""),
     )
 
 

@@ -55,8 +55,16 @@ class EmailSenderSettings(_FromEnvironment):
     sender_address: str = Field(alias="SENDER_ADDRESS")
     email_template: str = Field(alias="ACTIVATION_EMAIL_TEMPLATE")  # the SES template of the activation email
     email_rate_per_second: float = Field(alias="EMAIL_RATE_PER_SECOND", gt=0)
+    # The SES configuration set every activation email is sent with: its events come back to the stack.
+    configuration_set: str = Field(alias="CONFIGURATION_SET")
     daily_email_quota: int = Field(alias="DAILY_EMAIL_QUOTA", ge=0)  # 0: the account's SES quota
     topic_arn: str | None = Field(alias="TOPIC_ARN", default=None)  # for the emails-sent notice
+
+
+class DeliveryEventsSettings(_FromEnvironment):
+    jobs_table: str = Field(alias="JOBS_TABLE")
+    directory_table: str = Field(alias="DIRECTORY_TABLE")
+    configuration_set: str = Field(alias="CONFIGURATION_SET")  # events of other sets' emails are not the stack's
 
 
 class EmailDeadLetterSettings(_FromEnvironment):

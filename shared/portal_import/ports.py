@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from portal_import.domain.claims import ClaimRefused, Commit, EmailRecord
+from portal_import.domain.delivery import DeliveryEvent, Recording
 from portal_import.domain.ids import ContactRef
 from portal_import.domain.job import Job, JobStatus
 from portal_import.domain.messages import ChunkOutcomes
@@ -40,6 +41,7 @@ class ImportObject:
 class Destination:
     address: str
     data: Mapping[str, str]  # the template's values for this recipient
+    tags: Mapping[str, str] = field(default_factory=dict)  # on this recipient's delivery events (its contact)
 
 
 # The job store (aws.jobs.Jobs, which implements each of the ports below) as each flow uses it: one port a role, so
@@ -116,6 +118,12 @@ class Directory(Protocol):
     def create_users(self, users: Sequence[PortalUser]) -> CreateResult: ...
 
 
+class Deliveries(Protocol):
+    """SES's events recorded on each User's latest email, with its job's counts (aws.deliveries.Deliveries)."""
+
+    def record(self, event: DeliveryEvent) -> Recording: ...
+
+
 class Ledger(Protocol):
     """The email ledger: who each email request reached, claimed before sending (aws.ledger.Ledger)."""
 
@@ -155,7 +163,14 @@ class Mailer(Protocol):
 
     def daily_quota(self) -> int: ...
     def send_bulk(
-        self, *, sender: str, template: str, defaults: Mapping[str, str], destinations: Sequence[Destination]
+        self,
+        *,
+        sender: str,
+        template: str,
+        defaults: Mapping[str, str],
+        destinations: Sequence[Destination],
+        configuration_set: str | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> list[str]: ...
 
 

@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from portal_import.aws.activations import Links
 from portal_import.aws.clients import client
+from portal_import.aws.deliveries import Deliveries
 from portal_import.aws.directory import Directory
 from portal_import.aws.jobs import Jobs
 from portal_import.aws.ledger import Ledger
@@ -19,6 +20,7 @@ from portal_import.aws.userpool import UserPool
 from portal_import.config import (
     ActivationSettings,
     AggregatorSettings,
+    DeliveryEventsSettings,
     EmailDeadLetterSettings,
     EmailSenderSettings,
     ResendSettings,
@@ -88,6 +90,10 @@ def send_deps(settings: EmailSenderSettings) -> SendDeps:
         email_queue=Queue(settings.email_queue_url),
         notifier=_notifier(settings.topic_arn),
     )
+
+
+def deliveries(settings: DeliveryEventsSettings) -> Deliveries:
+    return Deliveries(settings.directory_table, settings.jobs_table)
 
 
 def idempotency_store(settings: EmailSenderSettings) -> DynamoDBPersistenceLayer:

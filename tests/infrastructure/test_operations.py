@@ -100,7 +100,7 @@ def test_the_alarm_topic_is_one_cloudwatch_can_publish_to(sam_template: dict[str
     assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
     assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     # and its policy lets this account's alarms publish
-    (policy,) = [r for r in resources.values() if r["Type"] == "AWS::SNS::TopicPolicy"]
+    policy = resources["AlarmTopicPolicy"]
     assert policy["Properties"]["Topics"] == [{"Ref": "AlarmTopic"}]
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert (statement["Principal"], statement["Action"]) == ({"Service": "cloudwatch.amazonaws.com"}, "sns:Publish")
@@ -223,6 +223,7 @@ def test_every_queue_consumer_runs_at_most_as_many_instances_as_a_parameter_says
         "EmailSenderFunction": 2,  # more senders would not send faster: the shared limiter sets the rate
         "EmailDeadLetterFunction": {"Ref": "QueueConsumerConcurrency"},
         "AggregatorFunction": {"Ref": "QueueConsumerConcurrency"},
+        "DeliveryEventsFunction": {"Ref": "QueueConsumerConcurrency"},
     }
     for parameter in ("WorkerConcurrency", "QueueConsumerConcurrency"):
         spec = sam_template["Parameters"][parameter]

@@ -201,6 +201,7 @@ GRANTS = {
     "EmailSenderFunction": {
         "ses:SendBulkTemplatedEmail identity/* if ses:FromAddress=SenderAddress",
         "ses:SendBulkTemplatedEmail template/${AWS::StackName}-activation-email if ses:FromAddress=SenderAddress",
+        "ses:SendBulkTemplatedEmail configuration-set/${AWS::StackName}-activation if ses:FromAddress=SenderAddress",
         "ses:GetSendQuota *",
         "dynamodb:GetItem IdempotencyTable",
         "dynamodb:PutItem IdempotencyTable",
@@ -216,6 +217,11 @@ GRANTS = {
         "dynamodb:ConditionCheckItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # the Contact's user
         "sqs:SendMessage* EmailQueue",
         "sns:Publish NotificationTopic",  # the emails-sent notice
+    },
+    "DeliveryEventsFunction": {
+        "dynamodb:GetItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # the recipient's activation item
+        "dynamodb:UpdateItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # its email's outcome
+        "dynamodb:UpdateItem JobsTable",  # the job's counts of outcomes
     },
     "ResendFunction": {
         "s3:GetObject ImportBucket/results/*",  # the users a job created: its success file

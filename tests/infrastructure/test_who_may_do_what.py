@@ -90,8 +90,13 @@ def test_every_queue_refuses_every_principal_but_the_roles_whose_code_sends_to_i
     for queue in queues:
         # Then each queue has a policy that denies SendMessage to any principal with an ARN but its senders' roles
         assert queue in policies, f"{queue} has no queue policy: any principal of the account may send to it"
-        (statement,) = policies[queue]["Statement"]
-        assert (statement["Effect"], statement["Principal"]) == ("Deny", "*")
+        (statement,) = [s for s in policies[queue]["Statement"] if s["Effect"] == "Deny"]
+        assert statement["Principal"] == "*"
+        for allowed_service in [s for s in policies[queue]["Statement"] if s["Effect"] != "Deny"]:
+            # the one queue a service sends to: SNS, from the stack's delivery events topic only
+            assert queue == "DeliveryEventsQueue"
+            assert allowed_service["Principal"] == {"Service": "sns.amazonaws.com"}
+            assert allowed_service["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "DeliveryEventsTopic"}}}
         assert _list(statement["Action"]) == ["sqs:SendMessage"]  # SendMessageBatch is authorised as SendMessage
         assert statement["Resource"] == {"Fn::GetAtt": [queue, "Arn"]}
         allowed = {

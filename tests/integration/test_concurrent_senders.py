@@ -39,9 +39,13 @@ class RecordingMailer(Mailer):
         self._slow = slow
         self._lock = threading.Lock()
 
-    def send_bulk(self, *, sender: str, template: str, defaults: Any, destinations: Sequence[Destination]) -> list[str]:
+    def send_bulk(
+        self, *, sender: str, template: str, defaults: Any, destinations: Sequence[Destination], **tagged: Any
+    ) -> list[str]:
         called_at = time.time()  # when SES is handed the emails
-        statuses = super().send_bulk(sender=sender, template=template, defaults=defaults, destinations=destinations)
+        statuses = super().send_bulk(
+            sender=sender, template=template, defaults=defaults, destinations=destinations, **tagged
+        )
         time.sleep(self._slow)
         accepted = [d.address for d, status in zip(destinations, statuses, strict=True) if status == "Success"]
         with self._lock:

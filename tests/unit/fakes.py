@@ -372,13 +372,22 @@ class Mailer:
     clock: Callable[[], float] = time.time
     calls: list[tuple[float, list[Destination]]] = field(default_factory=list)  # (when, destinations) a call
     on_call: Callable[[Sequence[Destination]], None] | None = None
+    tagged: list[tuple[str | None, dict[str, str]]] = field(default_factory=list)  # (configuration set, tags) a call
 
     def daily_quota(self) -> int:
         return self.quota
 
     def send_bulk(
-        self, *, sender: str, template: str, defaults: Mapping[str, str], destinations: Sequence[Destination]
+        self,
+        *,
+        sender: str,
+        template: str,
+        defaults: Mapping[str, str],
+        destinations: Sequence[Destination],
+        configuration_set: str | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> list[str]:
+        self.tagged.append((configuration_set, dict(tags or {})))
         if len(destinations) > ports.MAX_DESTINATIONS:
             raise ValueError(f"{len(destinations)} destinations in one call: at most {ports.MAX_DESTINATIONS}")
         at = self.clock()

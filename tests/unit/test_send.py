@@ -56,6 +56,7 @@ def settings(rate: float, quota: int = 0) -> EmailSenderSettings:
             "ACTIVATION_EMAIL_TEMPLATE": "stack-activation-email",
             "EMAIL_RATE_PER_SECOND": str(rate),
             "DAILY_EMAIL_QUOTA": str(quota),
+            "CONFIGURATION_SET": "stack-activation",
         }
     )
 

@@ -13,6 +13,7 @@ from functools import partial
 from portal_import.config import EmailDeadLetterSettings, EmailSenderSettings
 from portal_import.domain.activation import ActivationToken, activation_defaults, activation_values, new_token
 from portal_import.domain.claims import ClaimRefused, Commit, NewLink, Settlement
+from portal_import.domain.delivery import TAG_ATTEMPT, TAG_CONTACT, TAG_JOB
 from portal_import.domain.job import Job
 from portal_import.domain.messages import EmailBatch, EmailRecipient
 from portal_import.domain.people import Contact
@@ -298,9 +299,12 @@ class _Sending:
 
     def _send(self, group: Sequence[EmailRecipient]) -> list[str]:
         destinations = [
-            _destination(self.people[r.contact_id], self.tokens[r.contact_id], self.settings) for r in group
+            _destination(self.people[r.contact_id], self.tokens[r.contact_id], self.settings, r.contact_id)
+            for r in group
         ]
-        return _send(destinations, self.deps, self.settings)
+        # Each email's delivery events come back with its Contact and the attempt whose claim sent it.
+        tags = {TAG_JOB: self.batch.job_id, TAG_ATTEMPT: self.attempt}
+        return _send(destinations, self.deps, self.settings, tags)
 
 
 @dataclass(frozen=True)
@@ -343,9 +347,12 @@ def _announce_if_last(job: Job, jobs: Jobs, notifier: Notifier, settings: EmailS
         logger.exception("Could not publish the emails-sent notice")
 
 
-def _destination(person: Contact, token: ActivationToken, settings: EmailSenderSettings) -> Destination:
+def _destination(
+    person: Contact, token: ActivationToken, settings: EmailSenderSettings, contact_id: str
+) -> Destination:
     """The email as the directory says whom it is for: its address and name, never the queued message's."""
     return Destination(
+        tags={TAG_CONTACT: contact_id},
         address=person.email,
         data=activation_values(
             portal_url=settings.portal_url,
@@ -356,7 +363,9 @@ def _destination(person: Contact, token: ActivationToken, settings: EmailSenderS
     )
 
 
-def _send(destinations: list[Destination], deps: SendDeps, settings: EmailSenderSettings) -> list[str]:
+def _send(
+    destinations: list[Destination], deps: SendDeps, settings: EmailSenderSettings, tags: dict[str, str]
+) -> list[str]:
     return with_retries(
         partial(
             deps.mailer.send_bulk,
@@ -364,6 +373,8 @@ def _send(destinations: list[Destination], deps: SendDeps, settings: EmailSender
             template=settings.email_template,
             defaults=activation_defaults(portal_name=settings.portal_name),
             destinations=destinations,
+            configuration_set=settings.configuration_set,
+            tags=tags,
         ),
         attempts=SEND_ATTEMPTS,
         sleep=deps.sleep,
