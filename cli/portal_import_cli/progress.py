@@ -48,6 +48,11 @@ def job_json(job: Job) -> dict[str, Any]:
         "emailsQueued": job.emails_queued,
         "emailsSent": job.emails_sent,
         "emailsFailed": job.emails_failed,
+        "emailsDelivered": job.emails_delivered,
+        "emailsBounced": job.emails_bounced,
+        "emailsComplained": job.emails_complained,
+        "emailsDelayed": job.emails_delayed,
+        "emailsHeld": job.emails_held,
         "usersActivated": job.users_activated,
         "startedAt": job.started_at,
         "completedAt": job.completed_at,
@@ -132,7 +137,21 @@ def counts_text(job: Job) -> str:
         if job.emails_failed:
             emails += f" ({job.emails_failed:,} refused)"
         parts.append(emails)
+        outcomes = delivery_counts(job)
+        if outcomes:
+            parts.append(outcomes)
     return "  ".join(parts)
+
+
+def delivery_counts(job: Job) -> str:
+    """What SES said of the emails so far ("" before any outcome): each non-zero count."""
+    counts = [
+        (job.emails_delivered, "delivered"),
+        (job.emails_bounced, "bounced"),
+        (job.emails_complained, "complained"),
+        (job.emails_delayed, "delayed"),
+    ]
+    return ", ".join(f"{count:,} {what}" for count, what in counts if count)
 
 
 def progress_line(job: Job, eta: float | None, width: int | None = None) -> str:

@@ -165,6 +165,8 @@ def users_json(users: list[JobUser]) -> list[dict[str, Any]]:
             "role": user.role,
             "email": user.email,
             "activation": user.activation,
+            "delivery": user.delivery,
+            "deliveryDetail": user.delivery_detail,
         }
         for user in users
     ]
@@ -173,12 +175,16 @@ def users_json(users: list[JobUser]) -> list[dict[str, Any]]:
 def print_users(job: Job, users: list[JobUser]) -> None:
     print(f"Job {job.job_id}: {len(users)} user(s) created")
     if users:
-        print(f"  {'Row':>6}  {'ContactId':<19}  {'UserId':<19}  {'Email':<14}  {'Activation':<10}  Role")
+        heading = f"{'Row':>6}  {'ContactId':<19}  {'UserId':<19}  {'Email':<14}  {'Delivery':<10}  {'Activation':<10}"
+        print(f"  {heading}  Role")
     for user in users:
         print(
-            f"  {user.row:>6}  {user.contact_id:<19}  {user.user_id:<19}  {user.email:<14}  {user.activation:<10}  "
-            f"{user.role}"
+            f"  {user.row:>6}  {user.contact_id:<19}  {user.user_id:<19}  {user.email:<14}  "
+            f"{user.delivery or '-':<10}  {user.activation:<10}  {user.role}"
         )
+    for user in users:
+        if user.delivery_detail and user.delivery in ("bounced", "complained"):
+            print(f"  row {user.row}: {user.delivery}: {user.delivery_detail}")
 
 
 def print_directory_load(counts: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from portal_import import ports
 from portal_import.domain.claims import ClaimRefused, Commit, EmailRecord, Settlement
+from portal_import.domain.delivery import Recorded
 from portal_import.domain.ids import ContactRef
 from portal_import.domain.job import Job, JobStatus
 from portal_import.domain.messages import ChunkOutcomes
@@ -244,6 +245,7 @@ class Ledger:
     sent_to: dict[str, str] = field(default_factory=dict)  # contact id -> the address its current link went to
     sent: int = 0  # recipients settled as sent
     failed: int = 0  # recipients settled or marked as not delivered
+    deliveries: dict[str, Recorded] = field(default_factory=dict)  # contact id -> its latest email's outcome
 
     def commit(
         self, step: Commit, *, job_id: str, request: str, attempt: str, lease_until: float, now: float
@@ -292,6 +294,8 @@ class Ledger:
             claim_expires=claim[1] if claim else None,
             activated=contact_id in self.activated,
             link_expires=self.link_expires.get(contact_id),
+            holder=claim[0] if claim else None,
+            delivery=self.deliveries.get(contact_id, Recorded()),
         )
 
     def not_theirs(self, job_id: str, users: dict[str, str]) -> set[str]:

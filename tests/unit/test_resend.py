@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from portal_import.domain.claims import Settlement
+from portal_import.domain.delivery import Recorded
 from portal_import.domain.job import JobStatus
 from portal_import.domain.messages import EmailBatch
 from portal_import.domain.people import Contact
@@ -140,3 +141,50 @@ def test_the_function_answers_a_request_with_what_it_queued() -> None:
     done = answer({"jobId": JOB_ID, "contacts": [ANA]}, world.deps)
     assert done["queued"] == [ANA] and done["leftOut"] == []
     assert answer({"jobId": "20991231T000000Z-000000000000"}, world.deps)["refused"].startswith("there is no job")
+
+
+def bounced(address: str, *, complaint: bool = False) -> Recorded:
+    """An email to `address` that bounced for good (or was complained about)."""
+    state = "complained" if complaint else "bounced"
+    detail = "complaint (abuse)" if complaint else "Permanent/General: smtp; 550 5.1.1 user unknown"
+    return Recorded(
+        attempt="a1",
+        state=state,
+        rank=5 if complaint else 4,
+        detail=detail,
+        address=address,
+        at="2026-12-01T10:00:00Z",
+        permanent=True,
+        counted=state,
+        version=1,
+    )
+
+
+@pytest.mark.parametrize("complaint", [False, True])
+def test_an_address_that_bounced_or_complained_is_never_sent_to_again_whatever_is_asked(complaint: bool) -> None:
+    # Given Ben's email bounced for good (or Ben complained), and his Contact's address is the same
+    world = World()
+    world.ledger.deliveries[BEN] = bounced("Ben@Example.com", complaint=complaint)
+
+    # When every not-activated user is resent to, and when Ben is named
+    for asked in ({"pending": True}, {"contacts": [BEN]}):
+        done = resend(world.table[JOB_ID], world.deps, now=NOW, **asked)  # type: ignore[arg-type]
+
+        # Then Ben is left out, with what happened and what to do
+        assert BEN not in done.queued
+        reason = {left.contact_id: left.reason for left in done.left_out}[BEN]
+        state = "complained" if complaint else "bounced"
+        assert reason.startswith(f"their address {state} (")
+        assert reason.endswith("on 2026-12-01: correct the Contact's email address, then resend")
+
+
+def test_once_the_contacts_address_changed_a_bounced_user_is_sent_to_again() -> None:
+    # Given Ben's email bounced at his old address, and his Contact now has another
+    world = World()
+    world.ledger.deliveries[BEN] = bounced("ben@old.example.com")
+
+    # When he is named
+    done = resend(world.table[JOB_ID], world.deps, contacts=[BEN], now=NOW)
+
+    # Then he gets a new link at the new address
+    assert done.queued == [BEN]

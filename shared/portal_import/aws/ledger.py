@@ -29,6 +29,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client, error_code
+from portal_import.aws.deliveries import recorded_of
 from portal_import.aws.ledger_items import TRANSACTION_LIMIT, Item, LedgerItems, Transaction, pieces
 from portal_import.aws.tables import activation_key, attempt_of, batch_get, contact_of, settlement_key, user_key
 from portal_import.domain.claims import ClaimLost, ClaimRefused, Commit, EmailRecord, NewLink, Standing
@@ -196,4 +197,5 @@ def _record(item: dict[str, Any], settlements: dict[str, dict[str, Any]]) -> Ema
         link_expires=float(item["ExpiresAtEpoch"]["N"]) if "ExpiresAtEpoch" in item else None,
         holder=holder,
         carried=carried,
+        delivery=recorded_of(item),
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from portal_import.domain.delivery import PENDING, Recorded
+
 
 class Settlement(Enum):
     SENT = "sent"
@@ -67,6 +69,22 @@ class EmailRecord:
     link_expires: float | None = None  # when the User's current link stops working (epoch seconds)
     holder: str | None = None  # the attempt whose claim is on the item (settled or not)
     carried: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())  # what its settlement says
+    delivery: Recorded = field(default_factory=Recorded)  # what SES's events said of the latest email they were about
+
+    def latest_delivery(self) -> tuple[str | None, str | None]:
+        """What became of the User's latest email that SES accepted, and why (docs/contracts.md §7): None when no
+        email reached SES; pending until its first outcome (a newer email than the one recorded is pending)."""
+        if not self.sent_for:
+            return None, None
+        recorded = self.delivery
+        newer = self.holder is not None and self.holder != recorded.attempt and bool(self.carried[0])
+        if recorded.state is None or newer:
+            return PENDING, None
+        return recorded.state, recorded.detail or None
+
+    def blocked_address(self) -> str | None:
+        """The address SES will not deliver to (a permanent bounce, a complaint) as it was sent to, or None."""
+        return self.delivery.address if self.delivery.permanent and self.delivery.address else None
 
     def standing(self, request: str, now: float) -> Standing:
         if self.activated:

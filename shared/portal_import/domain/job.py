@@ -56,6 +56,13 @@ class Job:
     emails_queued: int = 0
     emails_sent: int = 0
     emails_failed: int = 0  # refused by SES for the address: sending again would be refused again
+    # Its users by what became of their latest email, as SES's events said (docs/contracts.md §7); the others sent
+    # are pending.
+    emails_delivered: int = 0
+    emails_bounced: int = 0
+    emails_complained: int = 0
+    emails_delayed: int = 0
+    emails_held: int = 0  # kept back by the reputation guard until `resume-emails`
     users_activated: int = 0  # of the users it created, those who set their password since (counted on activation)
     completed_at: str | None = None
     results_requested_at: str | None = None  # an aggregate request was queued

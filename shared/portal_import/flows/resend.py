@@ -174,6 +174,12 @@ def _why_not(row: SuccessRow, record: EmailRecord, email: str, job_id: str, *, u
         return "the Contact has no valid email address"
     if record.claim_expires is not None and record.claim_expires >= now:
         return "an activation email to them is being sent right now"
+    blocked = record.blocked_address()
+    if blocked is not None and blocked.casefold() == email.casefold():
+        return (
+            f"their address {record.delivery.state} ({record.delivery.detail}) on {record.delivery.at[:10]}: "
+            "correct the Contact's email address, then resend"
+        )
     if not unreached_only:
         return ""
     if row.activation_email == NOT_REQUESTED:

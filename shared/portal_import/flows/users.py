@@ -38,6 +38,8 @@ class JobUser:
     role: str
     email: str
     activation: str
+    delivery: str | None = None  # what became of the latest email SES accepted (docs/contracts.md §7)
+    delivery_detail: str | None = None  # why, for a bounce, complaint or delay
 
 
 def job_users(job: Job, storage: Storage, ledger: Ledger, *, now: float | None = None) -> list[JobUser]:
@@ -51,6 +53,7 @@ def job_users(job: Job, storage: Storage, ledger: Ledger, *, now: float | None =
     users = []
     for row in rows:
         record = records.get(row.contact_id, EmailRecord())
+        delivery, detail = record.latest_delivery()
         users.append(
             JobUser(
                 row=row.row,
@@ -59,6 +62,8 @@ def job_users(job: Job, storage: Storage, ledger: Ledger, *, now: float | None =
                 role=row.role,
                 email=email_standing(row.activation_email, record, job.job_id),
                 activation=activation_standing(record, moment),
+                delivery=delivery,
+                delivery_detail=detail,
             )
         )
     return users
