@@ -152,6 +152,7 @@ def _print_human(report: dict[str, Any], outcome: dict[str, Any]) -> None:
         "notices.json",
         "pool-users.json",
         "outbox/",
+        *(["deliveries.json"] if (Path(report["resultDir"]) / "deliveries.json").exists() else []),
     ):
         print(f"  {name}")
     if "wallSeconds" in report:

@@ -1,7 +1,8 @@
 """Fault injection for the local runtime (`--seed`, `--fault-*`): what AWS does to a pipeline on a bad day.
 
 Every decision comes from one seeded random generator, and the runtime is single-threaded, so a seed
-replays the same faults.
+replays the same faults. SES's event delays jitter on a generator of their own (same seed), so that the order
+events arrive in does not shift the other faults.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class FaultPlan:
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)  # noqa: S311 - reproducible faults, not secrets
+        self._event_random = random.Random(f"ses-events-{self.seed}")  # noqa: S311 - likewise
 
     @property
     def active(self) -> bool:
@@ -62,3 +64,10 @@ class FaultPlan:
             self._count("redelivery")
             return True
         return False
+
+    def event_delay(self, delay: float) -> float:
+        """How long after a send one of its SES events comes: `delay` as it is; with a seed, anywhere within half of
+        it either way, so that events of one message may arrive out of order (as AWS does not promise an order)."""
+        if self.seed is None:
+            return delay
+        return delay * self._event_random.uniform(0.5, 1.5)

@@ -9,24 +9,27 @@ import time
 from pathlib import Path
 from typing import Any
 
+from portal_import.aws.jobs import Jobs
+from portal_import.aws.ledger import Ledger
+from portal_import.aws.storage import Storage
 from portal_import.domain.results import results_prefix
 from portal_import.domain.summary import RESULT_FILES, SUMMARY_FILE, Summary
+from portal_import.flows.users import UsersRefused, job_users
 from portal_import_cli.commands import column_metadata_of
+from portal_import_cli.rendering import users_json
 from portal_import_cli.seed import read_directory
 from portal_import_local.faults import FaultPlan
 from portal_import_local.outbox import write_outbox
+from portal_import_local.runtime import LocalRuntime, Notification
+from portal_import_local.stack import Stack
 from portal_import_local.startup import running_stack
+
+DELIVERIES_FILE = "deliveries.json"
 
 
 def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout: float) -> dict[str, Any]:
     data = read_directory(args.contacts, args.roles)  # before provisioning: a bad file fails fast
-    faults = FaultPlan(
-        seed=args.seed,
-        api_error=args.fault_api_error,
-        redeliver=args.fault_redeliver,
-        ses_throttle=args.fault_ses_throttle,
-        poison_contact=args.fault_poison_contact,
-    )
+    faults = _fault_plan(args)
     echo = sys.stderr if args.verbose else None
     with running_stack(args, template, data, log_path, echo=echo, faults=faults) as runtime:
         # Only what the administrator asked for travels as metadata; the rest is the stack's default.
@@ -39,29 +42,22 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
         (job_id,) = runtime.deliver_s3_event(event)
         notice = runtime.run_until_done(job_id, timeout)
         wall_seconds = time.monotonic() - started
+        # SES's events come a few seconds after the last send: the run ends once each is recorded on its email.
+        runtime.run_until_ses_events_recorded(timeout - wall_seconds)
         completed = runtime.completion_detail(job_id)
+        # Read while the functions' log file is open: the adapters reading them may log.
+        deliveries = deliveries_of(runtime.stack, job_id) if runtime.sent_message_count() else None
 
     result_dir: Path = args.out or Path("import-results") / job_id
     result_dir.mkdir(parents=True, exist_ok=True)
     for name in RESULT_FILES:
         (result_dir / name).write_bytes(runtime.download(results_prefix(job_id) + name))
-    notification = {"subject": notice.subject, "message": notice.message, "attributes": notice.attributes}
-    (result_dir / "notification.json").write_text(json.dumps(notification, indent=2) + "\n", encoding="utf-8")
-    # Every message the topic carried for this job, in order: exactly one import-completed, and one emails-sent
-    # when emails were queued (tests count them).
-    notices = [
-        {"subject": seen.subject, "message": seen.message, "attributes": seen.attributes}
-        for seen in runtime.notifications()
-        if seen.attributes.get("jobId") == job_id
-    ]
-    (result_dir / "notices.json").write_text(json.dumps(notices, indent=2) + "\n", encoding="utf-8")
+    notification = _write_notices(result_dir, runtime, job_id, notice)
     pool_users = runtime.pool_users()
     (result_dir / "pool-users.json").write_text(json.dumps(pool_users, indent=1) + "\n", encoding="utf-8")
-    outbox = result_dir / "outbox"
-    outbox.mkdir(exist_ok=True)
-    for stale in outbox.glob("*.eml"):  # from an earlier run into the same --out
-        stale.unlink()
-    sent = write_outbox(outbox, runtime.iter_sent_emails())
+    sent = _write_outbox(result_dir, runtime)
+    if deliveries is not None:  # only when the job sent emails
+        (result_dir / DELIVERIES_FILE).write_text(json.dumps(deliveries, indent=1) + "\n", encoding="utf-8")
 
     summary = Summary.from_json(json.loads((result_dir / SUMMARY_FILE).read_text(encoding="utf-8"))).to_json()
     return {
@@ -79,3 +75,60 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
         "emailSendTimes": runtime.calls.email_send_times,
         "userCreationTimes": runtime.calls.user_creation_times,
     }
+
+
+def _fault_plan(args: argparse.Namespace) -> FaultPlan:
+    return FaultPlan(
+        seed=args.seed,
+        api_error=args.fault_api_error,
+        redeliver=args.fault_redeliver,
+        ses_throttle=args.fault_ses_throttle,
+        poison_contact=args.fault_poison_contact,
+    )
+
+
+def _write_notices(result_dir: Path, runtime: LocalRuntime, job_id: str, notice: Notification) -> dict[str, Any]:
+    """notification.json (the job's import-completed message, which it returns) and notices.json: every message
+    the topic carried for this job, in order: exactly one import-completed, and one emails-sent when emails were
+    queued (tests count them)."""
+    notification = {"subject": notice.subject, "message": notice.message, "attributes": notice.attributes}
+    (result_dir / "notification.json").write_text(json.dumps(notification, indent=2) + "\n", encoding="utf-8")
+    notices = [
+        {"subject": seen.subject, "message": seen.message, "attributes": seen.attributes}
+        for seen in runtime.notifications()
+        if seen.attributes.get("jobId") == job_id
+    ]
+    (result_dir / "notices.json").write_text(json.dumps(notices, indent=2) + "\n", encoding="utf-8")
+    return notification
+
+
+def _write_outbox(result_dir: Path, runtime: LocalRuntime) -> int:
+    """Every email sent, as outbox/*.eml (those of an earlier run into the same --out gone); how many."""
+    outbox = result_dir / "outbox"
+    outbox.mkdir(exist_ok=True)
+    for stale in outbox.glob("*.eml"):
+        stale.unlink()
+    return write_outbox(outbox, runtime.iter_sent_emails())
+
+
+def deliveries_of(stack: Stack, job_id: str) -> list[dict[str, Any]]:
+    """What became of each activation email of the job, by user, as `portal-import users JOB --json` says it: where
+    the email stands, and what SES reported of its delivery (null while it reported nothing)."""
+    job = Jobs(stack.jobs_table).get(job_id)
+    if job is None:
+        return []
+    try:
+        users = job_users(job, Storage(stack.bucket), Ledger(stack.directory_table, stack.jobs_table))
+    except UsersRefused:  # a job whose users cannot be listed (it failed as a whole): no email went out for it
+        return []
+    return [
+        {
+            "row": user["row"],
+            "contactId": user["contactId"],
+            "userId": user["userId"],
+            "email": user["email"],
+            "delivery": user.get("delivery"),
+            "deliveryDetail": user.get("deliveryDetail"),
+        }
+        for user in users_json(users)
+    ]

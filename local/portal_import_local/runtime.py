@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 import boto3
+from botocore.exceptions import ClientError
 from moto.cognitoidp.models import cognitoidp_backends
 
 from portal_import.aws.jobs import Jobs
@@ -30,7 +31,7 @@ from portal_import.aws.notifier import EVENT_SOURCE
 from portal_import.domain.notification import DETAIL_TYPE_COMPLETED, IMPORT_COMPLETED
 from portal_import.domain.results import results_prefix
 from portal_import.domain.summary import SUMMARY_FILE
-from portal_import_local import invocations
+from portal_import_local import invocations, ses_events
 from portal_import_local.faults import FaultPlan
 from portal_import_local.host import CallLog, FunctionHost, install_call_counting
 from portal_import_local.http_api import BAD_GATEWAY, MISSING_ROUTE, Answer, HttpRequest, answer_of
@@ -39,6 +40,8 @@ from portal_import_local.stack import ACCOUNT, DEFAULT_ENDPOINT, REGION, RestApi
 from portal_import_local.waf import Firewall, WebAcl
 
 _IDLE_SLEEP = 0.02
+# The longest nap while waiting for SES's next event: queues still draining are looked at again after it.
+_LONGEST_IDLE_SLEEP = 0.25
 # Lambda retries a failed asynchronous invocation (the S3 notification) twice.
 _ASYNC_ATTEMPTS = 3
 # Locally the daily email quota is a parameter (on AWS the template's 0 reads the account's SES quota); and moto has
@@ -90,9 +93,11 @@ class LocalRuntime:
         (with these parameters), runs on it (the integration tests share one a module)."""
         install_call_counting()
         invocations.install()
+        ses_events.install()
         self.session = boto3.Session(region_name=REGION)
         self.stack: Stack = stack or provision_local(template_path, parameters, self.session, api_endpoint=api_endpoint)
         self.faults = faults or FaultPlan()
+        ses_events.SCHEDULE.delay = self.faults.event_delay  # with a seed, SES's events come jittered
         self.calls = CallLog(faults=self.faults)
         self.hosts = {logical_id: FunctionHost(spec, self.calls) for logical_id, spec in self.stack.functions.items()}
         # Each REST API's web ACL at work (none: a firewall without rules lets every request through).
@@ -100,6 +105,7 @@ class LocalRuntime:
         self._s3 = self.session.client("s3")
         self._sqs = self.session.client("sqs")
         self._ddb = self.session.client("dynamodb")
+        self._sns = self.session.client("sns")
         self._notifications_url = self._subscribe_to_topic()
         self._notifications: list[Notification] = []
         self._completed_events_url = self._route_completed_events()
@@ -265,8 +271,9 @@ class LocalRuntime:
     # Delivering queues
 
     def pump(self) -> bool:
-        """One pass over every event source mapping; True when any batch was delivered."""
-        delivered = False
+        """SES's events that are due published, then one pass over every event source mapping; True when any event
+        was published or any batch delivered."""
+        delivered = self._publish_due_ses_events()
         for trigger in self.stack.queue_triggers:
             response = self._sqs.receive_message(
                 QueueUrl=trigger.queue_url,
@@ -300,6 +307,42 @@ class LocalRuntime:
                     if self.faults.redeliver_now():  # SQS delivers at least once
                         self._sqs.send_message(QueueUrl=trigger.queue_url, MessageBody=message["Body"])
         return delivered
+
+    def _publish_due_ses_events(self) -> bool:
+        """Publishes each SES event now due to its configuration set's event destination, as SES does: moto then
+        delivers it to whatever the topic has subscribed (the stack's queue, raw). True when any was due."""
+        due = ses_events.SCHEDULE.take_due()
+        for event in due:
+            topic = ses_events.destination_topic(event)
+            if topic is None:  # no destination for this type of event (or the set is gone): SES publishes nothing
+                continue
+            try:
+                self._sns.publish(TopicArn=topic, Message=json.dumps(event.record))
+            except ClientError as error:  # a topic deleted since: the event is lost, as on AWS
+                self._log_stream.write(
+                    json.dumps({"level": "WARNING", "message": f"SES event not published: {error}"}) + "\n"
+                )
+        return bool(due)
+
+    def ses_events_scheduled(self) -> bool:
+        """Whether SES has events still to publish (the mailbox simulator's, a few seconds after each send)."""
+        return len(ses_events.SCHEDULE) > 0
+
+    def run_until_ses_events_recorded(self, timeout: float) -> None:
+        """Delivers events until SES has published every event it scheduled and every queue is drained (each event
+        recorded by the function its queue triggers); TimeoutError when `timeout` seconds pass first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.pump():
+                continue
+            if not self.ses_events_scheduled() and self.queues_empty():
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"SES's delivery events were not all recorded within {timeout:.0f} seconds "
+                    f"({len(ses_events.SCHEDULE)} still to publish)"
+                )
+            time.sleep(min(max(ses_events.SCHEDULE.seconds_to_next() or 0.0, _IDLE_SLEEP), _LONGEST_IDLE_SLEEP))
 
     def _invoke_with_batch(
         self, function: str, queue_arn: str, messages: Sequence[Mapping[str, Any]], report_item_failures: bool

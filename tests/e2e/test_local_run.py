@@ -188,6 +188,24 @@ def test_outbox_holds_one_activation_email_per_queued_user(mixed_import: tuple[A
     assert first.get_body(preferencelist=("html",)) is not None  # type: ignore[attr-defined]
 
 
+def test_deliveries_say_for_each_user_what_became_of_its_activation_email(mixed_import: tuple[Any, Path]) -> None:
+    # Given the worked example imported with activation emails on
+    _, out = mixed_import
+
+    # When the administrator opens deliveries.json
+    deliveries = json.loads((out / "deliveries.json").read_text(encoding="utf-8"))
+
+    # Then it has one entry per user the job created, by row, saying where its email stands and what SES reported
+    created = [r for r in read_csv(out / "success.csv") if r["UserId"]]
+    assert [(d["row"], d["contactId"], d["userId"]) for d in deliveries] == [
+        (int(r["RowNumber"]), r["ContactId"], r["UserId"]) for r in created
+    ]
+    assert all(set(d) == {"row", "contactId", "userId", "email", "delivery", "deliveryDetail"} for d in deliveries)
+    queued = {r["ContactId"] for r in created if r["ActivationEmail"] == "Queued"}
+    assert {d["contactId"] for d in deliveries if d["email"] == "sent"} == queued
+    assert {d["delivery"] for d in deliveries} <= {None, "delivered", "bounced", "complained", "delayed", "pending"}
+
+
 def test_validate_mode_checks_everything_and_creates_nothing(tmp_path: Path) -> None:
     # Given the worked example in validate mode, emails requested
     result = run_cli(
@@ -207,6 +225,7 @@ def test_validate_mode_checks_everything_and_creates_nothing(tmp_path: Path) -> 
     assert {r["ActivationEmail"] for r in success} == {"Would queue", "No valid email"}
     assert all(r["UserId"] == "" for r in success)
     assert list((tmp_path / "r" / "outbox").glob("*.eml")) == []
+    assert not (tmp_path / "r" / "deliveries.json").exists()  # no email, nothing to say of deliveries
     # and the pool holds only the users the directory had before
     assert {user["username"] for user in json.loads((tmp_path / "r" / "pool-users.json").read_text())} == set(
         _existing_users()

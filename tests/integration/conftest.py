@@ -40,6 +40,7 @@ from portal_import.domain.messages import EmailRecipient
 from portal_import.domain.people import Contact, PortalUser
 from portal_import.domain.times import now_iso
 from portal_import_cli.seed import load_directory, read_directory
+from portal_import_local import ses_events
 from portal_import_local.host import CallLog, FunctionHost
 from portal_import_local.outbox import sent_emails
 from portal_import_local.runtime import LocalRuntime, provision_local
@@ -102,6 +103,7 @@ def aws(_moto: boto3.Session) -> Iterator[boto3.Session]:
 def _fresh_moto() -> None:
     BackendDict.reset()
     clients.client.cache_clear()
+    ses_events.SCHEDULE.clear()  # SES events of sends into the moto just gone
 
 
 @dataclass
@@ -350,6 +352,7 @@ def _empty(session: boto3.Session, stack: Stack, baseline: _Baseline) -> None:
     ses = ses_backends[DEFAULT_ACCOUNT_ID][REGION]
     ses.sent_messages.clear()
     ses.sent_message_count = 0
+    ses_events.SCHEDULE.clear()  # an earlier test's sends' events, not yet published
 
 
 def _empty_buckets() -> None:

@@ -18,7 +18,7 @@ import pytest
 from moto.core.responses import ActionResult
 from packaging.requirements import Requirement
 
-from portal_import_local import host, invocations, moto_patches
+from portal_import_local import host, invocations, moto_patches, ses_events
 from portal_import_local.moto_patches import Patch, PatchNoLongerFits
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 INSTALLS: list[tuple[Patch, Callable[[], None]]] = [
     *((patch, moto_patches.install) for patch in moto_patches.PATCHES),
     (invocations.PATCH, invocations.install),
+    (ses_events.PATCH, ses_events.install),
     (host.CALL_COUNTING, host.install_call_counting),
 ]
 IDS = [patch.name for patch, _ in INSTALLS]
@@ -35,9 +36,9 @@ IDS = [patch.name for patch, _ in INSTALLS]
 def test_every_patch_fits_the_installed_moto_and_installing_twice_changes_nothing() -> None:
     # Given a process where nothing is patched yet (this one's moto is patched by earlier tests)
     script = (
-        "from portal_import_local import host, invocations, moto_patches as m\n"
-        "installs = (m.install, invocations.install, host.install_call_counting)\n"
-        "patches = (*m.PATCHES, invocations.PATCH, host.CALL_COUNTING)\n"
+        "from portal_import_local import host, invocations, ses_events, moto_patches as m\n"
+        "installs = (m.install, invocations.install, ses_events.install, host.install_call_counting)\n"
+        "patches = (*m.PATCHES, invocations.PATCH, ses_events.PATCH, host.CALL_COUNTING)\n"
         "for install in installs + installs: install()\n"
         "assert all(patch.applied() for patch in patches)\n"
     )
@@ -126,6 +127,36 @@ def test_a_target_whose_code_changed_under_the_same_signature_stops_the_install(
         moto_patches.install()
     assert patch.name in str(refused.value)
     assert found in str(refused.value)
+
+
+def send_bulk_templated_email(self: Any) -> Any:
+    """A SendBulkTemplatedEmail that reads the configuration set itself: moto would publish events of its own."""
+    return self._get_param("ConfigurationSetName")
+
+
+def send_bulk_templated_email_answering_one_id(self: Any) -> Any:
+    """One that no longer answers a MessageId per destination: the patch could not pair ids with destinations."""
+    return ActionResult({"MessageId": "one"})
+
+
+@pytest.mark.parametrize(
+    ("target", "found"),
+    [(send_bulk_templated_email, "code that reads it"), (send_bulk_templated_email_answering_one_id, "code without")],
+    ids=["reads ConfigurationSetName", "one MessageId"],
+)
+def test_a_bulk_send_of_another_shape_stops_the_ses_events_patch(
+    target: Any, found: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a moto whose bulk send takes the same parameters but does what the patch does not expect
+    patch = ses_events.PATCH
+    monkeypatch.setattr(patch.owner, patch.attribute, target)
+
+    # When the patch is installed / Then it refuses, saying what changed, and leaves moto's handler as found
+    with pytest.raises(PatchNoLongerFits) as refused:
+        ses_events.install()
+    assert patch.name in str(refused.value)
+    assert found in str(refused.value)
+    assert getattr(patch.owner, patch.attribute) is target
 
 
 def _pinned_moto() -> Requirement:
