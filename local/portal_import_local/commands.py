@@ -76,7 +76,7 @@ def _run(args: argparse.Namespace) -> int:
     from moto import mock_aws
 
     from portal_import_cli.seed import DirectoryFileError
-    from portal_import_local.job_run import run_import
+    from portal_import_local.job_run import DELIVERY_COUNTS, run_import
     from portal_import_local.runtime import JobAnnouncedTwice, JobStalled, SplitterGaveUp
 
     with tempfile.TemporaryDirectory() as scratch, mock_aws():
@@ -97,6 +97,8 @@ def _run(args: argparse.Namespace) -> int:
         key: outcome[key]
         for key in ("jobId", "status", "error", "totalRows", "succeeded", "failed", "emailsQueued", "emailsSent")
     }
+    if outcome["emailsSent"]:
+        report.update((key, outcome[key]) for key in DELIVERY_COUNTS)
     report["resultDir"] = str(result_dir)
     if args.stats:
         report.update(
@@ -136,6 +138,12 @@ def _print_human(report: dict[str, Any], outcome: dict[str, Any]) -> None:
         f"  rows {report['totalRows']}, created {report['succeeded']}, failed {report['failed']}, "
         f"activation emails queued {report['emailsQueued']}, sent {report['emailsSent']}"
     )
+    if report["emailsSent"]:
+        print(
+            f"  delivered {report['emailsDelivered']}, bounced {report['emailsBounced']}, "
+            f"complained {report['emailsComplained']}, delayed {report['emailsDelayed']}, held {report['emailsHeld']}"
+            " (deliveries.json says which, and why)"
+        )
     print()
     print("Notification")
     print(f"  Subject: {notice['subject']}")

@@ -16,6 +16,7 @@ from portal_import.domain.results import results_prefix
 from portal_import.domain.summary import RESULT_FILES, SUMMARY_FILE, Summary
 from portal_import.flows.users import UsersRefused, job_users
 from portal_import_cli.commands import column_metadata_of
+from portal_import_cli.progress import job_json
 from portal_import_cli.rendering import users_json
 from portal_import_cli.seed import read_directory
 from portal_import_local.faults import FaultPlan
@@ -25,6 +26,10 @@ from portal_import_local.stack import Stack
 from portal_import_local.startup import running_stack
 
 DELIVERIES_FILE = "deliveries.json"
+
+
+# What `local run --json` says of the emails' outcomes (docs/contracts.md §7).
+DELIVERY_COUNTS = ("emailsDelivered", "emailsBounced", "emailsComplained", "emailsDelayed", "emailsHeld")
 
 
 def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout: float) -> dict[str, Any]:
@@ -47,6 +52,7 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
         completed = runtime.completion_detail(job_id)
         # Read while the functions' log file is open: the adapters reading them may log.
         deliveries = deliveries_of(runtime.stack, job_id) if runtime.sent_message_count() else None
+        outcomes = delivery_counts_of(runtime.stack, job_id)
 
     result_dir: Path = args.out or Path("import-results") / job_id
     result_dir.mkdir(parents=True, exist_ok=True)
@@ -66,6 +72,7 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
             for key in ("jobId", "status", "error", "totalRows", "succeeded", "failed", "emailsQueued")
         },
         "emailsSent": sent,
+        **outcomes,
         "poolUsers": len(pool_users),
         "resultDir": result_dir,
         "notification": notification,
@@ -109,6 +116,13 @@ def _write_outbox(result_dir: Path, runtime: LocalRuntime) -> int:
     for stale in outbox.glob("*.eml"):
         stale.unlink()
     return write_outbox(outbox, runtime.iter_sent_emails())
+
+
+def delivery_counts_of(stack: Stack, job_id: str) -> dict[str, int]:
+    """The job's users by what became of their activation email, as `portal-import status JOB --json` counts them."""
+    job = Jobs(stack.jobs_table).get(job_id)
+    counted = job_json(job) if job is not None else {}
+    return {key: int(counted.get(key) or 0) for key in DELIVERY_COUNTS}
 
 
 def deliveries_of(stack: Stack, job_id: str) -> list[dict[str, Any]]:

@@ -119,7 +119,7 @@ def _outcome(kind: str, record: Mapping[str, Any]) -> tuple[Outcome | None, str,
         bounce = record["bounce"]
         kind_of = f"{bounce.get('bounceType', 'Undetermined')}/{bounce.get('bounceSubType', 'Undetermined')}"
         recipients = bounce.get("bouncedRecipients") or [{}]
-        diagnostic = recipients[0].get("diagnosticCode") or recipients[0].get("status") or ""
+        diagnostic = str(recipients[0].get("diagnosticCode") or recipients[0].get("status") or "").strip()
         outcome = HARD_BOUNCE if bounce.get("bounceType") == "Permanent" else SOFT_BOUNCE
         return outcome, f"{kind_of}: {diagnostic}" if diagnostic else kind_of, str(bounce.get("timestamp", ""))
     if kind == "Complaint":
