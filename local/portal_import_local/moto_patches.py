@@ -41,7 +41,8 @@ identity is not verified for sending (though its SES sends from any identity it 
 created without SendingOptions does not send. The local SES answers GetAccount with production access, sending on, a
 quota no local run reaches and what moto counted as sent; a set's event destinations from the one SES v1
 destination moto keeps for it, in v2's spelling; every identity it holds verified for sending, a domain's DKIM set
-up; and a set's SendingEnabled as SES does, true unless turned off.
+up; and a set's SendingEnabled as SES does, true unless turned off. moto's server (`local serve`) routes the two
+operations' paths too: its catch-all "/v2/.*" is a regular expression in-process, a literal path behind a server.
 
 Each of these rewrites a moto internal, which a moto release may change without notice. So each is a `Patch`
 (PATCHES, at the end) that says which moto it was written for and when it can go, and `install()` first checks that
@@ -60,6 +61,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import version
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
@@ -67,6 +69,7 @@ import moto.dynamodb.models as dynamodb_models
 import moto.dynamodb.models.table as dynamodb_tables
 import moto.dynamodb.responses as dynamodb_responses
 import moto.s3.urls as s3_urls
+import moto.sesv2.urls as sesv2_urls
 import moto.sqs.models as sqs_models
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
@@ -80,6 +83,7 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.s3.models import S3Backend
 from moto.s3.responses import S3Response
 from moto.ses.models import ConfigurationSet, EmailIdentity, SESBackend, ses_backends
+from moto.sesv2.models import SESV2Backend
 from moto.sesv2.responses import SESV2Response
 
 MOTO_WRITTEN_FOR = "5.2.6"  # the moto every patch here was written for and checked against
@@ -629,6 +633,29 @@ def _configuration_set_v2(self: ConfigurationSet) -> dict[str, Any]:
     return {**answer, "SendingOptions": {"SendingEnabled": bool(given)}}
 
 
+_original_sesv2_url_module = SESV2Backend._url_module
+# The paths of the SESv2 operations answered here. moto's catch-all "/v2/.*" routes them in-process (a regular
+# expression) but not behind `local serve`, whose server takes each path as a literal route.
+_SESV2_PATHS = (
+    "{0}/v2/email/account$",
+    "{0}/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)/event-destinations$",
+)
+
+
+def _sesv2_url_module(self: SESV2Backend) -> Any:
+    module = _original_sesv2_url_module.fget(self)  # type: ignore[attr-defined]
+    paths = {**module.url_paths, **dict.fromkeys(_SESV2_PATHS, SESV2Response.dispatch)}
+    return SimpleNamespace(url_bases=module.url_bases, url_paths=paths)
+
+
+_sesv2_routes = property(_sesv2_url_module)
+
+
+def _without_routes(_: Any) -> str | None:
+    routed = [path for path in sesv2_urls.url_paths if path in _SESV2_PATHS]
+    return f"routes {routed!r}" if routed else None
+
+
 def _not_implemented(*methods: str) -> Expectation:
     return Expectation(
         f"moto's SESv2 without {', '.join(methods)} (answered here)",
@@ -826,6 +853,17 @@ PATCHES = (
             ),
             _code_has("self.sent_message_count +=", "the count of emails sent", lambda _: SESBackend.send_email),
         ),
+    ),
+    Patch(
+        "SESv2 routes GetAccount and GetConfigurationSetEventDestinations behind local serve",
+        SESV2Backend,
+        "_url_module",
+        _sesv2_routes,
+        ("self",),
+        "when moto's SESv2 routes /v2/email/account and a set's /event-destinations itself",
+        signature_of=lambda routes: routes.fget,  # a property, read when the server builds its routes
+        shape="a property with a getter",
+        relies_on=(Expectation("moto.sesv2.urls.url_paths without those routes", _without_routes),),
     ),
     Patch(
         "SESv2 GetEmailIdentity says verified",

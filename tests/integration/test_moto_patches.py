@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto.moto_server.werkzeug_app import create_backend_app
 
 from portal_import_local import moto_patches
 
@@ -298,3 +299,17 @@ def test_the_local_sesv2_says_what_ses_says_of_a_set_turned_off_or_missing(aws: 
     with pytest.raises(ClientError) as missing:
         sesv2.get_configuration_set_event_destinations(ConfigurationSetName="nowhere")
     assert missing.value.response["Error"]["Code"] == "NotFoundException"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v2/email/account", "/v2/email/configuration-sets/activation/event-destinations"],
+    ids=["GetAccount", "GetConfigurationSetEventDestinations"],
+)
+def test_the_local_sesv2_routes_what_it_answers_behind_local_serve(aws: boto3.Session, path: str) -> None:
+    # Given the routes moto's server (local serve's) builds for SESv2
+    moto_patches.install()
+    routes = create_backend_app("sesv2").url_map.bind("localhost")
+    # Then the operations answered here reach SESv2's handler (moto's "/v2/.*" is a literal path to the server)
+    endpoint, _ = routes.match(path, method="GET")
+    assert endpoint.startswith("SESV2Response.dispatch")
