@@ -1,6 +1,7 @@
 """The administrator's commands against a deployed stack (or `local serve` through --endpoint-url): submit a file,
-follow its job, fetch its results, list jobs, resend activation links, list a job's users, write the sample CSV,
-and load a new stack's directory. Each takes the parsed command line and returns its exit status."""
+follow its job, fetch its results, list jobs, resend activation links, list a job's users, check the account and the
+stack before sending (doctor), write the sample CSV, and load a new stack's directory. Each takes the parsed command
+line and returns its exit status."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from portal_import.domain.job import Job, JobStatus
 from portal_import.domain.options import column_metadata
 from portal_import.flows.resend import ResendRefused
 from portal_import.flows.users import UsersRefused
-from portal_import_cli import rendering
+from portal_import_cli import doctor as diagnosis
+from portal_import_cli import inspection, rendering
 from portal_import_cli.deployment import (
     AWS_FAILURES,
     Deployment,
@@ -58,6 +60,8 @@ def submit(args: argparse.Namespace) -> int:
     if args.send_activation_email is not None:
         metadata["send-activation-email"] = "true" if args.send_activation_email else "false"
     deployment = Deployment(Target.from_options(args))
+    if args.send_activation_email and inspection.in_sandbox(deployment):
+        say(f"warning: {diagnosis.SANDBOX}; `portal-import doctor` says what to do.")
     bucket = deployment.name("bucket")
     deployment.name("jobs_table")  # known before the upload: a job nobody can follow is no use to `submit`
     key = f"imports/{path.name}"
@@ -210,6 +214,20 @@ def users(args: argparse.Namespace) -> int:
     else:
         rendering.print_users(job, found)
     return 0
+
+
+def doctor(args: argparse.Namespace) -> int:
+    deployment = Deployment(Target.from_options(args))
+    if not deployment.target.stack:
+        raise UsageError(
+            "doctor reads the stack's outputs and parameters: pass --stack NAME (or set PORTAL_IMPORT_STACK)."
+        )
+    results = diagnosis.checks(inspection.answers(deployment))
+    if args.json:
+        emit(diagnosis.report_json(results))
+    else:
+        print("\n".join(diagnosis.report_lines(results)), flush=True)
+    return 0 if all(check.ok for check in results) else 1
 
 
 def template(args: argparse.Namespace) -> int:

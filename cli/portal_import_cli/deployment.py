@@ -162,13 +162,15 @@ class Deployment:
     def stack_outputs(self) -> dict[str, str]:
         return {o["OutputKey"]: o["OutputValue"] for o in self._stack().get("Outputs", [])}
 
+    def stack_parameters(self) -> dict[str, str]:
+        return {p["ParameterKey"]: p.get("ParameterValue", "") for p in self._stack().get("Parameters", [])}
+
     def email_rate(self) -> float | None:
         """The stack's EmailRatePerSecond, when a stack is named (its parameters say it)."""
         if not self.target.stack:
             return None
-        parameters = {p["ParameterKey"]: p.get("ParameterValue") for p in self._stack().get("Parameters", [])}
         try:
-            return float(parameters.get("EmailRatePerSecond") or "")
+            return float(self.stack_parameters().get("EmailRatePerSecond") or "")
         except ValueError:
             return None
 

@@ -25,7 +25,7 @@ from portal_import.errors import Transient
 from portal_import_cli.deployment import DeploymentError, TargetUnknown
 from portal_import_cli.rendering import say
 
-_ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
+ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
 _EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
 _BAD_CREDENTIALS = {
     "InvalidClientTokenId",
@@ -106,7 +106,7 @@ def _client_error_sentence(error: ClientError) -> str:
     code = str(details.get("Code", ""))
     message = str(details.get("Message", "")).rstrip(".")
     operation = error.operation_name
-    if code in _ACCESS_DENIED or code == "403":
+    if code in ACCESS_DENIED or code == "403":
         return (
             f"access denied to {operation}{': ' + message if message else ''}; "
             "ask for that permission, or use --profile with an identity that has it."

@@ -63,7 +63,8 @@ def _local_missing(args: argparse.Namespace) -> int:
 
 
 def add_commands(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Adds submit, status, watch, results, jobs, resend, users, template and `directory load` to `portal-import`."""
+    """Adds submit, status, watch, results, jobs, resend, users, doctor, template and `directory load` to
+    `portal-import`."""
     connection = _connection_options()
 
     submit = subcommands.add_parser(
@@ -163,6 +164,20 @@ def add_commands(subcommands: argparse._SubParsersAction[argparse.ArgumentParser
     )
     _json_option(users)
     _runs(users, commands.users)
+
+    checkup = subcommands.add_parser(
+        "doctor",
+        parents=[connection],
+        help="check that the account and the stack can send activation emails, one line each with what to do",
+        description="Checks, one line each, with what to do when one fails: the sender identity is verified for "
+        "sending (and DKIM, for a domain); the account has SES production access (not the sandbox); sending is "
+        "enabled and the account's enforcement status (with its bounce and complaint rates); the 24-hour quota "
+        "left; EmailRatePerSecond within SES's maximum send rate; the configuration set (TLS required, sending "
+        "on) and its event destination; a confirmed subscription to the alarm topic; the user pool, and a group "
+        "for every active Role. Needs --stack. Exit status 0 when every check holds, 1 otherwise.",
+    )
+    _json_option(checkup)
+    _runs(checkup, commands.doctor)
 
     template = subcommands.add_parser(
         "template",

@@ -1,5 +1,5 @@
-"""Fixes to moto that the local runtime needs: to stay fast (behaviour unchanged), and to take any object key and
-list object versions as S3 does (the last two).
+"""Fixes to moto that the local runtime needs: to stay fast (behaviour unchanged), to take any object key and list
+object versions as S3 does, and to answer what `portal-import doctor` reads of SES as SES would.
 
 moto's TransactWriteItems deep-copies every table a transaction touches, once per action, so that it can
 roll back: with a directory of thousands of items that is seconds and gigabytes per call. Here only the
@@ -36,6 +36,14 @@ lists versions to notice uploads: without this, any S3 client could stop it with
 moto's server routes an object's URL with `.+`, which stops at a line break: it answered 404 to any request on a
 key holding one, which S3 takes. Its key now matches any character.
 
+moto's SESv2 has no GetAccount and no GetConfigurationSetEventDestinations (NotImplementedError), says every
+identity is not verified for sending (though its SES sends from any identity it holds), and says a configuration set
+created without SendingOptions does not send. The local SES answers GetAccount with production access, sending on, a
+quota no local run reaches and what moto counted as sent; a set's event destinations from the one SES v1
+destination moto keeps for it, in v2's spelling; every identity it holds verified for sending, a domain's DKIM set
+up; and a set's SendingEnabled as SES does, true unless turned off. moto's server (`local serve`) routes the two
+operations' paths too: its catch-all "/v2/.*" is a regular expression in-process, a literal path behind a server.
+
 Each of these rewrites a moto internal, which a moto release may change without notice. So each is a `Patch`
 (PATCHES, at the end) that says which moto it was written for and when it can go, and `install()` first checks that
 every target still has the shape its replacement expects: it refuses to install any of them, naming the patch, when
@@ -53,6 +61,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import version
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
@@ -60,7 +69,9 @@ import moto.dynamodb.models as dynamodb_models
 import moto.dynamodb.models.table as dynamodb_tables
 import moto.dynamodb.responses as dynamodb_responses
 import moto.s3.urls as s3_urls
+import moto.sesv2.urls as sesv2_urls
 import moto.sqs.models as sqs_models
+from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.exceptions import ConditionalCheckFailed, ItemSizeToUpdateTooLarge
@@ -71,6 +82,9 @@ from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.responses import DynamoHandler
 from moto.s3.models import S3Backend
 from moto.s3.responses import S3Response
+from moto.ses.models import ConfigurationSet, EmailIdentity, SESBackend, ses_backends
+from moto.sesv2.models import SESV2Backend
+from moto.sesv2.responses import SESV2Response
 
 MOTO_WRITTEN_FOR = "5.2.6"  # the moto every patch here was written for and checked against
 
@@ -522,6 +536,133 @@ _locked_delete_item = _locked(_original_delete_item)
 _any_key_url_module = property(_s3_url_module)
 
 
+# What the local SES answers of its account (SESv2 GetAccount): production access, sending on, a quota no local run
+# reaches (the local runtime's DailyEmailQuota is the same number), and what moto counted as sent.
+SES_DAILY_QUOTA = 1_000_000
+SES_MAX_SEND_RATE = 1000.0
+_original_sesv2_call_action = SESV2Response.call_action
+_original_get_email_identity = SESV2Response.get_email_identity
+_original_configuration_set_v2 = ConfigurationSet.to_dict_v2
+# SES v1 spells event types in camel case, v2 in upper snake case (deliveryDelay, DELIVERY_DELAY).
+_UPPER_SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
+# A v1 destination's fields (moto keeps the v1 request as it came) under their v2 names.
+_V2_DESTINATIONS = {
+    "SNSDestination": ("SnsDestination", {"TopicARN": "TopicArn"}),
+    "KinesisFirehoseDestination": (
+        "KinesisFirehoseDestination",
+        {"IAMRoleARN": "IamRoleArn", "DeliveryStreamARN": "DeliveryStreamArn"},
+    ),
+    "CloudWatchDestination": ("CloudWatchDestination", {}),
+}
+
+
+def _ses_backend(response: SESV2Response) -> SESBackend:
+    backend: SESBackend = ses_backends[response.current_account][response.region]
+    return backend
+
+
+def _account(response: SESV2Response) -> dict[str, Any]:
+    return {
+        "ProductionAccessEnabled": True,
+        "SendingEnabled": True,
+        "EnforcementStatus": "HEALTHY",
+        "DedicatedIpAutoWarmupEnabled": False,
+        "SendQuota": {
+            "Max24HourSend": float(SES_DAILY_QUOTA),
+            "MaxSendRate": SES_MAX_SEND_RATE,
+            "SentLast24Hours": float(_ses_backend(response).sent_message_count),
+        },
+    }
+
+
+def _v2_destination(stored: dict[str, Any]) -> dict[str, Any]:
+    """moto's one stored (v1) event destination of a configuration set, as SESv2 spells it."""
+    destination: dict[str, Any] = {
+        "Name": stored.get("Name", ""),
+        "Enabled": bool(stored.get("Enabled", False)),
+        "MatchingEventTypes": [
+            _UPPER_SNAKE.sub("_", str(kind)).upper() for kind in stored.get("MatchingEventTypes", [])
+        ],
+    }
+    for v1_name, (v2_name, fields) in _V2_DESTINATIONS.items():
+        if v1_name in stored:
+            destination[v2_name] = {fields.get(key, key): value for key, value in stored[v1_name].items()}
+    return destination
+
+
+def _event_destinations(response: SESV2Response) -> dict[str, Any]:
+    name = response._get_param("ConfigurationSetName")
+    backend = _ses_backend(response)
+    backend.describe_configuration_set(name)  # a set that does not exist is answered as GetConfigurationSet does
+    stored = backend.config_set_event_destination.get(name)
+    return {"EventDestinations": [] if stored is None else [_v2_destination(stored)]}
+
+
+# The SESv2 operations moto does not implement that the local SES answers, by the names its router gives them.
+_SESV2_ANSWERS: dict[str, Callable[[SESV2Response], dict[str, Any]]] = {
+    "GetAccount": _account,
+    "GetConfigurationSetEventDestinations": _event_destinations,
+}
+
+
+def _sesv2_call_action(self: SESV2Response) -> Any:
+    answer = _SESV2_ANSWERS.get(self._get_action())
+    if answer is None:
+        return _original_sesv2_call_action(self)
+    try:
+        return self.serialized(ActionResult(answer(self)))
+    except ServiceException as error:  # the set does not exist: the same answer as moto's other operations give
+        return self.serialized(ActionResult(error))
+
+
+def _get_email_identity(self: SESV2Response) -> str:
+    """moto's answer, verified for sending, and a domain's DKIM set up: moto's SES sends from any identity it holds,
+    verified at once, and keeps no DKIM state (its VerifyDomainDkim answers fixed tokens, which nobody can publish)."""
+    answer = json.loads(_original_get_email_identity(self))
+    answer["VerifiedForSendingStatus"] = True
+    if answer.get("IdentityType") == "DOMAIN":
+        answer["DkimAttributes"] = {**answer.get("DkimAttributes", {}), "SigningEnabled": True, "Status": "SUCCESS"}
+    return json.dumps(answer)
+
+
+def _configuration_set_v2(self: ConfigurationSet) -> dict[str, Any]:
+    """moto's answer, with SendingEnabled the boolean SESv2 gives: true unless it was turned off. moto answers what
+    the set was created with (a set created without SendingOptions would say false)."""
+    answer = _original_configuration_set_v2(self)
+    given = self.enabled.get("SendingEnabled", True) if isinstance(self.enabled, dict) else self.enabled
+    return {**answer, "SendingOptions": {"SendingEnabled": bool(given)}}
+
+
+_original_sesv2_url_module = SESV2Backend._url_module
+# The paths of the SESv2 operations answered here. moto's catch-all "/v2/.*" routes them in-process (a regular
+# expression) but not behind `local serve`, whose server takes each path as a literal route.
+_SESV2_PATHS = (
+    "{0}/v2/email/account$",
+    "{0}/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)/event-destinations$",
+)
+
+
+def _sesv2_url_module(self: SESV2Backend) -> Any:
+    module = _original_sesv2_url_module.fget(self)  # type: ignore[attr-defined]
+    paths = {**module.url_paths, **dict.fromkeys(_SESV2_PATHS, SESV2Response.dispatch)}
+    return SimpleNamespace(url_bases=module.url_bases, url_paths=paths)
+
+
+_sesv2_routes = property(_sesv2_url_module)
+
+
+def _without_routes(_: Any) -> str | None:
+    routed = [path for path in sesv2_urls.url_paths if path in _SESV2_PATHS]
+    return f"routes {routed!r}" if routed else None
+
+
+def _not_implemented(*methods: str) -> Expectation:
+    return Expectation(
+        f"moto's SESv2 without {', '.join(methods)} (answered here)",
+        lambda _: ", ".join(f"SESV2Response.{m}" for m in methods if hasattr(SESV2Response, m)) or None,
+    )
+
+
 def _is(what: str, actual: Callable[[], Any], expected: Any) -> Expectation:
     return Expectation(f"{what} to be {expected!r}", lambda _: None if actual() is expected else repr(actual()))
 
@@ -694,6 +835,56 @@ PATCHES = (
         signature_of=lambda routes: routes.fget,  # a property, read on each request
         shape="a property with a getter",
         relies_on=(_has_key("moto.s3.urls.url_paths", lambda: s3_urls.url_paths, _ROUTED_KEY),),
+    ),
+    Patch(
+        "SESv2 answers GetAccount and GetConfigurationSetEventDestinations",
+        SESV2Response,
+        "call_action",
+        _sesv2_call_action,
+        ("self",),
+        "when moto's SESv2 implements GetAccount and GetConfigurationSetEventDestinations",
+        relies_on=(
+            _not_implemented("get_account", "get_configuration_set_event_destinations"),
+            _code_has("self._get_action()", "the operation's name, which the patch reads too"),
+            _code_has(
+                "self.config_set_event_destination[configuration_set_name] = event_destination",
+                "the one v1 destination a set has, as it was created, answered in v2's spelling",
+                lambda _: SESBackend.create_configuration_set_event_destination,
+            ),
+            _code_has("self.sent_message_count +=", "the count of emails sent", lambda _: SESBackend.send_email),
+        ),
+    ),
+    Patch(
+        "SESv2 routes GetAccount and GetConfigurationSetEventDestinations behind local serve",
+        SESV2Backend,
+        "_url_module",
+        _sesv2_routes,
+        ("self",),
+        "when moto's SESv2 routes /v2/email/account and a set's /event-destinations itself",
+        signature_of=lambda routes: routes.fget,  # a property, read when the server builds its routes
+        shape="a property with a getter",
+        relies_on=(Expectation("moto.sesv2.urls.url_paths without those routes", _without_routes),),
+    ),
+    Patch(
+        "SESv2 GetEmailIdentity says verified",
+        SESV2Response,
+        "get_email_identity",
+        _get_email_identity,
+        ("self",),
+        "when moto's GetEmailIdentity says VerifiedForSendingStatus true for the identities its SES sends from",
+        relies_on=(
+            _code_has("self.verified_for_sending_status = False", "what moto says", lambda _: EmailIdentity.__init__),
+            _code_has("json.dumps(", "a JSON answer, amended here"),
+        ),
+    ),
+    Patch(
+        "SESv2 GetConfigurationSet says SendingEnabled as a boolean",
+        ConfigurationSet,
+        "to_dict_v2",
+        _configuration_set_v2,
+        ("self",),
+        "when moto's GetConfigurationSet answers SendingEnabled true for a set created without SendingOptions",
+        relies_on=(_code_has('"SendingOptions": {"SendingEnabled": self.enabled}', "the field replaced here"),),
     ),
 )
 

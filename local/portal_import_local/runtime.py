@@ -35,6 +35,7 @@ from portal_import_local import invocations, ses_events
 from portal_import_local.faults import FaultPlan
 from portal_import_local.host import CallLog, FunctionHost, install_call_counting
 from portal_import_local.http_api import BAD_GATEWAY, MISSING_ROUTE, Answer, HttpRequest, answer_of
+from portal_import_local.moto_patches import SES_DAILY_QUOTA
 from portal_import_local.outbox import iter_sent_emails, sent_emails, sent_message_count
 from portal_import_local.stack import ACCOUNT, DEFAULT_ENDPOINT, REGION, RestApi, Stack, provision
 from portal_import_local.waf import Firewall, WebAcl
@@ -44,9 +45,10 @@ _IDLE_SLEEP = 0.02
 _LONGEST_IDLE_SLEEP = 0.25
 # Lambda retries a failed asynchronous invocation (the S3 notification) twice.
 _ASYNC_ATTEMPTS = 3
-# Locally the daily email quota is a parameter (on AWS the template's 0 reads the account's SES quota); and moto has
-# no Cognito quotas to keep to, so pool users are paced at a rate that never makes a local run wait.
-_LOCAL_PARAMETERS = {"DailyEmailQuota": "1000000", "CognitoRequestsPerSecond": "1000"}
+# Locally the daily email quota is a parameter (on AWS the template's 0 reads the account's SES quota), the quota the
+# local SES says its account has (`portal-import doctor`); and moto has no Cognito quotas to keep to, so pool users are
+# paced at a rate that never makes a local run wait.
+_LOCAL_PARAMETERS = {"DailyEmailQuota": str(SES_DAILY_QUOTA), "CognitoRequestsPerSecond": "1000"}
 # How often the scheduled sweep may run for one job before the runtime says it is stuck.
 _MAX_SWEEPS = 3
 # A queue with no dead-letter queue of its own (a DLQ's consumer) retries this often before the runtime gives up.

@@ -42,7 +42,7 @@ XRAY = MANAGED + "AWSXrayWriteOnlyAccess"
 # What SAM attaches for an SQS event: receive, delete and read attributes on any queue (and logs).
 SQS_POLLING = MANAGED + "service-role/AWSLambdaSQSQueueExecutionRole"
 # Actions that name no resource, so only "*" can be granted for them.
-NO_RESOURCE_ACTIONS = {"ses:GetSendQuota"}
+NO_RESOURCE_ACTIONS = {"ses:GetSendQuota", "ses:GetAccount", "cloudwatch:GetMetricData"}
 # What the worker does in the portal users' pool (the stack's own or the adopted one): create a row's user (or find
 # the one an earlier attempt created), put it in its Role's group, create a missing group. Its dead-letter function
 # does the same for the users a dead chunk's attempts claimed; no other function does anything in a pool.
@@ -704,6 +704,9 @@ def test_the_keys_iam_conditions_allow_are_the_keys_the_code_uses(
     grants = _roles(deployed)
     for function in ("SplitterFunction", "SplitContinuationFunction", "SweeperFunction"):
         assert _within(roles, _leading_keys(grants[function], "dynamodb:Query", "DirectoryTable")), function
+    # (and `portal-import doctor`, which reads the Roles as a job does, under the administrators' policy)
+    administrators = {"Properties": {"Policies": [deployed["Resources"]["ImportAdministratorsPolicy"]["Properties"]]}}
+    assert _within(roles, _leading_keys(administrators, "dynamodb:Query", "DirectoryTable"))
     assert _within(users, _leading_keys(grants["WorkerFunction"], "dynamodb:PutItem", "DirectoryTable"))
     sender = grants["EmailSenderFunction"]
     for function in ("EmailSenderFunction", "EmailDeadLetterFunction"):

@@ -102,7 +102,18 @@ def test_import_administrators_may_drop_files_read_results_and_resend_links_only
         {"Fn::GetAtt": ["JobsTable", "Arn"]},
     ]
     assert grants["lambda:InvokeFunction"] == {"Fn::GetAtt": ["ResendFunction", "Arn"]}
+    # and check the account and the stack before sending (`portal-import doctor`): reads only
+    # (tests/infrastructure/test_who_may_do_what.py)
     assert set(grants) == {
+        "ses:GetAccount",
+        "cloudwatch:GetMetricData",
+        "ses:GetEmailIdentity",
+        "ses:GetConfigurationSet",
+        "ses:GetConfigurationSetEventDestinations",
+        "sns:ListSubscriptionsByTopic",
+        "cognito-idp:DescribeUserPool",
+        "cognito-idp:ListGroups",
+        "dynamodb:Query",
         "dynamodb:BatchGetItem",
         "lambda:InvokeFunction",
         "s3:PutObject",

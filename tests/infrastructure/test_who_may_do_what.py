@@ -21,6 +21,19 @@ _WRITES = (
     "ses:",
     "sns:Publish",
 )
+_SES = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}"
+# What `portal-import doctor` reads of the account and the stack: each action, and the resource it is granted on.
+_DIAGNOSIS = {
+    "ses:GetAccount": "*",
+    "cloudwatch:GetMetricData": "*",
+    "ses:GetEmailIdentity": {"Fn::Sub": _SES + ":identity/*"},
+    "ses:GetConfigurationSet": {"Fn::Sub": _SES + ":configuration-set/${AWS::StackName}-activation"},
+    "sns:ListSubscriptionsByTopic": {"Ref": "AlarmTopic"},
+    "cognito-idp:DescribeUserPool": {"Fn::GetAtt": ["UserPool", "Arn"]},
+    "dynamodb:Query": {"Fn::GetAtt": ["DirectoryTable", "Arn"]},
+}
+_DIAGNOSIS["ses:GetConfigurationSetEventDestinations"] = _DIAGNOSIS["ses:GetConfigurationSet"]
+_DIAGNOSIS["cognito-idp:ListGroups"] = _DIAGNOSIS["cognito-idp:DescribeUserPool"]
 
 
 def _list(value: Any) -> list[Any]:
@@ -65,9 +78,10 @@ def test_administrators_may_ask_for_resends_but_write_no_queue_table_pool_or_ema
     # Given the ImportAdministrators policy
     statements = _admin_statements(deployed)
     actions = {str(action) for statement in statements for action in _list(statement["Action"])}
-    # Then it grants no write to a queue, the tables, the pool or SES, and no Deny is needed to say so
+    # Then it grants no write to a queue, the tables, the pool or SES, and no Deny is needed to say so: of SES and
+    # the pool, only doctor's reads
     assert all(statement["Effect"] == "Allow" for statement in statements)
-    assert not [action for action in actions if action.startswith(_WRITES)], actions
+    assert not [action for action in actions if action.startswith(_WRITES) and action not in _DIAGNOSIS], actions
     # and the one function it may invoke is the resend function, which decides whom and where itself
     (invoke,) = [statement for statement in statements if "lambda:InvokeFunction" in _list(statement["Action"])]
     assert _list(invoke["Action"]) == ["lambda:InvokeFunction"]
@@ -120,3 +134,24 @@ def test_the_resend_function_reads_the_directory_and_writes_none_of_it(deployed:
     }
     assert not [action for action in actions if action.startswith(_WRITES) and not action.startswith("sqs:Send")]
     assert not [action for action in actions if action.startswith(("cognito-idp:", "ses:"))]
+
+
+def test_doctor_reads_the_account_and_the_stack_and_may_change_nothing(deployed: dict[str, Any]) -> None:
+    # Given the ImportAdministrators statements that serve `portal-import doctor`
+    statements = [s for s in _admin_statements(deployed) if s["Sid"].startswith("DiagnoseTheStack")]
+    grants = {action: statement["Resource"] for statement in statements for action in _list(statement["Action"])}
+    # Then they grant exactly its reads (Get, Describe, List, Query), each on the stack's own resource where the
+    # action names one
+    assert grants == _DIAGNOSIS
+    assert all(action.split(":")[1].startswith(("Get", "Describe", "List", "Query")) for action in grants)
+    # and the directory only for its Roles, as a job reads them
+    (roles,) = [s for s in statements if "dynamodb:Query" in _list(s["Action"])]
+    assert roles["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["ROLE"]}}
+
+
+def test_doctor_reads_the_adopted_pool_when_the_stack_adopts_one(adopting: dict[str, Any]) -> None:
+    statements = [s for s in _admin_statements(adopting) if s["Sid"] == "DiagnoseTheStackUserPool"]
+    (pool,) = statements
+    assert pool["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/${UserPoolId}"
+    }

@@ -159,6 +159,43 @@ def test_a_bulk_send_of_another_shape_stops_the_ses_events_patch(
     assert getattr(patch.owner, patch.attribute) is target
 
 
+def _get_account(self: Any) -> str:
+    """moto's own GetAccount, once it has one: the patch that answers it would hide it."""
+    return "{}"
+
+
+def _to_dict_v2(self: Any) -> dict[str, Any]:
+    """A GetConfigurationSet answer that no longer holds the field the patch replaces."""
+    return {"SendingOptions": self.sending_options}
+
+
+@pytest.mark.parametrize(
+    ("patch", "change", "found"),
+    [
+        (_patch_of("call_action"), ("get_account", _get_account), "SESV2Response.get_account"),
+        (_patch_of("to_dict_v2"), ("to_dict_v2", _to_dict_v2), "code without it"),
+    ],
+    ids=["SESv2 with its own GetAccount", "GetConfigurationSet answered otherwise"],
+)
+def test_a_moto_whose_sesv2_changed_stops_the_install(
+    patch: Patch, change: tuple[str, Any], found: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a moto whose SESv2 implements what a patch answers, or answers otherwise what a patch amends
+    attribute, replacement = change
+    if attribute != patch.attribute:  # what the patch relies on changed: its target is moto's own again
+        monkeypatch.setattr(moto_patches.SESV2Response, attribute, replacement, raising=False)
+        monkeypatch.setattr(patch.owner, patch.attribute, moto_patches._original_sesv2_call_action)
+    else:
+        monkeypatch.setattr(patch.owner, attribute, replacement)
+
+    # When the patches are installed / Then that one refuses, saying what it found and when it can go
+    with pytest.raises(PatchNoLongerFits) as refused:
+        moto_patches.install()
+    assert patch.name in str(refused.value)
+    assert found in str(refused.value)
+    assert f"It can go {patch.can_go_when}" in str(refused.value)
+
+
 def _pinned_moto() -> Requirement:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     (moto,) = (Requirement(r) for r in pyproject["project"]["optional-dependencies"]["local"] if r.startswith("moto"))

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto.moto_server.werkzeug_app import create_backend_app
 
 from portal_import_local import moto_patches
 
@@ -233,3 +234,82 @@ def _sets_sorted(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_sets_sorted(v) for v in value]
     return value
+
+
+def test_the_local_sesv2_answers_what_doctor_reads_as_ses_would(aws: boto3.Session) -> None:
+    # Given the local SES, a verified address and domain (SES v1, as the local stack verifies them), a configuration
+    # set made on SES v2 without SendingOptions and its destination made on SES v1 (as the local stack makes them),
+    # and three emails sent
+    moto_patches.install()
+    ses, sesv2 = aws.client("ses"), aws.client("sesv2")
+    ses.verify_email_identity(EmailAddress="no-reply@example.com")
+    ses.verify_domain_identity(Domain="portal.example.com")
+    sesv2.create_configuration_set(ConfigurationSetName="activation", DeliveryOptions={"TlsPolicy": "REQUIRE"})
+    ses.create_configuration_set_event_destination(
+        ConfigurationSetName="activation",
+        EventDestination={
+            "Name": "events",
+            "Enabled": True,
+            "MatchingEventTypes": ["send", "bounce", "deliveryDelay", "renderingFailure"],
+            "SNSDestination": {"TopicARN": "arn:aws:sns:us-east-1:123456789012:events"},
+        },
+    )
+    ses.send_email(
+        Source="no-reply@example.com",
+        Destination={"ToAddresses": ["a@example.org", "b@example.org", "c@example.org"]},
+        Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}},
+    )
+
+    # Then the account has production access, sending on, and a quota no local run reaches, with what was sent
+    account = sesv2.get_account()
+    assert (account["ProductionAccessEnabled"], account["SendingEnabled"], account["EnforcementStatus"]) == (
+        True,
+        True,
+        "HEALTHY",
+    )
+    assert account["SendQuota"] == {
+        "Max24HourSend": float(moto_patches.SES_DAILY_QUOTA),
+        "MaxSendRate": moto_patches.SES_MAX_SEND_RATE,
+        "SentLast24Hours": 3.0,
+    }
+    # and the identities are verified for sending, the domain's DKIM set up
+    address = sesv2.get_email_identity(EmailIdentity="no-reply@example.com")
+    domain = sesv2.get_email_identity(EmailIdentity="portal.example.com")
+    assert address["VerifiedForSendingStatus"] and domain["VerifiedForSendingStatus"]
+    assert domain["DkimAttributes"]["Status"] == "SUCCESS"
+    # and the set sends (SESv2's default), its one destination spelled as SESv2 spells it
+    assert sesv2.get_configuration_set(ConfigurationSetName="activation")["SendingOptions"] == {"SendingEnabled": True}
+    (destination,) = sesv2.get_configuration_set_event_destinations(ConfigurationSetName="activation")[
+        "EventDestinations"
+    ]
+    assert destination == {
+        "Name": "events",
+        "Enabled": True,
+        "MatchingEventTypes": ["SEND", "BOUNCE", "DELIVERY_DELAY", "RENDERING_FAILURE"],
+        "SnsDestination": {"TopicArn": "arn:aws:sns:us-east-1:123456789012:events"},
+    }
+
+
+def test_the_local_sesv2_says_what_ses_says_of_a_set_turned_off_or_missing(aws: boto3.Session) -> None:
+    moto_patches.install()
+    sesv2 = aws.client("sesv2")
+    sesv2.create_configuration_set(ConfigurationSetName="off", SendingOptions={"SendingEnabled": False})
+    assert sesv2.get_configuration_set(ConfigurationSetName="off")["SendingOptions"] == {"SendingEnabled": False}
+    assert sesv2.get_configuration_set_event_destinations(ConfigurationSetName="off")["EventDestinations"] == []
+    with pytest.raises(ClientError) as missing:
+        sesv2.get_configuration_set_event_destinations(ConfigurationSetName="nowhere")
+    assert missing.value.response["Error"]["Code"] == "NotFoundException"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v2/email/account", "/v2/email/configuration-sets/activation/event-destinations"],
+    ids=["GetAccount", "GetConfigurationSetEventDestinations"],
+)
+def test_the_local_sesv2_routes_what_it_answers_behind_local_serve(aws: boto3.Session, path: str) -> None:
+    # Given the routes moto's server (local serve's) builds for SESv2
+    moto_patches.install()
+    routes = create_backend_app("sesv2").url_map.bind("localhost")
+    # Then the operations answered here reach SESv2's handler (moto's "/v2/.*" is a literal path to the server)
+    endpoint, _ = routes.match(path, method="GET")
+    assert endpoint.startswith("SESV2Response.dispatch")

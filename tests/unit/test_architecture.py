@@ -9,8 +9,8 @@ The layers of shared/portal_import/ (docs/developers/architecture.md):
     aws/        the adapters: the only modules that import boto3 or botocore
     wiring      builds each flow's dependencies from the adapters
 and above them the Lambda handlers (functions/), which go through wiring, never to an adapter. The operator CLI and
-the local runtime sit outside; of the CLI, deployment.py and errors.py are its adapters, and the local runtime is
-the embedded AWS itself.
+the local runtime sit outside; of the CLI, deployment.py, errors.py and inspection.py are its adapters, and the local
+runtime is the embedded AWS itself.
 """
 
 from __future__ import annotations
@@ -59,7 +59,13 @@ LAYERS: dict[str, set[str]] = {
 }
 # The modules that may import boto3 or botocore: the shared layer's adapters, the CLI's, and the local runtime.
 AWS_LIBRARIES = {"boto3", "botocore", "mypy_boto3_dynamodb", "mypy_boto3_s3", "mypy_boto3_sqs"}
-ADAPTERS = ("portal_import.aws", "portal_import_cli.deployment", "portal_import_cli.errors", "portal_import_local")
+ADAPTERS = (
+    "portal_import.aws",
+    "portal_import_cli.deployment",
+    "portal_import_cli.errors",
+    "portal_import_cli.inspection",  # what `doctor` reads of the account and the stack
+    "portal_import_local",
+)
 # Libraries the domain may not use either: it is pure, testable with plain values.
 NOT_IN_THE_DOMAIN = AWS_LIBRARIES | {"aws_lambda_powertools", "moto"}
 
