@@ -202,6 +202,19 @@ def resend(args: argparse.Namespace) -> int:
     return 0
 
 
+def resume_emails(args: argparse.Namespace) -> int:
+    deployment = Deployment(Target.from_options(args))
+    job = deployment.job(args.job)
+    answer = deployment.resume_emails(job)
+    if "refused" in answer:
+        raise DeploymentError(str(answer["refused"]))
+    if args.json:
+        emit(answer)
+    else:
+        print(f"Job {job.job_id}: {answer['queued']} held email(s) queued again; the guard keeps watching.")
+    return 0
+
+
 def users(args: argparse.Namespace) -> int:
     deployment = Deployment(Target.from_options(args))
     job = deployment.job(args.job)

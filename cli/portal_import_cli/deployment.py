@@ -27,6 +27,7 @@ from portal_import.domain.results import results_prefix
 from portal_import.domain.summary import FAILURE_FILE, SUCCESS_FILE, SUMMARY_FILE, Summary
 from portal_import.errors import Transient
 from portal_import.flows.resend import Resend, ResendRefused
+from portal_import.flows.resume import RESUME_EMAILS
 from portal_import.flows.users import JobUser, job_users
 from portal_import_cli.seed import DirectoryData, load_directory
 
@@ -257,6 +258,21 @@ class Deployment:
         if "refused" in document:
             raise ResendRefused(str(document["refused"]))
         return Resend.from_json(document)
+
+    def resume_emails(self, job: Job) -> dict[str, Any]:
+        """Ends the reputation guard's hold on the job's emails and queues those it held, through the stack's
+        resend function; the answer says how many, or `refused` with why."""
+        response = self.client("lambda").invoke(
+            FunctionName=self.name("resend_function"),
+            Payload=json.dumps({"action": RESUME_EMAILS, "jobId": job.job_id}).encode(),
+        )
+        document = json.loads(response["Payload"].read() or b"null")
+        if "FunctionError" in response or not isinstance(document, dict):
+            why = document.get("errorMessage", "") if isinstance(document, dict) else ""
+            raise DeploymentError(
+                f"the stack's resend function failed ({why[:200] or 'no answer'}); its log group says why."
+            )
+        return document
 
     def users(self, job: Job) -> list[JobUser]:
         """The users the job created, with their activation emails' and activations' standing."""

@@ -153,6 +153,19 @@ def add_commands(subcommands: argparse._SubParsersAction[argparse.ArgumentParser
     _json_option(again)
     _runs(again, commands.resend)
 
+    resume = _job_command(
+        subcommands,
+        connection,
+        "resume-emails",
+        help="send the activation emails the reputation guard held for a job",
+        description="The reputation guard holds a job's remaining activation emails when too many of its emails "
+        "bounced or were complained about (the emails-held notification says why). Once the file's addresses are "
+        "checked, this ends the hold and queues the held emails at the stack's email rate; the guard keeps "
+        "watching, judging only the outcomes after it.",
+    )
+    _json_option(resume)
+    _runs(resume, commands.resume_emails)
+
     users = _job_command(
         subcommands,
         connection,

@@ -12,11 +12,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from portal_import import wiring
 from portal_import.config import DeliveryEventsSettings
-from portal_import.flows.delivery import record_delivery_event
+from portal_import.domain.guard import GuardSettings
+from portal_import.flows.delivery import DeliveryDeps, record_delivery_event
 from portal_import.observability import logger, metrics, tracer
-from portal_import.ports import Deliveries
 
 settings = DeliveryEventsSettings.from_env()
+guard = GuardSettings(
+    minimum=settings.guard_minimum_emails,
+    max_bounce_percent=settings.max_bounce_rate_percent,
+    max_complaint_percent=settings.max_complaint_rate_percent,
+)
 # A record that could not be written comes back alone; one that is not an event of the stack's emails is acked.
 processor = BatchProcessor(
     event_type=EventType.SQS,
@@ -26,8 +31,8 @@ processor = BatchProcessor(
 
 
 @lru_cache(maxsize=1)
-def _deliveries() -> Deliveries:
-    return wiring.deliveries(settings)
+def _deps() -> DeliveryDeps:
+    return wiring.delivery_deps(settings)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -35,6 +40,6 @@ def _deliveries() -> Deliveries:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     def record_handler(record: SQSRecord) -> None:
-        record_delivery_event(record.body, _deliveries(), configuration_set=settings.configuration_set)
+        record_delivery_event(record.body, _deps(), configuration_set=settings.configuration_set, guard=guard)
 
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

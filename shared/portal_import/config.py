@@ -65,6 +65,10 @@ class DeliveryEventsSettings(_FromEnvironment):
     jobs_table: str = Field(alias="JOBS_TABLE")
     directory_table: str = Field(alias="DIRECTORY_TABLE")
     configuration_set: str = Field(alias="CONFIGURATION_SET")  # events of other sets' emails are not the stack's
+    topic_arn: str | None = Field(alias="TOPIC_ARN", default=None)  # for the emails-held notice
+    guard_minimum_emails: int = Field(alias="GUARD_MINIMUM_EMAILS", default=50, ge=1)
+    max_bounce_rate_percent: float = Field(alias="MAX_BOUNCE_RATE_PERCENT", default=4.0, gt=0)
+    max_complaint_rate_percent: float = Field(alias="MAX_COMPLAINT_RATE_PERCENT", default=0.08, gt=0)
 
 
 class EmailDeadLetterSettings(_FromEnvironment):

@@ -9,6 +9,7 @@ from portal_import.aws.activations import Links
 from portal_import.aws.clients import client
 from portal_import.aws.deliveries import Deliveries
 from portal_import.aws.directory import Directory
+from portal_import.aws.held_emails import HeldEmails
 from portal_import.aws.jobs import Jobs
 from portal_import.aws.ledger import Ledger
 from portal_import.aws.mailer import Mailer
@@ -31,7 +32,9 @@ from portal_import.config import (
 from portal_import.domain.passwords import PasswordRules
 from portal_import.flows.activate import ActivationDeps
 from portal_import.flows.aggregate import AggregateDeps
+from portal_import.flows.delivery import DeliveryDeps
 from portal_import.flows.resend import ResendDeps
+from portal_import.flows.resume import ResumeDeps
 from portal_import.flows.send import DeadBatchDeps, SendDeps
 from portal_import.flows.split import SplitDeps
 from portal_import.flows.sweep import SweepDeps
@@ -89,11 +92,17 @@ def send_deps(settings: EmailSenderSettings) -> SendDeps:
         mailer=Mailer(),
         email_queue=Queue(settings.email_queue_url),
         notifier=_notifier(settings.topic_arn),
+        held_emails=HeldEmails(settings.jobs_table),
     )
 
 
-def deliveries(settings: DeliveryEventsSettings) -> Deliveries:
-    return Deliveries(settings.directory_table, settings.jobs_table)
+def delivery_deps(settings: DeliveryEventsSettings) -> DeliveryDeps:
+    return DeliveryDeps(
+        deliveries=Deliveries(settings.directory_table, settings.jobs_table),
+        jobs=Jobs(settings.jobs_table),
+        held_emails=HeldEmails(settings.jobs_table),
+        notifier=_notifier(settings.topic_arn),
+    )
 
 
 def idempotency_store(settings: EmailSenderSettings) -> DynamoDBPersistenceLayer:
@@ -117,6 +126,15 @@ def resend_deps(settings: ResendSettings) -> ResendDeps:
         storage=Storage(settings.results_bucket),
         email_queue=Queue(settings.email_queue_url),
         job_reader=Jobs(settings.jobs_table),
+    )
+
+
+def resume_deps(settings: ResendSettings) -> ResumeDeps:
+    """The resend function's, for `resume-emails`: the job's hold and the batches it kept."""
+    return ResumeDeps(
+        job_reader=Jobs(settings.jobs_table),
+        held_emails=HeldEmails(settings.jobs_table),
+        email_queue=Queue(settings.email_queue_url),
     )
 
 

@@ -221,13 +221,17 @@ GRANTS = {
     "DeliveryEventsFunction": {
         "dynamodb:GetItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # the recipient's activation item
         "dynamodb:UpdateItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # its email's outcome
-        "dynamodb:UpdateItem JobsTable",  # the job's counts of outcomes
+        "dynamodb:UpdateItem JobsTable",  # the job's counts of outcomes, and the guard's hold
+        "dynamodb:GetItem JobsTable",  # the guard reads the job's counts
+        "sns:Publish NotificationTopic",  # the emails-held notice
     },
     "ResendFunction": {
         "s3:GetObject ImportBucket/results/*",  # the users a job created: its success file
         "dynamodb:GetItem JobsTable",
         "dynamodb:BatchGetItem JobsTable if dynamodb:LeadingKeys=emails#*",
         "dynamodb:BatchGetItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*|SALESFORCE#*",  # read, never written
+        "dynamodb:UpdateItem JobsTable",  # resume-emails: the job's hold ends
+        "dynamodb:DeleteItem JobsTable if dynamodb:LeadingKeys=held#*",  # and the batches it kept, once queued
         "sqs:SendMessage* EmailQueue",
     },
     "EmailDeadLetterFunction": {

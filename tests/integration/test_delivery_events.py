@@ -198,3 +198,69 @@ def test_what_is_not_an_event_of_the_stacks_emails_is_dropped_not_retried(cloud:
     assert responses == [{"batchItemFailures": []}]
     assert "Delivery" not in _item(cloud, first) and "Delivery" not in _item(cloud, second)
     assert counts(cloud) == {"Delivered": 0, "Bounced": 0, "Complained": 0, "Delayed": 0}
+
+
+def test_too_many_bounces_hold_the_jobs_emails_once_and_resume_emails_sends_them(cloud: Any, sent: Any) -> None:
+    from portal_import.aws.held_emails import HeldEmails
+    from portal_import.aws.jobs import Jobs
+    from portal_import.aws.notifier import Notifier
+    from portal_import.aws.queues import Queue
+    from portal_import.domain.guard import GuardSettings
+    from portal_import.flows.delivery import DeliveryDeps, guard_the_job
+    from portal_import.flows.resume import ResumeDeps, resume_emails
+
+    # Given a job with emails still to send, whose first two emails both bounced for good
+    ddb = cloud.session.client("dynamodb")
+    ddb.update_item(
+        TableName=cloud.stack.jobs_table,
+        Key={"pk": {"S": SAMPLE_JOB_ID}},
+        UpdateExpression="SET EmailsQueued = :n",
+        ExpressionAttributeValues={":n": {"N": "10"}},
+    )
+    first, second = sent
+    publish(cloud, record(cloud, first, "Bounce"), record(cloud, second, "Bounce"))
+    jobs = Jobs(cloud.stack.jobs_table)
+    assert (jobs.get(SAMPLE_JOB_ID).guard.outcomes, jobs.get(SAMPLE_JOB_ID).guard.bounced) == (2, 2)  # type: ignore[union-attr]
+
+    # When the guard judges the job (at a minimum of 2 emails with an outcome), twice
+    topic = cloud.stack.topic_arn
+    deps = DeliveryDeps(Deliveries(cloud), jobs, HeldEmails(cloud.stack.jobs_table), Notifier(topic))
+    guard_the_job(SAMPLE_JOB_ID, deps, GuardSettings(minimum=2))
+    guard_the_job(SAMPLE_JOB_ID, deps, GuardSettings(minimum=2))
+
+    # Then the job's emails are held, and one emails-held notice says why
+    held = jobs.get(SAMPLE_JOB_ID)
+    assert held is not None and held.emails_held_at is not None
+    assert held.emails_held_why == "of 2 emails with an outcome, 100.0% bounced (the limit is 4%)"
+
+    # When another batch of the job arrives at the email sender
+    batch = {"key": f"{SAMPLE_JOB_ID}#1#0", "jobId": SAMPLE_JOB_ID, "recipients": [sent[0] | {"row": 9}]}
+    batch["recipients"] = [{"row": 9, "userId": first["userId"], "contactId": first["contactId"]}]
+    from .conftest import _load_event
+
+    assert cloud.email_sender(with_bodies(_load_event("sqs_emails"), json.dumps(batch))) == {"batchItemFailures": []}
+
+    # Then it is kept, not sent, and counted as held
+    assert len(cloud.sent_emails()) == 2
+    kept = jobs.get(SAMPLE_JOB_ID)
+    assert kept is not None and kept.emails_held == 1 and kept.parked == [f"{SAMPLE_JOB_ID}#1#0+h0"]
+
+    # When the administrator resumes the job's emails
+    email_queue = cloud.queue_of("EmailSenderFunction")
+    answer = resume_emails(SAMPLE_JOB_ID, ResumeDeps(jobs, HeldEmails(cloud.stack.jobs_table), Queue(email_queue)))
+
+    # Then the hold ends, the kept batch is queued again, and the guard judges only what comes after
+    assert answer == {"resumed": SAMPLE_JOB_ID, "queued": 1}
+    resumed = jobs.get(SAMPLE_JOB_ID)
+    assert resumed is not None and resumed.emails_held_at is None and resumed.emails_held == 0 and not resumed.parked
+    assert (resumed.guard - resumed.guard_base).outcomes == 0
+    assert [json.loads(body)["recipients"][0]["contactId"] for body in cloud.drain(email_queue)] == [first["contactId"]]
+    assert resume_emails(SAMPLE_JOB_ID, ResumeDeps(jobs, HeldEmails(cloud.stack.jobs_table), Queue(email_queue))) == {
+        "refused": f"job {SAMPLE_JOB_ID} has no held emails: nothing to resume."
+    }
+
+
+def Deliveries(cloud: Any) -> Any:  # the adapter, on the stack's tables
+    from portal_import.aws.deliveries import Deliveries as Adapter
+
+    return Adapter(cloud.stack.directory_table, cloud.stack.jobs_table)

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from portal_import.aws.clients import client, error_code
 from portal_import.aws.tables import activation_key, job_key
 from portal_import.domain.delivery import DeliveryEvent, Recorded, Recording, counter_name, transition
+from portal_import.domain.guard import guard_delta
 from portal_import.errors import Transient
 
 # How often an event is tried again at once when another event of the same User was recorded between read and write.
@@ -38,10 +39,12 @@ class Deliveries:
                 return Recording.UNKNOWN
             if item.get("ClaimedBy", {}).get("S") != event.attempt:
                 return Recording.SUPERSEDED
-            change = transition(recorded_of(item), event)
+            recorded = recorded_of(item)
+            change = transition(recorded, event)
             if change is None:
                 return Recording.REPEATED
-            if self._write(event, item, change.record, change.counters):
+            names = {counter_name(state): moved for state, moved in change.counters.items()}
+            if self._write(event, item, change.record, names | guard_delta(recorded, change.record)):
                 return Recording.RECORDED
         raise Transient(f"the outcome of an email kept changing while it was recorded ({_ROUNDS} times)")
 
@@ -96,8 +99,9 @@ class Deliveries:
         return True
 
     def _counters(self, job_id: str, counters: dict[str, int]) -> dict[str, Any]:
-        names = {f"#c{i}": counter_name(state) for i, state in enumerate(sorted(counters))}
-        values = {f":c{i}": {"N": str(counters[state])} for i, state in enumerate(sorted(counters))}
+        """The job item's counters moved (counter name -> by how much)."""
+        names = {f"#c{i}": name for i, name in enumerate(sorted(counters))}
+        values = {f":c{i}": {"N": str(counters[name])} for i, name in enumerate(sorted(counters))}
         adds = ", ".join(f"#c{i} :c{i}" for i in range(len(counters)))
         return {
             "Update": {

@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client, condition_failed
+from portal_import.domain.guard import Tally
 from portal_import.domain.job import Job, JobStatus
 from portal_import.domain.times import now_iso
 
@@ -307,6 +308,15 @@ def _columns(item: dict[str, Any]) -> dict[str, str] | None:
     return {field: name["S"] for field, name in sorted(value["M"].items())} if value else None
 
 
+def _tally(item: dict[str, Any], which: str) -> Tally:
+    """The guard's counters as the job item holds them (`which`: "" for now, "Base" as at the last resume)."""
+    return Tally(
+        outcomes=_number(item, f"Guard{which}Outcomes") or 0,
+        bounced=_number(item, f"Guard{which}Bounced") or 0,
+        complained=_number(item, f"Guard{which}Complained") or 0,
+    )
+
+
 def _job_from_item(item: dict[str, Any]) -> Job:
     mode = _string(item, "Mode")
     return Job(
@@ -340,6 +350,11 @@ def _job_from_item(item: dict[str, Any]) -> Job:
         emails_complained=_number(item, "EmailsComplained") or 0,
         emails_delayed=_number(item, "EmailsDelayed") or 0,
         emails_held=_number(item, "EmailsHeld") or 0,
+        emails_held_at=_string(item, "EmailsHeldAt"),
+        emails_held_why=_string(item, "EmailsHeldWhy"),
+        parked=sorted(item.get("ParkedBatches", {}).get("SS", [])),
+        guard=_tally(item, ""),
+        guard_base=_tally(item, "Base"),
         users_activated=_number(item, "UsersActivated") or 0,
         completed_at=_string(item, "CompletedAt"),
         results_requested_at=_string(item, "ResultsRequestedAt"),

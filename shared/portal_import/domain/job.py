@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from portal_import.domain.guard import Tally
 from portal_import.domain.messages import Mode
 
 
@@ -63,6 +64,11 @@ class Job:
     emails_complained: int = 0
     emails_delayed: int = 0
     emails_held: int = 0  # kept back by the reputation guard until `resume-emails`
+    emails_held_at: str | None = None  # when the guard held the job's emails (None: not held now)
+    emails_held_why: str | None = None
+    parked: list[str] = field(default_factory=list)  # the keys of the email batches held
+    guard: Tally = field(default_factory=Tally)  # the guard's counters (docs/contracts.md §7)
+    guard_base: Tally = field(default_factory=Tally)  # as they were at the last resume
     users_activated: int = 0  # of the users it created, those who set their password since (counted on activation)
     completed_at: str | None = None
     results_requested_at: str | None = None  # an aggregate request was queued

@@ -13,6 +13,7 @@ from portal_import.domain.summary import Summary
 
 IMPORT_COMPLETED = "import-completed"
 EMAILS_SENT = "emails-sent"
+EMAILS_HELD = "emails-held"
 DETAIL_TYPE_COMPLETED = "Import Completed"
 _SHOWN_NAME_CHARS = 60
 
@@ -140,4 +141,21 @@ def compose_emails_sent(
             "kept failing until its retries were spent. Once the cause is fixed (an address corrected on the "
             f"Contact, the provider back), `portal-import resend {job_id}` sends each of them a new link.",
         ]
+    return _ascii_subject(subject), "\n".join(lines) + "\n"
+
+
+def compose_emails_held(*, job_id: str, source_key: str, reason: str) -> tuple[str, str]:
+    """Returns (subject, message) for the notice that the reputation guard held a job's remaining emails."""
+    file_name = visible(source_key.rsplit("/", 1)[-1])
+    subject = f"Activation emails held: {file_name} - too many bounces or complaints"
+    lines = [
+        f"The activation emails of the import of {visible(source_key)} (job {job_id}) that have not gone out yet are "
+        "held: nothing more is sent, and nothing is lost.",
+        "",
+        f"Why: {reason}. Sending on would risk the sender's reputation, and with it every email this account sends.",
+        "",
+        f"What to do: `portal-import users {job_id}` lists who bounced or complained, and why; check where the "
+        "file's addresses came from, and correct the Contacts' addresses.",
+        f"Then `portal-import resume-emails {job_id}` sends the held emails; the guard keeps watching the ones after.",
+    ]
     return _ascii_subject(subject), "\n".join(lines) + "\n"

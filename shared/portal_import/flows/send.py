@@ -27,6 +27,7 @@ from portal_import.ports import (
     Destination,
     Directory,
     EmailPace,
+    HeldEmails,
     Jobs,
     Ledger,
     Mailer,
@@ -58,6 +59,7 @@ class SendDeps:
     mailer: Mailer
     email_queue: Queue
     notifier: Notifier | None = None  # for the emails-sent notice; None: not this sender's to publish
+    held_emails: HeldEmails | None = None  # the reputation guard's hold; None: no guard
     clock: Callable[[], float] = field(default=time.time)
     sleep: Callable[[float], None] = field(default=time.sleep)
 
@@ -90,6 +92,9 @@ def send_activation_emails(
     lease_until = deadline if deadline is not None else started + DEFAULT_LEASE_SECONDS
     people = deps.directory.contacts(r.contact_id for r in batch.recipients)
     sending = _Sending(batch, deps, settings, lease_until=lease_until, people=people)
+    if sending.held():  # the reputation guard holds the job's emails: kept, not sent (docs/contracts.md §7)
+        sending.park(batch.recipients)
+        return 0
     try:
         sending.run(deadline=None if deadline is None else deadline - FINISH_SECONDS)
     except BaseException:
@@ -130,6 +135,8 @@ class _Sending:
         self.later: list[EmailRecipient] = []  # beyond the quota or the invocation's time
         self.busy: list[EmailRecipient] = []  # held by another live sender
         self.paused = False
+        self.parking: list[EmailRecipient] = []  # not sent because the guard holds the job's emails
+        self._hold: tuple[float, bool] = (-1.0, False)  # when the hold was last read, and what it said
 
     def run(self, *, deadline: float | None) -> None:
         """Sends to the batch's reachable recipients as the plan says, until no one with a slot is left or SES
@@ -146,6 +153,9 @@ class _Sending:
                     fresh = deps.email_pace.reserve(count, quota, deadline=deadline, replacing=True)
                     plan = plan.replaced(count, fresh.slots, fresh.short_of)
                 case Claim(recipients):
+                    if self.held():
+                        self.parking = list(plan.waiting)
+                        return
                     plan = plan.without(self._claim(recipients))
                 case Wait(until):
                     deps.sleep(max(0.0, until - deps.clock()))  # then the clock is read again: a sleep can end late
@@ -281,9 +291,33 @@ class _Sending:
         except Exception:  # noqa: BLE001 - the failure being raised matters more; the claims run out by themselves
             logger.exception("Could not settle the emails of a failed attempt")
 
+    def held(self) -> bool:
+        """Whether the reputation guard holds the job's emails (the import's own; read at most once a second)."""
+        deps = self.deps
+        if deps.held_emails is None or self.batch.request_id != self.batch.job_id:
+            return False
+        now = deps.clock()
+        if now - self._hold[0] >= 1.0:
+            job = deps.jobs.get(self.batch.job_id)
+            self._hold = (now, job is not None and job.emails_held_at is not None)
+        return self._hold[1]
+
+    def park(self, recipients: Sequence[EmailRecipient]) -> None:
+        """Keeps these recipients for `resume-emails`: not sent, not lost, counted as held."""
+        if self.deps.held_emails is None or not recipients:
+            return
+        rest = _rest(self.batch, list(recipients), "h")
+        self.deps.held_emails.park(self.batch.job_id, rest.key, rest.to_json(), len(rest.recipients))
+        logger.warning("Activation emails held by the reputation guard", extra={"held": len(rest.recipients)})
+
     def queue_the_rest(self, *, busy_delay: int) -> None:
-        """Recipients this invocation did not settle, back on the queue as batches of their own."""
+        """Recipients this invocation did not settle, back on the queue as batches of their own (or, when the guard
+        holds the job's emails, kept for `resume-emails`)."""
         batch = self.batch
+        if self.parking:
+            left = {r.contact_id: r for r in self.parking + self.retry + self.later + self.busy}
+            self.park(list(left.values()))
+            return
         if self.retry:
             _requeue(_rest(batch, self.retry, ""), self.deps, delay=0)
         if self.later:
