@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
 from portal_import.aws import clients
 from portal_import.aws.directory import Directory
+from portal_import.aws.held_emails import HeldEmails
 from portal_import.aws.jobs import Jobs
 from portal_import.aws.ledger import Ledger
 from portal_import.aws.storage import Storage
@@ -277,7 +278,8 @@ class Deployment:
     def users(self, job: Job) -> list[JobUser]:
         """The users the job created, with their activation emails' and activations' standing."""
         ledger = Ledger(self.name("directory_table"), self.name("jobs_table"))
-        return job_users(job, Storage(self.name("bucket")), ledger)
+        held = HeldEmails(self.name("jobs_table"))
+        return job_users(job, Storage(self.name("bucket")), ledger, held_emails=held)
 
     # The directory
 

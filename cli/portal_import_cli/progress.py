@@ -27,6 +27,12 @@ def finished(job: Job) -> bool:
     return job.status in _TERMINAL and job.emails_done >= job.emails_queued
 
 
+def held(job: Job) -> bool:
+    """The job's results are out and its remaining emails are held by the reputation guard: waiting for a person
+    (`portal-import resume-emails`), not for the stack."""
+    return job.status in _TERMINAL and job.emails_held_at is not None
+
+
 def results_uri(job: Job) -> str | None:
     return f"s3://{job.source_bucket}/{results_prefix(job.job_id)}" if job.status in _TERMINAL else None
 
@@ -53,6 +59,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "emailsComplained": job.emails_complained,
         "emailsDelayed": job.emails_delayed,
         "emailsHeld": job.emails_held,
+        "emailsHeldWhy": job.emails_held_why,  # while the reputation guard holds them
         "usersActivated": job.users_activated,
         "startedAt": job.started_at,
         "completedAt": job.completed_at,
@@ -136,6 +143,8 @@ def counts_text(job: Job) -> str:
         emails = f"emails {job.emails_sent:,}/{job.emails_queued:,} sent"
         if job.emails_failed:
             emails += f" ({job.emails_failed:,} refused)"
+        if job.emails_held_at is not None:
+            emails += f", {job.emails_held:,} held"
         parts.append(emails)
         outcomes = delivery_counts(job)
         if outcomes:
@@ -226,7 +235,7 @@ def follow(
             rows.observe(now, job.rows_done, pending=job.status not in _TERMINAL)
             emails.observe(now, job.emails_done, pending=job.emails_queued > job.emails_done)
             display.show(job, eta_seconds(job, rows, emails, now))
-            if finished(job):
+            if finished(job) or held(job):
                 return job
             if timeout is not None and now - started >= timeout:
                 raise StillRunning(job, now - started)

@@ -15,7 +15,7 @@ from portal_import.domain.shown import visible
 from portal_import.domain.summary import RESULT_FILES
 from portal_import.flows.resend import Resend
 from portal_import.flows.users import JobUser
-from portal_import_cli.progress import duration, emails_expected, finished, job_json, results_uri
+from portal_import_cli.progress import delivery_counts, duration, emails_expected, finished, job_json, results_uri
 
 
 def say(text: str) -> None:
@@ -57,11 +57,18 @@ def print_report(job: Job) -> None:
     elif job.status is JobStatus.SPLITTING:
         print("  rows     the file is still being read")
     if emails_expected(job):
+        sending = " (held)" if job.emails_held_at else "" if job.emails_done >= job.emails_queued else " (sending)"
         print(
             f"  emails   {job.emails_queued:,} queued, {job.emails_sent:,} sent"
             + (f", {job.emails_failed:,} refused" if job.emails_failed else "")
-            + ("" if job.emails_done >= job.emails_queued else " (sending)")
+            + (f", {job.emails_held:,} held" if job.emails_held else "")
+            + sending
         )
+        outcomes = delivery_counts(job)
+        if outcomes:
+            print(f"  delivery {outcomes}, the rest pending (`portal-import users {job.job_id}` says who)")
+        if job.emails_held_at:
+            print(f"  held     {job.emails_held_why} (`portal-import resume-emails {job.job_id}` sends them)")
     elif job.mode == "validate" and job.send_activation_email:
         print("  emails   none sent (validate); success.csv says which would be queued")
     if job.mode != "validate" and job.succeeded:
@@ -79,12 +86,20 @@ def print_report(job: Job) -> None:
 
 def _activated_text(job: Job) -> str:
     """How many of the users the import created have set their password; once the job and its emails are done,
-    how to reach the others (resend refuses until then)."""
+    a resend only where one would help: to the users whose email was not delivered (bounces need a corrected
+    address first), or, for the others, once their links expire (`users` says whose have)."""
     text = f"{job.users_activated:,} of {job.succeeded:,} activated"
     others = job.succeeded - job.users_activated
     if others <= 0 or job.status is not JobStatus.COMPLETED or not finished(job):
         return text
-    return f"{text} (`portal-import resend {job.job_id} --pending` sends the {others:,} others a new link)"
+    if job.emails_failed:
+        return f"{text} (`portal-import resend {job.job_id}` sends the {job.emails_failed:,} not delivered a new link)"
+    if job.emails_bounced:
+        return (
+            f"{text} ({job.emails_bounced:,} bounced: correct their Contacts' addresses, then "
+            f"`portal-import resend {job.job_id} --contact ID`; `portal-import users {job.job_id}` lists them)"
+        )
+    return f"{text} (the others' links work until they expire; `portal-import users {job.job_id}` shows whose have)"
 
 
 def _seconds_between(start: str, end: str) -> float | None:

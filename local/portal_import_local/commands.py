@@ -144,6 +144,12 @@ def _print_human(report: dict[str, Any], outcome: dict[str, Any]) -> None:
             f"complained {report['emailsComplained']}, delayed {report['emailsDelayed']}, held {report['emailsHeld']}"
             " (deliveries.json says which, and why)"
         )
+    if report.get("emailsHeld"):
+        print(
+            f"  The reputation guard held {report['emailsHeld']} email(s): {outcome['emailsHeldWhy']}. Against a stack "
+            f"(`local serve`, or AWS), `portal-import resume-emails {report['jobId']}` sends them once the addresses "
+            "are checked."
+        )
     print()
     print("Notification")
     print(f"  Subject: {notice['subject']}")

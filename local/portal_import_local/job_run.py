@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from portal_import.aws.held_emails import HeldEmails
 from portal_import.aws.jobs import Jobs
 from portal_import.aws.ledger import Ledger
 from portal_import.aws.storage import Storage
@@ -48,7 +49,7 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
         notice = runtime.run_until_done(job_id, timeout)
         wall_seconds = time.monotonic() - started
         # SES's events come a few seconds after the last send: the run ends once each is recorded on its email.
-        runtime.run_until_ses_events_recorded(timeout - wall_seconds)
+        runtime.run_until_ses_events_recorded(timeout - wall_seconds, job_id)
         completed = runtime.completion_detail(job_id)
         # Read while the functions' log file is open: the adapters reading them may log.
         deliveries = deliveries_of(runtime.stack, job_id) if runtime.sent_message_count() else None
@@ -118,11 +119,13 @@ def _write_outbox(result_dir: Path, runtime: LocalRuntime) -> int:
     return write_outbox(outbox, runtime.iter_sent_emails())
 
 
-def delivery_counts_of(stack: Stack, job_id: str) -> dict[str, int]:
+def delivery_counts_of(stack: Stack, job_id: str) -> dict[str, Any]:
     """The job's users by what became of their activation email, as `portal-import status JOB --json` counts them."""
     job = Jobs(stack.jobs_table).get(job_id)
     counted = job_json(job) if job is not None else {}
-    return {key: int(counted.get(key) or 0) for key in DELIVERY_COUNTS}
+    return {key: int(counted.get(key) or 0) for key in DELIVERY_COUNTS} | {
+        "emailsHeldWhy": counted.get("emailsHeldWhy")
+    }
 
 
 def deliveries_of(stack: Stack, job_id: str) -> list[dict[str, Any]]:
@@ -132,7 +135,8 @@ def deliveries_of(stack: Stack, job_id: str) -> list[dict[str, Any]]:
     if job is None:
         return []
     try:
-        users = job_users(job, Storage(stack.bucket), Ledger(stack.directory_table, stack.jobs_table))
+        ledger = Ledger(stack.directory_table, stack.jobs_table)
+        users = job_users(job, Storage(stack.bucket), ledger, held_emails=HeldEmails(stack.jobs_table))
     except UsersRefused:  # a job whose users cannot be listed (it failed as a whole): no email went out for it
         return []
     return [

@@ -330,14 +330,17 @@ class LocalRuntime:
         """Whether SES has events still to publish (the mailbox simulator's, a few seconds after each send)."""
         return len(ses_events.SCHEDULE) > 0
 
-    def run_until_ses_events_recorded(self, timeout: float) -> None:
+    def run_until_ses_events_recorded(self, timeout: float, job_id: str | None = None) -> None:
         """Delivers events until SES has published every event it scheduled and every queue is drained (each event
-        recorded by the function its queue triggers); TimeoutError when `timeout` seconds pass first."""
+        recorded by the function its queue triggers), and, with `job_id`, until each of its emails is sent, given
+        up on or held (a batch the guard's ramp delays is on its queue, not yet visible); TimeoutError when
+        `timeout` seconds pass first."""
         deadline = time.monotonic() + timeout
         while True:
             if self.pump():
                 continue
-            if not self.ses_events_scheduled() and self.queues_empty():
+            settled = job_id is None or self._emails_settled(job_id)
+            if settled and not self.ses_events_scheduled() and self.queues_empty():
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(
@@ -360,6 +363,10 @@ class LocalRuntime:
             return set()
         failures = (response or {}).get("batchItemFailures", []) if isinstance(response, dict) else []
         return {failure["itemIdentifier"] for failure in failures}
+
+    def _emails_settled(self, job_id: str) -> bool:
+        job = Jobs(self.stack.jobs_table).get(job_id)
+        return job is None or job.emails_done + job.emails_held >= job.emails_queued
 
     def queues_empty(self) -> bool:
         for trigger in self.stack.queue_triggers:

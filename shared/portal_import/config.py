@@ -57,6 +57,8 @@ class EmailSenderSettings(_FromEnvironment):
     email_rate_per_second: float = Field(alias="EMAIL_RATE_PER_SECOND", gt=0)
     # The SES configuration set every activation email is sent with: its events come back to the stack.
     configuration_set: str = Field(alias="CONFIGURATION_SET")
+    # The reputation guard's first judgement: a job's emails do not run further ahead of their outcomes (0: off).
+    guard_minimum_emails: int = Field(alias="GUARD_MINIMUM_EMAILS", default=50, ge=0)
     daily_email_quota: int = Field(alias="DAILY_EMAIL_QUOTA", ge=0)  # 0: the account's SES quota
     topic_arn: str | None = Field(alias="TOPIC_ARN", default=None)  # for the emails-sent notice
 

@@ -30,13 +30,26 @@ def users_line(job: Job, capsys: pytest.CaptureFixture[str]) -> list[str]:
     return [line.strip() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("users")]
 
 
-def test_the_report_says_how_many_activated_and_how_to_reach_the_others(capsys: pytest.CaptureFixture[str]) -> None:
-    # Given a finished import of whose 8 users 3 have activated / When its status is printed
+def test_the_report_says_how_many_activated_and_suggests_a_resend_only_where_it_helps(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a finished import of whose 8 users 3 have activated, every email sent seconds ago
     lines = users_line(completed_import(users_activated=3), capsys)
 
-    # Then one line counts them, and names the command that sends the 5 others a new link
-    resend = f"`portal-import resend {JOB} --pending`"
-    assert lines == [f"users    3 of 8 activated ({resend} sends the 5 others a new link)"]
+    # Then one line counts them, and sends no one a new link while theirs still work
+    users = f"`portal-import users {JOB}`"
+    assert lines == [f"users    3 of 8 activated (the others' links work until they expire; {users} shows whose have)"]
+
+    # and when some emails were not delivered, it names the resend that reaches exactly those
+    lines = users_line(completed_import(users_activated=3, emails_sent=4, emails_failed=2), capsys)
+    assert lines == [f"users    3 of 8 activated (`portal-import resend {JOB}` sends the 2 not delivered a new link)"]
+
+    # and when some bounced, a resend helps only once their addresses are corrected
+    lines = users_line(completed_import(users_activated=3, emails_bounced=1), capsys)
+    assert lines == [
+        f"users    3 of 8 activated (1 bounced: correct their Contacts' addresses, then "
+        f"`portal-import resend {JOB} --contact ID`; {users} lists them)"
+    ]
 
 
 def test_once_everyone_activated_the_report_only_counts_them(capsys: pytest.CaptureFixture[str]) -> None:

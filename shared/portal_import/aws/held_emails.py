@@ -82,7 +82,8 @@ class HeldEmails:
             UpdateExpression=(
                 "REMOVE EmailsHeldAt, EmailsHeldWhy SET GuardBaseOutcomes = if_not_exists(GuardOutcomes, :zero), "
                 "GuardBaseBounced = if_not_exists(GuardBounced, :zero), "
-                "GuardBaseComplained = if_not_exists(GuardComplained, :zero)"
+                "GuardBaseComplained = if_not_exists(GuardComplained, :zero), "
+                "GuardBaseHeard = if_not_exists(GuardHeard, :zero)"
             ),
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={":zero": {"N": "0"}},

@@ -314,6 +314,7 @@ def _tally(item: dict[str, Any], which: str) -> Tally:
         outcomes=_number(item, f"Guard{which}Outcomes") or 0,
         bounced=_number(item, f"Guard{which}Bounced") or 0,
         complained=_number(item, f"Guard{which}Complained") or 0,
+        heard=_number(item, f"Guard{which}Heard") or 0,
     )
 
 
@@ -351,6 +352,7 @@ def _job_from_item(item: dict[str, Any]) -> Job:
         emails_delayed=_number(item, "EmailsDelayed") or 0,
         emails_held=_number(item, "EmailsHeld") or 0,
         emails_held_at=_string(item, "EmailsHeldAt"),
+        emails_sent_at=_string(item, "EmailsSentAt"),
         emails_held_why=_string(item, "EmailsHeldWhy"),
         parked=sorted(item.get("ParkedBatches", {}).get("SS", [])),
         guard=_tally(item, ""),

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -33,6 +34,7 @@ from portal_import.aws.deliveries import recorded_of
 from portal_import.aws.ledger_items import TRANSACTION_LIMIT, Item, LedgerItems, Transaction, pieces
 from portal_import.aws.tables import activation_key, attempt_of, batch_get, contact_of, settlement_key, user_key
 from portal_import.domain.claims import ClaimLost, ClaimRefused, Commit, EmailRecord, NewLink, Standing
+from portal_import.domain.times import iso
 
 # How often a claim held by another is looked at again within one commit before it is left as busy.
 _TAKEOVER_ROUNDS = 4
@@ -52,7 +54,13 @@ class Ledger:
         """Settles, then claims, in as few transactions as fit; the import's settlements move the job's counters
         in the same transaction. Returns the claims refused, by contact id (the others are held now)."""
         items = LedgerItems(
-            self._directory, self._jobs, job_id=job_id, request=request, attempt=attempt, lease_until=lease_until
+            self._directory,
+            self._jobs,
+            job_id=job_id,
+            request=request,
+            attempt=attempt,
+            lease_until=lease_until,
+            at=iso(datetime.fromtimestamp(now, UTC)),
         )
         refused: dict[str, ClaimRefused] = {}
         for own, links in pieces(items.settling(step.settled), step.claims):

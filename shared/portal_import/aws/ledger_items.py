@@ -47,13 +47,14 @@ class JobCounter:
     table: str
     job_id: str
 
-    def item(self, *, sent: int, failed: int) -> Item:
-        return _update(
-            self.table,
-            job_key(self.job_id),
-            "ADD EmailsSent :sent, EmailsFailed :failed",
-            {":sent": {"N": str(sent)}, ":failed": {"N": str(failed)}},
-        )
+    def item(self, *, sent: int, failed: int, at: str = "") -> Item:
+        """The counters moved; with `at`, when the job's emails were last sent (the reputation guard's ramp)."""
+        values: Item = {":sent": {"N": str(sent)}, ":failed": {"N": str(failed)}}
+        expression = "ADD EmailsSent :sent, EmailsFailed :failed"
+        if at and sent:
+            expression += " SET EmailsSentAt = :at"
+            values[":at"] = {"S": at}
+        return _update(self.table, job_key(self.job_id), expression, values)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class LedgerItems:
     request: str  # the job id for the import's own emails, a resend's id otherwise
     attempt: str = ""  # the sending invocation, whose claims these are
     lease_until: float = 0.0  # when its claims run out
+    at: str = ""  # when the write is made (ISO 8601)
 
     def settling(self, settled: Mapping[str, Settlement]) -> tuple[Item, ...]:
         """The sender's own items for what it settles: the recipients sent and given up on its settlement item,
@@ -102,7 +104,8 @@ class LedgerItems:
         if sent or undelivered:
             own.append(self._settlement(sent, undelivered))
             if self.request == self.job_id:
-                own.append(JobCounter(self.jobs_table, self.job_id).item(sent=len(sent), failed=len(undelivered)))
+                counter = JobCounter(self.jobs_table, self.job_id)
+                own.append(counter.item(sent=len(sent), failed=len(undelivered), at=self.at))
         own += [self._release(c) for c, how in settled.items() if how is Settlement.RELEASED]
         return tuple(own)
 

@@ -15,6 +15,10 @@ from portal_import.domain.delivery import Recorded
 OUTCOMES = "GuardOutcomes"  # emails that were delivered, bounced or complained about
 BOUNCED = "GuardBounced"  # of those, bounced for good (SES will not deliver to the address)
 COMPLAINED = "GuardComplained"
+HEARD = "GuardHeard"  # emails with any outcome, a delay included: what the ramp counts as judged
+
+# How long the ramp waits for the first emails' outcomes before it sends on without them (events slow or missing).
+GATE_ESCAPE_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -31,9 +35,15 @@ class Tally:
     outcomes: int = 0
     bounced: int = 0
     complained: int = 0
+    heard: int = 0
 
     def __sub__(self, base: Tally) -> Tally:
-        return Tally(self.outcomes - base.outcomes, self.bounced - base.bounced, self.complained - base.complained)
+        return Tally(
+            self.outcomes - base.outcomes,
+            self.bounced - base.bounced,
+            self.complained - base.complained,
+            self.heard - base.heard,
+        )
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,7 @@ def _counts(recorded: Recorded) -> dict[str, int]:
         OUTCOMES: int(recorded.rank >= 2),  # a soft bounce or better: SES is done trying, for now
         BOUNCED: int(recorded.state == "bounced" and recorded.permanent),
         COMPLAINED: int(recorded.state == "complained"),
+        HEARD: int(recorded.rank >= 1),
     }
 
 
@@ -78,3 +89,15 @@ def judge(tally: Tally, settings: GuardSettings, *, left_to_send: bool) -> Hold 
     if not reasons:
         return None
     return Hold(tally, bounce, complaint, f"of {tally.outcomes} emails with an outcome, " + " and ".join(reasons))
+
+
+def ramp_allows(*, sent: int, heard: int, minimum: int, quiet_for: float | None) -> int:
+    """How many more of a job's emails may go out now, so that the guard always judges a sample at least as large
+    as what is still unjudged: at first `minimum`, then as many as have been heard from, less those not heard from
+    yet (the emails sent ahead of their outcomes double with each round trip). `quiet_for`: seconds since the job's
+    last email went out; once GATE_ESCAPE_SECONDS pass with the gate shut, the outcomes are taken to be slow or
+    missing and as many again as were sent may go."""
+    allowed = max(minimum, heard) - (sent - heard)
+    if allowed <= 0 and quiet_for is not None and quiet_for >= GATE_ESCAPE_SECONDS:
+        return max(minimum, sent)
+    return max(0, allowed)

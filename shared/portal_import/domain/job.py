@@ -65,6 +65,7 @@ class Job:
     emails_delayed: int = 0
     emails_held: int = 0  # kept back by the reputation guard until `resume-emails`
     emails_held_at: str | None = None  # when the guard held the job's emails (None: not held now)
+    emails_sent_at: str | None = None  # when the last of its own emails was settled as sent
     emails_held_why: str | None = None
     parked: list[str] = field(default_factory=list)  # the keys of the email batches held
     guard: Tally = field(default_factory=Tally)  # the guard's counters (docs/contracts.md §7)

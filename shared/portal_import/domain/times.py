@@ -11,3 +11,8 @@ def iso(moment: datetime) -> str:
 
 def now_iso() -> str:
     return iso(datetime.now(UTC))
+
+
+def epoch_of(moment: str) -> float:
+    """The epoch seconds of a moment written as ISO 8601 (a Z for UTC allowed)."""
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()

@@ -14,11 +14,13 @@ from portal_import.config import EmailDeadLetterSettings, EmailSenderSettings
 from portal_import.domain.activation import ActivationToken, activation_defaults, activation_values, new_token
 from portal_import.domain.claims import ClaimRefused, Commit, NewLink, Settlement
 from portal_import.domain.delivery import TAG_ATTEMPT, TAG_CONTACT, TAG_JOB
+from portal_import.domain.guard import ramp_allows
 from portal_import.domain.job import Job
 from portal_import.domain.messages import EmailBatch, EmailRecipient
 from portal_import.domain.people import Contact
 from portal_import.domain.rules import is_valid_email
 from portal_import.domain.sending import Calls, Claim, Finished, Plan, Replace, Send, Wait, next_step
+from portal_import.domain.times import epoch_of
 from portal_import.errors import SendRefused, Transient
 from portal_import.flows.completion import announce_emails_sent_if_done
 from portal_import.observability import logger, metrics
@@ -46,6 +48,8 @@ FINISH_SECONDS = 20.0
 # attempt's settlement, the job's counters, and two items a claim: the link, and the check that the Contact's user
 # is the batch's): 49 a call. How late a call may go is portal_import.domain.sending's.
 PER_CALL = min(MAX_DESTINATIONS, 49)
+# How long the emails the guard's ramp holds back wait on the queue before they are looked at again.
+GATE_SECONDS = 3
 # How long a claim lasts without an invocation deadline to bound it (scripts, tests): Lambda's longest run.
 DEFAULT_LEASE_SECONDS = 900.0
 
@@ -136,7 +140,8 @@ class _Sending:
         self.busy: list[EmailRecipient] = []  # held by another live sender
         self.paused = False
         self.parking: list[EmailRecipient] = []  # not sent because the guard holds the job's emails
-        self._hold: tuple[float, bool] = (-1.0, False)  # when the hold was last read, and what it said
+        self.gated: list[EmailRecipient] = []  # not yet: the first emails' outcomes come first (the guard's ramp)
+        self._job: tuple[float, Job | None] = (-1.0, None)  # the job as last read for the guard, and when
 
     def run(self, *, deadline: float | None) -> None:
         """Sends to the batch's reachable recipients as the plan says, until no one with a slot is left or SES
@@ -145,6 +150,8 @@ class _Sending:
         quota = self.settings.daily_email_quota or deps.mailer.daily_quota()
         calls = Calls.at_rate(self.settings.email_rate_per_second, most=PER_CALL)
         reachable = self._reachable()
+        allowed = self._ramp(len(reachable))
+        reachable, self.gated = reachable[:allowed], reachable[allowed:]
         first = deps.email_pace.reserve(len(reachable), quota, deadline=deadline)
         plan = Plan.of(reachable, first.slots, first.short_of)
         while True:
@@ -291,16 +298,42 @@ class _Sending:
         except Exception:  # noqa: BLE001 - the failure being raised matters more; the claims run out by themselves
             logger.exception("Could not settle the emails of a failed attempt")
 
-    def held(self) -> bool:
-        """Whether the reputation guard holds the job's emails (the import's own; read at most once a second)."""
+    def _guarded(self) -> Job | None:
+        """The job, read at most once a second, when the reputation guard watches this batch's emails (the import's
+        own); None when it does not."""
         deps = self.deps
         if deps.held_emails is None or self.batch.request_id != self.batch.job_id:
-            return False
+            return None
         now = deps.clock()
-        if now - self._hold[0] >= 1.0:
-            job = deps.jobs.get(self.batch.job_id)
-            self._hold = (now, job is not None and job.emails_held_at is not None)
-        return self._hold[1]
+        if now - self._job[0] >= 1.0:
+            self._job = (now, deps.jobs.get(self.batch.job_id))
+        return self._job[1]
+
+    def held(self) -> bool:
+        """Whether the reputation guard holds the job's emails."""
+        job = self._guarded()
+        return job is not None and job.emails_held_at is not None
+
+    def _ramp(self, wanted: int) -> int:
+        """How many of `wanted` may go now: a job's emails do not run ahead of the guard's judgement of the first
+        ones (portal_import.domain.guard.ramp_allows); the others are queued again for a few seconds later."""
+        job = self._guarded()
+        if job is None or self.settings.guard_minimum_emails <= 0:
+            return wanted
+        quiet_for = self.deps.clock() - epoch_of(job.emails_sent_at) if job.emails_sent_at else None
+        allowed = ramp_allows(
+            sent=job.emails_sent,
+            heard=job.guard.heard,
+            minimum=self.settings.guard_minimum_emails,
+            quiet_for=quiet_for,
+        )
+        if allowed < wanted:
+            logger.info(
+                "Activation emails wait for the outcomes of the job's first ones",
+                extra={"sent": job.emails_sent, "heard": job.guard.heard, "now": allowed, "later": wanted - allowed},
+            )
+            metrics.add_metric(name="ActivationEmailsGated", unit="Count", value=wanted - allowed)
+        return min(wanted, allowed)
 
     def park(self, recipients: Sequence[EmailRecipient]) -> None:
         """Keeps these recipients for `resume-emails`: not sent, not lost, counted as held."""
@@ -315,9 +348,11 @@ class _Sending:
         holds the job's emails, kept for `resume-emails`)."""
         batch = self.batch
         if self.parking:
-            left = {r.contact_id: r for r in self.parking + self.retry + self.later + self.busy}
+            left = {r.contact_id: r for r in self.parking + self.retry + self.later + self.busy + self.gated}
             self.park(list(left.values()))
             return
+        if self.gated:
+            _requeue(_rest(batch, self.gated, "g"), self.deps, delay=GATE_SECONDS)
         if self.retry:
             _requeue(_rest(batch, self.retry, ""), self.deps, delay=0)
         if self.later:

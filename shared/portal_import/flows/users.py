@@ -11,15 +11,17 @@ from dataclasses import dataclass
 
 from portal_import.domain.claims import EmailRecord
 from portal_import.domain.job import Job, why_no_users_yet
+from portal_import.domain.messages import EmailBatch
 from portal_import.domain.results import NO_VALID_EMAIL, NOT_REQUESTED
 from portal_import.flows.resend import is_request_of, success_rows_of
-from portal_import.ports import Ledger, Storage
+from portal_import.ports import HeldEmails, Ledger, Storage
 
 EMAIL_SENT = "sent"
 EMAIL_NOT_DELIVERED = "not delivered"
 EMAIL_NO_VALID_EMAIL = "no valid email"
 EMAIL_NOT_REQUESTED = "not requested"
 EMAIL_QUEUED = "queued"  # requested, neither sent nor given up on yet
+EMAIL_HELD = "held"  # kept back by the reputation guard until `resume-emails`
 
 ACTIVATED = "activated"
 PENDING = "pending"
@@ -42,13 +44,16 @@ class JobUser:
     delivery_detail: str | None = None  # why, for a bounce, complaint or delay
 
 
-def job_users(job: Job, storage: Storage, ledger: Ledger, *, now: float | None = None) -> list[JobUser]:
+def job_users(
+    job: Job, storage: Storage, ledger: Ledger, *, held_emails: HeldEmails | None = None, now: float | None = None
+) -> list[JobUser]:
     """The users `job` created, by row, each with its email's and its activation's standing."""
     refusal = why_no_users_yet(job, "users")
     if refusal:
         raise UsersRefused(refusal)
     rows = success_rows_of(job, storage)
     records = ledger.records(row.contact_id for row in rows)
+    held = held_contacts(job, held_emails) if held_emails is not None else set()
     moment = time.time() if now is None else now
     users = []
     for row in rows:
@@ -60,13 +65,21 @@ def job_users(job: Job, storage: Storage, ledger: Ledger, *, now: float | None =
                 contact_id=row.contact_id,
                 user_id=row.user_id,
                 role=row.role,
-                email=email_standing(row.activation_email, record, job.job_id),
+                email=EMAIL_HELD
+                if row.contact_id in held and not record.sent_for
+                else email_standing(row.activation_email, record, job.job_id),
                 activation=activation_standing(record, moment),
                 delivery=delivery,
                 delivery_detail=detail,
             )
         )
     return users
+
+
+def held_contacts(job: Job, held_emails: HeldEmails) -> set[str]:
+    """The Contacts in the email batches the reputation guard keeps for the job."""
+    bodies = (held_emails.parked(job.job_id, key) for key in job.parked)
+    return {r.contact_id for body in bodies if body for r in EmailBatch.model_validate_json(body).recipients}
 
 
 def email_standing(activation_email: str, record: EmailRecord, job_id: str) -> str:
