@@ -28,9 +28,11 @@ def finished(job: Job) -> bool:
 
 
 def held(job: Job) -> bool:
-    """The job's results are out and its remaining emails are held by the reputation guard: waiting for a person
-    (`portal-import resume-emails`), not for the stack."""
-    return job.status in _TERMINAL and job.emails_held_at is not None
+    """The job's results are out and its remaining emails are held by the reputation guard, every one of them kept
+    (the batches on their way are kept seconds after the hold): waiting for a person (`portal-import
+    resume-emails`), not for the stack."""
+    everyone = job.emails_done + job.emails_held >= job.emails_queued
+    return job.status in _TERMINAL and job.emails_held_at is not None and everyone
 
 
 def results_uri(job: Job) -> str | None:
