@@ -274,3 +274,22 @@ def test_the_layer_claims_the_runtime_and_architecture_it_is_built_for(sam_templ
     assert "manylinux2014_aarch64" in build
     assert "--no-compile" in build  # no bytecode of the building machine's Python
     assert "-name __pycache__ -prune -exec rm -rf" in build
+
+
+def test_the_dashboard_shows_this_stacks_email_outcomes_and_every_queue(sam_template: dict[str, Any]) -> None:
+    widgets = dashboard_widgets(sam_template)
+    body = sam_template["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    # the stack's own count of its emails' outcomes, as DeliveryEventsFunction records them, beside those sent
+    (emails,) = [w for w in widgets if w["properties"].get("title") == "Activation emails"]
+    names = [row[1] for row in emails["properties"]["metrics"]]
+    assert names[:6] == [
+        "ActivationEmailsSent",
+        "ActivationEmailsDelivered",
+        "ActivationEmailsBounced",
+        "ActivationEmailsComplained",
+        "ActivationEmailsDelayed",
+        "ActivationEmailsHeld",
+    ]
+    # and every queue of the stack waits in the queues widget (the delivery events' and their dead letters too)
+    queues = [name for name, r in sam_template["Resources"].items() if r["Type"] == "AWS::SQS::Queue"]
+    assert all(f"${{{queue}.QueueName}}" in body for queue in queues)

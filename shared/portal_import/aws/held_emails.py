@@ -42,6 +42,27 @@ class HeldEmails:
             raise
         return True
 
+    def claim_notice(self, job_id: str) -> bool:
+        """The one emails-held notice of the current hold is this caller's to publish; False when another's."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=job_key(job_id),
+                UpdateExpression="SET EmailsHeldNotifiedAt = EmailsHeldAt",
+                ConditionExpression="attribute_exists(EmailsHeldAt) AND attribute_not_exists(EmailsHeldNotifiedAt)",
+            )
+        except ClientError as error:
+            if condition_failed(error):
+                return False
+            raise
+        return True
+
+    def release_notice(self, job_id: str) -> None:
+        """The notice could not be published: the next event of the job tries again."""
+        self._ddb.update_item(
+            TableName=self._table, Key=job_key(job_id), UpdateExpression="REMOVE EmailsHeldNotifiedAt"
+        )
+
     def park(self, job_id: str, batch_key: str, body: str, recipients: int) -> None:
         """Keeps a batch until the job is resumed, once (a redelivery of the same batch parks nothing more)."""
         try:
@@ -80,7 +101,8 @@ class HeldEmails:
             TableName=self._table,
             Key=job_key(job_id),
             UpdateExpression=(
-                "REMOVE EmailsHeldAt, EmailsHeldWhy SET GuardBaseOutcomes = if_not_exists(GuardOutcomes, :zero), "
+                "REMOVE EmailsHeldAt, EmailsHeldWhy, EmailsHeldNotifiedAt "
+                "SET GuardBaseOutcomes = if_not_exists(GuardOutcomes, :zero), "
                 "GuardBaseBounced = if_not_exists(GuardBounced, :zero), "
                 "GuardBaseComplained = if_not_exists(GuardComplained, :zero), "
                 "GuardBaseHeard = if_not_exists(GuardHeard, :zero)"

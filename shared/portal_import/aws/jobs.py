@@ -354,6 +354,7 @@ def _job_from_item(item: dict[str, Any]) -> Job:
         emails_held_at=_string(item, "EmailsHeldAt"),
         emails_sent_at=_string(item, "EmailsSentAt"),
         emails_held_why=_string(item, "EmailsHeldWhy"),
+        emails_held_notified_at=_string(item, "EmailsHeldNotifiedAt"),
         parked=sorted(item.get("ParkedBatches", {}).get("SS", [])),
         guard=_tally(item, ""),
         guard_base=_tally(item, "Base"),

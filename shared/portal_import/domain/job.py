@@ -67,6 +67,7 @@ class Job:
     emails_held_at: str | None = None  # when the guard held the job's emails (None: not held now)
     emails_sent_at: str | None = None  # when the last of its own emails was settled as sent
     emails_held_why: str | None = None
+    emails_held_notified_at: str | None = None  # the emails-held notice of the current hold
     parked: list[str] = field(default_factory=list)  # the keys of the email batches held
     guard: Tally = field(default_factory=Tally)  # the guard's counters (docs/contracts.md §7)
     guard_base: Tally = field(default_factory=Tally)  # as they were at the last resume

@@ -121,7 +121,13 @@ def _result_lines(job_id: str, links: Mapping[str, str], expires: datetime) -> l
 
 
 def compose_emails_sent(
-    *, source_key: str, job_id: str, sent: int, failed: int, link_ttl_hours: int | None
+    *,
+    source_key: str,
+    job_id: str,
+    sent: int,
+    failed: int,
+    link_ttl_hours: int | None,
+    outcomes: Mapping[str, int] | None = None,
 ) -> tuple[str, str]:
     """Returns (subject, message) for the notice that every activation email of a job has gone out."""
     file_name = visible(source_key.rsplit("/", 1)[-1])
@@ -132,6 +138,14 @@ def compose_emails_sent(
         f"Sent: {sent}",
         f"Not delivered: {failed}",
     ]
+    known = {state: count for state, count in (outcomes or {}).items() if count}
+    if sent:
+        so_far = ", ".join(f"{count} {state}" for state, count in known.items()) or "none yet"
+        lines += [
+            "",
+            f"Delivery known so far: {so_far} (SES reports each email's outcome seconds to minutes after it is sent; "
+            f"`portal-import users {job_id}` says what became of each, `portal-import status {job_id}` counts them).",
+        ]
     if link_ttl_hours:
         lines += ["", f"Each set-password link works once and expires {link_ttl_hours} hours after it was sent."]
     if failed:

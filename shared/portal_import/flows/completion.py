@@ -40,6 +40,12 @@ def announce_emails_sent_if_done(
         sent=job.emails_sent,
         failed=job.emails_failed,
         link_ttl_hours=link_ttl_hours,
+        outcomes={
+            "delivered": job.emails_delivered,
+            "bounced": job.emails_bounced,
+            "complained": job.emails_complained,
+            "delayed": job.emails_delayed,
+        },
     )
     detail = {
         "jobId": job.job_id,

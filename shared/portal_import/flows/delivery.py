@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from portal_import.domain.delivery import DeliveryEvent, Dropped, Recording, read_event
-from portal_import.domain.guard import GuardSettings, Hold, judge
+from portal_import.domain.guard import GuardSettings, Tally, judge
 from portal_import.domain.job import Job
 from portal_import.domain.notification import EMAILS_HELD, compose_emails_held
 from portal_import.domain.times import now_iso
@@ -34,8 +34,9 @@ def record_delivery_event(body: str, deps: DeliveryDeps, *, configuration_set: s
     _log(event, recording.value)
     if recording is Recording.RECORDED:
         metrics.add_metric(name=f"ActivationEmails{event.outcome.state.capitalize()}", unit="Count", value=1)
-        if event.outcome.rank >= 2:
-            guard_the_job(event.job_id, deps, guard)
+    if recording in (Recording.RECORDED, Recording.REPEATED) and event.outcome.rank >= 2:
+        # a repeated event judges again too: the delivery that held the job may have failed to announce it
+        guard_the_job(event.job_id, deps, guard)
     return _count(recording.value)
 
 
@@ -43,28 +44,38 @@ def guard_the_job(job_id: str, deps: DeliveryDeps, settings: GuardSettings) -> N
     """Holds the job's remaining emails when its outcomes since the last resume are past a limit; the one that
     holds them says so, once, on the results topic."""
     job = deps.jobs.get(job_id)
-    if job is None or job.emails_held_at is not None:
+    if job is None or job.emails_held_notified_at is not None:
         return
-    left = job.emails_queued > job.emails_done + job.emails_held
-    hold = judge(job.guard - job.guard_base, settings, left_to_send=left)
-    if hold is None or not deps.held_emails.hold(job_id, at=now_iso(), why=hold.reason):
-        return
-    logger.warning("Activation emails held by the reputation guard", extra={"job": job_id, "why": hold.reason})
-    metrics.add_metric(name="ActivationEmailsHeld", unit="Count", value=1)
-    if deps.notifier is not None:
-        _announce(job, hold, deps.notifier)
+    tally = job.guard - job.guard_base
+    if job.emails_held_at is None:
+        left = job.emails_queued > job.emails_done + job.emails_held
+        hold = judge(tally, settings, left_to_send=left)
+        if hold is None or not deps.held_emails.hold(job_id, at=now_iso(), why=hold.reason):
+            return
+        logger.warning("Activation emails held by the reputation guard", extra={"job": job_id, "why": hold.reason})
+        metrics.add_metric(name="ActivationEmailsHeld", unit="Count", value=1)
+        reason = hold.reason
+    else:
+        reason = job.emails_held_why or "too many of its emails bounced or were complained about"
+    if deps.notifier is not None and deps.held_emails.claim_notice(job_id):
+        try:
+            _announce(job, tally, reason, deps.notifier)
+        except Exception:
+            deps.held_emails.release_notice(job_id)  # the next event of the job publishes it
+            raise
 
 
-def _announce(job: Job, hold: Hold, notifier: Notifier) -> None:
-    subject, message = compose_emails_held(job_id=job.job_id, source_key=job.source_key, reason=hold.reason)
+def _announce(job: Job, tally: Tally, reason: str, notifier: Notifier) -> None:
+    subject, message = compose_emails_held(job_id=job.job_id, source_key=job.source_key, reason=reason)
+    outcomes = max(tally.outcomes, 1)
     detail = {
         "jobId": job.job_id,
         "status": job.status.value,
-        "emailsWithOutcome": hold.tally.outcomes,
-        "bounced": hold.tally.bounced,
-        "complained": hold.tally.complained,
-        "bounceRatePercent": round(hold.bounce_percent, 2),
-        "complaintRatePercent": round(hold.complaint_percent, 3),
+        "emailsWithOutcome": tally.outcomes,
+        "bounced": tally.bounced,
+        "complained": tally.complained,
+        "bounceRatePercent": round(100.0 * tally.bounced / outcomes, 2),
+        "complaintRatePercent": round(100.0 * tally.complained / outcomes, 3),
     }
     notifier.publish_message(event=EMAILS_HELD, subject=subject, message=message, detail=detail)
 
