@@ -293,3 +293,69 @@ def test_the_dashboard_shows_this_stacks_email_outcomes_and_every_queue(sam_temp
     # and every queue of the stack waits in the queues widget (the delivery events' and their dead letters too)
     queues = [name for name, r in sam_template["Resources"].items() if r["Type"] == "AWS::SQS::Queue"]
     assert all(f"${{{queue}.QueueName}}" in body for queue in queues)
+
+
+def test_every_activation_email_is_sent_with_a_set_whose_events_come_back_to_the_stack_only(
+    sam_template: dict[str, Any],
+) -> None:
+    resources = sam_template["Resources"]
+    # Given the stack's configuration set: TLS required, reputation metrics on, sending on
+    configuration = resources["ActivationEmailConfigurationSet"]["Properties"]
+    assert configuration["Name"] == {"Fn::Sub": "${AWS::StackName}-activation"}
+    assert configuration["DeliveryOptions"] == {"TlsPolicy": "REQUIRE"}
+    assert configuration["ReputationOptions"] == {"ReputationMetricsEnabled": True}
+    # and its one event destination: every outcome of an email, to the stack's own topic
+    destination = resources["ActivationEmailEventDestination"]
+    assert destination["Properties"]["ConfigurationSetName"] == {"Ref": "ActivationEmailConfigurationSet"}
+    events = destination["Properties"]["EventDestination"]
+    assert events["Enabled"] is True
+    assert set(events["MatchingEventTypes"]) == {"send", "reject", "bounce", "complaint", "delivery", "deliveryDelay"}
+    assert events["SnsDestination"] == {"TopicARN": {"Ref": "DeliveryEventsTopic"}}
+    assert destination["DependsOn"] == "DeliveryEventsTopicPolicy"  # SES checks it may publish on creation
+    # and the topic takes SES's publishing for this configuration set of this account only, encrypted with a key
+    # of the stack's own that SES may use (an AWS managed key cannot be granted to a service)
+    (publish,) = resources["DeliveryEventsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert publish["Principal"] == {"Service": "ses.amazonaws.com"} and publish["Action"] == "sns:Publish"
+    assert publish["Condition"]["StringEquals"] == {
+        "aws:SourceAccount": {"Ref": "AWS::AccountId"},
+        "aws:SourceArn": {
+            "Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/"
+            "${AWS::StackName}-activation"
+        },
+    }
+    topic = resources["DeliveryEventsTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "DeliveryEventsTopicKey"}
+    key = resources["DeliveryEventsTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    services = {s["Principal"].get("Service") for s in key if "Service" in s["Principal"]}
+    assert services == {"ses.amazonaws.com", "sns.amazonaws.com"}
+    assert all(
+        s["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+        for s in key
+        if "Service" in s["Principal"]
+    )
+    # and the queue gets SES's record itself (raw), retried then dead-lettered, read by the delivery events function
+    subscription = resources["DeliveryEventsSubscription"]["Properties"]
+    assert subscription == {
+        "TopicArn": {"Ref": "DeliveryEventsTopic"},
+        "Protocol": "sqs",
+        "Endpoint": {"Fn::GetAtt": ["DeliveryEventsQueue", "Arn"]},
+        "RawMessageDelivery": True,
+    }
+    queue = resources["DeliveryEventsQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["DeliveryEventsDeadLetterQueue", "Arn"]}
+    function = resources["DeliveryEventsFunction"]["Properties"]
+    (trigger,) = function["Events"].values()
+    assert trigger["Properties"]["Queue"] == {"Fn::GetAtt": ["DeliveryEventsQueue", "Arn"]}
+    assert trigger["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # and the sender and the recorder name the same set, and the guard's parameters reach both
+    sender = resources["EmailSenderFunction"]["Properties"]["Environment"]["Variables"]
+    recorder = function["Environment"]["Variables"]
+    assert sender["CONFIGURATION_SET"] == recorder["CONFIGURATION_SET"] == configuration["Name"]
+    assert sender["GUARD_MINIMUM_EMAILS"] == recorder["GUARD_MINIMUM_EMAILS"] == {"Ref": "GuardMinimumEmails"}
+    assert recorder["MAX_BOUNCE_RATE_PERCENT"] == {"Ref": "MaxBounceRatePercent"}
+    assert recorder["MAX_COMPLAINT_RATE_PERCENT"] == {"Ref": "MaxComplaintRatePercent"}
+    parameters = sam_template["Parameters"]
+    defaults = [
+        parameters[p]["Default"] for p in ("GuardMinimumEmails", "MaxBounceRatePercent", "MaxComplaintRatePercent")
+    ]
+    assert defaults == [50, 4, 0.08]
