@@ -193,6 +193,52 @@ class Jobs(JobReader, EmailsNotice):
     """The job store as the email senders use it."""
 
 
+@dataclass
+class HeldEmails:
+    """The reputation guard's hold on the jobs of a JobTable, and the batches kept while it lasts."""
+
+    table: JobTable = field(default_factory=JobTable)
+    batches: dict[tuple[str, str], str] = field(default_factory=dict)  # (job, batch key) -> the batch's JSON
+
+    def hold(self, job_id: str, *, at: str, why: str) -> bool:
+        if self.table[job_id].emails_held_at is not None:
+            return False
+        self.table.change(job_id, emails_held_at=at, emails_held_why=why)
+        return True
+
+    def claim_notice(self, job_id: str) -> bool:
+        job = self.table[job_id]
+        if job.emails_held_at is None or job.emails_held_notified_at is not None:
+            return False
+        self.table.change(job_id, emails_held_notified_at=job.emails_held_at)
+        return True
+
+    def release_notice(self, job_id: str) -> None:
+        self.table.change(job_id, emails_held_notified_at=None)
+
+    def park(self, job_id: str, batch_key: str, body: str, recipients: int) -> None:
+        if (job_id, batch_key) in self.batches:
+            return
+        self.batches[job_id, batch_key] = body
+        job = self.table[job_id]
+        self.table.change(job_id, emails_held=job.emails_held + recipients, parked=[*job.parked, batch_key])
+
+    def release(self, job_id: str) -> None:
+        job = self.table[job_id]
+        self.table.change(
+            job_id, emails_held_at=None, emails_held_why=None, emails_held_notified_at=None, guard_base=job.guard
+        )
+
+    def parked(self, job_id: str, batch_key: str) -> str | None:
+        return self.batches.get((job_id, batch_key))
+
+    def unpark(self, job_id: str, batch_key: str, recipients: int) -> None:
+        if self.batches.pop((job_id, batch_key), None) is not None:
+            job = self.table[job_id]
+            parked = [key for key in job.parked if key != batch_key]
+            self.table.change(job_id, emails_held=job.emails_held - recipients, parked=parked)
+
+
 # The directory and the email ledger
 
 

@@ -5,19 +5,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from portal_import.config import EmailSenderSettings
 from portal_import.domain.activation import hash_token
 from portal_import.domain.claims import ClaimRefused, Commit
+from portal_import.domain.guard import Tally
+from portal_import.domain.job import JobStatus
 from portal_import.domain.messages import EmailBatch, EmailRecipient
 from portal_import.domain.people import Contact
+from portal_import.domain.times import now_iso
 from portal_import.errors import Transient
-from portal_import.flows.send import FINISH_SECONDS, QUOTA_PAUSE_SECONDS, SendDeps, send_activation_emails
+from portal_import.flows.resume import ResumeDeps, resume_emails
+from portal_import.flows.send import (
+    FINISH_SECONDS,
+    GATE_SECONDS,
+    QUOTA_PAUSE_SECONDS,
+    SendDeps,
+    send_activation_emails,
+)
 from portal_import.ports import Destination
 
 from . import fakes
+from .sample_jobs import a_job
 
 
 class Clock:
@@ -339,3 +351,58 @@ def test_a_recipient_whose_contact_lost_its_address_is_counted_not_delivered_onc
     send_activation_emails(batch(3), deps, settings(50))
     assert sorted(d.address for _, call in mailer.calls for d in call) == ["c1@example.com", "c2@example.com"]
     assert ledger.failed == 1 and ledger.sent == 2
+
+
+def guarded_world(**job: Any) -> tuple[Clock, SendDeps, fakes.Mailer, fakes.Queue, fakes.HeldEmails]:
+    """world() with the reputation guard on: the batch's job in a table as `job` says it."""
+    clock, deps, mailer, _, _, queue = world(rate=100)
+    table = fakes.JobTable().put(a_job(job_id="job", status=JobStatus.COMPLETED, **job))
+    held = fakes.HeldEmails(table)
+    return clock, replace(deps, jobs=fakes.Jobs(table), held_emails=held), mailer, queue, held
+
+
+def test_a_jobs_emails_do_not_run_ahead_of_their_outcomes() -> None:
+    # Given a job whose first 50 emails went out a few seconds ago and none has an outcome yet
+    clock, deps, mailer, queue, _ = guarded_world(emails_queued=200, emails_sent=50, emails_sent_at=now_iso())
+
+    # When its next batch comes, twice
+    assert send_activation_emails(batch(30), deps, settings(rate=100)) == 0
+    ((waiting, delay),) = batches_on(queue)
+    assert send_activation_emails(waiting, deps, settings(rate=100)) == 0
+
+    # Then nothing is sent: the batch waits a few seconds on the queue, whole, under a key that counts its waits
+    assert mailer.calls == []
+    (first, _), (second, _) = batches_on(queue)
+    assert (first.key, second.key, delay) == ("job#0#0+w1", "job#0#0+w2", GATE_SECONDS)
+    assert len(second.recipients) == 30
+
+    # When 40 of the 50 have been heard from
+    deps.jobs.table.change("job", guard=Tally(outcomes=40, heard=40))  # type: ignore[attr-defined]
+    clock.sleep(1.5)
+
+    # Then the batch goes: 40 may be unheard from now, and 10 still are
+    assert send_activation_emails(second, deps, settings(rate=100)) == 30
+
+
+def test_once_the_job_is_held_a_batch_is_kept_not_sent_and_comes_back_on_resume() -> None:
+    # Given a job whose emails the guard held
+    _, deps, mailer, queue, held = guarded_world(emails_queued=200, emails_held_at=now_iso(), emails_held_why="x")
+
+    # When a batch of it arrives, twice (SQS delivers at least once)
+    for _ in range(2):
+        assert send_activation_emails(batch(20), deps, settings(rate=100)) == 0
+
+    # Then nothing is sent, and the batch is kept once, its recipients counted as held
+    assert mailer.calls == [] and queue.bodies == []
+    job = deps.jobs.get("job")
+    assert job is not None and (job.emails_held, job.parked) == (20, ["job#0#0+h0"])
+
+    # When the administrator resumes the job's emails
+    answer = resume_emails("job", ResumeDeps(deps.jobs, held, queue))
+
+    # Then the kept batch is back on the queue, and the job holds nothing
+    assert answer == {"resumed": "job", "queued": 20}
+    ((back, _),) = batches_on(queue)
+    assert len(back.recipients) == 20
+    job = deps.jobs.get("job")
+    assert job is not None and (job.emails_held_at, job.emails_held, job.parked) == (None, 0, [])

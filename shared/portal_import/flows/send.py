@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -352,7 +353,7 @@ class _Sending:
             self.park(list(left.values()))
             return
         if self.gated:
-            _requeue(_rest(batch, self.gated, "g"), self.deps, delay=GATE_SECONDS)
+            _requeue(_waiting(batch, self.gated), self.deps, delay=GATE_SECONDS)
         if self.retry:
             _requeue(_rest(batch, self.retry, ""), self.deps, delay=0)
         if self.later:
@@ -456,6 +457,20 @@ def _rest(batch: EmailBatch, recipients: list[EmailRecipient], reason: str) -> E
     return EmailBatch(
         key=f"{batch.key}+{reason}{first}", job_id=batch.job_id, request=batch.request, recipients=recipients
     )
+
+
+def _waiting(batch: EmailBatch, gated: list[EmailRecipient]) -> EmailBatch:
+    """The recipients the guard's ramp holds back, as a batch of their own: when that is the whole batch, it comes
+    back under a key that counts its waits (`+w<n>`), so a batch that waits many times keeps a short key."""
+    if len(gated) < len(batch.recipients):
+        return _rest(batch, gated, "g")
+    found = _WAITS.search(batch.key)
+    waits = int(found.group(1)) if found else 0
+    key = f"{batch.key[: found.start()] if found else batch.key}+w{waits + 1}"
+    return EmailBatch(key=key, job_id=batch.job_id, request=batch.request, recipients=gated)
+
+
+_WAITS = re.compile(r"\+w(\d+)$")
 
 
 def _requeue(batch: EmailBatch, deps: SendDeps, *, delay: int) -> None:
