@@ -424,3 +424,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "fresh_stack: the test gets a stack provisioned for it alone (`cloud`, `runtime`)"
     )
+
+
+@pytest.fixture
+def new_users(cloud: Cloud, load_event: Any) -> list[dict[str, Any]]:
+    """The worked example's directory, the sample job, and the users the worker created for the batch's rows."""
+    cloud.seed_directory()
+    cloud.start_job(SAMPLE_JOB_ID, chunks=1, rows=5)
+    recipients: list[dict[str, Any]] = json.loads(load_event("sqs_emails")["Records"][0]["body"])["recipients"]
+    cloud.directory().put_users(
+        PortalUser(contact_id=r["contactId"], user_id=r["userId"], role="Customer", job_id=SAMPLE_JOB_ID, row=r["row"])
+        for r in recipients
+    )
+    cloud.verify_sender()
+    # The batch names them only; where each email goes and whom it greets is the directory's
+    people = cloud.directory().contacts(r["contactId"] for r in recipients)
+    return [
+        {**r, "email": people[r["contactId"]].email, "firstName": people[r["contactId"]].first_name} for r in recipients
+    ]

@@ -10,27 +10,14 @@ from typing import Any
 
 import pytest
 
-from portal_import.domain.people import PortalUser
-
 from .conftest import SAMPLE_JOB_ID, with_bodies
 
 
 @pytest.fixture
-def sent(cloud: Any, load_event: Any) -> list[dict[str, Any]]:
+def sent(cloud: Any, new_users: list[dict[str, Any]], load_event: Any) -> list[dict[str, Any]]:
     """The sample batch's two users, sent their activation emails: each with the attempt whose claim sent it."""
-    cloud.seed_directory()
-    cloud.start_job(SAMPLE_JOB_ID, chunks=1, rows=5)
-    recipients: list[dict[str, Any]] = json.loads(load_event("sqs_emails")["Records"][0]["body"])["recipients"]
-    cloud.directory().put_users(
-        PortalUser(contact_id=r["contactId"], user_id=r["userId"], role="Customer", job_id=SAMPLE_JOB_ID, row=r["row"])
-        for r in recipients
-    )
-    cloud.verify_sender()
     assert cloud.email_sender(load_event("sqs_emails")) == {"batchItemFailures": []}
-    people = cloud.directory().contacts(r["contactId"] for r in recipients)
-    return [
-        {**r, "email": people[r["contactId"]].email, "attempt": _item(cloud, r)["ClaimedBy"]["S"]} for r in recipients
-    ]
+    return [{**r, "attempt": _item(cloud, r)["ClaimedBy"]["S"]} for r in new_users]
 
 
 def _item(cloud: Any, recipient: dict[str, Any]) -> dict[str, Any]:

@@ -9,31 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-import pytest
-
-from portal_import.domain.people import PortalUser
-
 from .conftest import SAMPLE_JOB_ID
 
 LINK_TTL = timedelta(hours=72)  # the template's ActivationLinkTtlHours default
-
-
-@pytest.fixture
-def new_users(cloud: Any, load_event: Any) -> list[dict[str, Any]]:
-    """The worked example's directory, the sample job, and the users the worker created for the batch's rows."""
-    cloud.seed_directory()
-    cloud.start_job(SAMPLE_JOB_ID, chunks=1, rows=5)
-    recipients: list[dict[str, Any]] = json.loads(load_event("sqs_emails")["Records"][0]["body"])["recipients"]
-    cloud.directory().put_users(
-        PortalUser(contact_id=r["contactId"], user_id=r["userId"], role="Customer", job_id=SAMPLE_JOB_ID, row=r["row"])
-        for r in recipients
-    )
-    cloud.verify_sender()
-    # The batch names them only; where each email goes and whom it greets is the directory's
-    people = cloud.directory().contacts(r["contactId"] for r in recipients)
-    return [
-        {**r, "email": people[r["contactId"]].email, "firstName": people[r["contactId"]].first_name} for r in recipients
-    ]
 
 
 def activation_token(message: Any) -> str:
