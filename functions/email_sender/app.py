@@ -49,7 +49,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     idempotency.register_lambda_context(context)
 
     def record_handler(record: EmailBatchRecord) -> None:
-        sent = send_once(batch=record.body, context=context)
+        # A batch done before answers from the idempotency record, where a batch that sent nothing (all held back,
+        # all reached already) reads back as None, not 0.
+        sent = send_once(batch=record.body, context=context) or 0
         metrics.add_metric(name="ActivationEmailsSent", unit="Count", value=sent)
 
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -139,3 +139,23 @@ def test_tokens_are_kept_only_as_hashes_that_expire(
     for item in links:
         expires = datetime.fromisoformat(item["ExpiresAt"]["S"].replace("Z", "+00:00"))
         assert int(item["ExpiresAtEpoch"]["N"]) == int(expires.timestamp())
+
+
+def test_a_batch_that_sent_nothing_delivered_again_is_not_a_failure(
+    cloud: Any, new_users: list[dict[str, Any]], load_event: Any
+) -> None:
+    # Given the batch's users reached, and a second batch of the same users, which sends nothing
+    cloud.email_sender(load_event("sqs_emails"))
+    again = load_event("sqs_emails")
+    body = json.loads(again["Records"][0]["body"])
+    body["key"] += "+w1"
+    again["Records"][0]["body"] = json.dumps(body)
+    again["Records"][0]["md5OfBody"] = hashlib.md5(again["Records"][0]["body"].encode()).hexdigest()
+    assert cloud.email_sender(again) == {"batchItemFailures": []}
+
+    # When SQS delivers that second batch again (its idempotency record says it sent nothing)
+    response = cloud.email_sender(again)
+
+    # Then it succeeds: it is not retried into the dead-letter queue, and nobody gets a second email
+    assert response == {"batchItemFailures": []}
+    assert len(cloud.sent_emails()) == len(new_users)
