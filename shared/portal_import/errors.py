@@ -12,6 +12,11 @@ class Transient(Exception):
     back on the queue; it never becomes a row's `Processing error` or an email that is not delivered."""
 
 
+class SettledThenFailed(Transient):
+    """A ledger write failed for a passing reason after the sender's settlements (and the job's counters) were
+    written: its caller must not write them again, or the counters would move twice."""
+
+
 class OutOfPace(Transient):
     """A rate limiter has no slot left before the invocation's deadline: the work goes on in a later delivery."""
 

@@ -9,6 +9,7 @@ import pytest
 
 from portal_import.aws.ledger import Ledger
 from portal_import.domain.claims import ClaimLost, ClaimRefused, Commit, NewLink, Settlement, Standing
+from portal_import.errors import SettledThenFailed, Transient
 
 JOB = "job-ledger"
 NOW = 1_900_000_000.0
@@ -144,3 +145,36 @@ def test_a_sender_whose_claim_was_taken_over_may_not_release_it(ledger: Ledger) 
     with pytest.raises(ClaimLost):
         settle(ledger, "slow", Settlement.RELEASED, "c1")
     assert ledger.records(["c1"])["c1"].holder == "next"
+
+
+def test_a_failure_after_the_settlements_were_written_says_so(
+    ledger: Ledger, cloud: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a sender that sent to c1, and c2 claimed by a sender that died
+    claim(ledger, "sender", "c1")
+    claim(ledger, "dead", "c2")
+    later = NOW + 301
+    # and DynamoDB throttles every write after the one that settles (the first is cancelled: c2 is held)
+    writes = {"n": 0}
+    transact = ledger._transact
+
+    def first_only(actions: list[dict[str, Any]]) -> None:
+        writes["n"] += 1
+        if writes["n"] > 2:
+            raise Transient("throttled")
+        transact(actions)
+
+    monkeypatch.setattr(ledger, "_transact", first_only)
+
+    # When it settles c1 and claims c2 in one commit (c2 is taken over in a second write, which fails)
+    step = Commit(claims=[link("c2", token="sender-c2")], settled={"c1": Settlement.SENT})
+    with pytest.raises(SettledThenFailed):
+        ledger.commit(step, job_id=JOB, request=JOB, attempt="sender", lease_until=later + 300, now=later)
+
+    # Then the settlement is written, counted once: the caller knows not to write it again
+    assert cloud.jobs().get(JOB).emails_sent == 1
+    # and a failure of the first write, which wrote nothing, is an ordinary passing failure
+    writes["n"] = 2
+    with pytest.raises(Transient) as failed:
+        settle(ledger, "other", Settlement.SENT, "c3")
+    assert not isinstance(failed.value, SettledThenFailed)

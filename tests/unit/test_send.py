@@ -11,13 +11,13 @@ import pytest
 
 from portal_import.config import EmailSenderSettings
 from portal_import.domain.activation import hash_token
-from portal_import.domain.claims import ClaimRefused, Commit
+from portal_import.domain.claims import ClaimRefused, Commit, Settlement
 from portal_import.domain.guard import Tally
 from portal_import.domain.job import JobStatus
 from portal_import.domain.messages import EmailBatch, EmailRecipient
 from portal_import.domain.people import Contact
 from portal_import.domain.times import now_iso
-from portal_import.errors import Transient
+from portal_import.errors import SettledThenFailed, Transient
 from portal_import.flows.resume import ResumeDeps, resume_emails
 from portal_import.flows.send import (
     FINISH_SECONDS,
@@ -406,3 +406,44 @@ def test_once_the_job_is_held_a_batch_is_kept_not_sent_and_comes_back_on_resume(
     assert len(back.recipients) == 20
     job = deps.jobs.get("job")
     assert job is not None and (job.emails_held_at, job.emails_held, job.parked) == (None, 0, [])
+
+
+class LedgerFailingAfterSettling(Ledger):
+    """A ledger whose commit, once, writes the settlements and then fails for a passing reason (its claims'
+    transaction throttled): what it settled must never be handed to it again."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.settlements: list[str] = []  # every contact settled as sent or not delivered, each time it is handed one
+        self.failed_once = False
+
+    def commit(
+        self, step: Commit, *, job_id: str, request: str, attempt: str, lease_until: float, now: float
+    ) -> dict[str, ClaimRefused]:
+        self.settlements += [c for c, how in step.settled.items() if how is not Settlement.RELEASED]
+        if step.settled and step.claims and not self.failed_once:
+            self.failed_once = True
+            super().commit(
+                Commit(settled=step.settled),
+                job_id=job_id,
+                request=request,
+                attempt=attempt,
+                lease_until=lease_until,
+                now=now,
+            )
+            raise SettledThenFailed("claims throttled after the settlements were written")
+        return super().commit(step, job_id=job_id, request=request, attempt=attempt, lease_until=lease_until, now=now)
+
+
+def test_settlements_written_before_a_failure_are_never_written_again() -> None:
+    # Given a ledger that fails once right after writing a call's settlements
+    _, deps, _, _, _, _ = world(rate=20)
+    ledger = LedgerFailingAfterSettling(users=owners_of(5000))
+    deps = replace(deps, ledger=ledger)
+
+    # When a batch is sent and that failure ends the attempt
+    with pytest.raises(Transient):
+        send_activation_emails(batch(60), deps, settings(rate=20))
+
+    # Then every recipient it settled was handed to the ledger once: the job's counters moved once for each
+    assert ledger.settlements and len(ledger.settlements) == len(set(ledger.settlements))

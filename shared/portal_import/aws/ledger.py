@@ -35,6 +35,7 @@ from portal_import.aws.ledger_items import TRANSACTION_LIMIT, Item, LedgerItems,
 from portal_import.aws.tables import activation_key, attempt_of, batch_get, contact_of, settlement_key, user_key
 from portal_import.domain.claims import ClaimLost, ClaimRefused, Commit, EmailRecord, NewLink, Standing
 from portal_import.domain.times import iso
+from portal_import.errors import SettledThenFailed, Transient
 
 # How often a claim held by another is looked at again within one commit before it is left as busy.
 _TAKEOVER_ROUNDS = 4
@@ -63,8 +64,15 @@ class Ledger:
             at=iso(datetime.fromtimestamp(now, UTC)),
         )
         refused: dict[str, ClaimRefused] = {}
+        written = False  # the first transaction holds the settlements: once it is written they are never again
         for own, links in pieces(items.settling(step.settled), step.claims):
-            refused |= self._claim(items, own, links, now)
+            try:
+                refused |= self._claim(items, own, links, now)
+            except Transient as error:
+                if written and not isinstance(error, SettledThenFailed):
+                    raise SettledThenFailed(f"claims not written after the settlements were: {error}") from error
+                raise
+            written = True
         return refused
 
     def _claim(
@@ -75,26 +83,47 @@ class Ledger:
         pending = {link.contact_id: link for link in links}
         takeovers: dict[str, EmailRecord] = {}  # as each was read when its claim did not hold
         refused: dict[str, ClaimRefused] = {}
+        wrote_own = False  # the sender's own items (its settlements) are written: never to be written again
         for _ in range(_TAKEOVER_ROUNDS):
-            lost = self._write_what_holds(items.claiming(own, pending.values(), takeovers))
-            own = ()  # written, with the claims that held
-            if not lost:
-                return refused
-            strangers = self.not_theirs(items.job_id, {c: pending[c].user_id for c in lost})
-            refused |= dict.fromkeys(strangers, ClaimRefused.NOT_THEIRS)
-            records = self.records(c for c in lost if c not in strangers)
-            pending = {c: pending[c] for c in lost if c not in strangers}
-            for contact_id in list(pending):
-                record = records.get(contact_id, EmailRecord())
-                why = record.refusal(items.request, now, tried=takeovers.get(contact_id))
-                if why is None:
-                    takeovers[contact_id] = record  # settled by its holder, or its holder died: take it over
-                else:
-                    refused[contact_id] = why
-                    del pending[contact_id]
+            try:
+                lost = self._write_what_holds(items.claiming(own, pending.values(), takeovers))
+                wrote_own, own = wrote_own or bool(own), ()  # written, with the claims that held
+                if not lost:
+                    return refused
+                refused |= self._look_again(items, pending, lost, takeovers, now)
+            except Transient as error:
+                if not wrote_own or isinstance(error, SettledThenFailed):
+                    raise
+                raise SettledThenFailed(f"claims not written after the sender's own items were: {error}") from error
             if not pending:
                 return refused
         return refused | dict.fromkeys(pending, ClaimRefused.BUSY)
+
+    def _look_again(
+        self,
+        items: LedgerItems,
+        pending: dict[str, NewLink],
+        lost: list[str],
+        takeovers: dict[str, EmailRecord],
+        now: float,
+    ) -> dict[str, ClaimRefused]:
+        """The claims that did not hold, read: those to take over stay in `pending` (with `takeovers` as read),
+        the others are refused (returned), and `pending` keeps only the ones to try again."""
+        refused: dict[str, ClaimRefused] = {}
+        strangers = self.not_theirs(items.job_id, {c: pending[c].user_id for c in lost})
+        refused |= dict.fromkeys(strangers, ClaimRefused.NOT_THEIRS)
+        records = self.records(c for c in lost if c not in strangers)
+        for contact_id in [c for c in pending if c not in lost or c in strangers]:
+            del pending[contact_id]  # held now, or not theirs
+        for contact_id in list(pending):
+            record = records.get(contact_id, EmailRecord())
+            why = record.refusal(items.request, now, tried=takeovers.get(contact_id))
+            if why is None:
+                takeovers[contact_id] = record  # settled by its holder, or its holder died: take it over
+            else:
+                refused[contact_id] = why
+                del pending[contact_id]
+        return refused
 
     def _write_what_holds(self, transaction: Transaction) -> list[str]:
         """Writes the transaction; while some contacts' conditions do not hold, writes it again without them.

@@ -22,7 +22,7 @@ from portal_import.domain.people import Contact
 from portal_import.domain.rules import is_valid_email
 from portal_import.domain.sending import Calls, Claim, Finished, Plan, Replace, Send, Wait, next_step
 from portal_import.domain.times import epoch_of
-from portal_import.errors import SendRefused, Transient
+from portal_import.errors import SendRefused, SettledThenFailed, Transient
 from portal_import.flows.completion import announce_emails_sent_if_done
 from portal_import.observability import logger, metrics
 from portal_import.ports import (
@@ -50,7 +50,7 @@ FINISH_SECONDS = 20.0
 # is the batch's): 49 a call. How late a call may go is portal_import.domain.sending's.
 PER_CALL = min(MAX_DESTINATIONS, 49)
 # How long the emails the guard's ramp holds back wait on the queue before they are looked at again.
-GATE_SECONDS = 3
+GATE_SECONDS = 2
 # How long a claim lasts without an invocation deadline to bound it (scripts, tests): Lambda's longest run.
 DEFAULT_LEASE_SECONDS = 900.0
 
@@ -280,14 +280,19 @@ class _Sending:
             self._write(self.pending)
 
     def _write(self, step: Commit) -> dict[str, ClaimRefused]:
-        refused = self.deps.ledger.commit(
-            step,
-            job_id=self.batch.job_id,
-            request=self.batch.request_id,
-            attempt=self.attempt,
-            lease_until=self.lease_until,
-            now=self.deps.clock(),
-        )
+        try:
+            refused = self.deps.ledger.commit(
+                step,
+                job_id=self.batch.job_id,
+                request=self.batch.request_id,
+                attempt=self.attempt,
+                lease_until=self.lease_until,
+                now=self.deps.clock(),
+            )
+        except SettledThenFailed:
+            # The settlements are written; the claims that were not run out by themselves (taken over later).
+            self.pending = Commit()
+            raise
         self.pending = Commit()  # written: nothing is pending any more
         return refused
 
