@@ -13,7 +13,7 @@ from functools import partial
 
 from portal_import.config import EmailDeadLetterSettings, EmailSenderSettings
 from portal_import.domain.activation import ActivationToken, activation_defaults, activation_values, new_token
-from portal_import.domain.claims import ClaimRefused, Commit, NewLink, Settlement
+from portal_import.domain.claims import ClaimRefused, Commit, NewLink, Settlement, Standing
 from portal_import.domain.delivery import TAG_ATTEMPT, TAG_CONTACT, TAG_JOB
 from portal_import.domain.guard import ramp_allows
 from portal_import.domain.job import Job
@@ -342,10 +342,19 @@ class _Sending:
         return min(wanted, allowed)
 
     def park(self, recipients: Sequence[EmailRecipient]) -> None:
-        """Keeps these recipients for `resume-emails`: not sent, not lost, counted as held."""
-        if self.deps.held_emails is None or not recipients:
+        """Keeps these recipients for `resume-emails`: not sent, not lost, counted as held (those the ledger has
+        reached already, or given up on, are nobody's to keep: a batch delivered again holds them too)."""
+        records = self.deps.ledger.records(r.contact_id for r in recipients)
+        now = self.deps.clock()
+        open_ = (Standing.NOT_REACHED, Standing.CLAIMED)
+        waiting = [
+            r
+            for r in recipients
+            if r.contact_id not in records or records[r.contact_id].standing(self.batch.request_id, now) in open_
+        ]
+        if self.deps.held_emails is None or not waiting:
             return
-        rest = _rest(self.batch, list(recipients), "h")
+        rest = _rest(self.batch, waiting, "h")
         self.deps.held_emails.park(self.batch.job_id, rest.key, rest.to_json(), len(rest.recipients))
         logger.warning("Activation emails held by the reputation guard", extra={"held": len(rest.recipients)})
 
