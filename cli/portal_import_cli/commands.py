@@ -130,7 +130,12 @@ def _finished_status(job: Job) -> int:
     if job.status is JobStatus.FAILED:
         say(f"the file was rejected: {job.error}")
         return 1
-    if job.emails_held_at is not None:
+    if job.emails_held_at is None and job.emails_held:
+        say(
+            f"{job.emails_held} of job {job.job_id}'s activation emails were kept as its last resume ended the hold; "
+            f"`portal-import resume-emails {job.job_id}` sends them."
+        )
+    elif job.emails_held_at is not None:
         say(
             f"job {job.job_id}'s remaining activation emails are held by the reputation guard ({job.emails_held_why}); "
             f"`portal-import users {job.job_id}` lists who bounced or complained, and "

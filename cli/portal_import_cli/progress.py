@@ -32,7 +32,8 @@ def held(job: Job) -> bool:
     (the batches on their way are kept seconds after the hold): waiting for a person (`portal-import
     resume-emails`), not for the stack."""
     everyone = job.emails_done + job.emails_held >= job.emails_queued
-    return job.status in _TERMINAL and job.emails_held_at is not None and everyone
+    kept = job.emails_held_at is not None or job.emails_held > 0  # or kept past the last resume
+    return job.status in _TERMINAL and kept and everyone
 
 
 def results_uri(job: Job) -> str | None:

@@ -69,6 +69,9 @@ def print_report(job: Job) -> None:
             print(f"  delivery {outcomes}, the rest pending (`portal-import users {job.job_id}` says who)")
         if job.emails_held_at:
             print(f"  held     {job.emails_held_why} (`portal-import resume-emails {job.job_id}` sends them)")
+        elif job.emails_held:  # parked as a resume ended the hold: handed back by running it again
+            again = f"`portal-import resume-emails {job.job_id}`"
+            print(f"  held     {job.emails_held:,} kept past the last resume ({again} sends them)")
     elif job.mode == "validate" and job.send_activation_email:
         print("  emails   none sent (validate); success.csv says which would be queued")
     if job.mode != "validate" and job.succeeded:

@@ -31,8 +31,19 @@ def resume_emails(job_id: str, deps: ResumeDeps) -> dict[str, Any]:
         return {"refused": f"job {job_id} has no held emails: nothing to resume."}
     if job.emails_held_at is not None:
         deps.held_emails.release(job_id)
+    queued = _hand_back(job_id, job.parked, deps)
+    # A sender that read the hold just before it ended may park a batch a moment later: look once more.
+    again = deps.job_reader.get(job_id)
+    if again is not None and again.emails_held_at is None:
+        queued += _hand_back(job_id, [key for key in again.parked if key not in job.parked], deps)
+    logger.info("Held activation emails resumed", extra={"job": job_id, "queued": queued})
+    return {"resumed": job_id, "queued": queued}
+
+
+def _hand_back(job_id: str, keys: list[str], deps: ResumeDeps) -> int:
+    """The parked batches back on the email queue, each forgotten once queued; returns their recipients."""
     queued = 0
-    for key in job.parked:
+    for key in keys:
         body = deps.held_emails.parked(job_id, key)
         if body is None:  # handed back by an earlier resume that stopped part-way
             continue
@@ -40,5 +51,4 @@ def resume_emails(job_id: str, deps: ResumeDeps) -> dict[str, Any]:
         deps.email_queue.send(body)
         deps.held_emails.unpark(job_id, key, recipients)
         queued += recipients
-    logger.info("Held activation emails resumed", extra={"job": job_id, "queued": queued})
-    return {"resumed": job_id, "queued": queued}
+    return queued
