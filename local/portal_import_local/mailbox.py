@@ -21,10 +21,10 @@ SIMULATOR_DOMAIN = "simulator.amazonses.com"
 
 # How long after the send each event comes, in seconds ("a few seconds", as on AWS). A complaint's delay overlaps a
 # delivery's once jittered by half either way (faults.FaultPlan.event_delay), so it may come first, as AWS allows.
-SEND_DELAY = 0.2
-DELIVERY_DELAY = 2.0
-BOUNCE_DELAY = 3.0
-COMPLAINT_DELAY = 4.0
+SEND_DELAY = 0.1
+DELIVERY_DELAY = 1.0
+BOUNCE_DELAY = 1.5
+COMPLAINT_DELAY = 2.0
 
 SUCCESS = "success"
 BOUNCE = "bounce"

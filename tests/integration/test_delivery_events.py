@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from portal_import.domain.people import PortalUser
+
 from .conftest import SAMPLE_JOB_ID, with_bodies
 
 
@@ -220,14 +222,22 @@ def test_too_many_bounces_hold_the_jobs_emails_once_and_resume_emails_sends_them
     assert held is not None and held.emails_held_at is not None
     assert held.emails_held_why == "of 2 emails with an outcome, 100.0% bounced (the limit is 4%)"
 
-    # When another batch of the job arrives at the email sender
-    batch = {"key": f"{SAMPLE_JOB_ID}#1#0", "jobId": SAMPLE_JOB_ID, "recipients": [sent[0] | {"row": 9}]}
-    batch["recipients"] = [{"row": 9, "userId": first["userId"], "contactId": first["contactId"]}]
+    # When another batch of the job arrives at the email sender: a user not reached yet, and one reached already
+    third = {"row": 4, "userId": "005THIRDUSER000001", "contactId": "003pOlWe4kL5ZYI0001"}
+    cloud.directory().put_users(
+        [
+            PortalUser(
+                contact_id=third["contactId"], user_id=third["userId"], role="Customer", job_id=SAMPLE_JOB_ID, row=4
+            )
+        ]
+    )
+    reached = {"row": 2, "userId": first["userId"], "contactId": first["contactId"]}
+    batch = {"key": f"{SAMPLE_JOB_ID}#1#0", "jobId": SAMPLE_JOB_ID, "recipients": [third, reached]}
     from .conftest import _load_event
 
     assert cloud.email_sender(with_bodies(_load_event("sqs_emails"), json.dumps(batch))) == {"batchItemFailures": []}
 
-    # Then it is kept, not sent, and counted as held
+    # Then the one not reached is kept, not sent, and counted as held (the one reached is nobody's to keep)
     assert len(cloud.sent_emails()) == 2
     kept = jobs.get(SAMPLE_JOB_ID)
     assert kept is not None and kept.emails_held == 1 and kept.parked == [f"{SAMPLE_JOB_ID}#1#0+h0"]
@@ -241,7 +251,7 @@ def test_too_many_bounces_hold_the_jobs_emails_once_and_resume_emails_sends_them
     resumed = jobs.get(SAMPLE_JOB_ID)
     assert resumed is not None and resumed.emails_held_at is None and resumed.emails_held == 0 and not resumed.parked
     assert (resumed.guard - resumed.guard_base).outcomes == 0
-    assert [json.loads(body)["recipients"][0]["contactId"] for body in cloud.drain(email_queue)] == [first["contactId"]]
+    assert [json.loads(body)["recipients"] for body in cloud.drain(email_queue)] == [[third]]
     assert resume_emails(SAMPLE_JOB_ID, ResumeDeps(jobs, HeldEmails(cloud.stack.jobs_table), Queue(email_queue))) == {
         "refused": f"job {SAMPLE_JOB_ID} has no held emails: nothing to resume."
     }

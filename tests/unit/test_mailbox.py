@@ -114,8 +114,8 @@ def test_a_send_record_is_empty_and_a_delivery_record_says_when_and_to_whom() ->
 
     delivery = _record("success+1@simulator.amazonses.com", "Delivery")["delivery"]
     assert delivery["recipients"] == ["success+1@simulator.amazonses.com"]
-    assert delivery["timestamp"] == "2026-03-01T09:30:14.345Z"  # two seconds after the send
-    assert delivery["processingTimeMillis"] == 2000
+    assert delivery["timestamp"] == "2026-03-01T09:30:13.345Z"  # a second after the send
+    assert delivery["processingTimeMillis"] == 1000
     assert delivery["smtpResponse"].startswith("250 ")
     assert delivery["reportingMTA"]
 
@@ -131,7 +131,7 @@ def test_a_bounce_is_permanent_and_says_the_user_is_unknown() -> None:
             "diagnosticCode": "smtp; 550 5.1.1 user unknown",
         }
     ]
-    assert bounce["timestamp"] == "2026-03-01T09:30:15.345Z"
+    assert bounce["timestamp"] == "2026-03-01T09:30:13.845Z"
     assert bounce["feedbackId"] and bounce["reportingMTA"].startswith("dsn; ")
 
 
@@ -147,7 +147,7 @@ def test_a_complaint_is_abuse_reported_after_the_delivery() -> None:
     complaint = _record("complaint@simulator.amazonses.com", "Complaint")["complaint"]
     assert complaint["complainedRecipients"] == [{"emailAddress": "complaint@simulator.amazonses.com"}]
     assert complaint["complaintFeedbackType"] == "abuse"
-    assert complaint["timestamp"] == "2026-03-01T09:30:16.345Z"
+    assert complaint["timestamp"] == "2026-03-01T09:30:14.345Z"
     assert complaint["arrivalDate"] and complaint["userAgent"] and complaint["feedbackId"]
 
 
