@@ -16,21 +16,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from portal_import.aws.clients import client, condition_failed, error_code
+from portal_import.aws.clients import client, condition_failed, transaction_condition_failed
 from portal_import.aws.tables import activation_key, contact_of, job_key
 from portal_import.domain.people import Link
 
 LINK_INDEX = "ByTokenHash"
 # A hold outlives the activation function's timeout, so that it never ends while its holder still works.
 HOLD_SECONDS = 60
-
-
-def _transaction_condition_failed(error: ClientError) -> bool:
-    """Whether a transaction was cancelled because one of its conditions did not hold."""
-    reasons = (
-        error.response.get("CancellationReasons", []) if error_code(error) == "TransactionCanceledException" else []
-    )
-    return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
 
 
 class Links:
@@ -127,7 +119,7 @@ class Links:
         try:
             self._ddb.transact_write_items(TransactItems=actions, ClientRequestToken=hold)
         except ClientError as error:
-            if _transaction_condition_failed(error):
+            if transaction_condition_failed(error):
                 return False
             raise
         return True

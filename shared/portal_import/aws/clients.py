@@ -121,6 +121,26 @@ def condition_failed(error: ClientError) -> bool:
     return error_code(error) == "ConditionalCheckFailedException"
 
 
+def transaction_condition_failed(error: ClientError) -> bool:
+    """Whether a transaction was cancelled because one of its conditions did not hold (not for a conflict with
+    another write, which is worth trying again)."""
+    reasons = (
+        error.response.get("CancellationReasons", []) if error_code(error) == "TransactionCanceledException" else []
+    )
+    return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
+
+
+def update_if(ddb: Any, **update: Any) -> dict[str, Any] | None:
+    """update_item under its ConditionExpression: the response, or None when the condition did not hold."""
+    try:
+        response: dict[str, Any] = ddb.update_item(**update)
+    except ClientError as error:
+        if condition_failed(error):
+            return None
+        raise
+    return response
+
+
 @cache
 def client(service: str) -> Any:
     return _Client(boto3.client(service, config=_SERVICE_CONFIG.get(service, _CONFIG)), retried=True)  # type: ignore[call-overload]

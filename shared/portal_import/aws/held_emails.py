@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from portal_import.aws.clients import client, condition_failed, error_code
+from portal_import.aws.clients import client, transaction_condition_failed, update_if
 from portal_import.aws.tables import job_key
 
 _PARKED = "held#"
@@ -28,34 +28,26 @@ class HeldEmails:
 
     def hold(self, job_id: str, *, at: str, why: str) -> bool:
         """Holds the job's emails; False when they already are (another event got there first)."""
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key=job_key(job_id),
-                UpdateExpression="SET EmailsHeldAt = :at, EmailsHeldWhy = :why",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(EmailsHeldAt)",
-                ExpressionAttributeValues={":at": {"S": at}, ":why": {"S": why}},
-            )
-        except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise
-        return True
+        held = update_if(
+            self._ddb,
+            TableName=self._table,
+            Key=job_key(job_id),
+            UpdateExpression="SET EmailsHeldAt = :at, EmailsHeldWhy = :why",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(EmailsHeldAt)",
+            ExpressionAttributeValues={":at": {"S": at}, ":why": {"S": why}},
+        )
+        return held is not None
 
     def claim_notice(self, job_id: str) -> bool:
         """The one emails-held notice of the current hold is this caller's to publish; False when another's."""
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key=job_key(job_id),
-                UpdateExpression="SET EmailsHeldNotifiedAt = EmailsHeldAt",
-                ConditionExpression="attribute_exists(EmailsHeldAt) AND attribute_not_exists(EmailsHeldNotifiedAt)",
-            )
-        except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise
-        return True
+        claimed = update_if(
+            self._ddb,
+            TableName=self._table,
+            Key=job_key(job_id),
+            UpdateExpression="SET EmailsHeldNotifiedAt = EmailsHeldAt",
+            ConditionExpression="attribute_exists(EmailsHeldAt) AND attribute_not_exists(EmailsHeldNotifiedAt)",
+        )
+        return claimed is not None
 
     def release_notice(self, job_id: str) -> None:
         """The notice could not be published: the next event of the job tries again."""
@@ -91,9 +83,9 @@ class HeldEmails:
                 ]
             )
         except ClientError as error:
-            if error_code(error) != "TransactionCanceledException":
+            # parked already by an earlier delivery of the same batch; a conflict with another write is raised
+            if not transaction_condition_failed(error):
                 raise
-            # parked already by an earlier delivery of the same batch
 
     def release(self, job_id: str) -> None:
         """Ends the hold; the guard judges only what comes after (its base moves to its counters)."""
@@ -142,5 +134,5 @@ class HeldEmails:
                 ]
             )
         except ClientError as error:
-            if error_code(error) != "TransactionCanceledException":
+            if not transaction_condition_failed(error):  # handed back already by an earlier resume
                 raise

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from portal_import.aws.clients import client, condition_failed
+from portal_import.aws.clients import client, condition_failed, update_if
 from portal_import.domain.guard import Tally
 from portal_import.domain.job import Job, JobStatus
 from portal_import.domain.times import now_iso
@@ -49,13 +49,7 @@ class Jobs:
     def _update_if(self, job_id: str, **update: Any) -> dict[str, Any] | None:
         """update_item on the job's item under its ConditionExpression: the response, or None when the condition
         did not hold."""
-        try:
-            response: dict[str, Any] = self._ddb.update_item(TableName=self._table, Key={"pk": {"S": job_id}}, **update)
-        except ClientError as error:
-            if condition_failed(error):
-                return None
-            raise
-        return response
+        return update_if(self._ddb, TableName=self._table, Key={"pk": {"S": job_id}}, **update)
 
     def open_jobs_idle_since(self, before: str) -> list[Job]:
         """Jobs not yet announced whose last progress is older than `before` (an ISO time)."""
