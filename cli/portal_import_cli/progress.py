@@ -31,9 +31,8 @@ def held(job: Job) -> bool:
     """The job's results are out and its remaining emails are held by the reputation guard, every one of them kept
     (the batches on their way are kept seconds after the hold): waiting for a person (`portal-import
     resume-emails`), not for the stack."""
-    everyone = job.emails_done + job.emails_held >= job.emails_queued
     kept = job.emails_held_at is not None or job.emails_held > 0  # or kept past the last resume
-    return job.status in _TERMINAL and kept and everyone
+    return job.status in _TERMINAL and kept and job.emails_accounted
 
 
 def results_uri(job: Job) -> str | None:

@@ -366,7 +366,7 @@ class LocalRuntime:
 
     def _emails_settled(self, job_id: str) -> bool:
         job = Jobs(self.stack.jobs_table).get(job_id)
-        return job is None or job.emails_done + job.emails_held >= job.emails_queued
+        return job is None or job.emails_accounted
 
     def queues_empty(self) -> bool:
         for trigger in self.stack.queue_triggers:

@@ -85,6 +85,12 @@ class Job:
         return self.emails_sent + self.emails_failed
 
     @property
+    def emails_accounted(self) -> bool:
+        """Every activation email the job queued is sent, given up on, or kept by the reputation guard: none is
+        still on its way."""
+        return self.emails_done + self.emails_held >= self.emails_queued
+
+    @property
     def all_emails_sent(self) -> bool:
         """Every activation email the job queued was sent or refused (none when it queued none)."""
         return self.emails_queued > 0 and self.emails_done >= self.emails_queued

@@ -48,8 +48,7 @@ def guard_the_job(job_id: str, deps: DeliveryDeps, settings: GuardSettings) -> N
         return
     tally = job.guard - job.guard_base
     if job.emails_held_at is None:
-        left = job.emails_queued > job.emails_done + job.emails_held
-        hold = judge(tally, settings, left_to_send=left)
+        hold = judge(tally, settings, left_to_send=not job.emails_accounted)
         if hold is None or not deps.held_emails.hold(job_id, at=now_iso(), why=hold.reason):
             return
         logger.warning("Activation emails held by the reputation guard", extra={"job": job_id, "why": hold.reason})
