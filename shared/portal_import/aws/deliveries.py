@@ -44,16 +44,16 @@ class Deliveries:
             if change is None:
                 return Recording.REPEATED
             names = {counter_name(state): moved for state, moved in change.counters.items()}
-            if self._write(event, item, change.record, names | guard_delta(recorded, change.record)):
+            if self._write(event, change.record, names | guard_delta(recorded, change.record)):
                 return Recording.RECORDED
         raise Transient(f"the outcome of an email kept changing while it was recorded ({_ROUNDS} times)")
 
-    def _write(self, event: DeliveryEvent, item: dict[str, Any], new: Recorded, counters: dict[str, int]) -> bool:
-        """The outcome on the item and the job's counters moved; False when the item changed since it was read."""
+    def _write(self, event: DeliveryEvent, new: Recorded, counters: dict[str, int]) -> bool:
+        """The outcome on the item and the job's counters moved; False when the item changed since it was read
+        (`new` is one version on from the record read: version 1 over an item with none recorded)."""
         values: dict[str, Any] = {
             ":attempt": {"S": event.attempt},
             ":version": {"N": str(new.version)},
-            ":read": {"N": str(new.version - 1)},
             ":message": {"S": new.message_id or ""},
             ":state": {"S": new.state or ""},
             ":rank": {"N": str(new.rank)},
@@ -72,11 +72,10 @@ class Deliveries:
         else:
             update += ", DeliveryCounted = :counted"
             values[":counted"] = {"S": new.counted}
-        condition = "ClaimedBy = :attempt AND " + (
-            "DeliveryVersion = :read" if "DeliveryVersion" in item else "attribute_not_exists(DeliveryVersion)"
-        )
-        if "DeliveryVersion" not in item:
-            del values[":read"]
+        condition = "ClaimedBy = :attempt AND attribute_not_exists(DeliveryVersion)"
+        if new.version > 1:
+            condition = "ClaimedBy = :attempt AND DeliveryVersion = :read"
+            values[":read"] = {"N": str(new.version - 1)}
         actions: list[dict[str, Any]] = [
             {
                 "Update": {
