@@ -13,6 +13,7 @@ from portal_import.aws.held_emails import HeldEmails
 from portal_import.aws.jobs import Jobs
 from portal_import.aws.ledger import Ledger
 from portal_import.aws.storage import Storage
+from portal_import.domain.job import Job
 from portal_import.domain.results import results_prefix
 from portal_import.domain.summary import RESULT_FILES, SUMMARY_FILE, Summary
 from portal_import.flows.users import UsersRefused, job_users
@@ -52,8 +53,9 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
         runtime.run_until_ses_events_recorded(timeout - wall_seconds, job_id)
         completed = runtime.completion_detail(job_id)
         # Read while the functions' log file is open: the adapters reading them may log.
-        deliveries = deliveries_of(runtime.stack, job_id) if runtime.sent_message_count() else None
-        outcomes = delivery_counts_of(runtime.stack, job_id)
+        job = Jobs(runtime.stack.jobs_table).get(job_id)
+        deliveries = deliveries_of(runtime.stack, job) if runtime.sent_message_count() else None
+        outcomes = delivery_counts_of(job)
 
     result_dir: Path = args.out or Path("import-results") / job_id
     result_dir.mkdir(parents=True, exist_ok=True)
@@ -119,19 +121,17 @@ def _write_outbox(result_dir: Path, runtime: LocalRuntime) -> int:
     return write_outbox(outbox, runtime.iter_sent_emails())
 
 
-def delivery_counts_of(stack: Stack, job_id: str) -> dict[str, Any]:
+def delivery_counts_of(job: Job | None) -> dict[str, Any]:
     """The job's users by what became of their activation email, as `portal-import status JOB --json` counts them."""
-    job = Jobs(stack.jobs_table).get(job_id)
     counted = job_json(job) if job is not None else {}
     return {key: int(counted.get(key) or 0) for key in DELIVERY_COUNTS} | {
         "emailsHeldWhy": counted.get("emailsHeldWhy")
     }
 
 
-def deliveries_of(stack: Stack, job_id: str) -> list[dict[str, Any]]:
+def deliveries_of(stack: Stack, job: Job | None) -> list[dict[str, Any]]:
     """What became of each activation email of the job, by user, as `portal-import users JOB --json` says it: where
     the email stands, and what SES reported of its delivery (null while it reported nothing)."""
-    job = Jobs(stack.jobs_table).get(job_id)
     if job is None:
         return []
     try:
@@ -145,8 +145,8 @@ def deliveries_of(stack: Stack, job_id: str) -> list[dict[str, Any]]:
             "contactId": user["contactId"],
             "userId": user["userId"],
             "email": user["email"],
-            "delivery": user.get("delivery"),
-            "deliveryDetail": user.get("deliveryDetail"),
+            "delivery": user["delivery"],
+            "deliveryDetail": user["deliveryDetail"],
         }
         for user in users_json(users)
     ]
