@@ -10,9 +10,17 @@ from typing import Any
 
 import pytest
 
+from portal_import.aws.deliveries import Deliveries
+from portal_import.aws.held_emails import HeldEmails
+from portal_import.aws.jobs import Jobs
+from portal_import.aws.notifier import Notifier
+from portal_import.aws.queues import Queue
+from portal_import.domain.guard import GuardSettings
 from portal_import.domain.people import PortalUser
+from portal_import.flows.delivery import DeliveryDeps, guard_the_job
+from portal_import.flows.resume import ResumeDeps, resume_emails
 
-from .conftest import SAMPLE_JOB_ID, with_bodies
+from .conftest import SAMPLE_JOB_ID, _load_event, with_bodies
 
 
 @pytest.fixture
@@ -112,8 +120,6 @@ def publish(cloud: Any, *records: dict[str, Any] | str) -> Any:
 
 
 def _sqs_event(size: int) -> dict[str, Any]:
-    from .conftest import _load_event
-
     one = _load_event("sqs_emails")["Records"][0]
     return {"Records": [dict(one, messageId=f"m{n}") for n in range(size)]}
 
@@ -190,14 +196,6 @@ def test_what_is_not_an_event_of_the_stacks_emails_is_dropped_not_retried(cloud:
 
 
 def test_too_many_bounces_hold_the_jobs_emails_once_and_resume_emails_sends_them(cloud: Any, sent: Any) -> None:
-    from portal_import.aws.held_emails import HeldEmails
-    from portal_import.aws.jobs import Jobs
-    from portal_import.aws.notifier import Notifier
-    from portal_import.aws.queues import Queue
-    from portal_import.domain.guard import GuardSettings
-    from portal_import.flows.delivery import DeliveryDeps, guard_the_job
-    from portal_import.flows.resume import ResumeDeps, resume_emails
-
     # Given a job with emails still to send, whose first two emails both bounced for good
     ddb = cloud.session.client("dynamodb")
     ddb.update_item(
@@ -213,7 +211,8 @@ def test_too_many_bounces_hold_the_jobs_emails_once_and_resume_emails_sends_them
 
     # When the guard judges the job (at a minimum of 2 emails with an outcome), twice
     topic = cloud.stack.topic_arn
-    deps = DeliveryDeps(Deliveries(cloud), jobs, HeldEmails(cloud.stack.jobs_table), Notifier(topic))
+    deliveries = Deliveries(cloud.stack.directory_table, cloud.stack.jobs_table)
+    deps = DeliveryDeps(deliveries, jobs, HeldEmails(cloud.stack.jobs_table), Notifier(topic))
     guard_the_job(SAMPLE_JOB_ID, deps, GuardSettings(minimum=2))
     guard_the_job(SAMPLE_JOB_ID, deps, GuardSettings(minimum=2))
 
@@ -233,8 +232,6 @@ def test_too_many_bounces_hold_the_jobs_emails_once_and_resume_emails_sends_them
     )
     reached = {"row": 2, "userId": first["userId"], "contactId": first["contactId"]}
     batch = {"key": f"{SAMPLE_JOB_ID}#1#0", "jobId": SAMPLE_JOB_ID, "recipients": [third, reached]}
-    from .conftest import _load_event
-
     assert cloud.email_sender(with_bodies(_load_event("sqs_emails"), json.dumps(batch))) == {"batchItemFailures": []}
 
     # Then the one not reached is kept, not sent, and counted as held (the one reached is nobody's to keep)
@@ -255,9 +252,3 @@ def test_too_many_bounces_hold_the_jobs_emails_once_and_resume_emails_sends_them
     assert resume_emails(SAMPLE_JOB_ID, ResumeDeps(jobs, HeldEmails(cloud.stack.jobs_table), Queue(email_queue))) == {
         "refused": f"job {SAMPLE_JOB_ID} has no held emails: nothing to resume."
     }
-
-
-def Deliveries(cloud: Any) -> Any:  # the adapter, on the stack's tables
-    from portal_import.aws.deliveries import Deliveries as Adapter
-
-    return Adapter(cloud.stack.directory_table, cloud.stack.jobs_table)
