@@ -32,7 +32,7 @@ MASKS = [
     (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)?", "TIME"),
     (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "UUID"),
     (r"\b005[A-Za-z0-9]{12}0001\b", "USER"),
-    (r"token=[A-Za-z0-9_\-]+", "token=TOKEN"),
+    (r"token=[A-Za-z0-9_.\-]+", "token=TOKEN"),
     (r"\?[^\s\"']*X-Amz-[^\s\"']*", "?SIGNED"),
     (r"\d+(\.\d+)? ?(s|seconds|ms)\b", "N s"),
     (r"\d{1,2} [A-Z][a-z]+ \d{4} at \d\d:\d\d UTC", "DATE"),

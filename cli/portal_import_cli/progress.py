@@ -63,6 +63,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "emailsHeld": job.emails_held,
         "emailsHeldWhy": job.emails_held_why,  # while the reputation guard holds them
         "usersActivated": job.users_activated,
+        "linksRenewed": job.links_renewed,  # new links users asked for from their activation page
         "startedAt": job.started_at,
         "completedAt": job.completed_at,
         "finished": finished(job),

@@ -92,6 +92,8 @@ def _activated_text(job: Job) -> str:
     a resend only where one would help: to the users whose email was not delivered (bounces need a corrected
     address first), or, for the others, once their links expire (`users` says whose have)."""
     text = f"{job.users_activated:,} of {job.succeeded:,} activated"
+    if job.links_renewed:
+        text += f", {job.links_renewed:,} new link{'s' if job.links_renewed != 1 else ''} asked for from the page"
     others = job.succeeded - job.users_activated
     if others <= 0 or job.status is not JobStatus.COMPLETED or not finished(job):
         return text
@@ -185,6 +187,7 @@ def users_json(users: list[JobUser]) -> list[dict[str, Any]]:
             "activation": user.activation,
             "delivery": user.delivery,
             "deliveryDetail": user.delivery_detail,
+            "renewals": user.renewals,
         }
         for user in users
     ]
@@ -203,6 +206,9 @@ def print_users(job: Job, users: list[JobUser]) -> None:
     for user in users:
         if user.delivery_detail and user.delivery in ("bounced", "complained"):
             print(f"  row {user.row}: {user.delivery}: {user.delivery_detail}")
+        if user.renewals:
+            asked = f"{user.renewals} new link{'s' if user.renewals != 1 else ''}"
+            print(f"  row {user.row}: asked for {asked} from the activation page")
 
 
 def print_directory_load(counts: dict[str, Any]) -> None:

@@ -1,8 +1,9 @@
 """Activation: the set-password page and API behind the activation link (docs/contracts.md §6), on the REST API.
 
 GET /activate?token=T answers the page; POST /activate takes `token` and `password` (and `confirm`, the second
-field of the page) form-encoded, or as JSON with `Accept: application/json` for a portal with its own page, whose
-origin (PORTAL_ORIGIN) alone gets CORS headers. Nothing of the request is logged: no event, no query string, no
+field of the page), and POST /activate/renew takes `token` (a new link for a link that expired or was replaced),
+form-encoded, or as JSON with `Accept: application/json` for a portal with its own page, whose origin
+(PORTAL_ORIGIN) alone gets CORS headers. Nothing of the request is logged: no event, no query string, no
 body, whatever POWERTOOLS_LOGGER_LOG_EVENT or POWERTOOLS_DEV say.
 """
 
@@ -20,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from portal_import import wiring
 from portal_import.config import ActivationSettings
 from portal_import.domain.activation_page import HTML, SECURITY_HEADERS
-from portal_import.flows.activate import ActivationDeps, Answer, activate, bad_request, open_link
+from portal_import.flows.activate import ActivationDeps, Answer, activate, bad_request, open_link, renew
 from portal_import.observability import logger, metrics, tracer
 
 _JSON = "application/json"
@@ -55,7 +56,8 @@ def _respond(answer: Answer) -> Response[str]:
         body, content_type = json.dumps(answer.document), _JSON
     else:
         body, content_type = answer.page, HTML
-    return Response(status_code=answer.status, content_type=content_type, body=body, headers=dict(SECURITY_HEADERS))
+    headers = dict(SECURITY_HEADERS) | answer.headers
+    return Response(status_code=answer.status, content_type=content_type, body=body, headers=headers)
 
 
 def _form() -> dict[str, Any] | None:
@@ -86,6 +88,17 @@ def submit() -> Response[str]:
     answer = activate(token or "", password or "", confirm, _deps())
     metrics.add_metric(name="UsersActivated" if answer.status == 200 else "ActivationsRefused", unit="Count", value=1)
     return _respond(answer)
+
+
+@app.post("/activate/renew")
+def ask_for_a_new_link() -> Response[str]:
+    fields = _form()
+    if fields is None:
+        return _respond(bad_request(_deps(), "The request body is neither a form nor a JSON object."))
+    token = fields.get("token")
+    if not isinstance(token, str | None):
+        return _respond(bad_request(_deps(), "token is a string."))
+    return _respond(renew(token or "", _deps()))
 
 
 # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event holds the token, a POST's the password too.

@@ -49,7 +49,7 @@ class EmailSenderSettings(_FromEnvironment):
     directory_table: str = Field(alias="DIRECTORY_TABLE")
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
     email_queue_url: str = Field(alias="EMAIL_QUEUE_URL")
-    activation_link_ttl_hours: int = Field(alias="ACTIVATION_LINK_TTL_HOURS", gt=0)
+    activation_link_ttl_hours: float = Field(alias="ACTIVATION_LINK_TTL_HOURS", gt=0)
     portal_name: str = Field(alias="PORTAL_NAME")
     portal_url: str = Field(alias="PORTAL_URL")
     sender_address: str = Field(alias="SENDER_ADDRESS")
@@ -77,7 +77,7 @@ class EmailDeadLetterSettings(_FromEnvironment):
     jobs_table: str = Field(alias="JOBS_TABLE")
     directory_table: str = Field(alias="DIRECTORY_TABLE")
     topic_arn: str | None = Field(alias="TOPIC_ARN", default=None)  # for the emails-sent notice
-    activation_link_ttl_hours: int | None = Field(alias="ACTIVATION_LINK_TTL_HOURS", default=None, gt=0)
+    activation_link_ttl_hours: float | None = Field(alias="ACTIVATION_LINK_TTL_HOURS", default=None, gt=0)
 
 
 class AggregatorSettings(_FromEnvironment):
@@ -85,7 +85,7 @@ class AggregatorSettings(_FromEnvironment):
     results_bucket: str = Field(alias="RESULTS_BUCKET")
     topic_arn: str = Field(alias="TOPIC_ARN")
     result_link_ttl_seconds: int = Field(alias="RESULT_LINK_TTL_SECONDS", gt=0)
-    activation_link_ttl_hours: int | None = Field(alias="ACTIVATION_LINK_TTL_HOURS", default=None, gt=0)
+    activation_link_ttl_hours: float | None = Field(alias="ACTIVATION_LINK_TTL_HOURS", default=None, gt=0)
 
 
 class SweeperSettings(SplitterSettings):
@@ -107,3 +107,7 @@ class ActivationSettings(_FromEnvironment):
     portal_name: str = Field(alias="PORTAL_NAME")
     # The one origin (scheme://host) whose page may post the JSON form from a browser (CORS); empty: none.
     portal_origin: str = Field(default="", alias="PORTAL_ORIGIN")
+    # Where new links a person asks for go (the email sender's queue); empty: nobody may ask for one.
+    email_queue_url: str = Field(default="", alias="EMAIL_QUEUE_URL")
+    # The portal's sign-in page (PortalSignInUrl), linked from the page that says the password is set; empty: none.
+    portal_sign_in_url: str = Field(default="", alias="PORTAL_SIGN_IN_URL")

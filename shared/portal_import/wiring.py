@@ -162,4 +162,7 @@ def activation_deps(settings: ActivationSettings) -> ActivationDeps:
         accounts=pool,
         rules=PasswordRules.from_policy(pool.password_policy()),  # the pool's own, read once per container
         portal_name=settings.portal_name,
+        email_queue=Queue(settings.email_queue_url) if settings.email_queue_url else None,
+        email_sign_in=pool.signs_in_by_email(),  # likewise
+        sign_in_url=settings.portal_sign_in_url,
     )

@@ -38,7 +38,7 @@ EXAMPLE = ROOT / "tests" / "fixtures" / "mixed"
 KEEP_SCREENSHOT = os.environ.get("PORTAL_IMPORT_KEEP_SCREENSHOT") == "1"
 SCREENSHOT = ROOT / "docs" / "activation-page.png"
 GOOD = "Corr3ct-Horse-Battery!"
-_LINK = re.compile(r"(http://[^\s<>\"]+/activate\?token=[A-Za-z0-9_\-]+)")
+_LINK = re.compile(r"(http://[^\s<>\"]+/activate\?token=[A-Za-z0-9_.\-]+)")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 

@@ -28,7 +28,7 @@ from portal_import_local.runtime import LocalRuntime
 from .test_resend import deployment_of, import_with_emails, resend
 
 GOOD = "Corr3ct-Horse-Battery!"
-_LINK = re.compile(r"(https?://[^\s<>\"]+/activate\?token=[A-Za-z0-9_\-]+)")
+_LINK = re.compile(r"(https?://[^\s<>\"]+/activate\?token=[A-Za-z0-9_.\-]+)")
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from portal_import import ports
+from portal_import.domain.activation import RENEWAL_SECONDS
 from portal_import.domain.claims import ClaimRefused, Commit, EmailRecord, Settlement
 from portal_import.domain.delivery import Recorded
 from portal_import.domain.ids import ContactRef
@@ -486,8 +487,17 @@ class Accounts:
         self.passwords[username] = password
         self.accounts[username] = replace(self.accounts[username], status="CONFIRMED")
 
-    def verify_email(self, username: str, address: str) -> None:
+    def alias_owner(self, address: str) -> str | None:
+        """Cognito's email alias: the user whose verified email the address is, ignoring letter case."""
+        owners = [user for user, verified in self.verified if verified.casefold() == address.casefold()]
+        return owners[-1] if owners else None
+
+    def verify_email(self, username: str, address: str) -> bool:
+        owner = self.alias_owner(address)
+        if owner is not None and owner != username:
+            return False  # AliasExistsException: another user signs in with the address
         self.verified.append((username, address))
+        return True
 
 
 @dataclass
@@ -497,9 +507,25 @@ class Links:
     taken: list[str] = field(default_factory=list)  # every hold handed out, in order
     released: list[str] = field(default_factory=list)
     activated: list[str] = field(default_factory=list)  # the holds under which a link was used
+    renewed: dict[str, float] = field(default_factory=dict)  # contact id -> when its user last asked for a new link
+    renewals: list[str] = field(default_factory=list)  # the contact ids whose user asked, in order (given back: gone)
 
-    def find(self, token_hash: str) -> Link | None:
-        return self.links.get(token_hash)
+    def find(self, token_hash: str, contact_id: str = "") -> Link | None:
+        link = self.links.get(token_hash)
+        return None if link is None else replace(link, renewed_at=self.renewed.get(link.contact_id))
+
+    def renew(self, link: Link, token_hash: str, now: float) -> bool:
+        last = self.renewed.get(link.contact_id)
+        if last is not None and last > now - RENEWAL_SECONDS:
+            return False
+        self.renewed[link.contact_id] = now
+        self.renewals.append(link.contact_id)
+        return True
+
+    def unrenew(self, link: Link, now: float) -> None:
+        if self.renewed.get(link.contact_id) == now:
+            del self.renewed[link.contact_id]
+            self.renewals.remove(link.contact_id)
 
     def hold(self, link: Link, token_hash: str, now: float) -> str | None:
         if link.contact_id in self.holds or self.links.get(token_hash) != link:

@@ -10,15 +10,16 @@ from dataclasses import replace
 
 import pytest
 
-from portal_import.domain.activation import hash_token
-from portal_import.domain.activation_page import CONTENT_SECURITY_POLICY, SECURITY_HEADERS, form_page
+from portal_import.domain.activation import RENEWAL_SECONDS, hash_token
+from portal_import.domain.activation_page import CONTENT_SECURITY_POLICY, SECURITY_HEADERS, SignIn, form_page
+from portal_import.domain.messages import EmailBatch, is_renewal
 from portal_import.domain.passwords import PasswordRules
 from portal_import.domain.people import Link, PoolAccount
 from portal_import.errors import PasswordRefused
-from portal_import.flows.activate import ActivationDeps, activate, open_link
+from portal_import.flows.activate import ActivationDeps, activate, open_link, renew
 from portal_import.observability import metrics
 
-from .fakes import Accounts, Links
+from .fakes import Accounts, Links, Queue
 
 TOKEN = "q3Vb_8rT-x0aLmN5pQ2sUv7wYz1cDe4fGh6jKo9iR0E"
 NOW = 1_900_000_000.0
@@ -38,13 +39,31 @@ def pending(username: str, *, enabled: bool = True, first_name: str = "Zoë", co
 
 
 def _deps(
-    *, link: Link | None = None, user: PoolAccount | None = None, refuse: bool = False
+    *,
+    link: Link | None = None,
+    user: PoolAccount | None = None,
+    refuse: bool = False,
+    email_sign_in: bool = False,
+    sign_in_url: str = "",
+    queue: Queue | None = None,
+    clock: list[float] | None = None,
 ) -> tuple[ActivationDeps, Links, Accounts]:
     link = link or Link("C1", "U1", "J1", expires=NOW + 3600, activated=False, sent_to="zoe@example.com")
     links = Links(links={hash_token(TOKEN): link})
     user = user or pending("U1", first_name="Zoë <b>")
     pool = (RefusingAccounts if refuse else Accounts)(accounts={user.username: user})
-    return ActivationDeps(links, pool, PasswordRules(min_length=12), "Acme & Co", clock=lambda: NOW), links, pool
+    now = clock or [NOW]
+    deps = ActivationDeps(
+        links,
+        pool,
+        PasswordRules(min_length=12),
+        "Acme & Co",
+        email_queue=queue,
+        email_sign_in=email_sign_in,
+        sign_in_url=sign_in_url,
+        clock=lambda: now[0],
+    )
+    return deps, links, pool
 
 
 def test_the_rules_sentence_names_each_rule_the_policy_sets() -> None:
@@ -158,7 +177,7 @@ def test_a_good_password_is_set_once_the_email_verified_and_the_link_used() -> N
     deps, links, pool = _deps()
     first = activate(TOKEN, GOOD, None, deps)
     assert first.status == 200
-    assert first.document == {"status": "activated", "username": "U1"}
+    assert first.document == {"status": "activated", "username": "U1", "signInWith": "U1"}
     assert "Your password is set" in first.page
     assert pool.passwords == {"U1": GOOD} and pool.verified == [("U1", "zoe@example.com")]
     assert links.activated == ["hold-0"]
@@ -206,7 +225,7 @@ def test_a_request_without_token_or_password_says_what_is_missing() -> None:
 
 
 def test_the_page_loads_nothing_and_its_style_is_the_one_the_policy_allows() -> None:
-    page = form_page(portal_name="P", first_name="", username="U1", token=TOKEN, rules="r", min_length=8)
+    page = form_page(portal_name="P", first_name="", sign_in=SignIn("U1"), token=TOKEN, rules="r", min_length=8)
     assert "<script" not in page and "src=" not in page and "href=" not in page
     (style,) = re.findall(r"<style>(.*?)</style>", page, re.S)
     digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
@@ -215,3 +234,149 @@ def test_the_page_loads_nothing_and_its_style_is_the_one_the_policy_allows() -> 
     assert SECURITY_HEADERS["Cache-Control"] == "no-store"
     assert SECURITY_HEADERS["Referrer-Policy"] == "no-referrer"
     assert SECURITY_HEADERS["X-Frame-Options"] == "DENY"
+
+
+# Signing in by email address (docs/contracts.md §6)
+
+
+def test_with_email_sign_in_the_form_and_the_success_page_name_the_address_and_link_to_the_portal() -> None:
+    deps, _, pool = _deps(email_sign_in=True, sign_in_url="https://portal.example.com/login?a=1&b=2")
+    form = open_link(TOKEN, deps)
+    assert "You will sign in to Acme &amp; Co with your email address" in form.page
+    assert '<span class="username">zoe@example.com</span>' in form.page
+    assert 'value="zoe@example.com" autocomplete="username"' in form.page  # what a password manager keeps
+    assert form.document == {"username": "U1", "signInWith": "zoe@example.com"}
+    done = activate(TOKEN, GOOD, GOOD, deps)
+    assert done.status == 200 and pool.alias_owner("ZOE@example.com") == "U1"
+    assert "Sign in to Acme &amp; Co with your email address" in done.page and "zoe@example.com" in done.page
+    assert '<a class="action" href="https://portal.example.com/login?a=1&amp;b=2">Go to sign in</a>' in done.page
+    assert done.document == {
+        "status": "activated",
+        "username": "U1",
+        "signInWith": "zoe@example.com",
+        "signInUrl": "https://portal.example.com/login?a=1&b=2",
+    }
+
+
+def test_without_email_sign_in_the_pages_name_the_username_and_link_nowhere() -> None:
+    deps, _, pool = _deps()
+    assert "You will sign in to Acme &amp; Co with the username" in open_link(TOKEN, deps).page
+    done = activate(TOKEN, GOOD, GOOD, deps)
+    assert "with the username <span" in done.page and "href=" not in done.page
+    assert pool.verified == [("U1", "zoe@example.com")]  # verified all the same: the pool's forgot-password
+
+
+def test_an_address_another_user_signs_in_with_still_activates_and_the_pages_say_the_username() -> None:
+    # Given another Contact's user who activated with the same (shared) address, in other letter case
+    deps, links, pool = _deps(email_sign_in=True)
+    pool.verified.append(("U0", "Zoe@Example.com"))
+    metrics.clear_metrics()
+    form = open_link(TOKEN, deps)
+    assert form.document["signInWith"] == "U1"
+    assert "with the username <span" in form.page and "already how another account signs in" in form.page
+    # When this one activates: the password is set, the address stays the other's sign-in
+    done = activate(TOKEN, GOOD, GOOD, deps)
+    assert done.status == 200 and pool.passwords == {"U1": GOOD} and links.activated == ["hold-0"]
+    assert pool.alias_owner("zoe@example.com") == "U0"
+    assert done.document["signInWith"] == "U1"
+    assert "Sign in to Acme &amp; Co with the username <span" in done.page and "zoe@example.com" in done.page
+    assert metrics.metric_set["ActivationAddressesShared"]["Value"] == [1.0]
+
+
+# A new link, asked for by its holder (POST …/activate/renew)
+
+
+def _renewal_deps(link: Link, **given: object) -> tuple[ActivationDeps, Links, Queue, list[float]]:
+    queue, clock = Queue(), [NOW]
+    deps, links, _ = _deps(link=link, queue=queue, clock=clock, **given)  # type: ignore[arg-type]
+    return deps, links, queue, clock
+
+
+EXPIRED = Link("C1", "U1", "J1", expires=NOW - 1, activated=False, sent_to="zoe@example.com")
+REPLACED = replace(EXPIRED, expires=NOW + 3600, current=False)
+
+
+@pytest.mark.parametrize("link", [EXPIRED, REPLACED], ids=["expired", "replaced"])
+def test_an_expired_or_replaced_link_offers_a_new_one_which_is_queued_once_per_15_minutes(link: Link) -> None:
+    deps, links, queue, clock = _renewal_deps(link)
+    # When the link is opened: 410, and a page that offers a new link
+    shown = open_link(TOKEN, deps)
+    assert shown.status == 410 and shown.document["renewable"] is True
+    assert '<form method="post" action="activate/renew">' in shown.page
+    assert f'name="token" value="{TOKEN}"' in shown.page and "Email me a new link" in shown.page
+    assert "Ask your administrator" not in shown.page
+    # and asked for: 202, one email for the link's user on the email queue, a request of its own
+    first = renew(TOKEN, deps)
+    assert first.status == 202 and "on its way" in first.page and "zoe@example.com" not in first.page
+    (body,) = queue.bodies
+    batch = EmailBatch.model_validate_json(body)
+    assert (batch.job_id, [(r.user_id, r.contact_id) for r in batch.recipients]) == ("J1", [("U1", "C1")])
+    assert batch.request_id.startswith("J1/renew/") and is_renewal(batch.request_id)
+    assert links.renewals == ["C1"]
+    # Then a second request within 15 minutes is 429, says when to ask again, and queues nothing
+    clock[0] = NOW + RENEWAL_SECONDS - 61
+    second = renew(TOKEN, deps)
+    assert second.status == 429 and second.headers == {"Retry-After": "120"}
+    assert "ask again in 2 minutes" in second.page and second.document["retryAfter"] == 120
+    assert len(queue.bodies) == 1 and links.renewals == ["C1"]
+    # and one 15 minutes after the first is queued
+    clock[0] = NOW + RENEWAL_SECONDS
+    assert renew(TOKEN, deps).status == 202 and len(queue.bodies) == 2
+
+
+def test_a_link_that_still_works_is_not_renewed() -> None:
+    deps, links, queue, _ = _renewal_deps(replace(EXPIRED, expires=NOW + 60))
+    answer = renew(TOKEN, deps)
+    assert answer.status == 409 and answer.document["error"] == "link-still-valid"
+    assert f'href="../activate?token={TOKEN}"' in answer.page
+    assert not queue.bodies and not links.renewals
+
+
+@pytest.mark.parametrize(
+    ("case", "link", "user"),
+    [
+        ("used", replace(EXPIRED, activated=True, current=False), None),
+        ("its user activated", replace(EXPIRED, activated=True), None),
+        ("its user is disabled", EXPIRED, pending("U1", enabled=False)),
+        ("its user set a password", EXPIRED, replace(pending("U1"), status="CONFIRMED")),
+        ("its user is another Contact's", EXPIRED, pending("U1", contact_id="C2")),
+        ("the user's job is not known", replace(EXPIRED, job_id=""), None),
+    ],
+)
+def test_a_link_whose_user_may_not_activate_is_410_without_the_offer_and_sends_nothing(
+    case: str, link: Link, user: PoolAccount | None
+) -> None:
+    deps, links, queue, _ = _renewal_deps(link, user=user)
+    shown = open_link(TOKEN, deps)
+    assert shown.status == 410 and shown.document["renewable"] is False
+    assert "renew" not in shown.page and "Ask your administrator" in shown.page
+    asked = renew(TOKEN, deps)
+    assert asked.status == 410 and asked.document["error"] == "link-not-valid"
+    assert not queue.bodies and not links.renewals
+
+
+def test_an_unknown_token_is_410_without_the_offer_and_a_request_without_one_is_400() -> None:
+    deps, links, queue, _ = _renewal_deps(EXPIRED)
+    assert "renew" not in open_link(TOKEN[::-1], deps).page
+    assert renew(TOKEN[::-1], deps).status == 410
+    assert renew("", deps).status == 400
+    assert not queue.bodies and not links.renewals
+
+
+def test_a_stack_that_cannot_queue_a_new_link_does_not_offer_one() -> None:
+    deps, _, _ = _deps(link=EXPIRED)
+    assert "renew" not in open_link(TOKEN, deps).page
+    assert renew(TOKEN, deps).status == 410
+
+
+class FailingQueue(Queue):
+    def send(self, body: str, *, delay_seconds: int = 0) -> None:
+        raise RuntimeError("SQS is down")
+
+
+def test_a_new_link_that_could_not_be_queued_gives_the_window_back() -> None:
+    queue = FailingQueue()
+    deps, links, _ = _deps(link=EXPIRED, queue=queue)
+    with pytest.raises(RuntimeError):
+        renew(TOKEN, deps)
+    assert not links.renewals and not links.renewed  # the person may ask again at once

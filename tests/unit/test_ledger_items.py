@@ -61,6 +61,10 @@ def test_a_claim_is_the_new_link_and_the_check_that_the_contacts_user_is_the_job
     )
     assert values[":to"] == {"S": "c1@x"} and values[":epoch"] == {"N": "1924992000"}
     assert "attribute_not_exists(ClaimedBy) OR ClaimedBy = :attempt" in written["ConditionExpression"]
+    # and the link joins every link the user was sent (a replaced one may still ask for a new link)
+    assert written["UpdateExpression"].endswith(" ADD IssuedHashes :issued") and values[":issued"] == {
+        "SS": ["hash-c1"]
+    }
     # and the same transaction checks that c1's portal user is the link's, created by the job
     assert check["ConditionCheck"]["Key"] == {"pk": {"S": "CONTACT#c1"}, "sk": {"S": "USER"}}
     assert check["ConditionCheck"]["ExpressionAttributeValues"] == {":user": {"S": "user-c1"}, ":job": {"S": JOB}}
@@ -74,7 +78,7 @@ def test_a_takeover_holds_only_as_it_was_read_and_carries_what_the_holder_settle
     # Then it holds only while the dead attempt's claim is still there, and keeps that resend's delivery
     assert written["ConditionExpression"].endswith("AND ClaimedBy = :holder")
     assert written["ExpressionAttributeValues"][":holder"] == {"S": "dead"}
-    assert written["UpdateExpression"].endswith(" ADD SentFor :carriedSent")
+    assert written["UpdateExpression"].endswith(" ADD IssuedHashes :issued, SentFor :carriedSent")
     assert written["ExpressionAttributeValues"][":carriedSent"] == {"SS": ["resend-0"]}
     # and a takeover of an item no one holds holds only while no one does
     free = update(ITEMS.claim(link("c1"), EmailRecord())[0])

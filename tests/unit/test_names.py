@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from portal_import.aws.userpool import attributes_of
 from portal_import.domain.activation import activation_values
-from portal_import.domain.activation_page import form_page
+from portal_import.domain.activation_page import SignIn, form_page
 from portal_import.domain.names import MAX_NAME_CHARS, clean_name
 from portal_import.domain.people import Contact
 
@@ -123,7 +123,9 @@ def test_every_reader_of_a_contact_gets_its_clean_names() -> None:
 
 def test_the_activation_page_greets_a_pool_user_written_before_names_were_cleaned_on_one_line() -> None:
     # Given a pool user whose given_name an earlier version wrote raw / When the page greets it
-    page = form_page(portal_name="P", first_name="Ana\u202e\r\nX", username="U1", token="t", rules="r", min_length=8)
+    page = form_page(
+        portal_name="P", first_name="Ana\u202e\r\nX", sign_in=SignIn("U1"), token="t", rules="r", min_length=8
+    )
 
     # Then
     assert "<h1>Welcome, Ana X</h1>" in page

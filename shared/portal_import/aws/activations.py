@@ -3,7 +3,10 @@ and marked used.
 
 A link is the User's activation item (directory table, pk CONTACT#<id>, sk ACTIVATION; written by the email
 ledger, portal_import.aws.ledger): its TokenHash is the current link's, so a newer link replaces every older one.
-The table's TokenHash index finds the item; the item itself, read consistently, has the last word. Activating
+A token that names its Contact (portal_import.domain.activation) is found by its item directly: the item's
+IssuedHashes keep every link the user was sent, so a replaced link is known as theirs (it may ask for a new link,
+at most once per RENEWAL_SECONDS: RenewedAt). An older token is found by the table's TokenHash index. Either way the
+item itself, read consistently, has the last word. Activating
 takes a hold on the item first (one conditional write), so that of two requests with one token at most one sets
 the password; the hold ends when the User is marked activated, or runs out when its holder died.
 """
@@ -18,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client, condition_failed, transaction_condition_failed
 from portal_import.aws.tables import activation_key, contact_of, job_key
+from portal_import.domain.activation import RENEWAL_SECONDS
 from portal_import.domain.people import Link
 
 LINK_INDEX = "ByTokenHash"
@@ -31,8 +35,24 @@ class Links:
         self._jobs = jobs_table
         self._ddb = client("dynamodb")
 
-    def find(self, token_hash: str) -> Link | None:
-        """The current link with this hash, or None (unknown, replaced by a newer one, or used)."""
+    def find(self, token_hash: str, contact_id: str = "") -> Link | None:
+        """The link with this hash: the user's current one, or (given the token's Contact) one it replaced or that
+        was used (current False); None when the hash is no link of theirs, or unknown."""
+        if not contact_id:
+            return self._find_current(token_hash)
+        item = self._ddb.get_item(TableName=self._directory, Key=activation_key(contact_id), ConsistentRead=True).get(
+            "Item"
+        )
+        if item is None:
+            return None
+        if item.get("TokenHash", {}).get("S") == token_hash:
+            return _link(item)
+        if token_hash in item.get("IssuedHashes", {}).get("SS", []):
+            return _link(item, current=False)
+        return None
+
+    def _find_current(self, token_hash: str) -> Link | None:
+        """The current link with this hash, by the table's index (tokens that do not name their Contact)."""
         found = self._ddb.query(
             TableName=self._directory,
             IndexName=LINK_INDEX,
@@ -124,8 +144,71 @@ class Links:
             raise
         return True
 
+    def renew(self, link: Link, token_hash: str, now: float) -> bool:
+        """Takes the user's renewal window (docs/contracts.md §6): RenewedAt becomes now, the user's and its job's
+        counts of renewals move, in one transaction; False when the user renewed less than RENEWAL_SECONDS ago (or
+        activated meanwhile, or the link is not theirs any more)."""
+        actions = [
+            {
+                "Update": {
+                    "TableName": self._directory,
+                    "Key": activation_key(link.contact_id),
+                    "UpdateExpression": "SET RenewedAt = :now ADD Renewals :one",
+                    "ConditionExpression": (
+                        "attribute_not_exists(ActivatedAt) AND (TokenHash = :hash OR contains(IssuedHashes, :hash)) "
+                        "AND (attribute_not_exists(RenewedAt) OR RenewedAt <= :since)"
+                    ),
+                    "ExpressionAttributeValues": {
+                        ":now": {"N": repr(now)},
+                        ":one": {"N": "1"},
+                        ":hash": {"S": token_hash},
+                        ":since": {"N": repr(now - RENEWAL_SECONDS)},
+                    },
+                }
+            },
+            *self._job_renewals(link, 1),
+        ]
+        try:
+            self._ddb.transact_write_items(TransactItems=actions)
+        except ClientError as error:
+            if transaction_condition_failed(error):
+                return False
+            raise
+        return True
 
-def _link(item: dict[str, Any]) -> Link:
+    def unrenew(self, link: Link, now: float) -> None:
+        """Gives the renewal window taken at `now` back: the new link could not be queued, so nothing was sent."""
+        actions = [
+            {
+                "Update": {
+                    "TableName": self._directory,
+                    "Key": activation_key(link.contact_id),
+                    "UpdateExpression": "REMOVE RenewedAt ADD Renewals :minus",
+                    "ConditionExpression": "RenewedAt = :at",
+                    "ExpressionAttributeValues": {":at": {"N": repr(now)}, ":minus": {"N": "-1"}},
+                }
+            },
+            *self._job_renewals(link, -1),
+        ]
+        try:
+            self._ddb.transact_write_items(TransactItems=actions)
+        except ClientError as error:
+            if not transaction_condition_failed(error):
+                raise
+
+    def _job_renewals(self, link: Link, by: int) -> list[dict[str, Any]]:
+        if not link.job_id:
+            return []
+        update = {
+            "TableName": self._jobs,
+            "Key": job_key(link.job_id),
+            "UpdateExpression": "ADD LinksRenewed :by",
+            "ExpressionAttributeValues": {":by": {"N": str(by)}},
+        }
+        return [{"Update": update}]
+
+
+def _link(item: dict[str, Any], *, current: bool = True) -> Link:
     return Link(
         contact_id=contact_of(item),
         user_id=item.get("UserId", {}).get("S", ""),
@@ -133,4 +216,6 @@ def _link(item: dict[str, Any]) -> Link:
         expires=float(item.get("ExpiresAtEpoch", {}).get("N", "0")),
         activated="ActivatedAt" in item,
         sent_to=item.get("SentTo", {}).get("S", ""),
+        current=current,
+        renewed_at=float(item["RenewedAt"]["N"]) if "RenewedAt" in item else None,
     )

@@ -353,6 +353,7 @@ def _job_from_item(item: dict[str, Any]) -> Job:
         guard=_tally(item, ""),
         guard_base=_tally(item, "Base"),
         users_activated=_number(item, "UsersActivated") or 0,
+        links_renewed=_number(item, "LinksRenewed") or 0,
         completed_at=_string(item, "CompletedAt"),
         results_requested_at=_string(item, "ResultsRequestedAt"),
         message_sent_at=_string(item, "MessageSentAt"),

@@ -235,4 +235,5 @@ def _record(item: dict[str, Any], settlements: dict[str, dict[str, Any]]) -> Ema
         holder=holder,
         carried=carried,
         delivery=recorded_of(item),
+        renewals=int(item.get("Renewals", {}).get("N", "0")),
     )

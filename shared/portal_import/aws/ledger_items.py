@@ -35,6 +35,8 @@ _LINK_AND_CLAIM = (
     # The address the link goes to: the one activation verifies, whatever the pool or the Contact says later.
     "SentTo = :to"
 )
+# Every link the user was ever sent, by hash: a replaced one may still ask for a new link (docs/contracts.md §6).
+_ISSUED = "IssuedHashes :issued"
 # The Contact's portal user (insert only, never changed) is the one claimed for, and the claiming job created it.
 _THE_JOBS_USER = "UserId = :user AND JobId = :job"
 _UNCLAIMED = "REMOVE ClaimedBy, ClaimFor, ClaimExpires"
@@ -133,13 +135,17 @@ class LedgerItems:
             ":attempt": {"S": self.attempt},
             ":request": {"S": self.request},
             ":lease": {"N": repr(self.lease_until)},
+            ":issued": {"SS": [link.token_hash]},
         }
         if takeover is None:
-            condition, update = f"{_OPEN} AND (attribute_not_exists(ClaimedBy) OR ClaimedBy = :attempt)", ""
+            condition, update = (
+                f"{_OPEN} AND (attribute_not_exists(ClaimedBy) OR ClaimedBy = :attempt)",
+                f" ADD {_ISSUED}",
+            )
         else:
             # Only as it was read: the holder's claim still there, what its settlement says carried over.
             condition = _held_as_read(takeover)
-            update, carried = _carried(takeover)
+            update, carried = _carried(takeover, also=_ISSUED)
             values |= carried | _holder(takeover)
         check = {
             "ConditionCheck": {
@@ -219,11 +225,11 @@ def _holder(record: EmailRecord) -> Item:
     return {":holder": {"S": record.holder}} if record.holder else {}
 
 
-def _carried(record: EmailRecord, *, undelivered: str | None = None) -> tuple[str, Item]:
+def _carried(record: EmailRecord, *, undelivered: str | None = None, also: str = "") -> tuple[str, Item]:
     """The ADD clause, and its values, that put what the holder's settlement says onto the item (and the request
-    `undelivered` as given up on, if named)."""
+    `undelivered` as given up on, if named; and `also`, another ADD action of the same write)."""
     sent_for, undelivered_for = record.carried
-    adds: list[str] = []
+    adds: list[str] = [also] if also else []
     values: Item = {}
     if sent_for:
         values[":carriedSent"] = {"SS": sorted(sent_for)}

@@ -79,6 +79,7 @@ class UserPool:
         self._sleep = sleep
         self._cognito = client("cognito-idp")
         self._known_groups: set[str] = set()
+        self._description: dict[str, Any] | None = None  # DescribeUserPool's, read once
 
     def ensure_users(self, users: Sequence[tuple[PoolUser, str]], *, deadline: float | None = None) -> None:
         """Makes each user exist in the pool, in the group of its Role: two calls a user when nothing was done
@@ -196,8 +197,18 @@ class UserPool:
 
     def password_policy(self) -> dict[str, Any]:
         """The pool's PasswordPolicy, as DescribeUserPool states it."""
-        pool = self._cognito.describe_user_pool(UserPoolId=self.user_pool_id)["UserPool"]
-        return dict(pool.get("Policies", {}).get("PasswordPolicy", {}))
+        return dict(self._described().get("Policies", {}).get("PasswordPolicy", {}))
+
+    def signs_in_by_email(self) -> bool:
+        """Whether the pool's users sign in with their verified email address: an alias (the stack's own pool), or
+        their username being it (an adopted pool may be either, or neither)."""
+        pool = self._described()
+        return "email" in pool.get("AliasAttributes", []) or "email" in pool.get("UsernameAttributes", [])
+
+    def _described(self) -> dict[str, Any]:
+        if self._description is None:
+            self._description = self._cognito.describe_user_pool(UserPoolId=self.user_pool_id)["UserPool"]
+        return self._description
 
     def set_password(self, username: str, password: str) -> None:
         """Sets the user's password for good (the user is CONFIRMED and can sign in); PasswordRefused when the
@@ -211,14 +222,39 @@ class UserPool:
                 raise PasswordRefused(error_code(error)) from None  # never the message: it may quote the request
             raise
 
-    def verify_email(self, username: str, address: str) -> None:
-        """Gives the user `address`, verified: the activation link reached it (whatever the pool held before). It
-        becomes the recovery channel; in the same call, so the pool's verify-before-update setting lets it through."""
-        self._cognito.admin_update_user_attributes(
-            UserPoolId=self.user_pool_id,
-            Username=username,
-            UserAttributes=[{"Name": "email", "Value": address}, {"Name": "email_verified", "Value": "true"}],
+    def alias_owner(self, address: str) -> str | None:
+        """The username of the user who signs in with `address` (their verified email, where the pool has email as
+        a sign-in alias), or None when nobody does. Cognito's Admin APIs take an alias for the username, ignoring
+        letter case in a pool whose usernames do (docs/contracts.md §6)."""
+        if not address:
+            return None
+        got = self._get_user(address)
+        if got is None:
+            return None
+        found, attributes = got
+        owner = str(found.get("Username", ""))
+        # A pool without the alias finds no such username; one whose username is this address is no alias either.
+        verified = (
+            attributes.get("email_verified") == "true" and attributes.get("email", "").casefold() == address.casefold()
         )
+        return owner if owner and verified else None
+
+    def verify_email(self, username: str, address: str) -> bool:
+        """Gives the user `address`, verified: the activation link reached it (whatever the pool held before). It
+        becomes the recovery channel and, where the pool has email as a sign-in alias, what they sign in with; in
+        the same call, so the pool's verify-before-update setting lets it through. False, and nothing changed, when
+        another user already signs in with the address (AliasExistsException): this one signs in by username."""
+        try:
+            self._cognito.admin_update_user_attributes(
+                UserPoolId=self.user_pool_id,
+                Username=username,
+                UserAttributes=[{"Name": "email", "Value": address}, {"Name": "email_verified", "Value": "true"}],
+            )
+        except ClientError as error:
+            if error_code(error) == "AliasExistsException":
+                return False
+            raise
+        return True
 
     def groups_of(self, username: str) -> list[str]:
         """The groups a pool user is in."""

@@ -1,5 +1,12 @@
 """Activation links: a one-time random token (only its hash is stored) and the values the email template shows,
-plain and escaped for its HTML part."""
+plain and escaped for its HTML part.
+
+A token is `<ContactId>.<secret>`: the secret is 32 random bytes, and the Contact names the activation item that
+keeps the hash of every link the Contact's user was sent, so that a link replaced by a newer one is still known as
+that user's (it may ask for a new link, docs/contracts.md §6) while only the newest sets a password. The Contact ID
+is the person's own and proves nothing: only the secret's hash, stored, does. Links sent before the Contact was part
+of the token are plain secrets, found by their hash alone.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
+from portal_import.domain.ids import CONTACT_ID_LENGTH
+
+# A user may ask for a new link themselves at most once in this long (docs/contracts.md §6).
+RENEWAL_SECONDS = 15 * 60
+
 
 @dataclass(frozen=True)
 class ActivationToken:
@@ -17,8 +29,8 @@ class ActivationToken:
     expires_at: str
 
 
-def new_token(ttl_hours: int, now: datetime | None = None) -> ActivationToken:
-    token = secrets.token_urlsafe(32)
+def new_token(ttl_hours: float, contact_id: str, now: datetime | None = None) -> ActivationToken:
+    token = f"{contact_id}.{secrets.token_urlsafe(32)}"
     expires = (now or datetime.now(UTC)) + timedelta(hours=ttl_hours)
     return ActivationToken(
         token=token,
@@ -29,6 +41,13 @@ def new_token(ttl_hours: int, now: datetime | None = None) -> ActivationToken:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def contact_of_token(token: str) -> str:
+    """The Contact a token names ("" for a link sent before tokens named it, or for anything else)."""
+    contact_id, dot, secret = token.partition(".")
+    ours = len(contact_id) == CONTACT_ID_LENGTH and contact_id.isascii() and contact_id.isalnum()
+    return contact_id if dot and secret and ours else ""
 
 
 def new_user_id() -> str:

@@ -70,6 +70,7 @@ class EmailRecord:
     holder: str | None = None  # the attempt whose claim is on the item (settled or not)
     carried: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())  # what its settlement says
     delivery: Recorded = field(default_factory=Recorded)  # what SES's events said of the latest email they were about
+    renewals: int = 0  # the new links the User asked for from their activation page
 
     def latest_delivery(self) -> tuple[str | None, str | None]:
         """What became of the User's latest email that SES accepted, and why (docs/contracts.md §7): None when no

@@ -71,6 +71,7 @@ class Job:
     parked: list[str] = field(default_factory=list)  # the keys of the email batches held
     guard: Tally = field(default_factory=Tally)  # the guard's counters (docs/contracts.md §7)
     guard_base: Tally = field(default_factory=Tally)  # as they were at the last resume
+    links_renewed: int = 0  # new links its users asked for from their activation page (docs/contracts.md §6)
     users_activated: int = 0  # of the users it created, those who set their password since (counted on activation)
     completed_at: str | None = None
     results_requested_at: str | None = None  # an aggregate request was queued

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -92,6 +93,17 @@ class EmailBatch(_Message):
 # by count and by SQS's 256 KiB message limit.
 EMAILS_PER_MESSAGE = 1000
 EMAIL_MESSAGE_BYTES = 200_000
+
+
+def renewal_request_of(job_id: str) -> str:
+    """The email request of a new link a user of the job asked for from their activation page (docs/contracts.md
+    §6): one of its own, so that the ledger sends it once and tells it from the import's and the resends'."""
+    return f"{job_id}/renew/{uuid.uuid4().hex[:12]}"
+
+
+def is_renewal(request: str) -> bool:
+    """Whether an email request of the ledger is a new link its user asked for."""
+    return "/renew/" in request
 
 
 def email_batches(

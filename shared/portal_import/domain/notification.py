@@ -126,7 +126,7 @@ def compose_emails_sent(
     job_id: str,
     sent: int,
     failed: int,
-    link_ttl_hours: int | None,
+    link_ttl_hours: float | None,
     outcomes: Mapping[str, int] | None = None,
 ) -> tuple[str, str]:
     """Returns (subject, message) for the notice that every activation email of a job has gone out."""
@@ -147,7 +147,7 @@ def compose_emails_sent(
             f"`portal-import users {job_id}` says what became of each, `portal-import status {job_id}` counts them).",
         ]
     if link_ttl_hours:
-        lines += ["", f"Each set-password link works once and expires {link_ttl_hours} hours after it was sent."]
+        lines += ["", f"Each set-password link works once and expires {link_ttl_hours:g} hours after it was sent."]
     if failed:
         lines += [
             "",

@@ -87,6 +87,11 @@ class Link:
     expires: float  # epoch seconds
     activated: bool
     sent_to: str = ""  # the address the link was sent to; "" for a link written before it was kept
+    current: bool = True  # False: a link the user was sent before their newest one (replaced)
+    renewed_at: float | None = None  # when the user last asked for a new link themselves (epoch seconds)
+
+    def expired(self, now: float) -> bool:
+        return self.expires <= now
 
 
 @dataclass(frozen=True)

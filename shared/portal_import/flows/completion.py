@@ -23,7 +23,7 @@ def request_results_if_ready(job: Job, channels: Channels, aggregate_queue: Queu
 
 
 def announce_emails_sent_if_done(
-    job: Job, emails_notice: EmailsNotice, notifier: Notifier, *, link_ttl_hours: int | None = None
+    job: Job, emails_notice: EmailsNotice, notifier: Notifier, *, link_ttl_hours: float | None = None
 ) -> bool:
     """Publishes the job's one emails-sent notice once it is announced and every queued email was sent or refused.
 

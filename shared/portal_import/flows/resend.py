@@ -95,8 +95,8 @@ def success_rows_of(job: Job, storage: Storage) -> list[SuccessRow]:
 
 
 def is_request_of(request: str, job_id: str) -> bool:
-    """Whether an email request of the ledger is the job's: its import, or one of its resends."""
-    return request == job_id or request.startswith(f"{job_id}/resend/")
+    """Whether an email request of the ledger is the job's: its import, one of its resends, or a renewal."""
+    return request == job_id or request.startswith((f"{job_id}/resend/", f"{job_id}/renew/"))
 
 
 def resend(

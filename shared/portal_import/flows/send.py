@@ -17,7 +17,7 @@ from portal_import.domain.claims import ClaimRefused, Commit, NewLink, Settlemen
 from portal_import.domain.delivery import TAG_ATTEMPT, TAG_CONTACT, TAG_JOB
 from portal_import.domain.guard import ramp_allows
 from portal_import.domain.job import Job
-from portal_import.domain.messages import EmailBatch, EmailRecipient
+from portal_import.domain.messages import EmailBatch, EmailRecipient, is_renewal
 from portal_import.domain.people import Contact
 from portal_import.domain.rules import is_valid_email
 from portal_import.domain.sending import Calls, Claim, Finished, Plan, Replace, Send, Wait, next_step
@@ -230,7 +230,8 @@ class _Sending:
     def _claim(self, claiming: Sequence[EmailRecipient]) -> set[str]:
         """Claims `claiming` (their new links) in the write that settles what was sent since the last; returns the
         contact ids refused."""
-        links = {r.contact_id: new_token(self.settings.activation_link_ttl_hours) for r in claiming}
+        ttl = self.settings.activation_link_ttl_hours
+        links = {r.contact_id: new_token(ttl, r.contact_id) for r in claiming}
         claims = [
             NewLink(
                 contact_id=r.contact_id,
@@ -306,9 +307,10 @@ class _Sending:
 
     def _guarded(self) -> Job | None:
         """The job, read at most once a second, when the reputation guard watches this batch's emails (the import's
-        own); None when it does not."""
+        own, and new links its users asked for); None when it does not."""
         deps = self.deps
-        if deps.held_emails is None or self.batch.request_id != self.batch.job_id:
+        request = self.batch.request_id
+        if deps.held_emails is None or (request != self.batch.job_id and not is_renewal(request)):
             return None
         now = deps.clock()
         if now - self._job[0] >= 1.0:
@@ -324,8 +326,8 @@ class _Sending:
         """How many of `wanted` may go now: a job's emails do not run ahead of the guard's judgement of the first
         ones (portal_import.domain.guard.ramp_allows); the others are queued again for a few seconds later."""
         job = self._guarded()
-        if job is None or self.settings.guard_minimum_emails <= 0:
-            return wanted
+        if job is None or self.settings.guard_minimum_emails <= 0 or self.batch.request_id != self.batch.job_id:
+            return wanted  # a user's own request for a new link is one email: held with the job's, never ramped
         quiet_for = self.deps.clock() - epoch_of(job.emails_sent_at) if job.emails_sent_at else None
         allowed = ramp_allows(
             sent=job.emails_sent,

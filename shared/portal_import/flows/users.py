@@ -42,6 +42,7 @@ class JobUser:
     activation: str
     delivery: str | None = None  # what became of the latest email SES accepted (docs/contracts.md §7)
     delivery_detail: str | None = None  # why, for a bounce, complaint or delay
+    renewals: int = 0  # new links the user asked for from their activation page (docs/contracts.md §6)
 
 
 def job_users(
@@ -71,6 +72,7 @@ def job_users(
                 activation=activation_standing(record, moment),
                 delivery=delivery,
                 delivery_detail=detail,
+                renewals=record.renewals,
             )
         )
     return users
