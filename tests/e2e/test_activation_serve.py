@@ -174,9 +174,9 @@ def _emails_of_the_import(served: Served, job_id: str, timeout: float = 120) -> 
 
 
 def _user_of(served: Served, job_id: str, link: str) -> dict[str, str]:
-    """The success row of the user a link is for (the page names its username)."""
-    (username,) = re.findall(r'<span class="username">([^<]+)</span>', http("GET", link)[2])
-    (row,) = [row for row in served.results(job_id, "success.csv") if row["UserId"] == username]
+    """The success row of the user a link is for (its token names the Contact)."""
+    contact_id = link.rsplit("=", 1)[1].split(".")[0]
+    (row,) = [row for row in served.results(job_id, "success.csv") if row["ContactId"] == contact_id]
     return row
 
 

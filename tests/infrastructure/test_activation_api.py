@@ -160,5 +160,11 @@ def test_only_the_portals_own_origin_may_post_to_the_activation_api_from_a_brows
     # and the API hands it the browser's preflight, besides GET and POST (tests/integration/test_activation.py
     # checks what it answers)
     routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in function["Events"].values()}
-    assert routes == {("GET", "/activate"), ("POST", "/activate"), ("OPTIONS", "/activate")}
+    assert routes == {
+        ("GET", "/activate"),
+        ("POST", "/activate"),
+        ("OPTIONS", "/activate"),
+        ("POST", "/activate/renew"),  # a new link for one that expired or was replaced
+        ("OPTIONS", "/activate/renew"),
+    }
     assert {e["Type"] for e in function["Events"].values()} == {"Api"}

@@ -245,8 +245,10 @@ GRANTS = {
     "ActivationFunction": {
         "dynamodb:Query DirectoryTable/index/ByTokenHash",  # a link by its token's hash
         "dynamodb:GetItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # the link's item, read consistently
-        "dynamodb:UpdateItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # held, released, marked used
-        "dynamodb:UpdateItem JobsTable if dynamodb:Attributes=pk|UsersActivated",  # the job's count, nothing else
+        "dynamodb:UpdateItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # held, released, used, renewed
+        # the job's counts of activations and renewals, nothing else
+        "dynamodb:UpdateItem JobsTable if dynamodb:Attributes=pk|UsersActivated|LinksRenewed",
+        "sqs:SendMessage* EmailQueue",  # a new link its user asked for
         *(f"{action} UserPool" for action in ACTIVATION_GRANTS),
     },
     "AggregatorFunction": {

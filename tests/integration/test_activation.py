@@ -53,6 +53,16 @@ def get(runtime: LocalRuntime, link: str) -> tuple[int, dict[str, str], str]:
     return status, headers, body.decode()
 
 
+def username_of(runtime: LocalRuntime, link: str) -> str:
+    """The pool user a valid link is for, as the API tells a portal with its own page."""
+    url = urlsplit(link)
+    headers = {"host": url.netloc, "accept": "application/json"}
+    status, _, body = runtime.answer_http(HttpRequest("GET", url.path, url.query, headers, b""))
+    assert status == 200, body
+    username: str = json.loads(body)["username"]
+    return username
+
+
 def post(runtime: LocalRuntime, link: str, password: str, *, as_json: bool = False) -> tuple[int, Any]:
     url = urlsplit(link)
     token = url.query.removeprefix("token=")
@@ -104,8 +114,12 @@ def test_the_link_sets_the_password_once_and_the_user_signs_in_with_the_role(
     assert headers["referrer-policy"] == "no-referrer"
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
     assert headers["x-frame-options"] == "DENY"
-    (username,) = re.findall(r'<span class="username">([^<]+)</span>', page)
+    username = username_of(runtime, link)
     assert username in rows
+    # and it says what they will sign in with: the address the email went to
+    (address,) = re.findall(r'<span class="username">([^<]+)</span>', page)
+    assert "You will sign in to" in page and "with your email address" in page
+    assert address == message["To"]
 
     # When they send a weak password: 400, the rules, and the link still valid
     status, answer = post(runtime, link, "weak", as_json=True)
@@ -144,7 +158,7 @@ def test_a_newer_link_makes_the_older_one_invalid(runtime: LocalRuntime) -> None
     # Given a user's first link, and a resend that sent them a second one
     job_id = import_with_emails(runtime, "newer.csv")
     old = link_of(emails(runtime)[0])
-    (username,) = re.findall(r'<span class="username">([^<]+)</span>', get(runtime, old)[2])
+    username = username_of(runtime, old)
     deployment = deployment_of(runtime)
     (contact,) = [u.contact_id for u in deployment.users(deployment.job(job_id)) if u.user_id == username]
     assert len(resend(runtime, job_id, contact).queued) == 1
@@ -209,7 +223,7 @@ def test_a_disabled_user_cannot_be_activated(runtime: LocalRuntime) -> None:
     # Given a user whose pool account an administrator disabled after the email went out
     import_with_emails(runtime, "disabled.csv")
     link = link_of(emails(runtime)[0])
-    (username,) = re.findall(r'<span class="username">([^<]+)</span>', get(runtime, link)[2])
+    username = username_of(runtime, link)
     runtime.session.client("cognito-idp").admin_disable_user(UserPoolId=runtime.stack.user_pool_id, Username=username)
     # When the link is opened or posted / Then it is not valid, and no password was set
     assert get(runtime, link)[0] == 410
