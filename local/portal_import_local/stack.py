@@ -19,7 +19,7 @@ from typing import Any
 
 import boto3
 
-from portal_import_local import moto_patches
+from portal_import_local import cognito_aliases, moto_patches
 from portal_import_local.account import ACCOUNT, REGION
 from portal_import_local.cognito import create_cognito_resources
 from portal_import_local.template import TemplateValues, load_template, transform_template
@@ -367,6 +367,7 @@ def provision(
     `api_endpoint` is where the stack's REST API answers (`local serve`'s own address)."""
     parameters = _with_local_defaults(parameters)
     moto_patches.install()
+    cognito_aliases.install()  # the pool's sign-in aliases and case-insensitive usernames, as on Cognito
     sam_template = load_template(template_path)
     transformed = transform_template(
         sam_template, artifact_bucket=ARTIFACT_BUCKET, parameters=parameters, iam_client=session.client("iam")
