@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 from portal_import.aws.activations import Links
+from portal_import.aws.tables import activation_key, contact_key
 from portal_import.aws.ledger import Ledger
 from portal_import.aws.userpool import UserPool
 from portal_import.domain.activation import hash_token
@@ -25,7 +26,7 @@ from portal_import.flows.activate import ActivationDeps, Answer, activate
 from portal_import_local.http_api import HttpRequest
 from portal_import_local.runtime import LocalRuntime
 
-from .test_resend import deployment_of, import_with_emails, resend
+from .test_resend import addresses, deployment_of, import_with_emails, resend
 
 GOOD = "Corr3ct-Horse-Battery!"
 _LINK = re.compile(r"(https?://[^\s<>\"]+/activate\?token=[A-Za-z0-9_.\-]+)")
@@ -132,6 +133,10 @@ def test_the_link_sets_the_password_once_and_the_user_signs_in_with_the_role(
     assert "Your password is set" in page
     claims = sign_in(runtime, username, GOOD)
     assert claims["cognito:groups"] == [rows[username].role]
+    # by the address the link reached too, in any letter case (the pool's email alias)
+    by_address = sign_in(runtime, address.upper(), GOOD)
+    assert (by_address["cognito:username"], by_address["cognito:groups"]) == (username, [rows[username].role])
+    assert "Sign in to" in page and f'with your email address <span class="username">{address}</span>' in page
     user = pool_user(runtime, username)
     assert user["UserStatus"] == "CONFIRMED"
     assert {"Name": "email_verified", "Value": "true"} in user["UserAttributes"]
@@ -243,3 +248,141 @@ def test_a_route_the_api_does_not_have_is_refused_as_a_rest_api_does_and_a_body_
     )
     assert status == 400
     assert "neither a form nor a JSON object" in body.decode()
+
+
+# Two Contacts sharing one address, and new links people ask for (docs/contracts.md §6)
+
+
+def link_to(runtime: LocalRuntime, address: str) -> str:
+    """The latest link sent to `address`."""
+    return link_of([m for m in emails(runtime) if str(m["To"]) == address][-1])
+
+
+def renew(runtime: LocalRuntime, link: str, *, as_json: bool = False) -> tuple[int, dict[str, str], Any]:
+    url = urlsplit(link)
+    token = url.query.removeprefix("token=")
+    path = url.path + "/renew"
+    if as_json:
+        headers = {"content-type": "application/json", "accept": "application/json", "host": url.netloc}
+        body = json.dumps({"token": token}).encode()
+    else:
+        headers = {"content-type": "application/x-www-form-urlencoded", "host": url.netloc}
+        body = urlencode({"token": token}).encode()
+    status, answer_headers, answer = runtime.answer_http(HttpRequest("POST", path, "", headers, body))
+    return status, answer_headers, json.loads(answer) if as_json else answer.decode()
+
+
+def _contacts_emailed(runtime: LocalRuntime, job_id: str) -> list[tuple[str, str, str]]:
+    """(contact id, user id, address) of each user the job sent an email, by row."""
+    deployment = deployment_of(runtime)
+    users = [u for u in deployment.users(deployment.job(job_id)) if u.email == "sent"]
+    people = addresses(runtime, [u.contact_id for u in users])
+    return [(u.contact_id, u.user_id, address) for u, address in zip(users, people, strict=True)]
+
+
+def test_two_contacts_sharing_an_address_both_activate_and_the_first_signs_in_with_it(runtime: LocalRuntime) -> None:
+    # Given two users of an import, the second's Contact given the first's address (a shared inbox, other case)
+    job_id = import_with_emails(runtime, "shared.csv")
+    (first, first_user, shared), (second, second_user, _) = _contacts_emailed(runtime, job_id)[:2]
+    runtime.session.client("dynamodb").update_item(
+        TableName=runtime.stack.directory_table,
+        Key=contact_key(second),
+        UpdateExpression="SET Email = :shared",
+        ExpressionAttributeValues={":shared": {"S": shared.upper()}},
+    )
+    assert resend(runtime, job_id, second).queued == [second]
+    first_link, second_link = link_to(runtime, shared), link_to(runtime, shared.upper())
+    # When the first activates: they sign in with the address
+    status, page = post(runtime, first_link, GOOD)
+    assert status == 200 and f'your email address <span class="username">{shared}</span>' in page
+    # and the second's form, then success page, name their username, saying why
+    form = get(runtime, second_link)[2]
+    assert f'the username <span class="username">{second_user}</span>' in form
+    assert "already how another account signs in" in form
+    status, page = post(runtime, second_link, GOOD + "2")
+    assert (
+        status == 200 and f'Sign in to Customer Portal with the username <span class="username">{second_user}' in page
+    )
+    # Then the address signs the first in, the second signs in by username, its email left unverified
+    assert sign_in(runtime, shared.upper(), GOOD)["cognito:username"] == first_user
+    assert sign_in(runtime, second_user, GOOD + "2")["cognito:username"] == second_user
+    attributes = {a["Name"]: a["Value"] for a in pool_user(runtime, second_user)["UserAttributes"]}
+    assert attributes.get("email_verified") != "true"
+
+
+def _expire(runtime: LocalRuntime, contact_id: str) -> None:
+    """The user's current link expires now (as a link does ActivationLinkTtlHours after it was sent)."""
+    runtime.session.client("dynamodb").update_item(
+        TableName=runtime.stack.directory_table,
+        Key=activation_key(contact_id),
+        UpdateExpression="SET ExpiresAtEpoch = :past",
+        ExpressionAttributeValues={":past": {"N": "1"}},
+    )
+
+
+def test_an_expired_link_asks_for_a_new_one_which_works_once_and_a_second_ask_is_429(runtime: LocalRuntime) -> None:
+    # Given a user whose link expired
+    job_id = import_with_emails(runtime, "expired.csv")
+    contact, username, address = _contacts_emailed(runtime, job_id)[0]
+    old = link_to(runtime, address)
+    _expire(runtime, contact)
+    # When it is opened: 410, and the page offers a new link
+    status, _, page = get(runtime, old)
+    assert status == 410 and "Email me a new link" in page and 'action="activate/renew"' in page
+    # and asked for: 202, and a new email reaches the user's address through the email sender
+    sent_before = len(emails(runtime))
+    status, _, page = renew(runtime, old)
+    assert status == 202 and "A new link is on its way" in page and address not in page
+    while runtime.pump():
+        pass
+    assert len(emails(runtime)) == sent_before + 1
+    new = link_to(runtime, address)
+    assert new != old
+    # Then asking again within 15 minutes is 429, with when to ask again, and sends nothing
+    status, headers, answer = renew(runtime, old, as_json=True)
+    assert status == 429 and headers["retry-after"] == "900" and answer["error"] == "renewal-too-soon"
+    while runtime.pump():
+        pass
+    assert len(emails(runtime)) == sent_before + 1
+    # and the new link still works is 409 to a renewal, works once, after which both are plain 410s
+    assert renew(runtime, new)[0] == 409
+    assert post(runtime, new, GOOD)[0] == 200
+    assert post(runtime, new, GOOD)[0] == 410
+    status, _, page = get(runtime, old)
+    assert status == 410 and "Email me a new link" not in page and "Ask your administrator" in page
+    assert renew(runtime, old)[0] == 410 and renew(runtime, new)[0] == 410
+    # and `users` and `status` count the renewal
+    deployment = deployment_of(runtime)
+    job = deployment.job(job_id)
+    assert job.links_renewed == 1 and job.users_activated == 1
+    (listed,) = [u for u in deployment.users(job) if u.user_id == username]
+    assert (listed.renewals, listed.activation, listed.email) == (1, "activated", "sent")
+
+
+def test_a_replaced_link_asks_for_a_new_one_and_unknown_tokens_get_nothing(runtime: LocalRuntime) -> None:
+    # Given a user whose first link a resend replaced
+    job_id = import_with_emails(runtime, "replaced.csv")
+    contact, _, address = _contacts_emailed(runtime, job_id)[0]
+    old = link_to(runtime, address)
+    resend(runtime, job_id, contact)
+    newer = link_to(runtime, address)
+    # When the replaced one asks (as a portal's own page would, in JSON): 202; the newer one still works: 409
+    status, _, answer = renew(runtime, old, as_json=True)
+    assert status == 202 and answer["status"] == "renewal-queued"
+    status, _, answer = renew(runtime, newer, as_json=True)
+    assert status == 409 and answer["error"] == "link-still-valid"
+    while runtime.pump():
+        pass
+    newest = link_to(runtime, address)
+    # Then the newest works and the two before it offer a new link again, which is 429 now
+    assert get(runtime, newest)[0] == 200
+    for earlier in (old, newer):
+        status, _, page = get(runtime, earlier)
+        assert status == 410 and "Email me a new link" in page
+        assert renew(runtime, earlier)[0] == 429
+    # and a token the stack never sent (its Contact named or not) gets the plain 410, and nothing is queued
+    forged = old.rsplit(".", 1)[0] + ".forged-secret-forged-secret-forged-secret-xx"
+    for unknown in (forged, old.split("token=")[0] + "token=forged-secret-forged-secret-forged-secret-xx"):
+        status, _, page = get(runtime, unknown)
+        assert status == 410 and "Email me a new link" not in page
+        assert renew(runtime, unknown)[0] == 410
