@@ -17,8 +17,8 @@ import boto3
 import pytest
 
 from portal_import.aws.activations import Links
-from portal_import.aws.tables import activation_key, contact_key
 from portal_import.aws.ledger import Ledger
+from portal_import.aws.tables import activation_key, contact_key
 from portal_import.aws.userpool import UserPool
 from portal_import.domain.activation import hash_token
 from portal_import.domain.passwords import PasswordRules
