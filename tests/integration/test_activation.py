@@ -283,7 +283,7 @@ def _contacts_emailed(runtime: LocalRuntime, job_id: str) -> list[tuple[str, str
 def test_two_contacts_sharing_an_address_both_activate_and_the_first_signs_in_with_it(runtime: LocalRuntime) -> None:
     # Given two users of an import, the second's Contact given the first's address (a shared inbox, other case)
     job_id = import_with_emails(runtime, "shared.csv")
-    (first, first_user, shared), (second, second_user, _) = _contacts_emailed(runtime, job_id)[:2]
+    (_, first_user, shared), (second, second_user, _) = _contacts_emailed(runtime, job_id)[:2]
     runtime.session.client("dynamodb").update_item(
         TableName=runtime.stack.directory_table,
         Key=contact_key(second),
