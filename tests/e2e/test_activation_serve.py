@@ -19,15 +19,19 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.client import HTTPConnection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 
 from portal_import_local.template import load_template
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
@@ -37,6 +41,7 @@ EXAMPLE = ROOT / "tests" / "fixtures" / "mixed"
 # The README shows the browser test's screenshot: `make screenshot` runs it with this set, to keep a new one.
 KEEP_SCREENSHOT = os.environ.get("PORTAL_IMPORT_KEEP_SCREENSHOT") == "1"
 SCREENSHOT = ROOT / "docs" / "activation-page.png"
+SIGN_IN_URL = "https://portal.example.com/login"
 GOOD = "Corr3ct-Horse-Battery!"
 _LINK = re.compile(r"(http://[^\s<>\"]+/activate\?token=[A-Za-z0-9_.\-]+)")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -108,23 +113,40 @@ class Served:
         return claims
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    work = tmp_path_factory.mktemp("activation")
+def _serve(work: Path, *parameters: str) -> Iterator[Served]:
     outbox = work / "outbox"
+    extra = ["--outbox", str(outbox)]
+    for parameter in parameters:
+        extra += ["--parameter", parameter]
     process, ready = start_serve(
-        EXAMPLE / "contacts.csv",
-        EXAMPLE / "roles.csv",
-        cwd=work,
-        env=_environment(work),
-        extra=["--outbox", str(outbox)],
+        EXAMPLE / "contacts.csv", EXAMPLE / "roles.csv", cwd=work, env=_environment(work), extra=extra
     )
     yield Served(process, ready, work, outbox)
     stop_serve(process)
 
 
 @pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    yield from _serve(tmp_path_factory.mktemp("activation"), f"PortalSignInUrl={SIGN_IN_URL}")
+
+
+@pytest.fixture(scope="module")
+def short_lived(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """A second server, whose links expire 36 seconds after they were sent."""
+    yield from _serve(tmp_path_factory.mktemp("short-lived"), "ActivationLinkTtlHours=0.01")
+
+
+@pytest.fixture(scope="module")
 def job(served: Served) -> str:
+    return _import(served)
+
+
+@pytest.fixture(scope="module")
+def short_job(short_lived: Served) -> str:
+    return _import(short_lived)
+
+
+def _import(served: Served) -> str:
     """The worked example dropped with the AWS CLI, activation emails on; its job id once its results exist."""
     served.aws(
         "s3",
@@ -227,36 +249,64 @@ def test_a_link_from_the_outbox_sets_the_password_once_and_a_resend_replaces_it(
     assert token not in logs and new_token not in logs and GOOD not in logs
 
 
-def test_in_a_real_browser_the_form_sets_the_password(served: Served, job: str, tmp_path: Path) -> None:
+@contextmanager
+def browser_page() -> Iterator[Page]:
+    """A page of Debian's chromium, driven by Playwright."""
     from playwright.sync_api import sync_playwright
 
     assert os.path.exists(CHROMIUM), "no chromium: `make chromium` installs Debian's (make test does)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield browser.new_page(viewport={"width": 640, "height": 720})
+        finally:
+            browser.close()
+
+
+def picture(page: Page, name: str, tmp_path: Path) -> None:
+    """The page as the person sees it; kept in docs/ by `make screenshot`."""
+    path = ROOT / "docs" / name if KEEP_SCREENSHOT else tmp_path / name
+    path.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(path))
+    assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def set_password_in(page: Page, link: str, password: str) -> str:
+    """Opens the link, types the password twice and submits; the text of the page that answers."""
+    page.goto(link)
+    page.get_by_label("New password", exact=True).fill(password)
+    page.get_by_label("New password again").fill(password)
+    page.get_by_role("button", name="Set password").click()
+    page.get_by_text("Your password is set").wait_for(timeout=15_000)
+    return page.inner_text("main")
+
+
+def test_in_a_real_browser_the_form_sets_the_password(served: Served, job: str, tmp_path: Path) -> None:
     # Given a link no one used yet (the third email: the first two belong to the test above)
     message = served.emails(3)[2]
     link = link_in(message)
     user = _user_of(served, job, link)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 640, "height": 720})
-            # When the person opens it, types a password twice and submits
-            page.goto(link)
-            assert page.get_by_role("heading").inner_text().startswith("Welcome")
-            # the page's own style applies under its Content-Security-Policy (allowed by its hash)
-            assert page.eval_on_selector("button", "b => getComputedStyle(b).backgroundColor") == "rgb(11, 92, 173)"
-            page.get_by_label("New password", exact=True).fill(GOOD)
-            page.get_by_label("New password again").fill(GOOD)
-            picture = SCREENSHOT if KEEP_SCREENSHOT else tmp_path / "activation-page.png"
-            picture.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(picture))  # the page as the person sees it, filled in
-            assert picture.read_bytes().startswith(b"\x89PNG")
-            page.get_by_role("button", name="Set password").click()
-            # Then the browser shows the success page, and the password signs in with the Role
-            page.get_by_text("Your password is set").wait_for(timeout=15_000)
-            assert user["UserId"] in page.content()
-        finally:
-            browser.close()
-    assert served.sign_in(user["UserId"], GOOD)["cognito:groups"] == [user["Role"]]
+    address = str(message["To"])
+    with browser_page() as page:
+        # When the person opens it: the form says they will sign in with the address the email reached
+        page.goto(link)
+        assert page.get_by_role("heading").inner_text().startswith("Welcome")
+        assert f"You will sign in to Customer Portal with your email address {address}" in page.inner_text("main")
+        # the page's own style applies under its Content-Security-Policy (allowed by its hash)
+        assert page.eval_on_selector("button", "b => getComputedStyle(b).backgroundColor") == "rgb(11, 92, 173)"
+        page.get_by_label("New password", exact=True).fill(GOOD)
+        page.get_by_label("New password again").fill(GOOD)
+        picture(page, SCREENSHOT.name, tmp_path)  # the page as the person sees it, filled in
+        page.get_by_role("button", name="Set password").click()
+        # Then the success page names the address and leads to the portal's sign-in page
+        page.get_by_text("Your password is set").wait_for(timeout=15_000)
+        said = page.inner_text("main")
+        assert f"Sign in to Customer Portal with your email address {address} and your new password." in said
+        assert page.get_by_role("link", name="Go to sign in").get_attribute("href") == SIGN_IN_URL
+        picture(page, "activation-done.png", tmp_path)
+    # and the address, in any letter case, signs in with the Role the file gave them
+    claims = served.sign_in(address.upper(), GOOD)
+    assert (claims["cognito:username"], claims["cognito:groups"]) == (user["UserId"], [user["Role"]])
 
 
 def _from(client: str, method: str, url: str, form: dict[str, str] | None = None) -> tuple[int, str]:
@@ -298,3 +348,140 @@ def test_one_client_over_its_limit_gets_429_while_another_is_still_served(served
     # Then they sign in with the Role the file gave them, while the flooding client is still refused
     assert served.sign_in(user["UserId"], GOOD)["cognito:groups"] == [user["Role"]]
     assert _from(flooder, "GET", f"{api}?token=x")[0] == 429
+
+
+def _directory_table(served: Served) -> str:
+    (table,) = [t for t in json.loads(served.aws("dynamodb", "list-tables"))["TableNames"] if "Directory" in t]
+    return str(table)
+
+
+def _latest_link_to(served: Served, address: str, *, after: int = 0, timeout: float = 60) -> str:
+    """The link of the latest email to `address` once the outbox holds more than `after` emails."""
+    sent = served.emails(after + 1, timeout=timeout)
+    return link_in([message for message in sent if str(message["To"]) == address][-1])
+
+
+def test_two_contacts_sharing_an_address_in_a_browser(served: Served, job: str, tmp_path: Path) -> None:
+    # Given two users of the import, the second's Contact given the first's address since (a shared inbox)
+    sent = served.emails(_emails_of_the_import(served, job))
+    first, second = sent[4], sent[5]
+    shared = str(first["To"])
+    first_user, second_user = _user_of(served, job, link_in(first)), _user_of(served, job, link_in(second))
+    key = json.dumps({"pk": {"S": f"CONTACT#{second_user['ContactId']}"}, "sk": {"S": "CONTACT"}})
+    served.aws(
+        "dynamodb",
+        "update-item",
+        "--table-name",
+        _directory_table(served),
+        "--key",
+        key,
+        "--update-expression",
+        "SET Email = :shared",
+        "--expression-attribute-values",
+        json.dumps({":shared": {"S": shared.upper()}}),
+    )
+    before = len(served.emails(1))
+    served.portal_import("resend", job, "--contact", second_user["ContactId"])
+    second_link = _latest_link_to(served, shared.upper(), after=before)
+    with browser_page() as page:
+        # When the first activates: they sign in with the address
+        said = set_password_in(page, link_in(first), GOOD)
+        assert f"with your email address {shared}" in said
+        # and the second's success page names their username, and why
+        said = set_password_in(page, second_link, GOOD + "2")
+        assert f"Sign in to Customer Portal with the username {second_user['UserId']} and your new password." in said
+        assert f"Your email address {shared.upper()} is already how another account signs in" in said
+    # Then the address signs the first in (any case), the second signs in by username, each with their Role
+    claims = served.sign_in(shared.upper(), GOOD)
+    assert (claims["cognito:username"], claims["cognito:groups"]) == (first_user["UserId"], [first_user["Role"]])
+    claims = served.sign_in(second_user["UserId"], GOOD + "2")
+    assert claims["cognito:groups"] == [second_user["Role"]]
+
+
+def _renew_in(page: Page, link: str) -> str:
+    """Opens a link that is no longer valid, presses "Email me a new link"; the text of the page that answers."""
+    page.goto(link)
+    page.get_by_role("button", name="Email me a new link").click()
+    page.wait_for_url("**/activate/renew")
+    return page.inner_text("main")
+
+
+def test_a_replaced_link_gets_a_new_one_from_the_page_once_in_15_minutes(
+    short_lived: Served, short_job: str, tmp_path: Path
+) -> None:
+    served = short_lived
+    # Given a user whose import link an administrator's resend replaced
+    sent = served.emails(_emails_of_the_import(served, short_job))
+    old, address = link_in(sent[0]), str(sent[0]["To"])
+    user = _user_of(served, short_job, old)
+    served.portal_import("resend", short_job, "--contact", user["ContactId"])
+    resent = _latest_link_to(served, address, after=len(sent))
+    with browser_page() as page:
+        # When the person opens the old link: 410, and a page offering a new link
+        page.goto(old)
+        assert "We can email you a new link" in page.inner_text("main")
+        picture(page, "activation-renew.png", tmp_path)
+        # and presses the button: a new link is on its way, to an address the page does not name
+        said = _renew_in(page, old)
+        assert said.startswith("A new link is on its way") and address not in said
+        picture(page, "activation-renewed.png", tmp_path)
+        renewed = _latest_link_to(served, address, after=len(sent) + 1)
+        assert renewed not in (old, resent)
+        # Then asking again, from either earlier link, is refused for 15 minutes and sends nothing
+        for earlier in (old, resent):
+            said = _renew_in(page, earlier)
+            assert said.startswith("A new link was sent already") and "ask again in 15 minutes" in said
+        # and the new link sets the password, once
+        said = set_password_in(page, renewed, GOOD)
+        assert f"with your email address {address}" in said
+    assert len(served.emails(1)) == len(sent) + 2
+    assert http("GET", renewed)[0] == 410
+    status, _, page_text = http("GET", old)
+    assert status == 410 and "Ask your administrator" in page_text  # activated: no new link on offer
+    assert served.sign_in(address, GOOD)["cognito:groups"] == [user["Role"]]
+    # and `users` and `status` count the renewal
+    listed = json.loads(served.portal_import("users", short_job, "--json"))
+    assert [u["renewals"] for u in listed if u["contactId"] == user["ContactId"]] == [1]
+    assert json.loads(served.portal_import("status", short_job, "--json"))["linksRenewed"] == 1
+
+
+def test_an_expired_link_gets_a_new_one_from_the_page_and_every_answer_over_plain_http(
+    short_lived: Served, short_job: str, tmp_path: Path
+) -> None:
+    served = short_lived
+    # Given a user whose import link expired (ActivationLinkTtlHours=0.01: 36 seconds)
+    sent = served.emails(_emails_of_the_import(served, short_job))
+    link, address = link_in(sent[1]), str(sent[1]["To"])
+    user = _user_of(served, short_job, link)
+    token = link.rsplit("=", 1)[1]
+    api = served.ready["portalUrl"] + "/activate"
+    deadline = time.monotonic() + 60
+    while (answer := http("GET", link))[0] == 200:
+        assert time.monotonic() < deadline, "the link did not expire within 60 s"
+        time.sleep(1)
+    # When it is opened: 410 and the offer
+    status, headers, page_text = answer
+    assert status == 410 and 'action="activate/renew"' in page_text and headers["cache-control"] == "no-store"
+    # and a new link is asked for: 202; a second time: 429 with Retry-After; nothing else is sent
+    before = len(served.emails(1))
+    status, _, page_text = http("POST", api + "/renew", {"token": token})
+    assert status == 202 and "A new link is on its way" in page_text
+    renewed = _latest_link_to(served, address, after=before)
+    assert renewed != link
+    status, headers, page_text = http("POST", api + "/renew", {"token": token})
+    assert status == 429 and int(headers["retry-after"]) > 800 and "ask again in" in page_text
+    # Then the new link: 200 and the form; 409 to a renewal; 400 for a weak password; 200 once; then 410
+    new_token = renewed.rsplit("=", 1)[1]
+    assert http("GET", renewed)[0] == 200
+    assert http("POST", api + "/renew", {"token": new_token})[0] == 409
+    assert http("POST", api, {"token": new_token, "password": "weak", "confirm": "weak"})[0] == 400
+    form = {"token": new_token, "password": GOOD, "confirm": GOOD}
+    assert http("POST", api, form)[0] == 200
+    assert http("POST", api, form)[0] == 410
+    # and every link of theirs is a plain 410 now, to a renewal too; so is a token nobody was sent
+    for used in (token, new_token, user["ContactId"] + ".not-a-secret-anyone-was-sent-xxxxxxxxxxxxx"):
+        status, _, page_text = http("GET", f"{api}?token={used}")
+        assert status == 410 and "Email me a new link" not in page_text
+        assert http("POST", api + "/renew", {"token": used})[0] == 410
+    claims = served.sign_in(address, GOOD)
+    assert (claims["cognito:username"], claims["cognito:groups"]) == (user["UserId"], [user["Role"]])
