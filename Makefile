@@ -39,7 +39,7 @@ chromium:
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-## screenshot: the browser test again, keeping its picture of the page as docs/activation-page.png (the README's)
+## screenshot: the browser tests again, keeping their pictures of the pages as docs/activation-*.png (the README and docs show them)
 screenshot: $(STAMP) $(AWSCLI_STAMP) chromium
 	PORTAL_IMPORT_KEEP_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/e2e/test_activation_serve.py
 

@@ -291,7 +291,7 @@ def test_in_a_real_browser_the_form_sets_the_password(served: Served, job: str, 
         # When the person opens it: the form says they will sign in with the address the email reached
         page.goto(link)
         assert page.get_by_role("heading").inner_text().startswith("Welcome")
-        assert f"You will sign in to Customer Portal with your email address {address}" in page.inner_text("main")
+        assert f"You will sign in with your email address {address}" in page.inner_text("main")
         # the page's own style applies under its Content-Security-Policy (allowed by its hash)
         assert page.eval_on_selector("button", "b => getComputedStyle(b).backgroundColor") == "rgb(11, 92, 173)"
         page.get_by_label("New password", exact=True).fill(GOOD)

@@ -242,7 +242,7 @@ def test_the_page_loads_nothing_and_its_style_is_the_one_the_policy_allows() -> 
 def test_with_email_sign_in_the_form_and_the_success_page_name_the_address_and_link_to_the_portal() -> None:
     deps, _, pool = _deps(email_sign_in=True, sign_in_url="https://portal.example.com/login?a=1&b=2")
     form = open_link(TOKEN, deps)
-    assert "You will sign in to Acme &amp; Co with your email address" in form.page
+    assert "You will sign in with your email address" in form.page
     assert '<span class="username">zoe@example.com</span>' in form.page
     assert 'value="zoe@example.com" autocomplete="username"' in form.page  # what a password manager keeps
     assert form.document == {"username": "U1", "signInWith": "zoe@example.com"}
@@ -260,7 +260,7 @@ def test_with_email_sign_in_the_form_and_the_success_page_name_the_address_and_l
 
 def test_without_email_sign_in_the_pages_name_the_username_and_link_nowhere() -> None:
     deps, _, pool = _deps()
-    assert "You will sign in to Acme &amp; Co with the username" in open_link(TOKEN, deps).page
+    assert "You will sign in with the username" in open_link(TOKEN, deps).page
     done = activate(TOKEN, GOOD, GOOD, deps)
     assert "with the username <span" in done.page and "href=" not in done.page
     assert pool.verified == [("U1", "zoe@example.com")]  # verified all the same: the pool's forgot-password

@@ -55,10 +55,7 @@ GONE_SENTENCE = (
     "This link is no longer valid: it was used already, it expired, or a newer one was sent. "
     "Ask your administrator for a new one."
 )
-RENEWABLE_SENTENCE = (
-    "This link is no longer valid: it expired, or a newer one was sent. We can email you a new link, to the "
-    "address we have for you."
-)
+RENEWABLE_SENTENCE = "It expired, or a newer one was sent. We can email you a new link, to the address we have for you."
 RENEW_QUEUED_SENTENCE = (
     "A new link is on its way to the email address we have for you. It usually arrives within a few minutes; "
     "check your spam folder too. Use the newest link: older ones no longer work."
@@ -84,10 +81,12 @@ class SignIn:
 
     def sentence(self, portal_name: str, *, future: bool) -> str:
         """The sentence that says it, as HTML."""
-        verb = "You will sign in" if future else "Sign in"
         name = f'<span class="username">{escape(self.name)}</span>'
         what = f"your email address {name}" if self.by_address else f"the username {name}"
-        said = f"{verb} to {escape(portal_name)} with {what} and {'this' if future else 'your new'} password."
+        if future:  # on the form, which names the portal already
+            said = f"You will sign in with {what} and this password."
+        else:
+            said = f"Sign in to {escape(portal_name)} with {what} and your new password."
         if self.taken_address:
             said += (
                 f" Your email address {escape(self.taken_address)} is already how another account signs in, "
