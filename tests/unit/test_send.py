@@ -408,6 +408,25 @@ def test_once_the_job_is_held_a_batch_is_kept_not_sent_and_comes_back_on_resume(
     assert job is not None and (job.emails_held_at, job.emails_held, job.parked) == (None, 0, [])
 
 
+def test_a_new_link_a_user_asks_for_waits_on_the_queue_while_the_job_is_held_and_goes_once_it_is_not() -> None:
+    # Given a job whose emails the guard held, and a new link one of its users asked for from the page
+    _, deps, mailer, queue, _ = guarded_world(emails_queued=200, emails_held_at=now_iso(), emails_held_why="x")
+    asked = EmailBatch(key="job/renew/r1#0", job_id="job", request="job/renew/r1", recipients=batch(1).recipients)
+
+    # When it arrives: nothing is sent, it waits 15 minutes on the queue, whole, and the job's counts do not move
+    assert send_activation_emails(asked, deps, settings(rate=100)) == 0
+    ((waiting, delay),) = batches_on(queue)
+    assert (waiting.key, waiting.request_id, delay) == ("job/renew/r1#0+w1", "job/renew/r1", QUOTA_PAUSE_SECONDS)
+    job = deps.jobs.get("job")
+    assert job is not None and (job.emails_held, job.parked) == (0, [])
+    assert mailer.calls == []
+
+    # When the hold has ended and it comes back: it is sent, never ramped behind the job's own emails
+    deps.jobs.table.change("job", emails_held_at=None)  # type: ignore[attr-defined]
+    assert send_activation_emails(waiting, deps, settings(rate=100)) == 1
+    assert [d.address for _, call in mailer.calls for d in call] == ["c0@example.com"]
+
+
 class LedgerFailingAfterSettling(Ledger):
     """A ledger whose commit, once, writes the settlements and then fails for a passing reason (its claims'
     transaction throttled): what it settled must never be handed to it again."""

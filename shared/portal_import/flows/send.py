@@ -356,6 +356,12 @@ class _Sending:
         ]
         if self.deps.held_emails is None or not waiting:
             return
+        if self.batch.request_id != self.batch.job_id:
+            # A user's own request for a new link: it waits on the queue while the hold lasts, looked at again
+            # every 15 minutes, outside the job's counts of its emails (which are the import's).
+            _requeue(_waiting(self.batch, waiting), self.deps, delay=QUOTA_PAUSE_SECONDS)
+            logger.warning("New link asked for held by the reputation guard", extra={"held": len(waiting)})
+            return
         rest = _rest(self.batch, waiting, "h")
         self.deps.held_emails.park(self.batch.job_id, rest.key, rest.to_json(), len(rest.recipients))
         logger.warning("Activation emails held by the reputation guard", extra={"held": len(rest.recipients)})
