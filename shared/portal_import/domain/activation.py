@@ -4,8 +4,8 @@ plain and escaped for its HTML part.
 A token is `<ContactId>.<secret>`: the secret is 32 random bytes, and the Contact names the activation item that
 keeps the hash of every link the Contact's user was sent, so that a link replaced by a newer one is still known as
 that user's (it may ask for a new link, docs/contracts.md §6) while only the newest sets a password. The Contact ID
-is the person's own and proves nothing: only the secret's hash, stored, does. Links sent before the Contact was part
-of the token are plain secrets, found by their hash alone.
+is the person's own and proves nothing: only the whole token's hash, stored, does (the secret makes the token
+unguessable). Links sent before the Contact was part of the token are plain secrets, found by their hash alone.
 """
 
 from __future__ import annotations
