@@ -6,12 +6,12 @@ line and returns its exit status."""
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
 from portal_import.domain.job import Job, JobStatus
 from portal_import.domain.options import column_metadata
+from portal_import.domain.sample import SAMPLE_CSV
 from portal_import.flows.resend import ResendRefused
 from portal_import.flows.users import UsersRefused
 from portal_import_cli import doctor as diagnosis
@@ -36,8 +36,6 @@ from portal_import_cli.progress import (
 )
 from portal_import_cli.rendering import emit, say
 from portal_import_cli.seed import DirectoryFileError, read_directory
-
-TEMPLATE_CSV = Path(__file__).resolve().parent / "sample" / "template.csv"
 
 
 def check_csv_name(path: Path) -> None:
@@ -256,13 +254,13 @@ def doctor(args: argparse.Namespace) -> int:
 
 def template(args: argparse.Namespace) -> int:
     if args.path is None or str(args.path) == "-":
-        sys.stdout.write(TEMPLATE_CSV.read_text(encoding="utf-8"))
+        sys.stdout.write(SAMPLE_CSV)
         return 0
     path: Path = args.path
     if path.exists() and not args.force:
         raise UsageError(f"{path} already exists; choose another name, or pass --force to replace it.")
     try:
-        shutil.copyfile(TEMPLATE_CSV, path)
+        path.write_text(SAMPLE_CSV, encoding="utf-8")
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error.strerror}.") from None
     say(

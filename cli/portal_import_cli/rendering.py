@@ -13,6 +13,7 @@ from portal_import.domain.job import Job, JobStatus
 from portal_import.domain.notification import columns_read
 from portal_import.domain.shown import visible
 from portal_import.domain.summary import RESULT_FILES
+from portal_import.flows.console import user_json
 from portal_import.flows.resend import Resend
 from portal_import.flows.users import JobUser
 from portal_import_cli.progress import delivery_counts, duration, emails_expected, finished, job_json, results_uri
@@ -177,20 +178,7 @@ def print_resend(job: Job, done: Resend) -> None:
 
 
 def users_json(users: list[JobUser]) -> list[dict[str, Any]]:
-    return [
-        {
-            "row": user.row,
-            "contactId": user.contact_id,
-            "userId": user.user_id,
-            "role": user.role,
-            "email": user.email,
-            "activation": user.activation,
-            "delivery": user.delivery,
-            "deliveryDetail": user.delivery_detail,
-            "renewals": user.renewals,
-        }
-        for user in users
-    ]
+    return [user_json(user) for user in users]
 
 
 def print_users(job: Job, users: list[JobUser]) -> None:

@@ -100,6 +100,13 @@ class ResendSettings(_FromEnvironment):
     email_queue_url: str = Field(alias="EMAIL_QUEUE_URL")
 
 
+class ConsoleSettings(ResendSettings):
+    """The console's API: the resend function's stores, and what an upload may be."""
+
+    max_file_bytes: int = Field(alias="MAX_FILE_BYTES", gt=0)
+    send_activation_email_default: bool = Field(default=False, alias="SEND_ACTIVATION_EMAIL_DEFAULT")
+
+
 class ActivationSettings(_FromEnvironment):
     jobs_table: str = Field(alias="JOBS_TABLE")
     directory_table: str = Field(alias="DIRECTORY_TABLE")

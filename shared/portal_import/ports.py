@@ -232,3 +232,17 @@ class Pace(Protocol):
     """Hands out the moments at which the next calls may be made (a shared limiter: aws.ratelimit.Pace)."""
 
     def reserve(self, count: int, *, deadline: float | None = None) -> Reservation: ...
+
+
+class ConsoleJobs(JobReader, Protocol):
+    """The jobs as the console reads them: one job, and every job's id (aws.jobs.Jobs)."""
+
+    def job_ids(self, *, source_version_id: str | None = None) -> list[str]: ...
+
+
+class Uploads(Protocol):
+    """Presigned POSTs to the import bucket (aws.storage.Storage)."""
+
+    def presigned_post(
+        self, key: str, *, fields: Mapping[str, str], most_bytes: int, expires_in: int
+    ) -> dict[str, Any]: ...

@@ -21,6 +21,7 @@ from portal_import.aws.userpool import UserPool
 from portal_import.config import (
     ActivationSettings,
     AggregatorSettings,
+    ConsoleSettings,
     DeliveryEventsSettings,
     EmailDeadLetterSettings,
     EmailSenderSettings,
@@ -32,6 +33,7 @@ from portal_import.config import (
 from portal_import.domain.passwords import PasswordRules
 from portal_import.flows.activate import ActivationDeps
 from portal_import.flows.aggregate import AggregateDeps
+from portal_import.flows.console import ConsoleDeps
 from portal_import.flows.delivery import DeliveryDeps
 from portal_import.flows.resend import ResendDeps
 from portal_import.flows.resume import ResumeDeps
@@ -135,6 +137,22 @@ def resume_deps(settings: ResendSettings) -> ResumeDeps:
         job_reader=Jobs(settings.jobs_table),
         held_emails=HeldEmails(settings.jobs_table),
         email_queue=Queue(settings.email_queue_url),
+    )
+
+
+def console_deps(settings: ConsoleSettings) -> ConsoleDeps:
+    """The console API's: what `status`, `jobs`, `users`, `resend` and `resume-emails` read and do, and uploads."""
+    storage = Storage(settings.results_bucket)
+    return ConsoleDeps(
+        jobs=Jobs(settings.jobs_table),
+        storage=storage,
+        uploads=storage,
+        ledger=Ledger(settings.directory_table, settings.jobs_table),
+        held_emails=HeldEmails(settings.jobs_table),
+        resend=resend_deps(settings),
+        resume=resume_deps(settings),
+        max_file_bytes=settings.max_file_bytes,
+        send_activation_email_default=settings.send_activation_email_default,
     )
 
 

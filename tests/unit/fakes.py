@@ -195,6 +195,27 @@ class Jobs(JobReader, EmailsNotice):
 
 
 @dataclass
+class ConsoleJobs(JobReader):
+    """The job store as the console reads it: one job, and every job's id."""
+
+    def job_ids(self, *, source_version_id: str | None = None) -> list[str]:
+        return [j.job_id for j in self.table.jobs.values() if source_version_id in (None, j.source_version_id)]
+
+
+@dataclass
+class Uploads:
+    """Presigned POSTs as S3 builds them: the key and fields as given, with the policy's conditions kept here."""
+
+    forms: list[dict[str, Any]] = field(default_factory=list)
+
+    def presigned_post(
+        self, key: str, *, fields: Mapping[str, str], most_bytes: int, expires_in: int
+    ) -> dict[str, Any]:
+        self.forms.append({"key": key, "fields": dict(fields), "mostBytes": most_bytes, "expiresIn": expires_in})
+        return {"url": "https://imports.example/", "fields": {"key": key, **fields, "policy": "signed"}}
+
+
+@dataclass
 class HeldEmails:
     """The reputation guard's hold on the jobs of a JobTable, and the batches kept while it lasts."""
 
@@ -609,6 +630,9 @@ def _conforms(table: JobTable, clock: Callable[[], float]) -> None:
     accounts: ports.Accounts = Accounts()
     links: ports.Links = Links()
     email_pace: ports.EmailPace = EmailPace(clock, 1.0)
+    console_jobs: ports.ConsoleJobs = ConsoleJobs(table)
+    uploads: ports.Uploads = Uploads()
     pace: ports.Pace = Pace(clock, 1.0)
     del job_reader, split_progress, chunk_tally, stalled_jobs, channels, announcements, emails_notice, jobs
     del directory, ledger, storage, queue, mailer, notifier, user_pool, accounts, links, email_pace, pace
+    del console_jobs, uploads

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -92,6 +92,18 @@ class Storage:
                 "get_object", Params={"Bucket": self._require_bucket(), "Key": key}, ExpiresIn=expires_in
             )
         )
+
+    def presigned_post(
+        self, key: str, *, fields: Mapping[str, str], most_bytes: int, expires_in: int
+    ) -> dict[str, Any]:
+        """A form a browser uploads one object with: exactly `key`, exactly `fields` (its metadata), between one
+        byte and `most_bytes`, for `expires_in` seconds. S3 refuses anything else the form is sent with."""
+        conditions: list[Any] = [{name: value} for name, value in fields.items()]
+        conditions.append(["content-length-range", 1, most_bytes])
+        form: dict[str, Any] = self._s3.generate_presigned_post(
+            Bucket=self._require_bucket(), Key=key, Fields=dict(fields), Conditions=conditions, ExpiresIn=expires_in
+        )
+        return form
 
     def uri(self, key: str) -> str:
         return f"s3://{self._require_bucket()}/{key}"

@@ -17,8 +17,8 @@ EMAILS_HELD = "emails-held"
 DETAIL_TYPE_COMPLETED = "Import Completed"
 _SHOWN_NAME_CHARS = 60
 
-# What to do about each kind of failure, from the product's troubleshooting tips.
-_NEXT_STEPS = {
+# What to do about each kind of failure, from the product's troubleshooting tips (the notification, the console).
+NEXT_STEPS = {
     "Missing Contact ID": "fill in the ContactId cell.",
     "Role is required": "fill in the Role cell with the name of an active portal Role.",
     "Invalid Role": "use the exact, case-sensitive name of an active portal Role.",
@@ -103,7 +103,7 @@ def _completed_lines(summary: Summary, errors: Counter[str], no_valid_email: int
     if errors:
         lines += ["", "Failures by reason:"]
         for error, count in errors.most_common():
-            lines.append(f"  {error}: {count} - {_NEXT_STEPS.get(error, 'see the Error column.')}")
+            lines.append(f"  {error}: {count} - {NEXT_STEPS.get(error, 'see the Error column.')}")
         lines += ["", "Correct the rows in the failure file and upload it to imports/ as it is to retry them."]
     return lines
 
