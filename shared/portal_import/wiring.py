@@ -144,7 +144,7 @@ def console_deps(settings: ConsoleSettings) -> ConsoleDeps:
     """The console API's: what `status`, `jobs`, `users`, `resend` and `resume-emails` read and do, and uploads."""
     storage = Storage(settings.results_bucket)
     return ConsoleDeps(
-        jobs=Jobs(settings.jobs_table),
+        console_jobs=Jobs(settings.jobs_table),
         storage=storage,
         uploads=storage,
         ledger=Ledger(settings.directory_table, settings.jobs_table),

@@ -190,8 +190,9 @@ def test_every_log_group_is_kept_for_the_retention_the_operator_sets(sam_templat
         # Given each function / Then its lines go to a log group of the stack's
         group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         assert group in groups, name
-    # and every log group of the stack (the functions' and the API's access log) keeps them LogRetentionDays
-    assert len(groups) == len(functions) + 1
+    # and every log group of the stack (the functions', and the activation and console APIs' access logs) keeps
+    # them LogRetentionDays
+    assert len(groups) == len(functions) + 2
     for name, group in groups.items():
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
     allowed = sam_template["Parameters"]["LogRetentionDays"]["AllowedValues"]

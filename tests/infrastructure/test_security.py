@@ -234,6 +234,17 @@ GRANTS = {
         "dynamodb:DeleteItem JobsTable if dynamodb:LeadingKeys=held#*",  # and the batches it kept, once queued
         "sqs:SendMessage* EmailQueue",
     },
+    "ConsoleFunction": {
+        "s3:GetObject ImportBucket/results/*",  # result links, and the users a job created
+        "s3:PutObject ImportBucket/imports/*",  # the presigned POST an upload goes with: imports/ only
+        "dynamodb:GetItem JobsTable",
+        "dynamodb:Scan JobsTable",  # the jobs list
+        "dynamodb:UpdateItem JobsTable",  # Resume emails: the job's hold ends
+        "dynamodb:DeleteItem JobsTable if dynamodb:LeadingKeys=held#*",
+        "dynamodb:BatchGetItem JobsTable if dynamodb:LeadingKeys=emails#*",
+        "dynamodb:BatchGetItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*|SALESFORCE#*",  # read, never written
+        "sqs:SendMessage* EmailQueue",  # Resend
+    },
     "EmailDeadLetterFunction": {
         "dynamodb:GetItem JobsTable",
         "dynamodb:UpdateItem JobsTable",
@@ -910,12 +921,15 @@ JOB_PORTS = {
     "channels",
     "announcements",
     "emails_notice",
+    "console_jobs",
 }
 PORTS = {*JOB_PORTS, "jobs", "directory", "user_pool"}
 # The port calls that write nothing (reads); any other is run through its adapter below to learn what it writes.
 PORT_READS = {
     ("job_reader", "get"),
     ("jobs", "get"),
+    ("console_jobs", "get"),
+    ("console_jobs", "job_ids"),
     ("stalled_jobs", "open_jobs_idle_since"),
     ("directory", "active_roles"),
     ("directory", "resolve"),

@@ -134,7 +134,7 @@ def test_every_function_and_the_layer_build_with_their_makefile(sam_template: di
         for name, resource in sam_template["Resources"].items()
         if resource["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion")
     }
-    assert len(built) == 12
+    assert len(built) == 13
     for name, resource in built.items():
         assert resource["Metadata"]["BuildMethod"] == "makefile", name
         properties = resource["Properties"]

@@ -38,7 +38,12 @@ PSEUDO_PARAMETERS = {
 
 
 def _pools(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: r for name, r in template["Resources"].items() if r["Type"] == "AWS::Cognito::UserPool"}
+    """The portal users' pools (the console's administrators have a pool of their own: AdminUserPool)."""
+    return {
+        name: r
+        for name, r in template["Resources"].items()
+        if r["Type"] == "AWS::Cognito::UserPool" and name != "AdminUserPool"
+    }
 
 
 def _references(node: Any) -> Iterator[str]:

@@ -35,7 +35,7 @@ def console(*jobs: Any, storage: fakes.Storage | None = None, most: int = 1000) 
     queue = fakes.Queue()
     held = fakes.HeldEmails(table)
     deps = ConsoleDeps(
-        jobs=fakes.ConsoleJobs(table),
+        console_jobs=fakes.ConsoleJobs(table),
         storage=storage,
         uploads=uploads,
         ledger=fakes.Ledger(),

@@ -41,7 +41,7 @@ LINK_SECONDS = 15 * 60
 
 @dataclass(frozen=True)
 class ConsoleDeps:
-    jobs: ConsoleJobs
+    console_jobs: ConsoleJobs
     storage: Storage
     uploads: Uploads
     ledger: Ledger
@@ -62,13 +62,13 @@ class Refused(Exception):
 
 def jobs_list(deps: ConsoleDeps) -> dict[str, Any]:
     """The newest JOBS_SHOWN jobs, newest first (a job id starts with the time its file arrived)."""
-    newest = sorted(deps.jobs.job_ids(), reverse=True)[:JOBS_SHOWN]
-    jobs = [job for job in (deps.jobs.get(job_id) for job_id in newest) if job is not None]
+    newest = sorted(deps.console_jobs.job_ids(), reverse=True)[:JOBS_SHOWN]
+    jobs = [job for job in (deps.console_jobs.get(job_id) for job_id in newest) if job is not None]
     return {"jobs": [job_json(job) for job in jobs]}
 
 
 def _job(job_id: str, deps: ConsoleDeps) -> Job:
-    job = deps.jobs.get(job_id)
+    job = deps.console_jobs.get(job_id)
     if job is None:
         raise Refused(404, f"There is no job {job_id}: the jobs list shows the recent ones.")
     return job
