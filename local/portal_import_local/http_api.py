@@ -1,5 +1,6 @@
-"""The stack's REST API, answered locally: a request as API Gateway hands it to a function through a Lambda proxy
-integration (payload format 1.0), and the function's answer as API Gateway sends it back.
+"""The stack's REST and HTTP APIs, answered locally: a request as API Gateway hands it to a function through a Lambda
+proxy integration (payload format 1.0 for a REST API, 2.0 for an HTTP API), and the function's answer as API
+Gateway sends it back.
 
 `local serve` answers every path under the API's stage on its own address beside moto's endpoint (ApiMiddleware):
 the request is handed to the thread that runs every function, as Lambda would run one invocation at a time here.
@@ -85,6 +86,62 @@ class HttpRequest:
             "body": self.body.decode("utf-8", "replace") if self.body else None,
             "isBase64Encoded": False,
         }
+
+    def event_v2(
+        self, route_key: str, stage: str, api_id: str, path_parameters: dict[str, str], claims: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The request as an HTTP API's Lambda proxy event (payload format 2.0) for the route `route_key`."""
+        now = time.time()
+        pairs = parse_qsl(self.query, keep_blank_values=True)
+        joined: dict[str, list[str]] = {}
+        for name, value in pairs:
+            joined.setdefault(name, []).append(value)
+        host = self.header("host") or "127.0.0.1"
+        headers = {name.lower(): value for name, value in self.headers.items() if name.lower() != "cookie"}
+        cookies = [c.strip() for c in self.header("cookie").split(";") if c.strip()]
+        context: dict[str, Any] = {
+            "accountId": ACCOUNT,
+            "apiId": api_id,
+            "domainName": host,
+            "domainPrefix": host.split(".", 1)[0],
+            "http": {
+                "method": self.method,
+                "path": self.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": self.source_ip,
+                "userAgent": self.header("user-agent"),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route_key,
+            "stage": stage,
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        }
+        if claims is not None:
+            context["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "routeKey": route_key,
+            "rawPath": self.path,  # the stage first, as a named stage's requests have it
+            "rawQueryString": self.query,
+            "headers": headers,
+            "requestContext": context,
+            "isBase64Encoded": False,
+        }
+        if cookies:
+            event["cookies"] = cookies
+        if joined:
+            event["queryStringParameters"] = {name: ",".join(values) for name, values in joined.items()}
+        if path_parameters:
+            event["pathParameters"] = path_parameters
+        if self.body:
+            event["body"] = self.body.decode("utf-8", "replace")
+        return event
+
+
+# What an HTTP API answers for a route it does not have, and when the function failed.
+NOT_FOUND = (404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
+INTERNAL_ERROR = (500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
 
 
 def answer_of(result: Any) -> Answer:

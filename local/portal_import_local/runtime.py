@@ -34,10 +34,19 @@ from portal_import.domain.summary import SUMMARY_FILE
 from portal_import_local import invocations, ses_events
 from portal_import_local.faults import FaultPlan
 from portal_import_local.host import CallLog, FunctionHost, install_call_counting
-from portal_import_local.http_api import BAD_GATEWAY, MISSING_ROUTE, Answer, HttpRequest, answer_of
+from portal_import_local.http_api import (
+    BAD_GATEWAY,
+    INTERNAL_ERROR,
+    MISSING_ROUTE,
+    NOT_FOUND,
+    Answer,
+    HttpRequest,
+    answer_of,
+)
+from portal_import_local.jwt_authorizer import UNAUTHORIZED, authorized_claims
 from portal_import_local.moto_patches import SES_DAILY_QUOTA
 from portal_import_local.outbox import iter_sent_emails, sent_emails, sent_message_count
-from portal_import_local.stack import ACCOUNT, DEFAULT_ENDPOINT, REGION, RestApi, Stack, provision
+from portal_import_local.stack import ACCOUNT, DEFAULT_ENDPOINT, REGION, HttpApi, RestApi, Stack, provision
 from portal_import_local.waf import Firewall, WebAcl
 
 _IDLE_SLEEP = 0.02
@@ -134,14 +143,35 @@ class LocalRuntime:
         self._log_stream = stream
 
     def answer_http(self, request: HttpRequest) -> Answer:
-        """A request to the stack's REST API: its web ACL first, then the function of its route, as API Gateway
-        would answer it."""
+        """A request to the stack's REST API (its web ACL first) or HTTP API (its route's JWT authorizer first),
+        then the function of its route, as API Gateway would answer it."""
         for api in self.stack.apis:
             resource = api.resource_of(request.path)
             if resource is not None:
                 blocked = self._firewalls[api.logical_id].inspect(request.source_ip)
                 return blocked or self._invoke(api, resource, request)
+        for http_api in self.stack.http_apis:
+            if http_api.serves(request.path):
+                return self._invoke_http_api(http_api, request)
         return MISSING_ROUTE
+
+    def _invoke_http_api(self, api: HttpApi, request: HttpRequest) -> Answer:
+        found = api.route_of(request.method, request.path)
+        if found is None:
+            return NOT_FOUND
+        template, route, parameters = found
+        claims = None
+        if route.authorizer is not None:
+            claims = authorized_claims(request.header("authorization"), route.authorizer)
+            if claims is None:
+                return UNAUTHORIZED
+        event = request.event_v2(f"{request.method} {template}", api.stage, api.api_id, parameters, claims)
+        try:
+            result = self.hosts[route.function].invoke(event)
+        except Exception as crash:  # noqa: BLE001 - an HTTP API answers 500 and Lambda logs the crash
+            self._log_crash(route.function, crash)
+            return INTERNAL_ERROR
+        return answer_of(result)
 
     def _invoke(self, api: RestApi, resource: str, request: HttpRequest) -> Answer:
         function = api.routes.get((request.method, resource))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import secrets
 import signal
 import socket
 import sys
@@ -67,6 +68,7 @@ class LocalServer:
         self._sends_written = 0  # SES sends whose emails are in the outbox
         self._stop = threading.Event()
         self._watch = _Watch()
+        self.console_administrator: tuple[str, str] | None = None  # the one `attach` creates
         self._app = _Dispatch()
         _check_free(host, port)
         try:
@@ -82,7 +84,8 @@ class LocalServer:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         self.runtime = runtime
-        stages = [api.stage for api in runtime.stack.apis]
+        self.console_administrator = create_console_administrator(runtime)
+        stages = [api.stage for api in runtime.stack.apis] + [api.stage for api in runtime.stack.http_apis]
         # A page request or an Invoke arrives on a server thread; the function runs on this loop's thread.
         self._handoff = Handoff()
         inner = DomainDispatcherApplication(create_backend_app)
@@ -100,9 +103,16 @@ class LocalServer:
         return f"http://{host!s}:{port}"
 
     def ready(self) -> dict[str, str]:
-        """What a client needs, as printed on stdout once the endpoint answers."""
+        """What a client needs, as printed on stdout once the endpoint answers: with the console's address and the
+        administrator the server created, whose password is permanent (signing in asks for no new one)."""
         stack = self.runtime.stack
+        console = self.console_administrator or ("", "")
         return {
+            "consoleUrl": stack.console_url,
+            "consoleUsername": console[0],
+            "consolePassword": console[1],
+            "adminUserPoolId": stack.admin_user_pool_id,
+            "adminUserPoolClientId": stack.admin_user_pool_client_id,
             "endpoint": self.endpoint,
             "bucket": stack.bucket,
             "topicArn": stack.topic_arn,
@@ -225,6 +235,31 @@ def _check_free(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as error:
             raise PortInUse(f"cannot listen on {host}:{port} ({error.strerror}); choose another --port") from error
+
+
+CONSOLE_ADMINISTRATOR = "admin@example.com"
+
+
+def create_console_administrator(runtime: LocalRuntime) -> tuple[str, str] | None:
+    """One administrator of the console's pool, with a permanent password made for this server (what `portal-import
+    admins add` and the invitation's first sign-in do on AWS); None when the stack has no console."""
+    pool = runtime.stack.admin_user_pool_id
+    if not pool:
+        return None
+    cognito = runtime.session.client("cognito-idp")
+    # Every kind of character the pool's policy asks for, and 128 bits of chance.
+    password = f"Local-{secrets.token_urlsafe(16)}-9a"
+    cognito.admin_create_user(
+        UserPoolId=pool,
+        Username=CONSOLE_ADMINISTRATOR,
+        UserAttributes=[
+            {"Name": "email", "Value": CONSOLE_ADMINISTRATOR},
+            {"Name": "email_verified", "Value": "true"},
+        ],
+        MessageAction="SUPPRESS",
+    )
+    cognito.admin_set_user_password(UserPoolId=pool, Username=CONSOLE_ADMINISTRATOR, Password=password, Permanent=True)
+    return CONSOLE_ADMINISTRATOR, password
 
 
 def serve(args: argparse.Namespace, template: Path, log_path: Path) -> int:

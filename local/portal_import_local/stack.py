@@ -16,6 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import boto3
 
@@ -92,6 +93,62 @@ class RestApi:
 
 
 @dataclass(frozen=True)
+class JwtAuthorizer:
+    """An HTTP API's JWT authorizer as its template configures it: the issuer and audiences a token must have."""
+
+    issuer: str
+    audiences: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    function: str  # the function's logical id
+    authorizer: JwtAuthorizer | None  # None: the route is open (Auth.Authorizer NONE)
+
+
+@dataclass(frozen=True)
+class HttpApi:
+    """An HTTP API of the template as the runtime answers it (payload format 2.0): its stage and its routes, each
+    with the JWT authorizer that guards it."""
+
+    logical_id: str
+    api_id: str
+    stage: str
+    routes: dict[tuple[str, str], HttpRoute]  # (method, path template such as /api/jobs/{jobId}) -> the route
+
+    def route_of(self, method: str, path: str) -> tuple[str, HttpRoute, dict[str, str]] | None:
+        """The route a request's path names under this API's stage, its path parameters; None when none does."""
+        prefix = f"/{self.stage}"
+        if not path.startswith(prefix + "/"):
+            return None
+        under = path[len(prefix) :]
+        for (route_method, template), route in self.routes.items():
+            if route_method != method:
+                continue
+            found = _path_match(template, under)
+            if found is not None:
+                return template, route, found
+        return None
+
+    def serves(self, path: str) -> bool:
+        return path.startswith(f"/{self.stage}/")
+
+
+def _path_match(template: str, path: str) -> dict[str, str] | None:
+    """The path's parameters when it matches the route's template ({name} is one path segment), else None."""
+    wanted, given = template.strip("/").split("/"), path.strip("/").split("/")
+    if len(wanted) != len(given):
+        return None
+    found: dict[str, str] = {}
+    for part, value in zip(wanted, given, strict=True):
+        if part.startswith("{") and part.endswith("}") and value:
+            found[part[1:-1]] = unquote(value)
+        elif part != value:
+            return None
+    return found
+
+
+@dataclass(frozen=True)
 class Stack:
     bucket: str
     topic_arn: str
@@ -106,6 +163,10 @@ class Stack:
     user_pool_id: str = ""
     user_pool_client_id: str = ""
     apis: tuple[RestApi, ...] = ()
+    http_apis: tuple[HttpApi, ...] = ()
+    console_url: str = ""  # the import console's address (ConsoleUrl)
+    admin_user_pool_id: str = ""  # the console's administrators
+    admin_user_pool_client_id: str = ""
     portal_url: str = ""  # the base of the activation links the emails carry
     configuration_set: str = ""  # the SES configuration set of the activation emails
     delivery_events_topic_arn: str = ""  # where its event destination publishes
@@ -286,6 +347,61 @@ def _take_out_api_gateway(transformed: dict[str, Any], values: TemplateValues, a
     return stages
 
 
+_HTTP_API = "AWS::ApiGatewayV2::Api"
+
+
+def _take_out_http_apis(transformed: dict[str, Any], values: TemplateValues, api_endpoint: str) -> dict[str, str]:
+    """moto's CloudFormation skips every AWS::ApiGatewayV2::*: each is taken out, each HTTP API named by an id of its
+    own (its logical id, lowercased) and its stage's name given to what refers to it, and its default address made
+    `api_endpoint`, where the runtime answers it. Returns each HTTP API's stage name by the API's logical id."""
+    resources = transformed["Resources"]
+    taken = [k for k, v in resources.items() if v["Type"].startswith("AWS::ApiGatewayV2::")]
+    stages: dict[str, str] = {}
+    for logical_id in taken:
+        resource = resources.pop(logical_id)
+        if resource["Type"] == _HTTP_API:
+            values.resolve_to(logical_id, {"Ref": logical_id.lower(), "ApiEndpoint": api_endpoint})
+        elif resource["Type"] == "AWS::ApiGatewayV2::Stage":
+            name = str(values.resolve(resource["Properties"]["StageName"]))
+            values.resolve_to(logical_id, {"Ref": name})
+            stages[_logical_of(resource["Properties"]["ApiId"])] = name
+    local = _local_addresses({"Resources": resources, "Outputs": transformed.get("Outputs", {})}, api_endpoint, stages)
+    transformed["Resources"] = values.replace_references(local["Resources"])
+    transformed["Outputs"] = values.replace_references(local["Outputs"])
+    return stages
+
+
+def _http_apis(sam_template: dict[str, Any], stages: dict[str, str], values: TemplateValues) -> tuple[HttpApi, ...]:
+    """Each HTTP API with its routes (each HttpApi event of the SAM template) and the JWT authorizer of each: the
+    route's own (NONE: open), or the API's DefaultAuthorizer."""
+    resources = sam_template["Resources"]
+    apis: list[HttpApi] = []
+    for api, stage in stages.items():
+        auth = resources[api]["Properties"].get("Auth", {})
+        authorizers = {
+            name: JwtAuthorizer(
+                issuer=str(values.resolve(config["JwtConfiguration"]["issuer"])),
+                audiences=tuple(str(values.resolve(a)) for a in config["JwtConfiguration"]["audience"]),
+            )
+            for name, config in auth.get("Authorizers", {}).items()
+        }
+        default = auth.get("DefaultAuthorizer")
+        routes: dict[tuple[str, str], HttpRoute] = {}
+        for logical_id, resource in resources.items():
+            if resource["Type"] != "AWS::Serverless::Function":
+                continue
+            for event in resource["Properties"].get("Events", {}).values():
+                api_id = event["Properties"].get("ApiId", {"Ref": "ServerlessHttpApi"})
+                if event["Type"] != "HttpApi" or _logical_of(api_id) != api:
+                    continue
+                named = event["Properties"].get("Auth", {}).get("Authorizer", default)
+                authorizer = None if named in (None, "NONE") else authorizers[named]
+                key = (str(event["Properties"]["Method"]).upper(), str(event["Properties"]["Path"]))
+                routes[key] = HttpRoute(function=logical_id, authorizer=authorizer)
+        apis.append(HttpApi(logical_id=api, api_id=api.lower(), stage=stage, routes=routes))
+    return tuple(apis)
+
+
 def _local_addresses(value: Any, api_endpoint: str, apis: dict[str, str]) -> Any:
     """The value with each of `apis`' default addresses (https://${Api}.execute-api...) made `api_endpoint`."""
     if isinstance(value, list):
@@ -377,6 +493,7 @@ def provision(
     create_cognito_resources(transformed, values, session.client("cognito-idp"))
     web_acls = _take_out_web_acls(transformed, values)
     stages = _take_out_api_gateway(transformed, values, api_endpoint)
+    http_stages = _take_out_http_apis(transformed, values, api_endpoint)
     _verify_email_identities(transformed, values, session.client("ses"))
     _upload_placeholder_code(transformed, session.client("s3"))
     stack, physical = _create_stack(transformed, parameters, session.client("cloudformation"))
@@ -388,7 +505,7 @@ def provision(
         topic_arn=outputs["NotificationTopicArn"],
         directory_table=outputs["DirectoryTableName"],
         jobs_table=outputs["JobsTableName"],
-        functions=_functions(sam_template, physical, template_path.parent, session.client("lambda")),
+        functions=_functions(sam_template, physical, template_path.parent, session.client("lambda"), api_endpoint),
         queue_triggers=triggers,
         bucket_trigger=_bucket_trigger(notification),
         schedule_triggers=schedules,
@@ -400,6 +517,10 @@ def provision(
         portal_url=outputs.get("PortalUrl", ""),
         configuration_set=outputs.get("ConfigurationSetName", ""),
         delivery_events_topic_arn=outputs.get("DeliveryEventsTopicArn", ""),
+        http_apis=_http_apis(sam_template, http_stages, values),
+        console_url=outputs.get("ConsoleUrl", ""),
+        admin_user_pool_id=outputs.get("AdminUserPoolId", ""),
+        admin_user_pool_client_id=outputs.get("AdminUserPoolClientId", ""),
     )
 
 
@@ -448,8 +569,12 @@ def _create_stack(
     return stack, physical
 
 
+# A function's variable that names where browsers reach the bucket (presigned links and forms): the local endpoint.
+PRESIGN_ENDPOINT = "PRESIGN_ENDPOINT_URL"
+
+
 def _functions(
-    sam_template: dict[str, Any], physical: dict[str, str], root: Path, lambda_client: Any
+    sam_template: dict[str, Any], physical: dict[str, str], root: Path, lambda_client: Any, api_endpoint: str
 ) -> dict[str, FunctionSpec]:
     """Each function as Lambda holds it (its environment resolved by CloudFormation), its code in the checkout."""
     functions: dict[str, FunctionSpec] = {}
@@ -457,6 +582,9 @@ def _functions(
         if resource["Type"] != "AWS::Serverless::Function":
             continue
         configuration = lambda_client.get_function_configuration(FunctionName=physical[logical_id])
+        environment = {k: str(v) for k, v in configuration.get("Environment", {}).get("Variables", {}).items()}
+        if PRESIGN_ENDPOINT in resource["Properties"].get("Environment", {}).get("Variables", {}):
+            environment[PRESIGN_ENDPOINT] = api_endpoint  # browsers reach the local bucket here, not at S3's address
         functions[logical_id] = FunctionSpec(
             logical_id=logical_id,
             name=configuration["FunctionName"],
@@ -464,7 +592,7 @@ def _functions(
             handler=configuration["Handler"],
             timeout=int(configuration["Timeout"]),
             memory_mb=int(configuration["MemorySize"]),
-            environment={k: str(v) for k, v in configuration.get("Environment", {}).get("Variables", {}).items()},
+            environment=environment,
         )
     return functions
 

@@ -105,6 +105,9 @@ class ConsoleSettings(ResendSettings):
 
     max_file_bytes: int = Field(alias="MAX_FILE_BYTES", gt=0)
     send_activation_email_default: bool = Field(default=False, alias="SEND_ACTIVATION_EMAIL_DEFAULT")
+    # Where a browser reaches the bucket for the links and upload forms it is given; empty: S3's own address (the
+    # local runtime sets its endpoint).
+    presign_endpoint_url: str = Field(default="", alias="PRESIGN_ENDPOINT_URL")
 
 
 class ActivationSettings(_FromEnvironment):

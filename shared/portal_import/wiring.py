@@ -142,7 +142,7 @@ def resume_deps(settings: ResendSettings) -> ResumeDeps:
 
 def console_deps(settings: ConsoleSettings) -> ConsoleDeps:
     """The console API's: what `status`, `jobs`, `users`, `resend` and `resume-emails` read and do, and uploads."""
-    storage = Storage(settings.results_bucket)
+    storage = Storage(settings.results_bucket, presign_endpoint=settings.presign_endpoint_url)
     return ConsoleDeps(
         console_jobs=Jobs(settings.jobs_table),
         storage=storage,

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from portal_import.aws.clients import client
@@ -34,9 +35,12 @@ def outcomes_prefix(job_id: str) -> str:
 
 
 class Storage:
-    def __init__(self, bucket: str | None = None) -> None:
+    def __init__(self, bucket: str | None = None, *, presign_endpoint: str = "") -> None:
+        """`presign_endpoint`: where the people given a link or an upload form reach the bucket, when not at S3's
+        own address (the local runtime's endpoint)."""
         self._bucket = bucket
         self._s3 = client("s3")
+        self._presigner = boto3.client("s3", endpoint_url=presign_endpoint) if presign_endpoint else self._s3
 
     def open_import(self, bucket: str, key: str, version_id: str | None) -> ImportObject:
         """Streams the object: only one read buffer is held at a time."""
@@ -88,7 +92,7 @@ class Storage:
 
     def presigned_url(self, key: str, expires_in: int) -> str:
         return str(
-            self._s3.generate_presigned_url(
+            self._presigner.generate_presigned_url(
                 "get_object", Params={"Bucket": self._require_bucket(), "Key": key}, ExpiresIn=expires_in
             )
         )
@@ -100,7 +104,7 @@ class Storage:
         byte and `most_bytes`, for `expires_in` seconds. S3 refuses anything else the form is sent with."""
         conditions: list[Any] = [{name: value} for name, value in fields.items()]
         conditions.append(["content-length-range", 1, most_bytes])
-        form: dict[str, Any] = self._s3.generate_presigned_post(
+        form: dict[str, Any] = self._presigner.generate_presigned_post(
             Bucket=self._require_bucket(), Key=key, Fields=dict(fields), Conditions=conditions, ExpiresIn=expires_in
         )
         return form
