@@ -11,6 +11,7 @@ from pathlib import Path
 
 from portal_import.domain.job import Job, JobStatus
 from portal_import.domain.options import column_metadata
+from portal_import.domain.rules import is_valid_email
 from portal_import.domain.sample import SAMPLE_CSV
 from portal_import.flows.resend import ResendRefused
 from portal_import.flows.users import UsersRefused
@@ -268,6 +269,48 @@ def template(args: argparse.Namespace) -> int:
         "own whose columns have other names imports as it is: `portal-import submit FILE --contact-id-column NAME "
         "--role-column NAME`)"
     )
+    return 0
+
+
+def _admin_email(text: str) -> str:
+    email = text.strip()
+    if not is_valid_email(email):
+        raise UsageError(f"{text!r} is not an email address: an administrator signs in with theirs.")
+    return email
+
+
+def admins_add(args: argparse.Namespace) -> int:
+    email = _admin_email(args.email)
+    deployment = Deployment(Target.from_options(args))
+    deployment.add_admin(email)
+    console = deployment.stack_outputs().get("ConsoleUrl", "") if deployment.target.stack else ""
+    if args.json:
+        emit({"invited": email, "consoleUrl": console})
+    else:
+        where = f" at {console}" if console else ""
+        say(
+            f"invited {email}: Cognito emails them a temporary password from the stack's sender; they sign in to the "
+            f"import console{where} with their address and choose their own password."
+        )
+    return 0
+
+
+def admins_list(args: argparse.Namespace) -> int:
+    admins = Deployment(Target.from_options(args)).admins()
+    if args.json:
+        emit(admins)
+    else:
+        rendering.print_admins(admins)
+    return 0
+
+
+def admins_remove(args: argparse.Namespace) -> int:
+    email = _admin_email(args.email)
+    Deployment(Target.from_options(args)).remove_admin(email)
+    if args.json:
+        emit({"removed": email})
+    else:
+        say(f"removed {email}: they are signed out everywhere and can no longer sign in to the import console.")
     return 0
 
 

@@ -35,7 +35,7 @@ from portal_import_cli.seed import DirectoryData, load_directory
 # What an AWS call can fail with, for the commands that fall back on something else when one does.
 AWS_FAILURES = (ClientError, BotoCoreError, Transient)
 
-Name = Literal["bucket", "jobs_table", "directory_table", "resend_function", "user_pool"]
+Name = Literal["bucket", "jobs_table", "directory_table", "resend_function", "user_pool", "admin_pool"]
 # Which stack output holds each name, the option that gives it instead, and the environment variable behind it.
 NAMES: dict[Name, tuple[str, str, str]] = {
     "bucket": ("ImportBucketName", "--bucket", "PORTAL_IMPORT_BUCKET"),
@@ -43,6 +43,7 @@ NAMES: dict[Name, tuple[str, str, str]] = {
     "directory_table": ("DirectoryTableName", "--directory-table", "PORTAL_IMPORT_DIRECTORY_TABLE"),
     "resend_function": ("ResendFunctionName", "--resend-function", "PORTAL_IMPORT_RESEND_FUNCTION"),
     "user_pool": ("UserPoolId", "--user-pool-id", "PORTAL_IMPORT_USER_POOL_ID"),
+    "admin_pool": ("AdminUserPoolId", "--admin-pool-id", "PORTAL_IMPORT_ADMIN_POOL_ID"),
 }
 STACK_ENV = "PORTAL_IMPORT_STACK"
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3})
@@ -66,6 +67,14 @@ class JobNotFound(DeploymentError):
     pass
 
 
+class AdminExists(DeploymentError):
+    pass
+
+
+class AdminNotFound(DeploymentError):
+    pass
+
+
 class ResultsNotFound(DeploymentError):
     def __init__(self, uri: str) -> None:
         super().__init__(f"there are no results in {uri} yet.")
@@ -82,6 +91,7 @@ class Target:
     directory_table: str | None = None
     resend_function: str | None = None
     user_pool: str | None = None
+    admin_pool: str | None = None
     profile: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
@@ -98,6 +108,7 @@ class Target:
             directory_table=given("directory_table", NAMES["directory_table"][2]),
             resend_function=given("resend_function", NAMES["resend_function"][2]),
             user_pool=given("user_pool", NAMES["user_pool"][2]),
+            admin_pool=given("admin_pool", NAMES["admin_pool"][2]),
             profile=getattr(options, "profile", None),
             region=getattr(options, "region", None),
             endpoint_url=getattr(options, "endpoint_url", None),
@@ -280,6 +291,59 @@ class Deployment:
         ledger = Ledger(self.name("directory_table"), self.name("jobs_table"))
         held = HeldEmails(self.name("jobs_table"))
         return job_users(job, Storage(self.name("bucket")), ledger, held_emails=held)
+
+    # The console's administrators (AdminUserPool: apart from portal users)
+
+    def add_admin(self, email: str) -> None:
+        """Invites `email` to the console: Cognito emails a temporary password through the stack's sender, which
+        the first sign-in replaces. AdminExists when they are one already."""
+        try:
+            self.client("cognito-idp").admin_create_user(
+                UserPoolId=self.name("admin_pool"),
+                Username=email,
+                UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}],
+                DesiredDeliveryMediums=["EMAIL"],
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code == "UsernameExistsException":
+                raise AdminExists(
+                    f"{email} is an administrator of the console already; `admins list` lists them."
+                ) from None
+            if code in ("InvalidParameterException", "InvalidEmailRoleAccessPolicyException"):
+                why = error.response["Error"].get("Message", code)
+                raise DeploymentError(f"Cognito refused to invite {email}: {why}") from None
+            raise
+
+    def admins(self) -> list[dict[str, Any]]:
+        """Every administrator of the console: address, status (FORCE_CHANGE_PASSWORD until their first sign-in),
+        whether enabled, and when invited."""
+        cognito, found = self.client("cognito-idp"), []
+        for page in cognito.get_paginator("list_users").paginate(UserPoolId=self.name("admin_pool")):
+            for user in page.get("Users", []):
+                attributes = {a["Name"]: a["Value"] for a in user.get("Attributes", [])}
+                found.append(
+                    {
+                        "email": attributes.get("email", user["Username"]),
+                        "status": user.get("UserStatus", ""),
+                        "enabled": bool(user.get("Enabled", True)),
+                        "invitedAt": user["UserCreateDate"].isoformat(timespec="seconds")
+                        if "UserCreateDate" in user
+                        else "",
+                    }
+                )
+        return sorted(found, key=lambda admin: str(admin["email"]).lower())
+
+    def remove_admin(self, email: str) -> None:
+        """Takes `email`'s console account away (their tokens stop at their next refresh, within the hour)."""
+        cognito = self.client("cognito-idp")
+        try:
+            cognito.admin_user_global_sign_out(UserPoolId=self.name("admin_pool"), Username=email)
+            cognito.admin_delete_user(UserPoolId=self.name("admin_pool"), Username=email)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "UserNotFoundException":
+                raise AdminNotFound(f"{email} is no administrator of the console; `admins list` lists them.") from None
+            raise
 
     # The directory
 

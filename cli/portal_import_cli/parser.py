@@ -203,6 +203,31 @@ def add_commands(subcommands: argparse._SubParsersAction[argparse.ArgumentParser
     template.add_argument("--force", action="store_true", help="replace PATH if it exists")
     _runs(template, commands.template)
 
+    admins = subcommands.add_parser("admins", help="the import console's administrators")
+    admins_commands = admins.add_subparsers(dest="admins_command", required=True)
+    add = admins_commands.add_parser(
+        "add",
+        parents=[connection],
+        help="invite an administrator to the import console",
+        description="Creates EMAIL's account in the stack's administrators' pool (apart from portal users): Cognito "
+        "emails a temporary password from the stack's sender, which their first sign-in to the console replaces.",
+    )
+    add.add_argument("email", metavar="EMAIL", help="their email address, which they sign in with")
+    _json_option(add)
+    _runs(add, commands.admins_add)
+    listed = admins_commands.add_parser("list", parents=[connection], help="the console's administrators")
+    _json_option(listed)
+    _runs(listed, commands.admins_list)
+    remove = admins_commands.add_parser(
+        "remove",
+        parents=[connection],
+        help="take an administrator's console account away",
+        description="Signs EMAIL out everywhere and deletes their account in the administrators' pool.",
+    )
+    remove.add_argument("email", metavar="EMAIL")
+    _json_option(remove)
+    _runs(remove, commands.admins_remove)
+
     directory = subcommands.add_parser("directory", help="the stack's directory of Contacts and Roles")
     directory_commands = directory.add_subparsers(dest="directory_command", required=True)
     load = directory_commands.add_parser(

@@ -199,6 +199,14 @@ def print_users(job: Job, users: list[JobUser]) -> None:
             print(f"  row {user.row}: asked for {asked} from the activation page")
 
 
+def print_admins(admins: list[dict[str, Any]]) -> None:
+    print(f"{len(admins)} administrator(s) of the import console")
+    for admin in admins:
+        state = "invited, not signed in yet" if admin["status"] == "FORCE_CHANGE_PASSWORD" else admin["status"].lower()
+        disabled = ", disabled" if not admin["enabled"] else ""
+        print(f"  {admin['email']}  ({state}{disabled}; since {admin['invitedAt'] or '?'})")
+
+
 def print_directory_load(counts: dict[str, Any]) -> None:
     print(
         f"Loaded {counts['contacts']} contacts ({counts['portalUsers']} with a portal user) and "

@@ -148,19 +148,35 @@ def _get_user(self: CognitoIdpUserPool, username: str) -> CognitoIdpUser | None:
     if user is not None or not _acts(self) or not isinstance(username, str):
         return user
     if ignores_case(self):
-        user = _named(self.users, username)
+        user = _named(self.users, username) or _by_username_attribute(self, username)
         if user is not None:
             return user
     return alias_holder(self, username) if has_email_alias(self) else None
 
 
+def _by_username_attribute(pool: CognitoIdpUserPool, name: str) -> CognitoIdpUser | None:
+    """The user whose UsernameAttributes value (a pool whose users sign in by email) is `name` in any letter case."""
+    kinds = pool.extended_config.get("UsernameAttributes") or []
+    lowered = name.lower()
+    for user in pool.users.values():
+        attributes = flatten_attrs(user.attributes)
+        if any(str(attributes.get(kind, "")).lower() == lowered for kind in kinds):
+            return user
+    return None
+
+
 def username_of(pool: CognitoIdpUserPool, name: str) -> str:
     """The username of the user `name` resolves to (an alias, another letter case), or `name` when it resolves to
-    nobody."""
+    nobody; in a pool whose users sign in by email, the user's address as stored (moto's name for them)."""
     if not _acts(pool):
         return name
     user = pool._get_user(name)
-    return name if user is None else user.username
+    if user is None:
+        return name
+    # A pool whose users sign in by email: moto names such a user by that address, as it was stored.
+    attributes = flatten_attrs(user.attributes)
+    named = [attributes[kind] for kind in pool.extended_config.get("UsernameAttributes") or [] if attributes.get(kind)]
+    return str(named[0]) if named else user.username
 
 
 def _create_refresh_token(self: CognitoIdpUserPool, client_id: str, username: str) -> tuple[str, str]:

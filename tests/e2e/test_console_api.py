@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import subprocess
 import sys
 import time
 import urllib.error
@@ -214,3 +215,31 @@ def test_an_upload_the_stack_would_refuse_is_refused_before_any_form(ready: dict
     most = int(load_template(ROOT / "template.yaml")["Parameters"]["MaxFileBytes"]["Default"])
     status, _, answer = call(ready, "POST", "api/uploads", token=token, body={"fileName": "big.csv", "size": most + 1})
     assert status == 413 and "split it into smaller files" in json.loads(answer)["error"]
+
+
+def _portal_import(ready: dict[str, str], *args: str, work: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "portal_import_cli", *args]
+    command += ["--stack", "portal-import-local", "--endpoint-url", ready["endpoint"]]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=_environment(work))
+
+
+def test_admins_add_list_and_remove_the_consoles_administrators(ready: dict[str, str], tmp_path: Path) -> None:
+    # When an operator invites one: they are listed, waiting for their first sign-in
+    added = _portal_import(ready, "admins", "add", "Ops@Example.com", work=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert "invited Ops@Example.com" in added.stderr and ready["consoleUrl"] in added.stderr
+    listed = json.loads(_portal_import(ready, "admins", "list", "--json", work=tmp_path).stdout)
+    by_email = {admin["email"].lower(): admin for admin in listed}
+    assert by_email["ops@example.com"]["status"] == "FORCE_CHANGE_PASSWORD"
+    assert by_email[ready["consoleUsername"]]["status"] == "CONFIRMED"
+    # and inviting them again says so
+    again = _portal_import(ready, "admins", "add", "ops@example.com", work=tmp_path)
+    assert again.returncode == 1 and "is an administrator of the console already" in again.stderr
+    # When they are removed: no longer listed, and removing them again says they are none
+    assert _portal_import(ready, "admins", "remove", "ops@example.com", work=tmp_path).returncode == 0
+    listed = json.loads(_portal_import(ready, "admins", "list", "--json", work=tmp_path).stdout)
+    assert "ops@example.com" not in {admin["email"].lower() for admin in listed}
+    gone = _portal_import(ready, "admins", "remove", "ops@example.com", work=tmp_path)
+    assert gone.returncode == 1 and "is no administrator of the console" in gone.stderr
+    # and an address that is none is a usage error
+    assert _portal_import(ready, "admins", "add", "not-an-address", work=tmp_path).returncode == 2

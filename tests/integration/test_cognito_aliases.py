@@ -381,3 +381,14 @@ def test_a_moto_that_forces_aliases_itself_stops_the_install(monkeypatch: pytest
     with pytest.raises(PatchNoLongerFits, match="code that reads it") as refused:
         cognito_aliases.install()
     assert patch.name in str(refused.value)
+
+
+def test_a_pool_whose_users_sign_in_by_email_matches_it_in_any_case_and_takes_it_once(aws: boto3.Session) -> None:
+    # Given a pool whose usernames are email addresses (the console's administrators'), case-insensitive
+    admins = _pool(aws, UsernameAttributes=["email"], UsernameConfiguration={"CaseSensitive": False})
+    admins.user("Ops@Example.com")
+    # Then the address signs in and is found in any case, and is taken in every case
+    assert admins.sign_in("ops@EXAMPLE.com")["email"] == "Ops@Example.com"
+    found = admins.cognito.admin_get_user(UserPoolId=admins.pool_id, Username="OPS@example.com")
+    assert {"Name": "email", "Value": "Ops@Example.com"} in found["UserAttributes"]
+    assert error_of(lambda: admins.user("ops@example.com")) == "UsernameExistsException"
