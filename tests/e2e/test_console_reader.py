@@ -425,44 +425,67 @@ def test_a_refused_header_still_suggests_the_columns_that_fit(page: Any) -> None
     assert (one_for_both["contactIdColumn"], one_for_both["roleColumn"]) == (0, None)
 
 
+# Every character of the planes that hold assigned ones (0-3, 14), every 257th of the others (unassigned or private
+# use, which both sides must escape alike) and each plane's last: (first, last, step).
+CODE_POINT_RANGES = [
+    (plane * 0x10000, plane * 0x10000 + 0xFFFF, 1 if plane in (0, 1, 2, 3, 14) else 257) for plane in range(17)
+]
+
+
+def _code_points() -> list[int]:
+    points = []
+    for first, last, step in CODE_POINT_RANGES:
+        points += [cp for cp in [*range(first, last, step), last] if not 0xD800 <= cp <= 0xDFFF]
+    return points
+
+
+def _changed(code_points: list[int], normalized: list[str], shown: list[str]) -> dict[str, list[Any]]:
+    """The characters a header name changes in when normalized, and those shown as escapes (as ranges)."""
+    escaped: list[list[int]] = []
+    for cp, text in zip(code_points, shown, strict=True):
+        if text == chr(cp):
+            continue
+        if escaped and escaped[-1][1] == cp - 1:
+            escaped[-1][1] = cp
+        else:
+            escaped.append([cp, cp])
+    folded = [[cp, text] for cp, text in zip(code_points, normalized, strict=True) if text != chr(cp)]
+    return {"folded": folded, "escaped": escaped}
+
+
 def test_names_compare_and_show_as_python_has_them_for_every_character(page: Any) -> None:
-    # Given every code point but the surrogates, When both normalize and show each one as a header name
-    changed = page.evaluate(
-        """() => {
-            const folded = [];
-            const shown = [];
-            let start = null;
-            for (let cp = 0; cp <= 0x110000; cp++) {
-                const surrogate = cp >= 0xd800 && cp <= 0xdfff;
-                const char = cp < 0x110000 && !surrogate ? String.fromCodePoint(cp) : "";
-                if (char && PortalImportReader.normalizeName(char) !== char) {
-                    folded.push([cp, PortalImportReader.normalizeName(char)]);
-                }
-                const escaped = char !== "" && PortalImportReader.visible(char) !== char;
-                if (escaped && start === null) start = cp;
-                if (!escaped && !surrogate && start !== null) { shown.push([start, cp - 1]); start = null; }
+    # Given the characters (all those of the planes in use), When both normalize each as a header name and show it
+    # as a refusal quotes it
+    code_points = _code_points()
+    console = page.evaluate(
+        """ranges => {
+            const codePoints = [];
+            for (const [first, last, step] of ranges) {
+                for (let cp = first; cp < last; cp += step) if (cp < 0xd800 || cp > 0xdfff) codePoints.push(cp);
+                codePoints.push(last);
             }
-            return {folded, shown};
-        }"""
+            const folded = [];
+            const escaped = [];
+            for (const cp of codePoints) {
+                const char = String.fromCodePoint(cp);
+                const normalized = PortalImportReader.normalizeName(char);
+                if (normalized !== char) folded.push([cp, normalized]);
+                if (PortalImportReader.visible(char) === char) continue;
+                const last = escaped[escaped.length - 1];
+                if (last && last[1] === cp - 1) last[1] = cp;
+                else escaped.push([cp, cp]);
+            }
+            return {folded, escaped};
+        }""",
+        CODE_POINT_RANGES,
     )
-    escapes = ["\x00", "\u200b", "\U000e0001", "\n", "a\u202eb", "\x85"]
-    shown_escapes = page.evaluate("texts => texts.map(PortalImportReader.visible)", escapes)
-    # Then they agree with Python's casefold, isspace and isprintable on every one
-    folded, shown, start = [], [], None
-    for cp in range(0x110001):
-        surrogate = 0xD800 <= cp <= 0xDFFF
-        char = chr(cp) if cp < 0x110000 and not surrogate else ""
-        if char and normalize_name(char) != char:
-            folded.append([cp, normalize_name(char)])
-        escaped = char != "" and visible(char) != char
-        if escaped and start is None:
-            start = cp
-        if not escaped and not surrogate and start is not None:
-            shown.append([start, cp - 1])
-            start = None
-    assert changed["folded"] == folded
-    assert changed["shown"] == shown
-    assert shown_escapes == [visible(text) for text in escapes]
+    chars = [chr(cp) for cp in code_points]
+    stack = [[normalize_name(char) for char in chars], [visible(char) for char in chars]]
+
+    # Then they agree on every one: Python's casefold, isspace and isprintable, not the browser's
+    assert console == _changed(code_points, *stack)
+    escapes = ["\x00", "\u200b", "\U000e0001", "\n", "a\u202eb", "\x85", "Role\u00a0\u3000x"]
+    assert page.evaluate("texts => texts.map(PortalImportReader.visible)", escapes) == [visible(t) for t in escapes]
 
 
 # --- properties ------------------------------------------------------------------------------------------------
@@ -485,11 +508,8 @@ def random_headers(draw: st.DrawFn) -> Case:
     names = draw(st.lists(name_text, min_size=1, max_size=5))
     delimiter = draw(st.sampled_from(DELIMITERS))
     newline = draw(st.sampled_from(NEWLINES))
-    raw = draw(st.booleans())  # as typed, quotes and all; else written by csv.writer
-    if raw:
-        text = delimiter.join(names) + newline
-    else:
-        text = _written(names, delimiter, newline)
+    # As typed, quotes and all, or as csv.writer writes it.
+    text = delimiter.join(names) + newline if draw(st.booleans()) else _written(names, delimiter, newline)
     text += draw(st.lists(name_text, max_size=3).map(lambda cells: delimiter.join(cells) + newline))
     mapped = st.one_of(st.none(), st.sampled_from(names), name_text)
     mapping = ColumnMapping(contact_id=draw(mapped), role=draw(mapped))
