@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -35,6 +35,9 @@ from hypothesis import strategies as st
 
 from portal_import.domain.reader import NO_MAPPING, ColumnMapping, FileRejected, normalize_name, open_import
 from portal_import.domain.shown import visible
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parents[2]
 READER_JS = ROOT / "functions" / "console" / "static" / "reader.js"
@@ -61,7 +64,9 @@ def pieces(data: bytes, size: int = PREFIX) -> Iterator[bytes]:
 
 def stack_reads(case: Case) -> dict[str, Any]:
     """What the stack's reader says of the whole file: its refusal, or its encoding, delimiter, header, mapped
-    columns and first non-blank records (up to a row it refuses)."""
+    columns and first non-blank records (up to a row it refuses). ImportFile shows only the columns' names and the
+    records' two fields; the console shows the header, the columns' positions and whole records, so they are read
+    from the ImportFile's own parts (_header, _columns, _rows), the ones records() reads from."""
     try:
         opened = open_import(pieces(case.data), mapping=case.mapping)
     except FileRejected as rejected:
@@ -89,7 +94,7 @@ def stack_reads(case: Case) -> dict[str, Any]:
     }
 
 
-def console_reads(page: Any, cases: list[Case]) -> list[dict[str, Any]]:
+def console_reads(page: Page, cases: list[Case]) -> list[dict[str, Any]]:
     """What reader.js says of each file's first 64 KiB, all in one evaluation."""
     files = [
         {
@@ -108,7 +113,7 @@ def console_reads(page: Any, cases: list[Case]) -> list[dict[str, Any]]:
     return results
 
 
-def disagreements(page: Any, cases: list[Case]) -> list[str]:
+def disagreements(page: Page, cases: list[Case]) -> list[str]:
     """Every case whose two readings differ, each as its name and both readings."""
     found = []
     for case, console in zip(cases, console_reads(page, cases), strict=True):
@@ -134,7 +139,7 @@ def _agree(stack: dict[str, Any], console: dict[str, Any], cut: bool) -> bool:
 
 
 @pytest.fixture(scope="module")
-def page() -> Iterator[Any]:
+def page() -> Iterator[Page]:
     """One blank page of Debian's chromium with reader.js loaded, for the whole module."""
     from playwright.sync_api import sync_playwright
 
@@ -218,7 +223,7 @@ def unit_test_files(tmp: Path) -> list[Case]:
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     recorded = json.loads(out.read_text(encoding="utf-8"))
-    cases = {}
+    cases: dict[tuple[bytes, ColumnMapping], Case] = {}
     for entry in recorded:
         case = Case(
             f"unit/recorded-{len(cases)}{'' if entry['whole'] else '-beginning'}",
@@ -338,7 +343,7 @@ def edge_files() -> list[Case]:
 
 
 @pytest.fixture(scope="module")
-def corpus(page: Any, tmp_path_factory: pytest.TempPathFactory) -> list[Case]:
+def corpus(page: Page, tmp_path_factory: pytest.TempPathFactory) -> list[Case]:
     tmp = tmp_path_factory.mktemp("console-reader")
     cases = [
         *fixture_files(tmp),
@@ -377,7 +382,7 @@ REFUSAL_STARTS = (
 # --- the tests -----------------------------------------------------------------------------------------------
 
 
-def test_the_console_reads_every_file_of_the_corpus_as_the_stack_does(page: Any, corpus: list[Case]) -> None:
+def test_the_console_reads_every_file_of_the_corpus_as_the_stack_does(page: Page, corpus: list[Case]) -> None:
     # Given the corpus, each file as it is and with a mapping
     assert len(corpus) > 500
 
@@ -398,7 +403,7 @@ def test_the_corpus_holds_every_kind_of_file(corpus: list[Case]) -> None:
     assert sum(len(case.data) >= PREFIX for case in corpus) >= 8
 
 
-def test_a_header_longer_than_the_slice_is_said_to_be_cut_not_refused(page: Any) -> None:
+def test_a_header_longer_than_the_slice_is_said_to_be_cut_not_refused(page: Page) -> None:
     # Given a header whose one name runs past the first 64 KiB
     data = b"ContactId,Role," + b"n" * PREFIX + b"\n1,2,3\n"
 
@@ -409,7 +414,7 @@ def test_a_header_longer_than_the_slice_is_said_to_be_cut_not_refused(page: Any)
     assert (read["cut"], read["refusal"], read["columns"]) == (True, None, [])
 
 
-def test_a_refused_header_still_suggests_the_columns_that_fit(page: Any) -> None:
+def test_a_refused_header_still_suggests_the_columns_that_fit(page: Page) -> None:
     # Given a header with a ContactId column and none for Role, and one that maps a column for both fields
     cases = [
         Case("no-role", b"Notes,Contact ID,Email\n1,2,3\n"),
@@ -453,7 +458,7 @@ def _changed(code_points: list[int], normalized: list[str], shown: list[str]) ->
     return {"folded": folded, "escaped": escaped}
 
 
-def test_names_compare_and_show_as_python_has_them_for_every_character(page: Any) -> None:
+def test_names_compare_and_show_as_python_has_them_for_every_character(page: Page) -> None:
     # Given the characters (all those of the planes in use), When both normalize each as a header name and show it
     # as a refusal quotes it
     code_points = _code_points()
@@ -523,7 +528,7 @@ def random_headers(draw: st.DrawFn) -> Case:
 
 @PROPERTY
 @given(cases=st.lists(random_headers(), min_size=1, max_size=25))
-def test_random_headers_read_the_same(page: Any, cases: list[Case]) -> None:
+def test_random_headers_read_the_same(page: Page, cases: list[Case]) -> None:
     assert disagreements(page, cases) == []
 
 
@@ -536,7 +541,7 @@ _PROPERTIES = _unit_properties()
 
 @PROPERTY
 @given(tables=st.lists(_PROPERTIES.tables(), min_size=1, max_size=10))
-def test_the_unit_tests_random_tables_read_the_same(page: Any, tables: list[Any]) -> None:
+def test_the_unit_tests_random_tables_read_the_same(page: Page, tables: list[Any]) -> None:
     cases = [Case(f"table {table!r}", table.encoded()) for table in tables]
     assert disagreements(page, cases) == []
 
@@ -553,5 +558,5 @@ def test_the_unit_tests_random_tables_read_the_same(page: Any, tables: list[Any]
         max_size=25,
     )
 )
-def test_token_soups_and_any_bytes_read_the_same(page: Any, files: list[bytes]) -> None:
+def test_token_soups_and_any_bytes_read_the_same(page: Page, files: list[bytes]) -> None:
     assert disagreements(page, [Case(f"bytes {data!r}", data) for data in files]) == []
