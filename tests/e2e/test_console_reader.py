@@ -532,6 +532,56 @@ def test_random_headers_read_the_same(page: Page, cases: list[Case]) -> None:
     assert disagreements(page, cases) == []
 
 
+CODECS = {
+    "utf-8": (b"", "utf-8"),
+    "utf-8-sig": (codecs.BOM_UTF8, "utf-8"),
+    "utf-16-le": (codecs.BOM_UTF16_LE, "utf-16-le"),
+    "utf-16-be": (codecs.BOM_UTF16_BE, "utf-16-be"),
+    "cp1252": (b"", "cp1252"),
+}
+FILLER_CHARS = 30_000  # a value under the field limit: a few such rows take the file past 64 KiB
+
+
+@st.composite
+def cut_files(draw: st.DrawFn) -> Case:
+    """A header that maps, rows of filler, then rows of awkward pieces, the 64 KiB slice ending anywhere in them."""
+    contact = draw(st.sampled_from(("ContactId", "contact id", "CONTACT_ID", " Contact-ID ")))
+    names = draw(st.permutations([contact, draw(st.sampled_from(("Role", " ROLE ", "rOlE"))), "Notes"]))
+    delimiter = draw(st.sampled_from(DELIMITERS))
+    newline = draw(st.sampled_from(NEWLINES))
+    as_typed = draw(st.booleans())
+
+    def line(cells: list[str]) -> str:
+        return delimiter.join(cells) + newline if as_typed else _written(cells, delimiter, newline)
+
+    rows = draw(st.lists(st.lists(name_text, min_size=1, max_size=4), min_size=1, max_size=6))
+    bom, codec = CODECS[draw(st.sampled_from(RANDOM_ENCODINGS))]
+    try:
+        tail = "".join(map(line, rows)).encode(codec)
+    except UnicodeEncodeError:
+        bom, codec = b"", "utf-8"
+        tail = "".join(map(line, rows)).encode(codec)
+    head = bom + line(names).encode(codec)
+    # The slice ends `offset` bytes into the awkward rows.
+    offset = draw(st.integers(min_value=0, max_value=len(tail)))
+    unit = len("x".encode(codec))
+    filler_chars = (PREFIX - len(head) - offset) // unit
+    filler = []
+    while filler_chars > len(newline):
+        width = min(FILLER_CHARS, filler_chars - len(newline))
+        filler.append("x" * width + newline)
+        filler_chars -= width + len(newline)
+    data = head + "".join(filler).encode(codec) + tail
+    return Case(f"cut at {offset} into {tail!r}", data)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(cases=st.lists(cut_files(), min_size=1, max_size=4))
+def test_files_cut_at_64_kib_say_nothing_wrong(page: Page, cases: list[Case]) -> None:
+    assert all(len(case.data) >= PREFIX for case in cases)
+    assert disagreements(page, cases) == []
+
+
 def _unit_properties() -> ModuleType:
     return _module(ROOT / "tests" / "unit" / "test_reader_properties.py")
 
