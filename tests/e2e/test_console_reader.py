@@ -300,6 +300,10 @@ def edge_files() -> list[Case]:
         Case(
             "cut/utf-16-at-64k", codecs.BOM_UTF16_LE + ("ContactId\tRole\r\n" + "a\tb\r\n" * 20000).encode("utf-16-le")
         ),
+        *(
+            Case(f"cut/{ending!r}-at-64k", b"ContactId,Role\n" + b"a" * (PREFIX - 17) + ending + b"\x80\x80,b\n")
+            for ending in (b"\xe0\x80", b"\xe0\xa0", b"\xed\xa0", b"\xed\x9f", b"\xf4\x90", b"\xf0\x90", b"\xc0\x80")
+        ),
         Case("cut/stray-byte-after-64k", b"ContactId,Role\n" + b"x,y\n" * 20000 + b"\xe9,z\n"),
         Case("header/quoted-line-break", b'"Contact\nId";Role;"a,b,c,d"\n1;2\n'),
         Case("header/quote-mid-name", b'Contact"Id,Role\nx,y\n'),
@@ -579,6 +583,23 @@ def cut_files(draw: st.DrawFn) -> Case:
 @given(cases=st.lists(cut_files(), min_size=1, max_size=4))
 def test_files_cut_at_64_kib_say_nothing_wrong(page: Page, cases: list[Case]) -> None:
     assert all(len(case.data) >= PREFIX for case in cases)
+    assert disagreements(page, cases) == []
+
+
+high_bytes = st.lists(st.integers(min_value=0x80, max_value=0xFF), min_size=1, max_size=3).map(bytes)
+
+
+@PROPERTY
+@given(cuts=st.lists(st.tuples(high_bytes, high_bytes), min_size=1, max_size=10))
+def test_a_character_the_slice_cuts_is_judged_as_the_stack_judges_it(
+    page: Page, cuts: list[tuple[bytes, bytes]]
+) -> None:
+    # Bytes beyond ASCII on both sides of the 64 KiB mark: UTF-8 that may yet be completed, or Windows-1252.
+    head = b"ContactId,Role\n"
+    cases = [
+        Case(f"{before!r} | {after!r}", head + b"a" * (PREFIX - len(head) - len(before)) + before + after + b",b\n")
+        for before, after in cuts
+    ]
     assert disagreements(page, cases) == []
 
 

@@ -256,14 +256,24 @@
     return text;
   }
 
-  const isUtf8 = (bytes, final) => {
+  // Whether the bytes are UTF-8 as Python's incremental decoder has it: when more may follow (not final), an
+  // incomplete last sequence passes if it could still be completed, and so does a cut surrogate (ED A0-BF), which
+  // CPython leaves for later where a browser refuses it at once.
+  function isUtf8(bytes, final) {
+    const n = bytes.length;
+    let body = bytes;
+    let stream = !final;
+    if (!final && n >= 2 && bytes[n - 2] === 0xed && bytes[n - 1] >= 0xa0 && bytes[n - 1] <= 0xbf) {
+      body = bytes.subarray(0, n - 2);
+      stream = false;
+    }
     try {
-      new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes, { stream: !final });
+      new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(body, { stream });
       return true;
     } catch (error) {
       return false;
     }
-  };
+  }
 
   // reader.py's _decoded_line: a physical line held as Latin-1 (one char per byte), as UTF-8 when it is, else as
   // Windows-1252.
@@ -674,14 +684,16 @@
 
   /**
    * The beginning of an import file as the stack reads it.
-   * bytes: Uint8Array (or array of byte values), the file or its first 64 KiB.
+   * bytes: Uint8Array, ArrayBuffer or array of byte values: the file, or its first 64 KiB
+   * (new Uint8Array(await file.slice(0, PortalImportReader.PREFIX_BYTES).arrayBuffer())).
    * mapping: Map Fields, {contactId, role}: the header of the column to read each field from (absent: auto-mapped).
    * Returns {encoding, delimiter, columns, contactIdColumn, roleColumn, refusal, rows, cut}: refusal is the stack's
    * sentence when it would refuse the file at its header (then the column indexes are only suggestions: the one
    * column that fits each field, if any); cut is true when the slice ends inside the header, which is then unknown.
    */
   function readHeader(input, mapping) {
-    const bytes = input instanceof Uint8Array ? input : Uint8Array.from(input);
+    const bytes =
+      input instanceof Uint8Array ? input : input instanceof ArrayBuffer ? new Uint8Array(input) : Uint8Array.from(input);
     const complete = bytes.length < PREFIX_BYTES;
     if (bytes.every(isAsciiWhiteByte)) return result({ refusal: EMPTY });
     let encoding;
