@@ -30,7 +30,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from portal_import.domain.reader import NO_MAPPING, ColumnMapping, FileRejected, normalize_name, open_import
@@ -586,11 +586,22 @@ def test_files_cut_at_64_kib_say_nothing_wrong(page: Page, cases: list[Case]) ->
     assert disagreements(page, cases) == []
 
 
-high_bytes = st.lists(st.integers(min_value=0x80, max_value=0xFF), min_size=1, max_size=3).map(bytes)
+# A lead byte where UTF-8 decides something (two, three, four bytes; its second byte's narrower range; never a
+# lead), then continuation bytes at the edges of those ranges.
+LEADS = (0xC0, 0xC2, 0xDF, 0xE0, 0xE1, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF, 0x80)
+FOLLOWERS = (0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC3)
+high_bytes = st.tuples(st.sampled_from(LEADS), st.lists(st.sampled_from(FOLLOWERS), max_size=2)).map(
+    lambda drawn: bytes([drawn[0], *drawn[1]])
+)
 
 
 @PROPERTY
-@given(cuts=st.lists(st.tuples(high_bytes, high_bytes), min_size=1, max_size=10))
+@given(
+    cuts=st.lists(
+        st.tuples(high_bytes, st.lists(st.sampled_from(FOLLOWERS), max_size=3).map(bytes)), min_size=1, max_size=10
+    )
+)
+@example(cuts=[(b"\xed\xa0", b"\x80"), (b"\xe0\x80", b""), (b"\xf0\x90\x80", b"\x80")])
 def test_a_character_the_slice_cuts_is_judged_as_the_stack_judges_it(
     page: Page, cuts: list[tuple[bytes, bytes]]
 ) -> None:
