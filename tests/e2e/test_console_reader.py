@@ -33,7 +33,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from portal_import.domain.reader import NO_MAPPING, ColumnMapping, FileRejected, normalize_name, open_import
+from portal_import.domain.reader import NO_MAPPING, ColumnMapping, FileRejected, Limits, normalize_name, open_import
 from portal_import.domain.shown import visible
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ class Case:
     name: str
     data: bytes
     mapping: ColumnMapping = NO_MAPPING
+    max_field_chars: int = Limits().max_field_chars  # the stack's MaxFieldChars
 
 
 # --- what each side says ---------------------------------------------------------------------------------------
@@ -68,7 +69,7 @@ def stack_reads(case: Case) -> dict[str, Any]:
     records' two fields; the console shows the header, the columns' positions and whole records, so they are read
     from the ImportFile's own parts (_header, _columns, _rows), the ones records() reads from."""
     try:
-        opened = open_import(pieces(case.data), mapping=case.mapping)
+        opened = open_import(pieces(case.data), Limits(max_field_chars=case.max_field_chars), case.mapping)
     except FileRejected as rejected:
         return {"refusal": str(rejected)}
     rows: list[list[str]] = []
@@ -100,13 +101,14 @@ def console_reads(page: Page, cases: list[Case]) -> list[dict[str, Any]]:
         {
             "data": base64.b64encode(case.data[:PREFIX]).decode(),
             "mapping": {"contactId": case.mapping.contact_id, "role": case.mapping.role},
+            "options": {"maxFieldChars": case.max_field_chars},
         }
         for case in cases
     ]
     results: list[dict[str, Any]] = page.evaluate(
-        """files => files.map(({data, mapping}) => {
+        """files => files.map(({data, mapping, options}) => {
             const bytes = Uint8Array.from(atob(data), char => char.charCodeAt(0));
-            return PortalImportReader.readHeader(bytes, mapping);
+            return PortalImportReader.readHeader(bytes, mapping, options);
         })""",
         files,
     )
@@ -223,14 +225,15 @@ def unit_test_files(tmp: Path) -> list[Case]:
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     recorded = json.loads(out.read_text(encoding="utf-8"))
-    cases: dict[tuple[bytes, ColumnMapping], Case] = {}
+    cases: dict[tuple[bytes, ColumnMapping, int], Case] = {}
     for entry in recorded:
         case = Case(
             f"unit/recorded-{len(cases)}{'' if entry['whole'] else '-beginning'}",
             base64.b64decode(entry["data"]),
             ColumnMapping(contact_id=entry["contactId"], role=entry["role"]),
+            entry["maxFieldChars"],
         )
-        cases.setdefault((case.data, case.mapping), case)
+        cases.setdefault((case.data, case.mapping, case.max_field_chars), case)
     return list(cases.values())
 
 
@@ -311,6 +314,11 @@ def edge_files() -> list[Case]:
         Case("header/quote-never-closed", b'ContactId,"Role\n1,2\n'),
         Case("header/value-over-the-limit", b"ContactId,Role," + b"n" * 32_001 + b"\n1,2,3\n"),
         Case("header/value-at-the-limit", b"ContactId,Role," + b"n" * 32_000 + b"\n1,2,3\n"),
+        Case("header/value-over-a-set-limit", b"ContactId,Role,Notes about it\n1,2,3\n", max_field_chars=12),
+        Case(
+            "header/value-over-a-large-limit", b"ContactId,Role," + b"n" * 2_001 + b"\n1,2,3\n", max_field_chars=2_000
+        ),
+        Case("rows/value-over-a-set-limit", b"ContactId,Role\n1,2\n3,four five six\n7,8\n", max_field_chars=9),
         Case("header/empty-first-row", b"\r\nContactId,Role\r\n"),
         Case("header/blank-first-row", b" ,\xef\xbb\xbf\t\nContactId,Role\n"),
         Case("header/no-line-end", b"ContactId;Role"),
@@ -363,7 +371,7 @@ def corpus(page: Page, tmp_path_factory: pytest.TempPathFactory) -> list[Case]:
     for case, read in zip(unmapped, console_reads(page, unmapped), strict=True):
         if len(read["columns"]) >= 2:
             mapping = ColumnMapping(contact_id=read["columns"][1], role=read["columns"][0])
-            cases.append(Case(f"{case.name} mapped", case.data, mapping))
+            cases.append(Case(f"{case.name} mapped", case.data, mapping, case.max_field_chars))
     return cases
 
 
@@ -634,7 +642,10 @@ def test_the_unit_tests_random_tables_read_the_same(page: Page, tables: list[Any
         ),
         min_size=1,
         max_size=25,
-    )
+    ),
+    # The unit tests' field limits (the stack's MaxFieldChars): a header value over the limit refuses the file.
+    limit=st.sampled_from([4, 40, 32_000]),
 )
-def test_token_soups_and_any_bytes_read_the_same(page: Page, files: list[bytes]) -> None:
-    assert disagreements(page, [Case(f"bytes {data!r}", data) for data in files]) == []
+def test_token_soups_and_any_bytes_read_the_same(page: Page, files: list[bytes], limit: int) -> None:
+    cases = [Case(f"bytes {data!r}", data, max_field_chars=limit) for data in files]
+    assert disagreements(page, cases) == []

@@ -17,7 +17,7 @@
   const PREFIX_BYTES = 64 * 1024;
   const BINARY_CHECK_BYTES = 8 * 1024;
   const MAX_CONTROL_SHARE = 0.05;
-  const FIELD_LIMIT = 32000; // Limits().max_field_chars
+  const MAX_FIELD_CHARS = 32000; // Limits().max_field_chars, the stack's MaxFieldChars parameter by default
   const SHOWN_COLUMNS = 10;
   const SHOWN_NAME_CHARS = 40;
   const PREVIEW_ROWS = 5;
@@ -41,8 +41,10 @@
   const EMPTY_FIRST_ROW =
     "The first row of the file is empty; put the header row ContactId,Role on the first line " +
     "and upload the file again.";
-  const HEADER_FIELD_TOO_LONG =
-    "Row 1 has a value longer than 32,000 characters, often because a quote is never closed; " +
+  // Python's format(number, ",")
+  const grouped = (number) => String(number).replace(/\B(?=(\d{3})+$)/g, ",");
+  const headerFieldTooLong = (limit) =>
+    `Row 1 has a value longer than ${grouped(limit)} characters, often because a quote is never closed; ` +
     "fix that row and upload the file again.";
   const HEADER_QUOTE_NEVER_CLOSED =
     'Row 1 opens a quote (") that is never closed, so every line after it would be read ' +
@@ -687,11 +689,13 @@
    * bytes: Uint8Array, ArrayBuffer or array of byte values: the file, or its first 64 KiB
    * (new Uint8Array(await file.slice(0, PortalImportReader.PREFIX_BYTES).arrayBuffer())).
    * mapping: Map Fields, {contactId, role}: the header of the column to read each field from (absent: auto-mapped).
+   * options: {maxFieldChars}: the stack's MaxFieldChars parameter (32000 by default).
    * Returns {encoding, delimiter, columns, contactIdColumn, roleColumn, refusal, rows, cut}: refusal is the stack's
    * sentence when it would refuse the file at its header (then the column indexes are only suggestions: the one
    * column that fits each field, if any); cut is true when the slice ends inside the header, which is then unknown.
    */
-  function readHeader(input, mapping) {
+  function readHeader(input, mapping, options) {
+    const fieldLimit = (options && options.maxFieldChars) || MAX_FIELD_CHARS;
     const bytes =
       input instanceof Uint8Array ? input : input instanceof ArrayBuffer ? new Uint8Array(input) : Uint8Array.from(input);
     const complete = bytes.length < PREFIX_BYTES;
@@ -720,13 +724,13 @@
       return result({ encoding, refusal: EMPTY });
     }
     const delimiter = sniffDelimiter(header, mapping);
-    const reader = new CsvReader(lines, delimiter, FIELD_LIMIT);
+    const reader = new CsvReader(lines, delimiter, fieldLimit);
     let columns;
     try {
       columns = reader.next();
     } catch (error) {
       if (error instanceof CsvError && error.message.startsWith("field larger")) {
-        return result({ encoding, delimiter, refusal: HEADER_FIELD_TOO_LONG });
+        return result({ encoding, delimiter, refusal: headerFieldTooLong(fieldLimit) });
       }
       throw error;
     }
