@@ -396,7 +396,7 @@ REFUSAL_STARTS = (
 
 def test_the_console_reads_every_file_of_the_corpus_as_the_stack_does(page: Page, corpus: list[Case]) -> None:
     # Given the corpus, each file as it is and with a mapping
-    assert len(corpus) > 500
+    assert len(corpus) > 1000
 
     # When both read each file, Then they say the same of every one
     assert disagreements(page, corpus) == []
@@ -442,10 +442,12 @@ def test_a_refused_header_still_suggests_the_columns_that_fit(page: Page) -> Non
     assert (one_for_both["contactIdColumn"], one_for_both["roleColumn"]) == (0, None)
 
 
-# Every character of the planes that hold assigned ones (0-3, 14), every 257th of the others (unassigned or private
-# use, which both sides must escape alike) and each plane's last: (first, last, step).
+# Every character of the planes with letters, marks and format characters (0, 1, 14), every 17th of the
+# ideographs' planes (2, 3: no case, so only where assigned ones end matters), every 257th of the others (unassigned
+# or private use, which both sides must escape alike), and each plane's last: (first, last, step).
+CODE_POINT_STEPS = {0: 1, 1: 1, 14: 1, 2: 17, 3: 17}
 CODE_POINT_RANGES = [
-    (plane * 0x10000, plane * 0x10000 + 0xFFFF, 1 if plane in (0, 1, 2, 3, 14) else 257) for plane in range(17)
+    (plane * 0x10000, plane * 0x10000 + 0xFFFF, CODE_POINT_STEPS.get(plane, 257)) for plane in range(17)
 ]
 
 
@@ -587,7 +589,7 @@ def cut_files(draw: st.DrawFn) -> Case:
     return Case(f"cut at {offset} into {tail!r}", data)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(cases=st.lists(cut_files(), min_size=1, max_size=4))
 def test_files_cut_at_64_kib_say_nothing_wrong(page: Page, cases: list[Case]) -> None:
     assert all(len(case.data) >= PREFIX for case in cases)
