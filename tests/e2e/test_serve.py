@@ -90,6 +90,12 @@ def test_an_s3_client_drops_a_file_and_collects_its_results(served: Served) -> N
         "userPoolId",
         "userPoolClientId",
         "portalUrl",
+        # the import console (docs/contracts.md §8), and the administrator the server made for it
+        "consoleUrl",
+        "consoleUsername",
+        "consolePassword",
+        "adminUserPoolId",
+        "adminUserPoolClientId",
     }
     # the activation page is served here too, under its REST API's stage as on AWS
     assert served.ready["portalUrl"] == served.ready["endpoint"] + "/v1"
