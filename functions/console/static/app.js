@@ -365,15 +365,17 @@
     const submitProblem = el("div", {});
     const progress = el("p", { role: "status", className: "hint" });
 
-    function refresh() {
+    function refresh(initial) {
       const mapping = { contactId: contactId.value || null, role: role.value || null };
       const read = PortalImportReader.readHeader(bytes, mapping);
+      const refusal =
+        read.refusal || (!contactId.value || !role.value ? "Choose the ContactId column and the Role column." : null);
       mappingProblem.replaceChildren();
       preview.replaceChildren();
-      const refusal = read.refusal || (!contactId.value || !role.value ? auto.refusal : null);
-      if (refusal) {
-        mappingProblem.append(alertBox(refusal));
-      } else {
+      // A file that does not auto-map says why until a column is chosen here (Map Fields)
+      const said = initial === true && auto.refusal ? auto.refusal : refusal;
+      if (said) mappingProblem.append(alertBox(said));
+      if (!read.refusal && read.columns.length) {
         preview.append(
           table(
             `The first rows of ${file.name}`,
@@ -384,8 +386,8 @@
       }
       validate.disabled = start.disabled = Boolean(refusal);
     }
-    contactId.addEventListener("change", refresh);
-    role.addEventListener("change", refresh);
+    contactId.addEventListener("change", () => refresh(false));
+    role.addEventListener("change", () => refresh(false));
 
     async function submit(mode) {
       validate.disabled = start.disabled = true;
@@ -454,7 +456,7 @@
       submitProblem,
       progress
     );
-    refresh();
+    refresh(true);
   }
 
   // A job's page
