@@ -216,6 +216,10 @@ def test_an_administrator_maps_imports_follows_and_resends_in_the_browser(
     assert jobs.get_by_role("row").nth(1).get_by_role("link").inner_text() == job_id
     picture(page, "jobs", tmp_path)
 
+    # The pages load only their own three files: any other name under static/ is not there
+    for name, status in (("app.js", 200), ("console.css", 200), ("reader.js", 200), ("template.yaml", 404)):
+        assert page.request.get(f"{ready['consoleUrl']}static/{name}").status == status, name
+
     # Every request the page made went to the stack itself: no third-party asset
     origins = {f"{urlsplit(url).scheme}://{urlsplit(url).netloc}" for url in seen if not url.startswith("blob:")}
     assert origins == {origin}, origins

@@ -517,9 +517,9 @@
       try {
         const done = await apiJson("POST", `jobs/${encodeURIComponent(jobId)}/resume-emails`, {});
         const sentence =
-          typeof done.resumed === "number"
-            ? `The held emails are on their way (${done.resumed}).`
-            : "The held emails are on their way.";
+          typeof done.queued === "number"
+            ? `The hold has ended: the held emails are on their way (${done.queued} queued again).`
+            : "The hold has ended: the held emails are on their way.";
         answer.replaceChildren(el("p", { text: sentence }));
         refresh();
       } catch (error) {
