@@ -250,4 +250,9 @@ def test_the_pages_read_at_320_px_without_scrolling_sideways(
     page.goto(page.url)
     page.get_by_role("progressbar").wait_for()
     assert page.get_by_role("heading", level=2).first.inner_text().startswith("Job ")
+    # and a token the API no longer takes (401) brings the sign-in back, saying why
+    page.evaluate("sessionStorage.setItem('idToken', 'a.forged.token')")
+    page.reload()
+    page.get_by_role("button", name="Sign in").wait_for(timeout=15_000)
+    assert "sign in again" in page.get_by_role("alert").inner_text()
     context.close()
