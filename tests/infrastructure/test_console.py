@@ -52,3 +52,19 @@ def test_administrators_are_a_pool_of_their_own_that_only_an_operator_adds_to(sa
     assert client["UserPoolId"] == {"Ref": "AdminUserPool"} and client["GenerateSecret"] is False
     # the portal's own client belongs to the portal users' pool, never to the administrators'
     assert resources["UserPoolClient"]["Properties"]["UserPoolId"] != {"Ref": "AdminUserPool"}
+
+
+def test_the_only_open_routes_are_the_pages_which_hold_no_data(sam_template: dict[str, Any]) -> None:
+    events = sam_template["Resources"]["ConsoleFunction"]["Properties"]["Events"].values()
+    open_routes = {
+        (e["Properties"]["Method"], e["Properties"]["Path"])
+        for e in events
+        if e["Properties"].get("Auth", {}).get("Authorizer") == "NONE"
+    }
+    # the console's page (sign-in until signed in), a job's page, and its script, reader and style sheet
+    assert open_routes == {("GET", "/"), ("GET", "/jobs/{jobId}"), ("GET", "/static/{name}")}
+    # every other route is the API's, behind its authorizer (the test above)
+    assert all(e["Properties"]["Path"].startswith("/api/") for e in events if "Auth" not in e["Properties"])
+    # the pages sign in through the console's own client, which the function hands them
+    variables = sam_template["Resources"]["ConsoleFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["ADMIN_USER_POOL_CLIENT_ID"] == {"Ref": "AdminUserPoolClient"}
