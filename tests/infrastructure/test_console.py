@@ -68,3 +68,9 @@ def test_the_only_open_routes_are_the_pages_which_hold_no_data(sam_template: dic
     # the pages sign in through the console's own client, which the function hands them
     variables = sam_template["Resources"]["ConsoleFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["ADMIN_USER_POOL_CLIENT_ID"] == {"Ref": "AdminUserPoolClient"}
+
+
+def test_the_bucket_takes_the_consoles_upload_from_its_api_hosts_only_by_post(sam_template: dict[str, Any]) -> None:
+    (rule,) = sam_template["Resources"]["ImportBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedMethods"] == ["POST"]
+    assert rule["AllowedOrigins"] == [{"Fn::Sub": "https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}"}]
