@@ -146,6 +146,9 @@ def test_an_administrator_maps_imports_follows_and_resends_in_the_browser(
     ready, expected = served
     origin = ready["endpoint"]
     context = browser.new_context(viewport={"width": 1024, "height": 900}, accept_downloads=True)
+    # local serve answers the pages and the API on the one thread that also runs the import: under a loaded
+    # machine (make test on two cores) an answer can wait well past Playwright's 30-second default
+    context.set_default_timeout(120_000)
     page = context.new_page()
     seen: list[str] = []
     page.on("request", lambda request: seen.append(request.url))
@@ -231,6 +234,7 @@ def test_the_pages_read_at_320_px_without_scrolling_sideways(
 ) -> None:
     ready, _ = served
     context = browser.new_context(viewport={"width": 320, "height": 640})
+    context.set_default_timeout(120_000)  # as above
     page = context.new_page()
     page.goto(ready["consoleUrl"])
     page.get_by_role("button", name="Sign in").wait_for()
