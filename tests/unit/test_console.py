@@ -66,8 +66,8 @@ def test_a_finished_jobs_page_counts_failures_by_reason_with_what_to_do_and_link
     # Given a completed job whose failure file holds three rows of two reasons
     job = a_job(status=JobStatus.COMPLETED, total_rows=5, rows_done=5, succeeded=2, failed=3)
     failures = (
-        "\ufeffRowNumber,ContactId,Role,Error\r\n2,003A,Nope,Invalid Role\r\n3,,Customer,Missing Contact ID\r\n"
-        "4,003B,Nope,Invalid Role\r\n"
+        "\ufeffRowNumber,ContactId,Role,Error\r\n2,003A,Nope,Invalid Role: 'Nope' is not active\r\n"
+        "3,,Customer,Missing Contact ID\r\n4,003B,Nope,\"Invalid Role: 'Nope, Inc' does not exist\"\r\n"
     )
     storage = fakes.Storage(objects={results_prefix(job.job_id) + "failure.csv": failures.encode()})
     deps, _ = console(job, storage=storage)

@@ -90,9 +90,11 @@ def job_page(job_id: str, deps: ConsoleDeps) -> dict[str, Any]:
 
 
 def failures_by_reason(failure_file: bytes) -> list[dict[str, Any]]:
-    """The failure file's rows counted by their Error, most first, each with what to do about it."""
+    """The failure file's rows counted by the kind of their Error (its words before any ":", as the notification
+    counts them), most first, each with what to do about it."""
     text = failure_file.decode("utf-8-sig")
-    errors = Counter(row.get("Error", "") for row in csv.DictReader(io.StringIO(text, newline="")))
+    rows = csv.DictReader(io.StringIO(text, newline=""))
+    errors = Counter((row.get("Error") or "").split(":", 1)[0] for row in rows)
     return [
         {"error": error, "rows": count, "whatToDo": NEXT_STEPS.get(error, "see the Error column of the failure file.")}
         for error, count in errors.most_common()
