@@ -39,9 +39,9 @@ chromium:
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-## screenshot: the browser tests again, keeping their pictures of the pages as docs/activation-*.png (the README and docs show them)
+## screenshot: the browser tests again, keeping their pictures of the pages as docs/activation-*.png and docs/console-*.png
 screenshot: $(STAMP) $(AWSCLI_STAMP) chromium
-	PORTAL_IMPORT_KEEP_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/e2e/test_activation_serve.py
+	PORTAL_IMPORT_KEEP_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/e2e/test_activation_serve.py tests/e2e/test_console_browser.py
 
 $(CHECKOV_STAMP):
 	$(PYTHON) -m venv $(CHECKOV_VENV)
