@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import boto3
 import pytest
 
 from portal_import.domain.sample import SAMPLE_CSV
@@ -259,4 +260,52 @@ def test_the_pages_read_at_320_px_without_scrolling_sideways(
     page.reload()
     page.get_by_role("button", name="Sign in").wait_for(timeout=15_000)
     assert "sign in again" in page.get_by_role("alert").inner_text()
+    context.close()
+
+
+def test_an_invited_administrator_chooses_their_own_password_at_the_first_sign_in(
+    served: tuple[dict[str, str], Path], browser: Browser
+) -> None:
+    # Given an administrator invited as `portal-import admins add` does, with the temporary password the email holds
+    ready, _ = served
+    temporary = "Temp-Passw0rd-from-invite!"
+    cognito = boto3.client(
+        "cognito-idp",
+        endpoint_url=ready["endpoint"],
+        region_name=ready["region"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    cognito.admin_create_user(
+        UserPoolId=ready["adminUserPoolId"],
+        Username="new.admin@example.com",
+        TemporaryPassword=temporary,
+        UserAttributes=[{"Name": "email_verified", "Value": "true"}],
+        MessageAction="SUPPRESS",
+    )
+    context = browser.new_context(viewport={"width": 800, "height": 700})
+    context.set_default_timeout(120_000)
+    page = context.new_page()
+    # When they sign in with it: the console asks for their own password, twice
+    page.goto(ready["consoleUrl"])
+    page.get_by_label("Username").fill("new.admin@example.com")
+    page.get_by_label("Password").fill(temporary)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Choose your password").wait_for()
+    page.get_by_label("New password", exact=True).fill("Mine-and-0nly-mine!")
+    page.get_by_label("New password again").fill("Mine-and-0nly-m1ne!")
+    page.get_by_role("button", name="Set password").click()
+    assert "not the same" in page.get_by_role("alert").inner_text()
+    page.get_by_label("New password again").fill("Mine-and-0nly-mine!")
+    page.get_by_role("button", name="Set password").click()
+    # Then they are in, and the new password is theirs: it signs in, with no challenge any more
+    page.get_by_role("heading", name="New import").wait_for()
+    user = cognito.admin_get_user(UserPoolId=ready["adminUserPoolId"], Username="new.admin@example.com")
+    assert user["UserStatus"] == "CONFIRMED"
+    signed = cognito.initiate_auth(
+        ClientId=ready["adminUserPoolClientId"],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "new.admin@example.com", "PASSWORD": "Mine-and-0nly-mine!"},
+    )
+    assert "AuthenticationResult" in signed and "ChallengeName" not in signed
     context.close()

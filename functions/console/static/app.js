@@ -78,20 +78,17 @@
     return held && Date.now() < expires ? held : null;
   }
 
-  async function signIn(username, password) {
+  // Cognito's JSON API (InitiateAuth, RespondToAuthChallenge), called from the page as its SDKs do.
+  async function cognito(action, body) {
     let answer;
     try {
       answer = await fetch(config.cognitoEndpoint, {
         method: "POST",
         headers: {
           "Content-Type": "application/x-amz-json-1.1",
-          "X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth",
+          "X-Amz-Target": `AWSCognitoIdentityProviderService.${action}`,
         },
-        body: JSON.stringify({
-          AuthFlow: "USER_PASSWORD_AUTH",
-          ClientId: config.clientId,
-          AuthParameters: { USERNAME: username, PASSWORD: password },
-        }),
+        body: JSON.stringify(body),
       });
     } catch (error) {
       throw new Error("The sign-in service could not be reached: check your connection and try again.");
@@ -102,18 +99,58 @@
       if (kind === "NotAuthorizedException" || kind === "UserNotFoundException") {
         throw new Error("The username or password is not right: check them and try again.");
       }
+      if (kind === "InvalidPasswordException") {
+        throw new Error(`This password is not accepted (${document_.message || "the pool's rules"}): choose another.`);
+      }
       if (kind === "PasswordResetRequiredException") {
         throw new Error("Your password must be reset first: ask the operator who invited you.");
       }
       throw new Error(`Signing in failed (${document_.message || answer.status}): try again in a minute.`);
     }
+    return document_;
+  }
+
+  // A first sign-in with the invitation's temporary password: Cognito asks for the administrator's own.
+  class NewPasswordRequired extends Error {
+    constructor(username, session) {
+      super("Choose your own password: the invitation's was for this first sign-in only.");
+      this.username = username;
+      this.session = session;
+    }
+  }
+
+  async function signIn(username, password) {
+    const document_ = await cognito("InitiateAuth", {
+      AuthFlow: "USER_PASSWORD_AUTH",
+      ClientId: config.clientId,
+      AuthParameters: { USERNAME: username, PASSWORD: password },
+    });
+    if (document_.ChallengeName === "NEW_PASSWORD_REQUIRED") {
+      throw new NewPasswordRequired(username, document_.Session);
+    }
     if (document_.ChallengeName || !document_.AuthenticationResult) {
       throw new Error(
-        "This account must set a new password first: sign in once with the invitation's temporary password " +
-          "as the invitation email says, then come back."
+        `This account asks for a sign-in step the console does not offer (${document_.ChallengeName}): ask the ` +
+          "operator who invited you."
       );
     }
-    const result = document_.AuthenticationResult;
+    keep(document_.AuthenticationResult, username);
+  }
+
+  async function chooseNewPassword(challenge, newPassword) {
+    const document_ = await cognito("RespondToAuthChallenge", {
+      ChallengeName: "NEW_PASSWORD_REQUIRED",
+      ClientId: config.clientId,
+      Session: challenge.session,
+      ChallengeResponses: { USERNAME: challenge.username, NEW_PASSWORD: newPassword },
+    });
+    if (!document_.AuthenticationResult) {
+      throw new Error("Cognito asked for more than a new password: ask the operator who invited you.");
+    }
+    keep(document_.AuthenticationResult, challenge.username);
+  }
+
+  function keep(result, username) {
     sessionStorage.setItem("idToken", result.IdToken);
     sessionStorage.setItem("expiresAt", String(Date.now() + (Number(result.ExpiresIn) || 3600) * 1000 - 30000));
     sessionStorage.setItem("username", username);
@@ -221,6 +258,10 @@
             await signIn(username.value.trim(), password.value);
             route();
           } catch (error) {
+            if (error instanceof NewPasswordRequired) {
+              showNewPassword(error);
+              return;
+            }
             problem.replaceChildren(alertBox(error.message));
             button.disabled = false;
           }
@@ -237,6 +278,54 @@
     );
     main.replaceChildren(form);
     username.focus();
+  }
+
+  function showNewPassword(challenge) {
+    document.title = "Choose your password · Portal user import";
+    const field = (id, label) => [
+      el("label", { htmlFor: id, text: label }),
+      el("input", { id, name: id, type: "password", autocomplete: "new-password", required: true, minLength: 14 }),
+    ];
+    const [firstLabel, first] = field("new-password", "New password");
+    const [againLabel, again] = field("new-password-again", "New password again");
+    const problem = el("div", {}, alertBox(challenge.message));
+    const button = el("button", { type: "submit", text: "Set password" });
+    const form = el(
+      "form",
+      {
+        className: "card narrow",
+        onsubmit: async (event) => {
+          event.preventDefault();
+          problem.replaceChildren();
+          if (first.value !== again.value) {
+            problem.append(alertBox("The two passwords are not the same: type the same new password in both fields."));
+            return;
+          }
+          button.disabled = true;
+          try {
+            await chooseNewPassword(challenge, first.value);
+            route();
+          } catch (error) {
+            problem.replaceChildren(alertBox(error.message));
+            button.disabled = false;
+          }
+        },
+      },
+      el("h2", { text: "Choose your password" }),
+      el("p", {
+        text: "At least 14 characters, with an uppercase and a lowercase letter, a number and a symbol.",
+      }),
+      // for password managers: the account the new password is for
+      el("input", { type: "text", name: "username", value: challenge.username, autocomplete: "username", hidden: true }),
+      firstLabel,
+      first,
+      againLabel,
+      again,
+      problem,
+      button
+    );
+    main.replaceChildren(form);
+    first.focus();
   }
 
   function showHome() {
