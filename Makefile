@@ -100,6 +100,7 @@ checkov: $(CHECKOV_STAMP)
 ## bench: requests per row, throughput against a per-row script, a 1M-row file, splitter memory, email rate and
 ## cost; not part of `make test` (hours for the full run; bench/README.md has the quick one)
 bench: $(STAMP)
+	PORTAL_IMPORT_BENCH_SMOKE=1 $(BIN)/python -m pytest -q tests/e2e/test_bench_smoke.py
 	$(BIN)/python bench/run.py
 
 ## soak: the fault-equivalence check on many seeds (SEEDS=20, from 1001) at 0.1/0.5/0.5 and 0.03/0.3/0.3, 600 rows,

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
-from serving import start_serve, stop_serve  # noqa: E402
+from serving import serve_environment, start_serve, stop_serve  # noqa: E402
 
 EXAMPLE = ROOT / "tests" / "fixtures" / "mixed"
 # The README shows the browser test's screenshot: `make screenshot` runs it with this set, to keep a new one.
@@ -45,17 +45,6 @@ SIGN_IN_URL = "https://portal.example.com/login"
 GOOD = "Corr3ct-Horse-Battery!"
 _LINK = re.compile(r"(http://[^\s<>\"]+/activate\?token=[A-Za-z0-9_.\-]+)")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-def _environment(home: Path) -> dict[str, str]:
-    return {
-        "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": f"{ROOT / 'shared'}:{ROOT / 'local'}",
-        "HOME": str(home),
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
 
 
 @dataclass
@@ -71,14 +60,14 @@ class Served:
         cli = str(installed) if installed.exists() else shutil.which("aws")
         assert cli, "no AWS CLI: `make awscli` installs it into .venv-awscli (make test does)"
         command = [cli, "--endpoint-url", self.ready["endpoint"], "--region", self.ready["region"], *args]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=_environment(self.work))
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=serve_environment(self.work))
         assert done.returncode == 0, done.stderr
         return done.stdout
 
     def portal_import(self, *args: str) -> str:
         command = [sys.executable, "-m", "portal_import_cli", *args]
         command += ["--stack", "portal-import-local", "--endpoint-url", self.ready["endpoint"]]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=_environment(self.work))
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=serve_environment(self.work))
         assert done.returncode == 0, done.stderr
         return done.stdout
 
@@ -119,7 +108,7 @@ def _serve(work: Path, *parameters: str) -> Iterator[Served]:
     for parameter in parameters:
         extra += ["--parameter", parameter]
     process, ready = start_serve(
-        EXAMPLE / "contacts.csv", EXAMPLE / "roles.csv", cwd=work, env=_environment(work), extra=extra
+        EXAMPLE / "contacts.csv", EXAMPLE / "roles.csv", cwd=work, env=serve_environment(work), extra=extra
     )
     yield Served(process, ready, work, outbox)
     stop_serve(process)

@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
-from serving import start_serve, stop_serve  # noqa: E402
+from serving import serve_environment, start_serve, stop_serve  # noqa: E402
 
 EXAMPLE = ROOT / "tests" / "fixtures" / "mixed"
 CLI = [sys.executable, "-m", "portal_import_cli"]
@@ -29,21 +29,9 @@ JOB_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{12}$")
 FAST = ("--interval", "0.25")  # the local jobs take seconds: read them more often than a person needs
 
 
-def _environment(home: Path) -> dict[str, str]:
-    # Any credentials do for local serve; a region must be known, as for the AWS CLI.
-    return {
-        "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": f"{ROOT / 'shared'}:{ROOT / 'local'}",
-        "HOME": str(home),
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-
-
 def portal_import(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*CLI, *map(str, args)], capture_output=True, text=True, timeout=180, cwd=cwd, env=_environment(cwd)
+        [*CLI, *map(str, args)], capture_output=True, text=True, timeout=180, cwd=cwd, env=serve_environment(cwd)
     )
 
 
@@ -79,7 +67,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     work = tmp_path_factory.mktemp("admin")
     (work / "no-contacts.csv").write_text("ContactId,SalesforceId,Email,FirstName,LastName,PortalUserId\n")
     (work / "no-roles.csv").write_text("Name,Active\n")
-    process, ready = start_serve(work / "no-contacts.csv", work / "no-roles.csv", cwd=work, env=_environment(work))
+    process, ready = start_serve(work / "no-contacts.csv", work / "no-roles.csv", cwd=work, env=serve_environment(work))
     yield Server(process, ready["endpoint"], work)
     stop_serve(process)
 

@@ -26,26 +26,15 @@ from portal_import_local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
-from serving import start_serve, stop_serve  # noqa: E402
+from serving import serve_environment, start_serve, stop_serve  # noqa: E402
 
 EXAMPLE = ROOT / "tests" / "fixtures" / "mixed"
-
-
-def _environment(home: Path) -> dict[str, str]:
-    return {
-        "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": f"{ROOT / 'shared'}:{ROOT / 'local'}",
-        "HOME": str(home),
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
 
 
 @pytest.fixture(scope="module")
 def ready(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     work = tmp_path_factory.mktemp("console")
-    process, ready = start_serve(EXAMPLE / "contacts.csv", EXAMPLE / "roles.csv", cwd=work, env=_environment(work))
+    process, ready = start_serve(EXAMPLE / "contacts.csv", EXAMPLE / "roles.csv", cwd=work, env=serve_environment(work))
     yield ready
     stop_serve(process)
 
@@ -220,7 +209,7 @@ def test_an_upload_the_stack_would_refuse_is_refused_before_any_form(ready: dict
 def _portal_import(ready: dict[str, str], *args: str, work: Path) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "portal_import_cli", *args]
     command += ["--stack", "portal-import-local", "--endpoint-url", ready["endpoint"]]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=_environment(work))
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=serve_environment(work))
 
 
 def test_admins_add_list_and_remove_the_consoles_administrators(ready: dict[str, str], tmp_path: Path) -> None:

@@ -29,24 +29,13 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
-from serving import start_serve, stop_serve  # noqa: E402
+from serving import serve_environment, start_serve, stop_serve  # noqa: E402
 
 EXAMPLE = ROOT / "tests" / "fixtures" / "mixed"
 KEEP_SCREENSHOT = os.environ.get("PORTAL_IMPORT_KEEP_SCREENSHOT") == "1"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HEADER = "Contact: Contact ID,Portal Role,Notes"
 MAPPING = ("--contact-id-column", "Contact: Contact ID", "--role-column", "Portal Role")
-
-
-def _environment(home: Path) -> dict[str, str]:
-    return {
-        "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": f"{ROOT / 'shared'}:{ROOT / 'local'}",
-        "HOME": str(home),
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +72,11 @@ def served(work: Path) -> Iterator[tuple[dict[str, str], Path]]:
         stderr=subprocess.PIPE,
         text=True,
         cwd=work,
-        env=_environment(work),
+        env=serve_environment(work),
     )
     home = work / "serve"
     home.mkdir()
-    process, ready = start_serve(EXAMPLE / "contacts.csv", EXAMPLE / "roles.csv", cwd=home, env=_environment(home))
+    process, ready = start_serve(EXAMPLE / "contacts.csv", EXAMPLE / "roles.csv", cwd=home, env=serve_environment(home))
     try:
         _, stderr = run.communicate(timeout=120)
         assert run.returncode == 0, stderr[-2000:]

@@ -45,7 +45,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PREFIX = 64 * 1024  # what the console slices off the file and gives the reader
 PREVIEW_ROWS = 5
-PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @dataclass(frozen=True)

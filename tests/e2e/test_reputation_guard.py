@@ -15,9 +15,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
-from serving import start_serve, stop_serve  # noqa: E402
+from serving import serve_environment, start_serve, stop_serve  # noqa: E402
 
-from .test_admin_cli import STACK, Server, _environment  # noqa: E402
+from .test_admin_cli import STACK, Server  # noqa: E402
 
 ROWS = 80
 MINIMUM = 10  # GuardMinimumEmails: the guard judges once this many emails have an outcome
@@ -46,7 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, P
         contacts,
         roles,
         cwd=work,
-        env=_environment(work),
+        env=serve_environment(work),
         extra=["--email-rate", "4", "--parameter", f"GuardMinimumEmails={MINIMUM}", "--outbox", str(outbox)],
     )
     try:
