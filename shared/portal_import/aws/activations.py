@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from portal_import.aws.clients import client, condition_failed, transaction_condition_failed
+from portal_import.aws.clients import client, condition_failed, transact_if
 from portal_import.aws.tables import activation_key, contact_of, job_key
 from portal_import.domain.activation import RENEWAL_SECONDS
 from portal_import.domain.people import Link
@@ -136,13 +136,7 @@ class Links:
                     }
                 }
             )
-        try:
-            self._ddb.transact_write_items(TransactItems=actions, ClientRequestToken=hold)
-        except ClientError as error:
-            if transaction_condition_failed(error):
-                return False
-            raise
-        return True
+        return transact_if(self._ddb, TransactItems=actions, ClientRequestToken=hold)
 
     def renew(self, link: Link, token_hash: str, now: float) -> bool:
         """Takes the user's renewal window (docs/contracts.md §6): RenewedAt becomes now, the user's and its job's
@@ -168,13 +162,7 @@ class Links:
             },
             *self._job_renewals(link, 1),
         ]
-        try:
-            self._ddb.transact_write_items(TransactItems=actions)
-        except ClientError as error:
-            if transaction_condition_failed(error):
-                return False
-            raise
-        return True
+        return transact_if(self._ddb, TransactItems=actions)
 
     def unrenew(self, link: Link, now: float) -> None:
         """Gives the renewal window taken at `now` back: the new link could not be queued, so nothing was sent."""
@@ -190,11 +178,7 @@ class Links:
             },
             *self._job_renewals(link, -1),
         ]
-        try:
-            self._ddb.transact_write_items(TransactItems=actions)
-        except ClientError as error:
-            if not transaction_condition_failed(error):
-                raise
+        transact_if(self._ddb, TransactItems=actions)  # False: given back already
 
     def _job_renewals(self, link: Link, by: int) -> list[dict[str, Any]]:
         if not link.job_id:

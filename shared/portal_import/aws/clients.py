@@ -130,6 +130,18 @@ def transaction_condition_failed(error: ClientError) -> bool:
     return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
 
 
+def transact_if(ddb: Any, **transaction: Any) -> bool:
+    """transact_write_items under its items' conditions: True when written, False when a condition did not hold
+    (nothing written); any other cancellation is raised."""
+    try:
+        ddb.transact_write_items(**transaction)
+    except ClientError as error:
+        if transaction_condition_failed(error):
+            return False
+        raise
+    return True
+
+
 def update_if(ddb: Any, **update: Any) -> dict[str, Any] | None:
     """update_item under its ConditionExpression: the response, or None when the condition did not hold."""
     try:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from portal_import.aws.clients import client, transaction_condition_failed, update_if
+from portal_import.aws.clients import client, transact_if, update_if
 from portal_import.aws.tables import job_key
 
 _PARKED = "held#"
@@ -57,35 +55,32 @@ class HeldEmails:
 
     def park(self, job_id: str, batch_key: str, body: str, recipients: int) -> None:
         """Keeps a batch until the job is resumed, once (a redelivery of the same batch parks nothing more)."""
-        try:
-            self._ddb.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": parked_key(job_id, batch_key),
-                            "UpdateExpression": "SET Batch = :body",
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                            "ExpressionAttributeValues": {":body": {"S": body}},
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": job_key(job_id),
-                            "UpdateExpression": "ADD EmailsHeld :n, ParkedBatches :key",
-                            "ExpressionAttributeValues": {
-                                ":n": {"N": str(recipients)},
-                                ":key": {"SS": [batch_key]},
-                            },
-                        }
-                    },
-                ]
-            )
-        except ClientError as error:
-            # parked already by an earlier delivery of the same batch; a conflict with another write is raised
-            if not transaction_condition_failed(error):
-                raise
+        # False: parked already by an earlier delivery of the same batch (a conflict with another write is raised)
+        transact_if(
+            self._ddb,
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": parked_key(job_id, batch_key),
+                        "UpdateExpression": "SET Batch = :body",
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                        "ExpressionAttributeValues": {":body": {"S": body}},
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": job_key(job_id),
+                        "UpdateExpression": "ADD EmailsHeld :n, ParkedBatches :key",
+                        "ExpressionAttributeValues": {
+                            ":n": {"N": str(recipients)},
+                            ":key": {"SS": [batch_key]},
+                        },
+                    }
+                },
+            ],
+        )
 
     def release(self, job_id: str) -> None:
         """Ends the hold; the guard judges only what comes after (its base moves to its counters)."""
@@ -110,29 +105,27 @@ class HeldEmails:
 
     def unpark(self, job_id: str, batch_key: str, recipients: int) -> None:
         """Forgets a parked batch that was handed back (queued again), and its count."""
-        try:
-            self._ddb.transact_write_items(
-                TransactItems=[
-                    {
-                        "Delete": {
-                            "TableName": self._table,
-                            "Key": parked_key(job_id, batch_key),
-                            "ConditionExpression": "attribute_exists(pk)",
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": job_key(job_id),
-                            "UpdateExpression": "ADD EmailsHeld :n DELETE ParkedBatches :key",
-                            "ExpressionAttributeValues": {
-                                ":n": {"N": str(-recipients)},
-                                ":key": {"SS": [batch_key]},
-                            },
-                        }
-                    },
-                ]
-            )
-        except ClientError as error:
-            if not transaction_condition_failed(error):  # handed back already by an earlier resume
-                raise
+        # False: handed back already by an earlier resume
+        transact_if(
+            self._ddb,
+            TransactItems=[
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": parked_key(job_id, batch_key),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": job_key(job_id),
+                        "UpdateExpression": "ADD EmailsHeld :n DELETE ParkedBatches :key",
+                        "ExpressionAttributeValues": {
+                            ":n": {"N": str(-recipients)},
+                            ":key": {"SS": [batch_key]},
+                        },
+                    }
+                },
+            ],
+        )
