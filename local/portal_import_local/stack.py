@@ -321,7 +321,8 @@ def _subscribe(properties: dict[str, Any], sns: Any) -> None:
     )
 
 
-# A REST API's default address as a template writes it (in a Fn::Sub): the local stack answers it on its endpoint.
+# An API's default address (REST or HTTP) as a template writes it (in a Fn::Sub): the local stack answers it on its
+# endpoint.
 _EXECUTE_API = re.compile(r"https://\$\{(?P<api>\w+)\}\.execute-api\.\$\{AWS::Region\}\.\$\{AWS::URLSuffix\}")
 _REST_API = "AWS::ApiGateway::RestApi"
 _STAGE_ARN = re.compile(r"/restapis/\$\{(?P<api>\w+)\}/stages/")
@@ -341,9 +342,7 @@ def _take_out_api_gateway(transformed: dict[str, Any], values: TemplateValues, a
             name = str(values.resolve(resource["Properties"]["StageName"]))
             values.resolve_to(logical_id, {"Ref": name})
             stages[_logical_of(resource["Properties"]["RestApiId"])] = name
-    local = _local_addresses({"Resources": resources, "Outputs": transformed.get("Outputs", {})}, api_endpoint, stages)
-    transformed["Resources"] = values.replace_references(local["Resources"])
-    transformed["Outputs"] = values.replace_references(local["Outputs"])
+    _answered_locally(transformed, values, api_endpoint, stages)
     return stages
 
 
@@ -365,9 +364,7 @@ def _take_out_http_apis(transformed: dict[str, Any], values: TemplateValues, api
             name = str(values.resolve(resource["Properties"]["StageName"]))
             values.resolve_to(logical_id, {"Ref": name})
             stages[_logical_of(resource["Properties"]["ApiId"])] = name
-    local = _local_addresses({"Resources": resources, "Outputs": transformed.get("Outputs", {})}, api_endpoint, stages)
-    transformed["Resources"] = values.replace_references(local["Resources"])
-    transformed["Outputs"] = values.replace_references(local["Outputs"])
+    _answered_locally(transformed, values, api_endpoint, stages)
     return stages
 
 
@@ -400,6 +397,18 @@ def _http_apis(sam_template: dict[str, Any], stages: dict[str, str], values: Tem
                 routes[key] = HttpRoute(function=logical_id, authorizer=authorizer)
         apis.append(HttpApi(logical_id=api, api_id=api.lower(), stage=stage, routes=routes))
     return tuple(apis)
+
+
+def _answered_locally(
+    transformed: dict[str, Any], values: TemplateValues, api_endpoint: str, stages: dict[str, str]
+) -> None:
+    """The template with each of `stages`' APIs' default addresses made `api_endpoint`, and the references to what
+    was taken out replaced."""
+    local = _local_addresses(
+        {"Resources": transformed["Resources"], "Outputs": transformed.get("Outputs", {})}, api_endpoint, stages
+    )
+    transformed["Resources"] = values.replace_references(local["Resources"])
+    transformed["Outputs"] = values.replace_references(local["Outputs"])
 
 
 def _local_addresses(value: Any, api_endpoint: str, apis: dict[str, str]) -> Any:
