@@ -43,6 +43,13 @@ class HttpRequest:
     body: bytes
     source_ip: str = "127.0.0.1"
 
+    def query_values(self) -> dict[str, list[str]]:
+        """Each query parameter's values, in the order the query gives them."""
+        values: dict[str, list[str]] = {}
+        for name, value in parse_qsl(self.query, keep_blank_values=True):
+            values.setdefault(name, []).append(value)
+        return values
+
     def header(self, name: str) -> str:
         """A header's value whatever the case of its name; "" when the request has none."""
         return next((value for key, value in self.headers.items() if key.lower() == name), "")
@@ -50,10 +57,7 @@ class HttpRequest:
     def event(self, resource: str, stage: str, api_id: str) -> dict[str, Any]:
         """The request as a REST API's Lambda proxy event (payload format 1.0) for the route `resource`."""
         now = time.time()
-        pairs = parse_qsl(self.query, keep_blank_values=True)
-        multi: dict[str, list[str]] = {}
-        for name, value in pairs:
-            multi.setdefault(name, []).append(value)
+        multi = self.query_values()
         host = self.header("host") or "127.0.0.1"
         return {
             "resource": resource,
@@ -92,10 +96,7 @@ class HttpRequest:
     ) -> dict[str, Any]:
         """The request as an HTTP API's Lambda proxy event (payload format 2.0) for the route `route_key`."""
         now = time.time()
-        pairs = parse_qsl(self.query, keep_blank_values=True)
-        joined: dict[str, list[str]] = {}
-        for name, value in pairs:
-            joined.setdefault(name, []).append(value)
+        joined = self.query_values()
         host = self.header("host") or "127.0.0.1"
         headers = {name.lower(): value for name, value in self.headers.items() if name.lower() != "cookie"}
         cookies = [c.strip() for c in self.header("cookie").split(";") if c.strip()]
