@@ -75,11 +75,14 @@ def _cognito_endpoint(region: str) -> str:
     return f"https://cognito-idp.{region}.amazonaws.com/"
 
 
-def _bucket_origins(deps: ConsoleDeps) -> list[str]:
-    """The origins a browser reaches the bucket at (upload forms, download links), as the presigner writes them."""
+@lru_cache(maxsize=1)
+def _bucket_origins() -> tuple[str, ...]:
+    """The origins a browser reaches the bucket at (upload forms, download links), as the presigner writes them:
+    the same for every page this container answers, so signed once."""
+    deps = _deps()
     form = deps.uploads.presigned_post("imports/origin.csv", fields={}, most_bytes=1, expires_in=60)
     link = deps.storage.presigned_url("results/origin", 60)
-    return sorted({_origin(form["url"]), _origin(link)})
+    return tuple(sorted({_origin(form["url"]), _origin(link)}))
 
 
 def page_policy(connect: list[str]) -> str:
@@ -128,7 +131,7 @@ def _shell() -> Response[str]:
 </html>
 """
     headers = dict(SECURITY_HEADERS) | {
-        "Content-Security-Policy": page_policy([_origin(cognito), *_bucket_origins(deps)])
+        "Content-Security-Policy": page_policy([_origin(cognito), *_bucket_origins()])
     }
     return Response(status_code=200, content_type=HTML, body=html, headers=headers)
 
