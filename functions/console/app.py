@@ -130,9 +130,7 @@ def _shell() -> Response[str]:
 </body>
 </html>
 """
-    headers = dict(SECURITY_HEADERS) | {
-        "Content-Security-Policy": page_policy([_origin(cognito), *_bucket_origins()])
-    }
+    headers = dict(SECURITY_HEADERS) | {"Content-Security-Policy": page_policy([_origin(cognito), *_bucket_origins()])}
     return Response(status_code=200, content_type=HTML, body=html, headers=headers)
 
 
