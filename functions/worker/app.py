@@ -1,5 +1,6 @@
-"""Worker: processes chunks of rows from the rows queue, reporting failed messages individually; and, as the
-dead-letter function, accounts for every row of a chunk whose retries are spent (the rows DLQ)."""
+"""Worker: processes chunks of rows from the rows queue, reporting failed messages individually; as the dead-letter
+function, accounts for every row of a chunk whose retries are spent (the rows DLQ); and, as the group function,
+puts the users the chunks created in their Roles' groups (the group queue)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from portal_import import wiring
-from portal_import.config import WorkerSettings
+from portal_import.config import GroupSettings, WorkerSettings
+from portal_import.flows.groups import GroupDeps, place_in_groups
 from portal_import.flows.work import WorkDeps, account_dead_chunk, process_chunk
 from portal_import.invocation import deadline_of
 from portal_import.observability import logger, metrics, tracer
-from portal_import.records import RowChunkRecord
+from portal_import.records import GroupRequestRecord, RowChunkRecord
 
 # Time kept at the end of an invocation to record a chunk and answer, after its last Cognito call.
 DEADLINE_MARGIN_SECONDS = 15
+# Time kept at the end of a group invocation after its last slot: one call, with its retries.
+GROUP_DEADLINE_MARGIN_SECONDS = 10
 # Each failed message is reported and retried alone, even when every message of the batch failed.
 processor = BatchProcessor(
     event_type=EventType.SQS,
@@ -27,10 +31,22 @@ processor = BatchProcessor(
     raise_on_entire_batch_failure=False,
 )
 
+group_processor = BatchProcessor(
+    event_type=EventType.SQS,
+    model=GroupRequestRecord,
+    logger=logger,  # type: ignore[arg-type]  # as above
+    raise_on_entire_batch_failure=False,
+)
+
 
 @lru_cache(maxsize=1)
 def _deps(settings: WorkerSettings) -> WorkDeps:
     return wiring.work_deps(settings)
+
+
+@lru_cache(maxsize=1)
+def _group_deps(settings: GroupSettings) -> GroupDeps:
+    return wiring.group_deps(settings)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -60,3 +76,18 @@ def dead_letter_handler(event: dict[str, Any], context: LambdaContext) -> Partia
         metrics.add_metric(name="ChunksDeadLettered", unit="Count", value=1)
 
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def group_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    deps = _group_deps(GroupSettings.from_env())
+    deadline = deadline_of(context) - GROUP_DEADLINE_MARGIN_SECONDS
+
+    def record_handler(record: GroupRequestRecord) -> None:
+        place_in_groups(record.body, deps, deadline=deadline)
+
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=group_processor, context=context
+    )

@@ -57,7 +57,13 @@ _ASYNC_ATTEMPTS = 3
 # Locally the daily email quota is a parameter (on AWS the template's 0 reads the account's SES quota), the quota the
 # local SES says its account has (`portal-import doctor`); and moto has no Cognito quotas to keep to, so pool users are
 # paced at a rate that never makes a local run wait.
-_LOCAL_PARAMETERS = {"DailyEmailQuota": str(SES_DAILY_QUOTA), "CognitoRequestsPerSecond": "1000"}
+_LOCAL_PARAMETERS = {
+    "DailyEmailQuota": str(SES_DAILY_QUOTA),
+    "CognitoUserCreationRate": "1000",
+    "CognitoUserUpdateRate": "1000",
+    "CognitoUserAccountRecoveryRate": "1000",
+    "CognitoUserReadRate": "1000",
+}
 # How often the scheduled sweep may run for one job before the runtime says it is stuck.
 _MAX_SWEEPS = 3
 # A queue with no dead-letter queue of its own (a DLQ's consumer) retries this often before the runtime gives up.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 _Settings = TypeVar("_Settings", bound="_FromEnvironment")
 
@@ -17,6 +17,24 @@ class _FromEnvironment(BaseModel):
     @classmethod
     def from_env(cls: type[_Settings], environ: Mapping[str, str] | None = None) -> _Settings:
         return cls.model_validate(dict(os.environ if environ is None else environ))
+
+
+def _rates(value: Any) -> Any:
+    """COGNITO_RATES, `UserCreation=50,UserUpdate=25,...`, as (category, calls a second) pairs."""
+    if not isinstance(value, str):
+        return value
+    rates = []
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        category, equals, rate = item.partition("=")
+        if not equals:
+            raise ValueError(f"COGNITO_RATES holds {item!r}, not Category=rate")
+        rates.append((category.strip(), rate.strip()))
+    return rates
+
+
+# The pace of each of Cognito's quota categories the stack calls, for all of its functions together (calls a second,
+# every one above 0); pairs, so that settings stay hashable (each handler caches its dependencies by them).
+CognitoRates = Annotated[tuple[tuple[str, Annotated[float, Field(gt=0)]], ...], BeforeValidator(_rates)]
 
 
 class SplitterSettings(_FromEnvironment):
@@ -40,8 +58,15 @@ class WorkerSettings(_FromEnvironment):
     email_queue_url: str = Field(alias="EMAIL_QUEUE_URL")
     aggregate_queue_url: str = Field(alias="AGGREGATE_QUEUE_URL")
     user_pool_id: str = Field(alias="USER_POOL_ID", min_length=1)  # the portal users' pool, own or adopted
-    # The pace of each Cognito quota category the worker calls (user creation, user update), for all workers.
-    cognito_requests_per_second: float = Field(alias="COGNITO_REQUESTS_PER_SECOND", gt=0)
+    # Where the users a chunk creates with an email address are sent to join their Roles' groups (the group pass).
+    group_queue_url: str = Field(alias="GROUP_QUEUE_URL")
+    cognito_rates: CognitoRates = Field(alias="COGNITO_RATES")
+
+
+class GroupSettings(_FromEnvironment):
+    jobs_table: str = Field(alias="JOBS_TABLE")
+    user_pool_id: str = Field(alias="USER_POOL_ID", min_length=1)
+    cognito_rates: CognitoRates = Field(alias="COGNITO_RATES")
 
 
 class EmailSenderSettings(_FromEnvironment):
@@ -114,6 +139,7 @@ class ActivationSettings(_FromEnvironment):
     jobs_table: str = Field(alias="JOBS_TABLE")
     directory_table: str = Field(alias="DIRECTORY_TABLE")
     user_pool_id: str = Field(alias="USER_POOL_ID", min_length=1)
+    cognito_rates: CognitoRates = Field(alias="COGNITO_RATES")
     portal_name: str = Field(alias="PORTAL_NAME")
     # The one origin (scheme://host) whose page may post the JSON form from a browser (CORS); empty: none.
     portal_origin: str = Field(default="", alias="PORTAL_ORIGIN")

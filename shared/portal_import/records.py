@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.parser.types import Json
 from pydantic import ConfigDict
 
-from portal_import.domain.messages import AggregateRequest, EmailBatch, RowChunk, SplitContinuation
+from portal_import.domain.messages import AggregateRequest, EmailBatch, GroupRequest, RowChunk, SplitContinuation
 
 
 class _Record(SqsRecordModel):
@@ -16,6 +16,10 @@ class _Record(SqsRecordModel):
 
 class RowChunkRecord(_Record):
     body: Json[RowChunk]
+
+
+class GroupRequestRecord(_Record):
+    body: Json[GroupRequest]
 
 
 class EmailBatchRecord(_Record):

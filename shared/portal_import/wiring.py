@@ -15,7 +15,7 @@ from portal_import.aws.ledger import Ledger
 from portal_import.aws.mailer import Mailer
 from portal_import.aws.notifier import Notifier
 from portal_import.aws.queues import Queue
-from portal_import.aws.ratelimit import COGNITO_LIMITER, EmailPace, Pace
+from portal_import.aws.ratelimit import EmailPace, Pace, cognito_limiter
 from portal_import.aws.storage import Storage
 from portal_import.aws.userpool import UserPool
 from portal_import.config import (
@@ -25,6 +25,7 @@ from portal_import.config import (
     DeliveryEventsSettings,
     EmailDeadLetterSettings,
     EmailSenderSettings,
+    GroupSettings,
     ResendSettings,
     SplitterSettings,
     SweeperSettings,
@@ -35,6 +36,7 @@ from portal_import.flows.activate import ActivationDeps
 from portal_import.flows.aggregate import AggregateDeps
 from portal_import.flows.console import ConsoleDeps
 from portal_import.flows.delivery import DeliveryDeps
+from portal_import.flows.groups import GroupDeps
 from portal_import.flows.resend import ResendDeps
 from portal_import.flows.resume import ResumeDeps
 from portal_import.flows.send import DeadBatchDeps, SendDeps
@@ -69,9 +71,17 @@ def _split_deps(settings: SplitterSettings, jobs: Jobs, *, results_bucket: str |
     )
 
 
+# How long an activation's Cognito call may wait for its slot: the page is answered within API Gateway's 30 seconds.
+ACTIVATION_LONGEST_WAIT_SECONDS = 4.0
+
+
+def _pacers(jobs_table: str, rates: tuple[tuple[str, float], ...]) -> dict[str, Pace]:
+    """The limiter of each of Cognito's quota categories, shared by every function of the stack that calls it."""
+    return {category: Pace(jobs_table, rate, key=cognito_limiter(category)) for category, rate in rates}
+
+
 def work_deps(settings: WorkerSettings) -> WorkDeps:
-    """The worker's (and its dead-letter function's): its Cognito calls paced by the limiter all workers share."""
-    pace = Pace(settings.jobs_table, settings.cognito_requests_per_second, key=COGNITO_LIMITER)
+    """The worker's (and its dead-letter function's): its Cognito calls paced by the limiters every function shares."""
     jobs = Jobs(settings.jobs_table)
     return WorkDeps(
         job_reader=jobs,
@@ -81,8 +91,15 @@ def work_deps(settings: WorkerSettings) -> WorkDeps:
         storage=Storage(settings.results_bucket),
         email_queue=Queue(settings.email_queue_url),
         aggregate_queue=Queue(settings.aggregate_queue_url),
-        user_pool=UserPool(settings.user_pool_id, pace=pace),
+        group_queue=Queue(settings.group_queue_url),
+        user_pool=UserPool(settings.user_pool_id, pacers=_pacers(settings.jobs_table, settings.cognito_rates)),
     )
+
+
+def group_deps(settings: GroupSettings) -> GroupDeps:
+    """The group pass's: UserUpdate's limiter, shared with the activations."""
+    pacers = _pacers(settings.jobs_table, settings.cognito_rates)
+    return GroupDeps(user_pool=UserPool(settings.user_pool_id, pacers=pacers))
 
 
 def send_deps(settings: EmailSenderSettings) -> SendDeps:
@@ -174,7 +191,10 @@ def aggregate_deps(settings: AggregatorSettings) -> AggregateDeps:
 
 
 def activation_deps(settings: ActivationSettings) -> ActivationDeps:
-    pool = UserPool(settings.user_pool_id)
+    """The activation page's: each Cognito call paced with the imports' (a call that would wait too long is not
+    made: the person is asked to try again in a moment, and the link stays valid)."""
+    pacers = _pacers(settings.jobs_table, settings.cognito_rates)
+    pool = UserPool(settings.user_pool_id, pacers=pacers, longest_wait=ACTIVATION_LONGEST_WAIT_SECONDS)
     return ActivationDeps(
         links=Links(settings.directory_table, settings.jobs_table),
         accounts=pool,

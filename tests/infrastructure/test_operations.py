@@ -222,6 +222,7 @@ def test_every_queue_consumer_runs_at_most_as_many_instances_as_a_parameter_says
         "WorkerFunction": {"Ref": "WorkerConcurrency"},
         "DeadLetterFunction": {"Ref": "QueueConsumerConcurrency"},
         "EmailSenderFunction": 2,  # more senders would not send faster: the shared limiter sets the rate
+        "GroupFunction": 2,  # likewise (UserUpdate's limiter), and the pass books no more than 2 s of its slots
         "EmailDeadLetterFunction": {"Ref": "QueueConsumerConcurrency"},
         "AggregatorFunction": {"Ref": "QueueConsumerConcurrency"},
         "DeliveryEventsFunction": {"Ref": "QueueConsumerConcurrency"},

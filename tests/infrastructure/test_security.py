@@ -25,7 +25,7 @@ from portal_import.aws.activations import Links
 from portal_import.aws.directory import Directory
 from portal_import.aws.jobs import Jobs
 from portal_import.aws.ledger import Ledger
-from portal_import.aws.ratelimit import COGNITO_LIMITER, EMAIL_LIMITER, EmailPace, Pace
+from portal_import.aws.ratelimit import EMAIL_LIMITER, EmailPace, Pace, cognito_limiter
 from portal_import.aws.userpool import CONTACT_ID_ATTRIBUTE
 from portal_import.config import WorkerSettings
 from portal_import.domain.claims import Commit, NewLink, Settlement
@@ -44,20 +44,26 @@ SQS_POLLING = MANAGED + "service-role/AWSLambdaSQSQueueExecutionRole"
 # Actions that name no resource, so only "*" can be granted for them.
 NO_RESOURCE_ACTIONS = {"ses:GetSendQuota", "ses:GetAccount", "cloudwatch:GetMetricData"}
 # What the worker does in the portal users' pool (the stack's own or the adopted one): create a row's user (or find
-# the one an earlier attempt created), put it in its Role's group, create a missing group. Its dead-letter function
-# does the same for the users a dead chunk's attempts claimed; no other function does anything in a pool.
+# the one an earlier attempt created), put one with no valid email in its Role's group, create a missing group. Its
+# dead-letter function does the same for the users a dead chunk's attempts claimed; the group function puts the
+# others in their groups (creating a missing one), and does nothing else; no other function (but the activation
+# page) does anything in a pool.
 POOL_USERS = ("WorkerFunction", "DeadLetterFunction")
+GROUP_GRANTS = {"cognito-idp:AdminAddUserToGroup", "cognito-idp:CreateGroup"}
 COGNITO_GRANTS = {
     "cognito-idp:AdminCreateUser",
     "cognito-idp:AdminGetUser",
     "cognito-idp:AdminAddUserToGroup",
     "cognito-idp:CreateGroup",
 }
-# What the activation page does in the pool: read the pool's password rules and the link's user (enabled?), set
-# its password for good and mark its email verified. It creates no user and changes no group.
+# What the activation page does in the pool: read the pool's password rules and the link's user (enabled?), put it
+# in its Role's group (creating a missing one), set its password for good and mark its email verified. It creates no
+# user.
 ACTIVATION_GRANTS = {
     "cognito-idp:DescribeUserPool",
     "cognito-idp:AdminGetUser",
+    "cognito-idp:AdminAddUserToGroup",
+    "cognito-idp:CreateGroup",
     "cognito-idp:AdminSetUserPassword",
     "cognito-idp:AdminUpdateUserAttributes",
 }
@@ -176,6 +182,7 @@ GRANTS = {
         "s3:PutObject ImportBucket/work/*",
         "sqs:SendMessage* EmailQueue",
         "sqs:SendMessage* AggregateQueue",
+        "sqs:SendMessage* GroupQueue",  # the users it created with an email address, for the group pass
     },
     "DeadLetterFunction": {
         "dynamodb:BatchGetItem DirectoryTable",
@@ -186,6 +193,11 @@ GRANTS = {
         "s3:PutObject ImportBucket/work/*",
         "sqs:SendMessage* EmailQueue",
         "sqs:SendMessage* AggregateQueue",
+        "sqs:SendMessage* GroupQueue",
+    },
+    "GroupFunction": {
+        _write("dynamodb:PutItem", "JobsTable", LIMITER_ITEM, "rate-limiter#cognito-*"),  # UserUpdate's pace
+        *(f"{action} UserPool" for action in GROUP_GRANTS),
     },
     "SweeperFunction": {
         "s3:GetObject ImportBucket/imports/*",
@@ -255,11 +267,13 @@ GRANTS = {
     },
     "ActivationFunction": {
         "dynamodb:Query DirectoryTable/index/ByTokenHash",  # a link by its token's hash
-        "dynamodb:GetItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # the link's item, read consistently
+        # the link's item, read consistently, and its Contact's USER item (the Role the file gave the user)
+        "dynamodb:GetItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",
         "dynamodb:UpdateItem DirectoryTable if dynamodb:LeadingKeys=CONTACT#*",  # held, released, used, renewed
         # the job's counts of activations and renewals, nothing else
         "dynamodb:UpdateItem JobsTable if dynamodb:Attributes=pk|UsersActivated|LinksRenewed",
         "sqs:SendMessage* EmailQueue",  # a new link its user asked for
+        _write("dynamodb:PutItem", "JobsTable", LIMITER_ITEM, "rate-limiter#cognito-*"),  # its Cognito calls' pace
         *(f"{action} UserPool" for action in ACTIVATION_GRANTS),
     },
     "AggregatorFunction": {
@@ -371,8 +385,9 @@ def test_only_the_functions_that_put_users_in_the_pool_may_act_in_it_and_only_in
         # resource, unconditioned
         for function in POOL_USERS:
             assert cognito.pop(function) == {f"{action} {pool}" for action in COGNITO_GRANTS}, (stack, function)
-        # and the activation page's are what it calls, on that pool only
+        # and the activation page's and the group pass's are what they call, on that pool only
         assert cognito.pop("ActivationFunction") == {f"{action} {pool}" for action in ACTIVATION_GRANTS}, stack
+        assert cognito.pop("GroupFunction") == {f"{action} {pool}" for action in GROUP_GRANTS}, stack
         # and no other function may do anything in any pool
         assert {name: grants for name, grants in cognito.items() if grants} == {}, stack
 
@@ -790,6 +805,8 @@ def _environment(template: dict[str, Any], function: str, parameters: dict[str, 
             return node
         if "Ref" in node:
             return values.get(node["Ref"], node["Ref"])
+        if "Fn::Sub" in node and isinstance(node["Fn::Sub"], str):
+            return re.sub(r"\$\{(\w+)\}", lambda found: values.get(found[1], found[0]), node["Fn::Sub"])
         return _name(node)
 
     variables = template["Resources"][function]["Properties"]["Environment"]["Variables"]
@@ -811,12 +828,13 @@ def test_the_cognito_calls_the_worker_code_makes_are_those_granted_on_the_pool_i
     settings = WorkerSettings.from_env(_environment(adopting, function, {"UserPoolId": adopted_pool_id}))
     deps = work_deps(settings)
     # When it puts in the pool a new user, and one an earlier attempt created whose Role's group is missing
-    deps.user_pool.ensure_users(
+    deps.user_pool.create_users(
         [
-            (PoolUser(user_id="U-NEW", contact_id="0031234567890123456", email="ada@example.com"), "Partner User"),
-            (PoolUser(user_id="U-EARLIER", contact_id="0031234567890123457"), "New Role"),
+            PoolUser(user_id="U-NEW", contact_id="0031234567890123456", email="ada@example.com"),
+            PoolUser(user_id="U-EARLIER", contact_id="0031234567890123457"),
         ]
     )
+    deps.user_pool.add_to_groups([("U-NEW", "Partner User"), ("U-EARLIER", "New Role")])
     clients.client.cache_clear()
     # Then every call names the adopted pool, and is an action granted to the function on that pool
     role = _roles(adopting)[function]
@@ -875,6 +893,7 @@ def test_the_activation_page_writes_only_what_its_grants_allow(
     assert hold is not None
     store.release(link, hold)
     store.mark_activated(link, hold, 1e9)
+    store.role_of(link)
     # Then the link's items are Contacts' (CONTACT#…), and of the job it writes only its count of users activated
     role = _roles(deployed)["ActivationFunction"]
     for action in ("dynamodb:GetItem", "dynamodb:UpdateItem"):
@@ -884,6 +903,7 @@ def test_the_activation_page_writes_only_what_its_grants_allow(
         set(operator["dynamodb:Attributes"])
         for statement in _statements(role)
         if "JobsTable" in [_name(resource) for resource in _list(statement["Resource"])]
+        and "dynamodb:UpdateItem" in _list(statement["Action"])
         for operator in statement.get("Condition", {}).values()
     ]
     assert ddb.keys["dynamodb:UpdateItem", "jobs"] == {"J1"}
@@ -1117,8 +1137,9 @@ def _run_adapter(call: tuple[str, str, tuple[str, ...]], job_id: str) -> None:
         ("directory", "create_users"): lambda: Directory("directory").create_users(
             [PortalUser(contact_id="0031234567890123456", user_id="U1", role="Customer", job_id=job_id, row=2)]
         ),
-        # The pool's adapter paces its calls on the limiter all workers share (wiring.work_deps)
-        ("user_pool", "ensure_users"): lambda: Pace("jobs", 20, key=COGNITO_LIMITER).reserve(2),
+        # The pool's adapter paces its calls on the limiter of their quota category (wiring.work_deps)
+        ("user_pool", "create_users"): lambda: Pace("jobs", 50, key=cognito_limiter("UserCreation")).reserve(2),
+        ("user_pool", "add_to_groups"): lambda: Pace("jobs", 25, key=cognito_limiter("UserUpdate")).reserve(2),
     }
     if (port, method) == ("channels", "mark_channel"):
         assert texts, "mark_channel is called with an attribute this test cannot read: name it as a literal"
@@ -1183,7 +1204,7 @@ def test_each_write_names_only_the_attributes_its_code_writes(
 
 def test_a_function_that_writes_jobs_cannot_write_the_items_beside_them(deployed: dict[str, Any]) -> None:
     # Given the jobs table's items that are not jobs: the shared rate limiters and the email ledger's settlements
-    others = [EMAIL_LIMITER, COGNITO_LIMITER, "emails#6f1c2a"]
+    others = [EMAIL_LIMITER, cognito_limiter("UserCreation"), cognito_limiter("UserUpdate"), "emails#6f1c2a"]
     job_id = job_id_for("bucket", "imports/a.csv", "v1", "2026-12-01T10:00:00+00:00")
     writers = set()
     for function in ATTRIBUTE_BOUND:

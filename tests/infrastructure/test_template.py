@@ -79,7 +79,10 @@ def test_stack_parameters_cover_what_operators_tune(sam_template: dict[str, Any]
         "PasswordRequireNumbers",
         "PasswordRequireUppercase",
         "PasswordRequireLowercase",
-        "CognitoRequestsPerSecond",
+        "CognitoUserCreationRate",
+        "CognitoUserUpdateRate",
+        "CognitoUserAccountRecoveryRate",
+        "CognitoUserReadRate",
     }
     assert expected <= set(sam_template["Parameters"])
 
@@ -134,7 +137,7 @@ def test_every_function_and_the_layer_build_with_their_makefile(sam_template: di
         for name, resource in sam_template["Resources"].items()
         if resource["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion")
     }
-    assert len(built) == 13
+    assert len(built) == 14
     for name, resource in built.items():
         assert resource["Metadata"]["BuildMethod"] == "makefile", name
         properties = resource["Properties"]

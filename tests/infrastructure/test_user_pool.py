@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from portal_import.aws.userpool import DEFAULT_RATES
 from portal_import_local.template import TemplateValues
 
 from .conftest import decide_conditions
@@ -183,14 +184,20 @@ def test_neither_stack_refers_to_a_resource_it_does_not_create(
         assert referenced - known == set(), stack
 
 
-def test_the_workers_pace_their_cognito_calls_together_at_a_rate_the_operator_sets(
+def test_every_function_calling_cognito_paces_each_quota_category_at_the_rate_the_operator_sets(
     sam_template: dict[str, Any],
 ) -> None:
-    rate = sam_template["Parameters"]["CognitoRequestsPerSecond"]
-    assert (rate["Type"], rate["Default"], rate["MinValue"]) == ("Number", 20, 1)  # under UserUpdate's 25/s
-    for function in POOL_USERS:
+    # Given one parameter per quota category the stack calls, defaulting to AWS's own rate
+    parameters = sam_template["Parameters"]
+    for category, default in DEFAULT_RATES.items():
+        rate = parameters[f"Cognito{category}Rate"]
+        assert (rate["Type"], rate["Default"], rate["MinValue"]) == ("Number", default, 1), category
+        assert category in rate["Description"]
+    # Then every function that calls Cognito's paced categories is given every one of them, as COGNITO_RATES
+    for function in (*POOL_USERS, "GroupFunction", "ActivationFunction"):
         variables = sam_template["Resources"][function]["Properties"]["Environment"]["Variables"]
-        assert variables["COGNITO_REQUESTS_PER_SECOND"] == {"Ref": "CognitoRequestsPerSecond"}, function
+        rates = variables["COGNITO_RATES"]["Fn::Sub"]
+        assert rates == ",".join(f"{category}=${{Cognito{category}Rate}}" for category in DEFAULT_RATES), function
 
 
 def _own_pool(transformed: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from portal_import.domain.job import Job, JobStatus
 from portal_import.domain.messages import ChunkOutcomes
 from portal_import.domain.people import Contact, CreateResult, Link, PoolAccount, PoolUser, PortalUser
 from portal_import.domain.times import now_iso
+from portal_import.errors import OutOfPace
 from portal_import.ports import Destination, ImportObject, Reservation
 
 # The job store
@@ -487,12 +488,19 @@ class Notifier:
 
 @dataclass
 class UserPool:
-    users: dict[str, tuple[PoolUser, str]] = field(default_factory=dict)  # by username: the user and its group
+    users: dict[str, PoolUser] = field(default_factory=dict)  # by username
+    groups: dict[str, str] = field(default_factory=dict)  # username -> the group it is in
     deadlines: list[float | None] = field(default_factory=list)  # the deadline of each call
 
-    def ensure_users(self, users: Sequence[tuple[PoolUser, str]], *, deadline: float | None = None) -> None:
+    def create_users(self, users: Sequence[PoolUser], *, deadline: float | None = None) -> None:
         self.deadlines.append(deadline)
-        self.users.update((user.user_id, (user, group)) for user, group in users)
+        self.users.update((user.user_id, user) for user in users)
+
+    def add_to_groups(self, memberships: Sequence[tuple[str, str]], *, deadline: float | None = None) -> int:
+        self.deadlines.append(deadline)
+        placed = [(username, role) for username, role in memberships if username in self.users]
+        self.groups.update(placed)
+        return len(placed)
 
 
 @dataclass
@@ -500,11 +508,23 @@ class Accounts:
     accounts: dict[str, PoolAccount] = field(default_factory=dict)  # by username
     passwords: dict[str, str] = field(default_factory=dict)  # username -> the password set
     verified: list[tuple[str, str]] = field(default_factory=list)  # (username, address)
+    groups: dict[str, str] = field(default_factory=dict)  # username -> the group it joined
+    busy: bool = False  # every call answers as a pool whose quota is used up (OutOfPace)
+
+    def _call(self) -> None:
+        if self.busy:
+            raise OutOfPace("no slot is free before the deadline")
+
+    def join_group(self, username: str, role: str) -> None:
+        self._call()
+        self.groups[username] = role
 
     def account(self, username: str) -> PoolAccount | None:
+        self._call()
         return self.accounts.get(username)
 
     def set_password(self, username: str, password: str) -> None:
+        self._call()
         self.passwords[username] = password
         self.accounts[username] = replace(self.accounts[username], status="CONFIRMED")
 
@@ -530,6 +550,10 @@ class Links:
     activated: list[str] = field(default_factory=list)  # the holds under which a link was used
     renewed: dict[str, float] = field(default_factory=dict)  # contact id -> when its user last asked for a new link
     renewals: list[str] = field(default_factory=list)  # the contact ids whose user asked, in order (given back: gone)
+    roles: dict[str, str] = field(default_factory=dict)  # contact id -> the Role of its user (the USER item's)
+
+    def role_of(self, link: Link) -> str:
+        return self.roles.get(link.contact_id, "")
 
     def find(self, token_hash: str, contact_id: str = "") -> Link | None:
         link = self.links.get(token_hash)

@@ -185,6 +185,69 @@ def test_a_good_password_is_set_once_the_email_verified_and_the_link_used() -> N
     assert open_link(TOKEN, deps).status == 410
 
 
+class RecordingAccounts(Accounts):
+    """A pool that notes the order of the calls that change a user."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.calls: list[str] = []
+
+    def join_group(self, username: str, role: str) -> None:
+        self.calls.append(f"join {role}")
+        super().join_group(username, role)
+
+    def verify_email(self, username: str, address: str) -> bool:
+        self.calls.append("verify")
+        return super().verify_email(username, address)
+
+    def set_password(self, username: str, password: str) -> None:
+        self.calls.append("password")
+        super().set_password(username, password)
+
+
+def test_the_user_joins_their_roles_group_and_is_verified_before_the_password_is_set() -> None:
+    # Given a link whose user the file gave the Role "Partner User" (the Contact's USER item)
+    deps, links, _ = _deps()
+    pool = RecordingAccounts(accounts={"U1": pending("U1")})
+    deps = replace(deps, accounts=pool)
+    links.roles["C1"] = "Partner User"
+
+    # When the person sets their password
+    assert activate(TOKEN, GOOD, GOOD, deps).status == 200
+
+    # Then they are in the group before the password lets them sign in: their first token holds the Role
+    assert pool.calls == ["join Partner User", "verify", "password"]
+    assert pool.groups == {"U1": "Partner User"}
+
+
+def test_a_user_with_no_known_role_joins_no_group() -> None:
+    deps, _, pool = _deps()  # no Role on the USER item (a portal user that existed before the stack)
+    assert activate(TOKEN, GOOD, GOOD, deps).status == 200
+    assert pool.groups == {}
+
+
+def test_a_pool_too_busy_to_answer_in_time_gets_503_and_the_link_stays_valid() -> None:
+    # Given a pool whose quota's slots are all taken for longer than the page may wait
+    deps, links, pool = _deps()
+    links.roles["C1"] = "Customer"
+    pool.busy = True
+
+    # When the person opens the link, sets their password, or asks for a new link
+    answers = [open_link(TOKEN, deps), activate(TOKEN, GOOD, GOOD, deps), renew(TOKEN, deps)]
+
+    # Then each is asked to try again in a few seconds, and nothing changed
+    assert [answer.status for answer in answers] == [503, 503, 503]
+    assert all(answer.headers == {"Retry-After": "5"} for answer in answers)
+    assert answers[1].document["error"] == "busy" and "your link still works" in answers[1].document["message"]
+    assert "try again in 5 seconds" in answers[1].page
+    assert pool.passwords == {} and links.activated == [] and not links.holds
+
+    # And once the pool answers again, the same link works
+    pool.busy = False
+    assert activate(TOKEN, GOOD, GOOD, deps).status == 200
+    assert pool.groups == {"U1": "Customer"}
+
+
 def test_a_link_without_the_address_it_was_sent_to_verifies_none() -> None:
     # Given a link written before links kept their address: the pool's email is not known to have been reached
     deps, _, pool = _deps(link=Link("C1", "U1", "J1", expires=NOW + 3600, activated=False))

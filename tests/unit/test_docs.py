@@ -116,7 +116,7 @@ def _missing_from_parameters_reference(parameters: dict[str, Any], reference: st
 def test_the_parameters_reference_shows_every_parameter_of_the_template() -> None:
     # Given template.yaml's parameters
     parameters = _template_parameters()
-    assert {"SenderAddress", "PortalUrl", "CognitoRequestsPerSecond"} <= set(parameters)
+    assert {"SenderAddress", "PortalUrl", "CognitoUserCreationRate"} <= set(parameters)
     # When their reference is generated from the template
     reference = _hook().parameters_reference()
     # Then each has its heading, and its type, default and allowed values are shown

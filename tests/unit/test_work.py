@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from portal_import.domain.ids import ContactRef
-from portal_import.domain.messages import AggregateRequest, ChunkRow, EmailBatch, Outcome, RowChunk
+from portal_import.domain.messages import AggregateRequest, ChunkRow, EmailBatch, GroupRequest, Outcome, RowChunk
 from portal_import.domain.people import Contact, PortalUser
 from portal_import.domain.results import NO_VALID_EMAIL, QUEUED
 from portal_import.errors import Transient
@@ -51,6 +51,7 @@ class World:
     storage: Storage = field(default_factory=Storage)
     emails: Queue = field(default_factory=Queue)
     aggregate: Queue = field(default_factory=Queue)
+    groups: Queue = field(default_factory=Queue)
     pool: UserPool = field(default_factory=UserPool)
 
     def __post_init__(self) -> None:
@@ -67,8 +68,14 @@ class World:
             storage=self.storage,
             email_queue=self.emails,
             aggregate_queue=self.aggregate,
+            group_queue=self.groups,
             user_pool=self.pool,
         )
+
+    def group_requests(self) -> list[tuple[str, str]]:
+        """(username, Role) of every member of the group requests queued, in order."""
+        requests = [GroupRequest.model_validate_json(body) for body in self.groups.bodies]
+        return [(member.user_id, member.role) for request in requests for member in request.members]
 
     def outcomes(self, seq: int = 0) -> dict[int, Outcome]:
         return {outcome.row: outcome for outcome in self.storage.outcomes[JOB_ID, seq].outcomes}
@@ -97,7 +104,7 @@ def test_each_row_gets_the_outcome_its_contact_and_the_directory_decide() -> Non
     # When the worker processes it, with the invocation's deadline
     process_chunk(chunk, world.deps, deadline=DEADLINE)
 
-    # Then Ana's and Ben's users are created (the Role trimmed), in the pool, in their Role's group, by the deadline
+    # Then Ana's and Ben's users are created (the Role trimmed), in the pool by the deadline
     outcomes = world.outcomes()
     assert (outcomes[2].contact_id, outcomes[2].role, outcomes[2].activation_email) == (
         ANA.contact_id,
@@ -105,9 +112,13 @@ def test_each_row_gets_the_outcome_its_contact_and_the_directory_decide() -> Non
         QUEUED,
     )
     assert (outcomes[3].error, outcomes[3].activation_email) == (None, NO_VALID_EMAIL)
-    groups = {user.contact_id: group for user, group in world.pool.users.values()}
-    assert groups == {ANA.contact_id: "Partner User", BEN.contact_id: "Customer"}
-    assert world.pool.deadlines == [DEADLINE]
+    created = {user.contact_id: username for username, user in world.pool.users.items()}
+    assert set(created) == {ANA.contact_id, BEN.contact_id}
+    # Ben, whom no link will ever activate, is in his Role's group at once (by the deadline); Ana joins hers through
+    # the group pass (or her activation), so that the chunk does not wait on UserUpdate's quota
+    assert world.pool.groups == {created[BEN.contact_id]: "Customer"}
+    assert world.group_requests() == [(created[ANA.contact_id], "Partner User")]
+    assert world.pool.deadlines == [DEADLINE, DEADLINE]
     # and Cy's row fails by rule 6 naming the user it has, the unknown one by rule 5, the splitter's failure is kept
     assert (outcomes[4].error or "").startswith("User already exists") and "005OLDUSER000000001" in str(
         outcomes[4].error

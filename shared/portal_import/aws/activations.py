@@ -20,7 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from portal_import.aws.clients import client, condition_failed, transact_if
-from portal_import.aws.tables import activation_key, contact_of, job_key
+from portal_import.aws.tables import activation_key, contact_of, job_key, user_key
 from portal_import.domain.activation import RENEWAL_SECONDS
 from portal_import.domain.people import Link
 
@@ -50,6 +50,20 @@ class Links:
         if token_hash in item.get("IssuedHashes", {}).get("SS", []):
             return _link(item, current=False)
         return None
+
+    def role_of(self, link: Link) -> str:
+        """The Role the file gave the link's user (its Contact's USER item), "" when the item names another user or
+        none (a portal user that existed before the stack has no known Role)."""
+        item = self._ddb.get_item(
+            TableName=self._directory,
+            Key=user_key(link.contact_id),
+            ConsistentRead=True,
+            ProjectionExpression="UserId, #role",
+            ExpressionAttributeNames={"#role": "Role"},
+        ).get("Item", {})
+        if item.get("UserId", {}).get("S") != link.user_id:
+            return ""
+        return str(item.get("Role", {}).get("S", ""))
 
     def _find_current(self, token_hash: str) -> Link | None:
         """The current link with this hash, by the table's index (tokens that do not name their Contact)."""

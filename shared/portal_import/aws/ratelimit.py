@@ -1,5 +1,6 @@
 """A rate limit shared by every invocation of a step, kept as one item in the jobs table: the email senders'
-(their sends, with SES's daily quota), and the workers' (their Cognito calls, an account-wide quota).
+(their sends, with SES's daily quota), and one for each of Cognito's quota categories the stack calls (its
+account-wide rates: every function calling the category takes its slots).
 
 The item holds the next free send slot and the sends counted against today's quota; reserving n sends moves
 the slot n/rate seconds on with a conditional write, so concurrent senders never hand out the same slot.
@@ -20,9 +21,11 @@ from portal_import.errors import Transient
 from portal_import.ports import Reservation
 
 EMAIL_LIMITER = "rate-limiter#activation-email"
-# The workers' pool users: a slot is one AdminCreateUser (quota category UserCreation) and one AdminAddUserToGroup
-# (UserUpdate), so the slots' rate is the rate of calls in each of the two categories.
-COGNITO_LIMITER = "rate-limiter#cognito-users"
+
+
+def cognito_limiter(category: str) -> str:
+    """The key of the limiter of one of Cognito's quota categories (UserCreation, UserUpdate, ...): a slot, a call."""
+    return f"rate-limiter#cognito-{category}"
 
 
 class EmailPace:

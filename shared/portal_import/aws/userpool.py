@@ -5,18 +5,21 @@ The directory table's USER item stays the ledger of "at most one user per Contac
 decides who creates the user); the pool user is made after it, under the username the ledger gave it, so that a
 retried or redelivered chunk finishes what an earlier attempt started instead of making a second user.
 
-Cognito's admin calls have account-wide rate quotas by category: AdminCreateUser is UserCreation (50 per second by
-default, adjustable), AdminAddUserToGroup is UserUpdate (25, not adjustable). A user takes one slot of a limiter
-shared by every worker (ratelimit.Pace) at the stack's CognitoRequestsPerSecond, one call of each category, so
-that rate holds in both; a TooManyRequestsException is retried (portal_import.retry, through aws.clients).
-moto checks none of Cognito's limits on names and attributes, so they are checked here.
+Cognito's admin calls have account-wide rate quotas by category (docs/operators/pace.md): AdminCreateUser is
+UserCreation (50 a second by default, adjustable), AdminAddUserToGroup and AdminUpdateUserAttributes are UserUpdate
+(25, fixed), AdminSetUserPassword is UserAccountRecovery (30, fixed), AdminGetUser is UserRead (120, adjustable).
+Every call of those categories first takes a slot of its category's limiter (ratelimit.Pace), one limiter per
+category shared by every function of the stack, so that the calls of a category never exceed the rate the stack
+was given for it; a TooManyRequestsException that still comes (another application of the account calling the
+same category) is retried with backoff (portal_import.retry, through aws.clients). moto checks none of Cognito's
+limits on names and attributes, so they are checked here.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -27,11 +30,19 @@ from portal_import.errors import OutOfPace, PasswordRefused, UserPoolConflict
 from portal_import.ports import Pace
 
 CONTACT_ID_ATTRIBUTE = "custom:contact_id"
+# Cognito's quota categories of the calls the stack's functions make, and AWS's default rate of each (calls a second,
+# per account and Region; UserCreation and UserRead can be raised, UserUpdate and UserAccountRecovery cannot).
+USER_CREATION = "UserCreation"
+USER_UPDATE = "UserUpdate"
+USER_ACCOUNT_RECOVERY = "UserAccountRecovery"
+USER_READ = "UserRead"
+DEFAULT_RATES = {USER_CREATION: 50.0, USER_UPDATE: 25.0, USER_ACCOUNT_RECOVERY: 30.0, USER_READ: 120.0}
 # Cognito's limits (moto checks none of them): usernames, group names and attribute values.
 MAX_USERNAME_CHARS = 128
 MAX_GROUP_NAME_CHARS = 128
 MAX_ATTRIBUTE_CHARS = 2048
 _LIST_PAGE = 60  # ListUsers' largest page
+_T = TypeVar("_T")
 
 
 def attributes_of(user: PoolUser) -> list[dict[str, str]]:
@@ -60,62 +71,91 @@ def _check_username(username: str) -> None:
 
 
 class UserPool:
-    """The portal users' pool. Each call that creates a user or changes one is paced by the limiter of its quota
-    category (when given), and every call is retried while it is throttled."""
+    """The portal users' pool. Each call of a paced category waits for a slot of its category's limiter (when the
+    pool was given one), and every call is retried while it is throttled."""
 
     def __init__(
         self,
         user_pool_id: str,
         *,
-        pace: Pace | None = None,
+        pacers: Mapping[str, Pace] | None = None,
+        longest_wait: float | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """`pacers`: the limiter of each quota category (none: unpaced); `longest_wait`: how long one call may wait
+        for its slot (None: as long as it takes), beyond which it raises OutOfPace rather than wait."""
         if not user_pool_id:
             raise ValueError("no user pool id: the stack's USER_POOL_ID is empty")
         self.user_pool_id = user_pool_id
-        self._pace = pace
+        self._pacers = dict(pacers or {})
+        self._longest_wait = longest_wait
         self._clock = clock
         self._sleep = sleep
         self._cognito = client("cognito-idp")
         self._known_groups: set[str] = set()
         self._description: dict[str, Any] | None = None  # DescribeUserPool's, read once
 
-    def ensure_users(self, users: Sequence[tuple[PoolUser, str]], *, deadline: float | None = None) -> None:
-        """Makes each user exist in the pool, in the group of its Role: two calls a user when nothing was done
-        before (UserCreation, then UserUpdate) at one slot of the limiter, the slots reserved for many users at once.
+    def create_users(self, users: Sequence[PoolUser], *, deadline: float | None = None) -> None:
+        """Makes each user exist in the pool, in no group yet: one AdminCreateUser a user, at UserCreation's pace,
+        the slots reserved for many users at once.
 
         A user an earlier attempt created under this username for this Contact is taken as is (its attributes
-        were set then); one of another Contact raises UserPoolConflict. A missing group is created. Raises
-        OutOfPace when the limiters have no slots left before `deadline`; what was done by then stays done.
+        were set then); one of another Contact raises UserPoolConflict. Raises OutOfPace when the limiter has no
+        slot left before `deadline`; what was done by then stays done.
         """
-        for user, role in users:
+        for user in users:
             _check_username(user.user_id)
-            check_group_name(role)
-        done = 0
-        while done < len(users):
-            slots = self._slots(len(users) - done, deadline)
-            for offset, moment in enumerate(slots):
-                user, role = users[done + offset]
-                self._at(moment)
-                self._create(user)
-                self._add_to_group(user.user_id, role)
-            done += len(slots)
+        for user in self._paced(USER_CREATION, users, deadline):
+            self._create(user)
 
-    def _slots(self, count: int, deadline: float | None) -> list[float | None]:
-        """A slot a user: one call of each of the two quota categories, at the limiter's rate."""
-        if self._pace is None:
+    def add_to_groups(self, memberships: Sequence[tuple[str, str]], *, deadline: float | None = None) -> int:
+        """Puts each (username, Role) pair's user in the Role's group, at UserUpdate's pace: adding a member again
+        changes nothing, so a pair may come more than once. A missing group is created. A user no longer in the
+        pool (deleted since) is passed over. Returns how many users are in their groups; raises OutOfPace when the
+        limiter has no slot left before `deadline` (those done by then stay done)."""
+        for _, role in memberships:
+            check_group_name(role)
+        placed = 0
+        for username, role in self._paced(USER_UPDATE, memberships, deadline):
+            placed += self._add_to_group(username, role)
+        return placed
+
+    def join_group(self, username: str, role: str) -> None:
+        """Puts one user in their Role's group (the activation, before their password is set)."""
+        self.add_to_groups([(username, role)])
+
+    def _paced(self, category: str, items: Sequence[_T], deadline: float | None) -> Iterator[_T]:
+        """The items, each at its own slot of the category's limiter (reserved many at once)."""
+        done = 0
+        while done < len(items):
+            for moment in self._slots(category, len(items) - done, deadline):
+                self._at(moment)
+                yield items[done]
+                done += 1
+
+    def _slots(self, category: str, count: int, deadline: float | None) -> list[float | None]:
+        """Up to `count` moments for calls of `category` (None: call now, the category is not paced)."""
+        pace = self._pacers.get(category)
+        if pace is None:
             return [None] * count
-        slots: list[float | None] = list(self._pace.reserve(count, deadline=deadline).slots)
+        if deadline is None and self._longest_wait is not None:
+            deadline = self._clock() + self._longest_wait
+        slots: list[float | None] = list(pace.reserve(count, deadline=deadline).slots)
         if not slots:
-            raise OutOfPace("no Cognito call slot is free before the deadline")
+            raise OutOfPace(f"no {category} call slot is free before the deadline")
         return slots
+
+    def _take(self, category: str) -> None:
+        """Waits for one slot of the category's limiter."""
+        self._at(self._slots(category, 1, None)[0])
 
     def _at(self, moment: float | None) -> None:
         if moment is not None and (delay := moment - self._clock()) > 0:
             self._sleep(delay)
 
     def _create(self, user: PoolUser) -> None:
+        """One user, its UserCreation slot taken."""
         try:
             self._create_with(user, attributes_of(user))
         except ClientError as error:
@@ -123,6 +163,7 @@ class UserPool:
                 raise
             # Cognito refuses an address the import's own rule accepts: the user is made without it (the
             # activation email does not depend on it), rather than the row failing with its claim already made.
+            self._take(USER_CREATION)
             self._create_with(user, [item for item in attributes_of(user) if item["Name"] != "email"])
 
     def _create_with(self, user: PoolUser, attributes: list[dict[str, str]]) -> None:
@@ -143,16 +184,25 @@ class UserPool:
         """Makes `user` exist in the pool, in no group: a portal user that existed before the stack, whose Role
         is not known."""
         _check_username(user.user_id)
+        self._take(USER_CREATION)
         self._create(user)
 
-    def _add_to_group(self, username: str, group: str) -> None:
+    def _add_to_group(self, username: str, group: str) -> int:
+        """1 once the user is in the group (its UserUpdate slot taken), 0 when there is no such user."""
         try:
-            self._cognito.admin_add_user_to_group(UserPoolId=self.user_pool_id, Username=username, GroupName=group)
+            try:
+                self._cognito.admin_add_user_to_group(UserPoolId=self.user_pool_id, Username=username, GroupName=group)
+            except ClientError as error:
+                if error_code(error) != "ResourceNotFoundException" or group in self._known_groups:
+                    raise
+                self.ensure_group(group)
+                self._take(USER_UPDATE)
+                self._cognito.admin_add_user_to_group(UserPoolId=self.user_pool_id, Username=username, GroupName=group)
         except ClientError as error:
-            if error_code(error) != "ResourceNotFoundException" or group in self._known_groups:
+            if error_code(error) != "UserNotFoundException":
                 raise
-            self.ensure_group(group)
-            self._cognito.admin_add_user_to_group(UserPoolId=self.user_pool_id, Username=username, GroupName=group)
+            return 0
+        return 1
 
     def ensure_group(self, role: str) -> None:
         """Creates the Role's group unless it exists."""
@@ -168,6 +218,7 @@ class UserPool:
 
     def _get_user(self, username: str) -> tuple[dict[str, Any], dict[str, str]] | None:
         """AdminGetUser's answer and the user's attributes by name, or None when there is no such user."""
+        self._take(USER_READ)
         try:
             found = self._cognito.admin_get_user(UserPoolId=self.user_pool_id, Username=username)
         except ClientError as error:
@@ -213,6 +264,7 @@ class UserPool:
     def set_password(self, username: str, password: str) -> None:
         """Sets the user's password for good (the user is CONFIRMED and can sign in); PasswordRefused when the
         pool's policy refuses it."""
+        self._take(USER_ACCOUNT_RECOVERY)
         try:
             self._cognito.admin_set_user_password(
                 UserPoolId=self.user_pool_id, Username=username, Password=password, Permanent=True
@@ -244,6 +296,7 @@ class UserPool:
         becomes the recovery channel and, where the pool has email as a sign-in alias, what they sign in with; in
         the same call, so the pool's verify-before-update setting lets it through. False, and nothing changed, when
         another user already signs in with the address (AliasExistsException): this one signs in by username."""
+        self._take(USER_UPDATE)
         try:
             self._cognito.admin_update_user_attributes(
                 UserPoolId=self.user_pool_id,

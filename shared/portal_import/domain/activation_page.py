@@ -61,6 +61,12 @@ RENEW_QUEUED_SENTENCE = (
     "check your spam folder too. Use the newest link: older ones no longer work."
 )
 STILL_VALID_SENTENCE = "This link still works: set your password with it. No new link was sent."
+# Seconds a person is asked to wait when the pool is too busy to answer now (Retry-After).
+BUSY_RETRY_SECONDS = 5
+BUSY_SENTENCE = (
+    "Many people are setting their password right now. Nothing was changed and your link still works: "
+    f"try again in {BUSY_RETRY_SECONDS} seconds."
+)
 
 
 def too_soon_sentence(minutes: int) -> str:
@@ -183,6 +189,12 @@ def still_valid_page(*, portal_name: str, token: str) -> str:
         f'<a class="action" href="../activate?{escape(urlencode({"token": token}))}">Set your password</a>\n'
     )
     return _page(portal_name, "Link still works", body)
+
+
+def busy_page(*, portal_name: str) -> str:
+    """Cognito's quota for the page's calls is used up for the moment: try again shortly, nothing was changed."""
+    body = f'<h1>Please try again in a moment</h1>\n<p role="alert">{escape(BUSY_SENTENCE)}</p>\n'
+    return _page(portal_name, "Try again in a moment", body)
 
 
 def bad_request_page(*, portal_name: str, sentence: str) -> str:

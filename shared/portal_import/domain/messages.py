@@ -122,6 +122,33 @@ def email_batches(
     ]
 
 
+class Membership(_Message):
+    """A pool user and the Role whose group it goes in."""
+
+    user_id: str
+    role: str
+
+
+# A group request is one second of UserUpdate's default rate (25 calls a second): the group pass, taking one at a
+# time, never books that limiter far ahead of a person activating.
+GROUP_REQUEST_USERS = 25
+
+
+class GroupRequest(_Message):
+    """Users of a job that the group pass puts in their Roles' groups (docs/contracts.md §6)."""
+
+    job_id: str
+    members: list[Membership] = Field(min_length=1, max_length=GROUP_REQUEST_USERS)
+
+
+def group_requests(job_id: str, members: list[Membership]) -> list[GroupRequest]:
+    """The group requests of `members`, GROUP_REQUEST_USERS at most in each."""
+    return [
+        GroupRequest(job_id=job_id, members=members[start : start + GROUP_REQUEST_USERS])
+        for start in range(0, len(members), GROUP_REQUEST_USERS)
+    ]
+
+
 class AggregateRequest(_Message):
     job_id: str
 

@@ -23,12 +23,15 @@ from typing import Any
 
 from portal_import.domain.activation import RENEWAL_SECONDS, contact_of_token, hash_token
 from portal_import.domain.activation_page import (
+    BUSY_RETRY_SECONDS,
+    BUSY_SENTENCE,
     GONE_SENTENCE,
     RENEW_QUEUED_SENTENCE,
     RENEWABLE_SENTENCE,
     STILL_VALID_SENTENCE,
     SignIn,
     bad_request_page,
+    busy_page,
     done_page,
     form_page,
     gone_page,
@@ -40,7 +43,7 @@ from portal_import.domain.activation_page import (
 from portal_import.domain.messages import EmailRecipient, email_batches, renewal_request_of
 from portal_import.domain.passwords import PasswordRules
 from portal_import.domain.people import Link, PoolAccount
-from portal_import.errors import PasswordRefused
+from portal_import.errors import PasswordRefused, Transient
 from portal_import.observability import logger, metrics
 from portal_import.ports import Accounts, Links, Queue
 
@@ -96,6 +99,15 @@ def bad_request(deps: ActivationDeps, sentence: str) -> Answer:
     )
 
 
+def busy(deps: ActivationDeps, error: Transient) -> Answer:
+    """503: a Cognito (or DynamoDB) call could not be made in time (its quota's slots are taken for longer than a
+    page may wait, or it was throttled through every retry). Nothing was changed: the link stays as it was."""
+    logger.warning("Activation answered busy", extra={"error": str(error)})
+    metrics.add_metric(name="ActivationsBusy", unit="Count", value=1)
+    document = {"error": "busy", "message": BUSY_SENTENCE, "retryAfter": BUSY_RETRY_SECONDS}
+    return Answer(503, busy_page(portal_name=deps.portal_name), document, {"Retry-After": str(BUSY_RETRY_SECONDS)})
+
+
 def why_not_valid(link: Link | None, account: PoolAccount | None, now: float) -> str:
     """Why a link cannot be used now ("" when it can): for the log, never for the answer."""
     if link is None:
@@ -139,6 +151,13 @@ def _lookup(token: str, deps: ActivationDeps) -> tuple[Link | None, PoolAccount 
 
 def open_link(token: str, deps: ActivationDeps) -> Answer:
     """GET: the form while the link is valid. Opening it changes nothing (mail scanners open links too)."""
+    try:
+        return _open_link(token, deps)
+    except Transient as error:
+        return busy(deps, error)
+
+
+def _open_link(token: str, deps: ActivationDeps) -> Answer:
     link, account = _lookup(token, deps)
     why = why_not_valid(link, account, deps.clock())
     if why or link is None or account is None:
@@ -189,9 +208,37 @@ def refusal(password: str, confirm: str | None, rules: PasswordRules) -> str:
 
 
 def activate(token: str, password: str, confirm: str | None, deps: ActivationDeps) -> Answer:
-    """POST: sets the password once, if the link is valid and the password follows the pool's rules."""
+    """POST: sets the password once, if the link is valid and the password follows the pool's rules.
+
+    Under the link's hold, the user first joins their Role's group (so that their first token holds it) and gets
+    the address the link reached as their verified email, and only then is the password set: once it is, nothing
+    is left that could fail for want of Cognito's quota. Until then a call that cannot be made in time answers
+    503 (busy) with the link as it was.
+    """
     if not token or not password:
         return bad_request(deps, "The request needs the link's token and a new password.")
+    try:
+        checked = _checked(token, password, confirm, deps)
+        if isinstance(checked, Answer):
+            return checked
+        link, account, hold = checked
+        try:
+            sign_in = _set_up(link, account, password, deps)
+        except PasswordRefused:
+            deps.links.release(link, hold)
+            return _form(deps, account, link, token, status=400, error=deps.rules.refusal())
+        except Exception:
+            deps.links.release(link, hold)  # the password was not set: the link stays valid for another try
+            raise
+    except Transient as error:
+        return busy(deps, error)
+    return _activated(link, account, hold, sign_in, deps)
+
+
+def _checked(
+    token: str, password: str, confirm: str | None, deps: ActivationDeps
+) -> Answer | tuple[Link, PoolAccount, str]:
+    """The link, its user and the link's hold, or the answer when the link or the password will not do."""
     link, account = _lookup(token, deps)
     now = deps.clock()
     why = why_not_valid(link, account, now)
@@ -203,18 +250,14 @@ def activate(token: str, password: str, confirm: str | None, deps: ActivationDep
     hold = deps.links.hold(link, hash_token(token), now)
     if hold is None:
         return gone(deps, "used, expired or held by another request meanwhile")
-    try:
-        deps.accounts.set_password(account.username, password)
-    except PasswordRefused:
-        deps.links.release(link, hold)
-        return _form(deps, account, link, token, status=400, error=deps.rules.refusal())
-    except Exception:
-        deps.links.release(link, hold)  # the password was not set: the link stays valid for another try
-        raise
-    return _activated(link, account, hold, deps)
+    return link, account, hold
 
 
-def _activated(link: Link, account: PoolAccount, hold: str, deps: ActivationDeps) -> Answer:
+def _set_up(link: Link, account: PoolAccount, password: str, deps: ActivationDeps) -> SignIn:
+    """The user in their Role's group, their address verified, then their password set; what they sign in with."""
+    role = deps.links.role_of(link)
+    if role:
+        deps.accounts.join_group(account.username, role)
     sign_in = SignIn(account.username)
     if link.sent_to:
         # The link reached this address, and only it: verified, and their sign-in unless it is someone else's.
@@ -224,6 +267,11 @@ def _activated(link: Link, account: PoolAccount, hold: str, deps: ActivationDeps
             logger.info("Activated user signs in by username: another user signs in with the address")
             metrics.add_metric(name="ActivationAddressesShared", unit="Count", value=1)
             sign_in = SignIn(account.username, taken_address=link.sent_to)
+    deps.accounts.set_password(account.username, password)
+    return sign_in
+
+
+def _activated(link: Link, account: PoolAccount, hold: str, sign_in: SignIn, deps: ActivationDeps) -> Answer:
     if not deps.links.mark_activated(link, hold, deps.clock()):
         # The hold ran out while the password was being set and another request took it: the password is set
         # all the same, and whichever request marks the link used counts the activation.
@@ -242,6 +290,13 @@ def renew(token: str, deps: ActivationDeps) -> Answer:
     the new link goes to the address the directory has for the user, which the answer does not name."""
     if not token:
         return bad_request(deps, "The request needs the link's token.")
+    try:
+        return _renew(token, deps)
+    except Transient as error:
+        return busy(deps, error)
+
+
+def _renew(token: str, deps: ActivationDeps) -> Answer:
     link, account = _lookup(token, deps)
     now = deps.clock()
     why = why_not_valid(link, account, now)

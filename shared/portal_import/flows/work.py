@@ -1,4 +1,8 @@
-"""Processing one chunk of rows: resolve Contacts, create portal users insert-only, record every outcome."""
+"""Processing one chunk of rows: resolve Contacts, create portal users insert-only, record every outcome.
+
+A new user's way into its Role's group (docs/contracts.md §6) does not hold the chunk at UserUpdate's fixed 25 calls
+a second: a user with no valid email (no link will ever activate it) joins it here, the others through the group
+pass (flows/groups), or their own activation, whichever comes first."""
 
 from __future__ import annotations
 
@@ -12,9 +16,11 @@ from portal_import.domain.messages import (
     ChunkOutcomes,
     ChunkRow,
     EmailRecipient,
+    Membership,
     Outcome,
     RowChunk,
     email_batches,
+    group_requests,
 )
 from portal_import.domain.people import Contact, PoolUser, PortalUser
 from portal_import.domain.results import activation_email_status
@@ -47,6 +53,7 @@ class WorkDeps:
     storage: Storage
     email_queue: Queue
     aggregate_queue: Queue
+    group_queue: Queue
     user_pool: UserPool
 
 
@@ -154,11 +161,12 @@ def _salvage(chunk: RowChunk, deps: WorkDeps) -> tuple[list[Outcome], list[Email
 def _finished_in_the_pool(
     survivors: dict[int, tuple[PortalUser, Contact]], deps: WorkDeps
 ) -> dict[int, tuple[PortalUser, Contact]]:
-    """The users an attempt claimed whose pool user is (now) in the pool and in its group; each is tried alone."""
+    """The users an attempt claimed whose pool user is (now) in the pool, on its way to its group; each is tried
+    alone."""
     finished = {}
     for row, (user, contact) in survivors.items():
         try:
-            deps.user_pool.ensure_users([(contact.pool_user(user.user_id), user.role)])
+            _make_pool_users(user.job_id, [(contact.pool_user(user.user_id), user.role)], deps, None)
         except Exception as error:  # noqa: BLE001 - the row then fails as Processing error; the others go on
             logger.error("Could not finish a pool user", extra={"row": row, "error": error})
             continue
@@ -261,12 +269,24 @@ def _claim(
         holders = deps.directory.existing_users(c.contact.contact_id for c in candidates)
         return {c.contact.contact_id: "" for c in candidates if c.contact.contact_id not in holders}, holders
     created, holders = _create_users(chunk.job_id, candidates, deps.directory)
-    # A row is created once its user is in the pool and in its Role's group, not before.
-    deps.user_pool.ensure_users(
-        [_pool_user(c, created[c.contact.contact_id]) for c in candidates if c.contact.contact_id in created],
-        deadline=deadline,
-    )
+    # A row is created once its user is in the pool and on its way to its Role's group, not before.
+    new = [_pool_user(c, created[c.contact.contact_id]) for c in candidates if c.contact.contact_id in created]
+    _make_pool_users(chunk.job_id, new, deps, deadline)
     return created, holders
+
+
+def _make_pool_users(
+    job_id: str, users: Sequence[tuple[PoolUser, str]], deps: WorkDeps, deadline: float | None
+) -> None:
+    """Creates the pool users (at UserCreation's pace) and sets each on its way to its Role's group: at once when
+    it has no valid email, through the group pass (a request on the group queue) when it does."""
+    deps.user_pool.create_users([user for user, _ in users], deadline=deadline)
+    now = [(user.user_id, role) for user, role in users if not is_valid_email(user.email)]
+    later = [Membership(user_id=user.user_id, role=role) for user, role in users if is_valid_email(user.email)]
+    if now:
+        deps.user_pool.add_to_groups(now, deadline=deadline)
+    if later:
+        deps.group_queue.send_all(request.to_json() for request in group_requests(job_id, later))
 
 
 def _created_or_held(
