@@ -8,15 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
+from portal_import_local import runtime as runtime_module
 from portal_import_local.host import CallLog, FunctionHost, install_call_counting
 from portal_import_local.outbox import sent_message_count
 from portal_import_local.quotas import AwsQuotas
-from portal_import_local.runtime import declared_parameters, local_parameters
+from portal_import_local.runtime import LocalRuntime, declared_parameters, local_parameters
 from portal_import_local.stack import ACCOUNT, REGION, FunctionSpec
 from portal_import_local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
 # A function that makes the calls its event lists, one client method each, and says how each was answered.
 CALLER = """
 import boto3
@@ -112,8 +115,8 @@ def test_a_bulk_send_over_the_email_rate_is_refused_whole(aws: boto3.Session, tm
 
 def test_the_stack_paces_cognito_at_the_templates_rates_when_the_quotas_are_on() -> None:
     # Given the template's parameters (CognitoRequestsPerSecond, or one rate per Cognito category)
-    declared = load_template(ROOT / "template.yaml")["Parameters"]
-    assert declared_parameters(ROOT / "template.yaml") == set(declared)
+    declared = load_template(TEMPLATE)["Parameters"]
+    assert declared_parameters(TEMPLATE) == set(declared)
     pacing = {name for name in declared if name.startswith("Cognito") and ("Rate" in name or "PerSecond" in name)}
     assert pacing
     # Then without the quotas the local stack paces Cognito at 1,000 a second (moto refuses nothing), and with them
@@ -125,3 +128,31 @@ def test_the_stack_paces_cognito_at_the_templates_rates_when_the_quotas_are_on()
     assert not pacing & set(held)
     assert held["DailyEmailQuota"] == fast["DailyEmailQuota"]
     assert local_parameters({"DailyEmailQuota": {}}, aws_quotas=False) == {"DailyEmailQuota": fast["DailyEmailQuota"]}
+
+
+class _Provisioning(Exception):
+    """Stops a runtime at its provisioning: what it would provision is all these tests need to see."""
+
+
+def test_the_runtime_provisions_with_the_templates_pacing_under_the_quotas_and_a_given_parameter_wins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the Cognito pacing parameters of the template, one of them given on the command line
+    declared = declared_parameters(TEMPLATE)
+    pacing = sorted(name for name in declared if name.startswith("Cognito") and ("Rate" in name or "PerSecond" in name))
+    given = {pacing[0]: "7"}
+    provisioned: list[dict[str, str]] = []
+
+    def provision(template_path: Path, parameters: dict[str, str], session: Any, **_: Any) -> Any:
+        provisioned.append(parameters)
+        raise _Provisioning
+
+    monkeypatch.setattr(runtime_module, "provision", provision)
+    # When a runtime is started without the quotas, then with them
+    for aws_quotas in (False, True):
+        with pytest.raises(_Provisioning):
+            LocalRuntime(TEMPLATE, given, aws_quotas=aws_quotas)
+    # Then without them every other pacing parameter is 1,000 a second; with them the template's; the given one wins
+    fast, held = provisioned
+    assert {name: fast[name] for name in pacing} == {**dict.fromkeys(pacing, "1000"), **given}
+    assert {name: held[name] for name in pacing if name in held} == given
