@@ -106,6 +106,7 @@ def _run(args: argparse.Namespace) -> int:
             wallSeconds=outcome["wallSeconds"],
             emailSendTimes=outcome["emailSendTimes"],
             userCreationTimes=outcome["userCreationTimes"],
+            awsThrottles=outcome["awsThrottles"],
         )
     if args.json:
         print(json.dumps(report))
@@ -171,3 +172,5 @@ def _print_human(report: dict[str, Any], outcome: dict[str, Any]) -> None:
         print(f"  {name}")
     if "wallSeconds" in report:
         print(f"\n{report['wallSeconds']:.2f} s from upload to results; AWS requests: {report['awsRequests']}")
+        if throttles := report["awsThrottles"]:
+            print(f"Refused as over AWS's rate quotas (--aws-quotas): {throttles}")

@@ -19,6 +19,7 @@ import botocore.client
 
 from portal_import_local.faults import FaultPlan
 from portal_import_local.moto_patches import Patch, install_patches
+from portal_import_local.quotas import AwsQuotas
 from portal_import_local.stack import ACCOUNT, REGION, FunctionSpec
 
 # Set while function code runs, so that only its AWS calls are counted (not the runtime's own polling).
@@ -27,13 +28,15 @@ _current: ContextVar[CallLog | None] = ContextVar("portal_import_current_calls",
 
 @dataclass
 class CallLog:
-    """AWS requests made by function code: counts per 'Service.Operation', when each email went out and when each
-    pool user was created."""
+    """AWS requests made by function code: counts per 'Service.Operation' (those AWS's quotas refused too: they were
+    requests), when each email went out and when each pool user was created; with `quotas` (`--aws-quotas`), the
+    calls over their quota's rate are refused as AWS refuses them."""
 
     counts: Counter[str] = field(default_factory=Counter)
     email_send_times: list[float] = field(default_factory=list)
     user_creation_times: list[float] = field(default_factory=list)  # each pool user created (AdminCreateUser)
     faults: FaultPlan = field(default_factory=FaultPlan)
+    quotas: AwsQuotas | None = None
 
 
 _original_make_api_call = getattr(botocore.client.BaseClient, "_make_api_call")  # noqa: B009 - private to botocore
@@ -48,6 +51,9 @@ def _counting_make_api_call(self: Any, operation_name: str, api_params: Any) -> 
     fault = log.faults.before_call(service, operation_name, api_params)
     if fault is not None:
         raise fault
+    refusal = log.quotas.before_call(service, operation_name, api_params) if log.quotas is not None else None
+    if refusal is not None:
+        raise refusal
     called_at = time.time()  # when the emails were handed to SES, not when the call came back
     result = _original_make_api_call(self, operation_name, api_params)
     if operation_name == "AdminCreateUser":
@@ -60,12 +66,13 @@ def _counting_make_api_call(self: Any, operation_name: str, api_params: Any) -> 
 
 # botocore's, not moto's; checked at install as moto's patches are.
 CALL_COUNTING = Patch(
-    "function code's AWS calls counted, and faults injected into them",
+    "function code's AWS calls counted, faults injected into them, and AWS's rate quotas enforced on them",
     botocore.client.BaseClient,
     "_make_api_call",
     _counting_make_api_call,
     ("self", "operation_name", "api_params"),
-    "when the runtime stops counting the functions' AWS calls and injecting faults (FaultPlan) into them",
+    "when the runtime stops counting the functions' AWS calls, injecting faults (FaultPlan) into them and "
+    "refusing those over AWS's quotas (--aws-quotas)",
     written_for="1.44.18",
     package="botocore",
 )

@@ -84,6 +84,8 @@ def run_import(args: argparse.Namespace, template: Path, log_path: Path, timeout
         "wallSeconds": round(wall_seconds, 3),
         "emailSendTimes": runtime.calls.email_send_times,
         "userCreationTimes": runtime.calls.user_creation_times,
+        # The calls the local AWS refused as over their quota's rate, by quota (--aws-quotas; none without).
+        "awsThrottles": runtime.calls.quotas.refused() if runtime.calls.quotas is not None else {},
     }
 
 

@@ -26,7 +26,7 @@ def register(local: argparse.ArgumentParser) -> None:
         "serve",
         help="keep the stack running behind an S3 endpoint: any S3 client drops files and collects results",
         description="Prints one JSON line {endpoint, bucket, topicArn, region, userPoolId, userPoolClientId, "
-        "portalUrl} on stdout when ready; "
+        "portalUrl} on stdout when ready (with awsQuotas: true under --aws-quotas); "
         "jobs run as files arrive under imports/. SIGINT or SIGTERM stops it.",
     )
     _serve_options(serve)
@@ -46,7 +46,12 @@ def _run_options(run: argparse.ArgumentParser) -> None:
     _email_rate_argument(run)
     run.add_argument("--out", type=Path, help="where to put the results (default ./import-results/<jobId>/)")
     run.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")
-    run.add_argument("--stats", action="store_true", help="add AWS request counts, timings and email send times")
+    run.add_argument(
+        "--stats",
+        action="store_true",
+        help="add AWS request counts, timings, email send times and the calls refused over AWS's quotas",
+    )
+    _quotas_argument(run)
     faults = run.add_argument_group("fault injection (what AWS does on a bad day; results must not change)")
     faults.add_argument("--seed", type=int, metavar="N", help="seed for every fault decision (same seed, same faults)")
     faults.add_argument(
@@ -79,6 +84,7 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     _directory_arguments(serve)
     _email_rate_argument(serve)
+    _quotas_argument(serve)
     serve.add_argument(
         "--logs",
         type=Path,
@@ -114,6 +120,17 @@ def _email_rate_argument(command: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME=VALUE",
         help="a stack parameter of template.yaml, e.g. MaxRows=5000 or ActivationLinkTtlHours=24 (repeatable)",
+    )
+
+
+def _quotas_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--aws-quotas",
+        action="store_true",
+        help="enforce Amazon Cognito's default request-rate quotas per category (UserCreation 50/s, UserUpdate 25/s, "
+        "UserAccountRecovery 30/s, UserRead 120/s, shared by every caller of the stack) and SES's EmailRatePerSecond: "
+        "a call over its category's rate is answered TooManyRequestsException, as on AWS, so a local run shows the "
+        "pace an import will have on AWS",
     )
 
 

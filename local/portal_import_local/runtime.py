@@ -11,11 +11,12 @@ import hashlib
 import json
 import logging
 import os
+import re
 import sys
 import time
 import traceback
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 import boto3
+import yaml
 from botocore.exceptions import ClientError
 from moto.cognitoidp.models import cognitoidp_backends
 
@@ -46,6 +48,7 @@ from portal_import_local.http_api import (
 from portal_import_local.jwt_authorizer import UNAUTHORIZED, authorized_claims
 from portal_import_local.moto_patches import SES_DAILY_QUOTA
 from portal_import_local.outbox import iter_sent_emails, sent_emails, sent_message_count
+from portal_import_local.quotas import AwsQuotas
 from portal_import_local.stack import ACCOUNT, DEFAULT_ENDPOINT, REGION, HttpApi, RestApi, Stack, provision
 from portal_import_local.waf import Firewall, WebAcl
 
@@ -54,16 +57,20 @@ _IDLE_SLEEP = 0.02
 _LONGEST_IDLE_SLEEP = 0.25
 # Lambda retries a failed asynchronous invocation (the S3 notification) twice.
 _ASYNC_ATTEMPTS = 3
+# The stack's pacing of its Cognito calls, one rate per quota category.
+_COGNITO_PACING = (
+    "CognitoUserCreationRate",
+    "CognitoUserUpdateRate",
+    "CognitoUserAccountRecoveryRate",
+    "CognitoUserReadRate",
+)
 # Locally the daily email quota is a parameter (on AWS the template's 0 reads the account's SES quota), the quota the
 # local SES says its account has (`portal-import doctor`); and moto has no Cognito quotas to keep to, so pool users are
-# paced at a rate that never makes a local run wait.
-_LOCAL_PARAMETERS = {
-    "DailyEmailQuota": str(SES_DAILY_QUOTA),
-    "CognitoUserCreationRate": "1000",
-    "CognitoUserUpdateRate": "1000",
-    "CognitoUserAccountRecoveryRate": "1000",
-    "CognitoUserReadRate": "1000",
-}
+# paced at a rate that never makes a local run wait, unless the local AWS enforces AWS's quotas (--aws-quotas): then the
+# stack keeps the template's pacing. Only the parameters the template declares are given.
+_LOCAL_PARAMETERS = {"DailyEmailQuota": str(SES_DAILY_QUOTA), **dict.fromkeys(_COGNITO_PACING, "1000")}
+# From the top-level `Parameters:` to the next top-level key (a comment at the margin does not end it).
+_PARAMETERS_SECTION = re.compile(r"^Parameters:\n.*?(?=^[A-Za-z]|\Z)", re.MULTILINE | re.DOTALL)
 # How often the scheduled sweep may run for one job before the runtime says it is stuck.
 _MAX_SWEEPS = 3
 # A queue with no dead-letter queue of its own (a DLQ's consumer) retries this often before the runtime gives up.
@@ -90,10 +97,36 @@ class Notification:
 
 
 def provision_local(
-    template_path: Path, parameters: dict[str, str], session: boto3.Session, *, api_endpoint: str = DEFAULT_ENDPOINT
+    template_path: Path,
+    parameters: dict[str, str],
+    session: boto3.Session,
+    *,
+    api_endpoint: str = DEFAULT_ENDPOINT,
+    aws_quotas: bool = False,
 ) -> Stack:
-    """The stack as the local runtime provisions it: the template with the local runtime's defaults."""
-    return provision(template_path, {**_LOCAL_PARAMETERS, **parameters}, session, api_endpoint=api_endpoint)
+    """The stack as the local runtime provisions it: the template with the local runtime's defaults (`parameters`
+    win)."""
+    defaults = local_parameters(declared_parameters(template_path), aws_quotas=aws_quotas)
+    return provision(template_path, {**defaults, **parameters}, session, api_endpoint=api_endpoint)
+
+
+def declared_parameters(template_path: Path) -> set[str]:
+    """The names of the template's parameters, read from its top-level Parameters section alone: loading the whole
+    template takes half a second, and provisioning loads it anyway."""
+    section = _PARAMETERS_SECTION.search(template_path.read_text(encoding="utf-8"))
+    if section is None:
+        return set()
+    return set(yaml.safe_load(section.group(0)).get("Parameters") or {})
+
+
+def local_parameters(declared: Collection[str], *, aws_quotas: bool) -> dict[str, str]:
+    """The local runtime's own values of the template's parameters `declared`: with `aws_quotas`, Cognito's pacing
+    is the template's own, since the local Cognito then refuses what AWS's would."""
+    return {
+        name: value
+        for name, value in _LOCAL_PARAMETERS.items()
+        if name in declared and not (aws_quotas and name in _COGNITO_PACING)
+    }
 
 
 class LocalRuntime:
@@ -105,17 +138,23 @@ class LocalRuntime:
         *,
         api_endpoint: str = DEFAULT_ENDPOINT,
         stack: Stack | None = None,
+        aws_quotas: bool = False,
     ) -> None:
         """Provisions the template on the active moto; or, given the `stack` an earlier runtime provisioned there
-        (with these parameters), runs on it (the integration tests share one a module)."""
+        (with these parameters), runs on it (the integration tests share one a module). With `aws_quotas`, the
+        functions' calls over AWS's rate quotas are refused (quotas.AwsQuotas), SES's at the stack's
+        EmailRatePerSecond."""
         install_call_counting()
         invocations.install()
         ses_events.install()
         self.session = boto3.Session(region_name=REGION)
-        self.stack: Stack = stack or provision_local(template_path, parameters, self.session, api_endpoint=api_endpoint)
+        self.stack: Stack = stack or provision_local(
+            template_path, parameters, self.session, api_endpoint=api_endpoint, aws_quotas=aws_quotas
+        )
         self.faults = faults or FaultPlan()
         ses_events.SCHEDULE.delay = self.faults.event_delay  # with a seed, SES's events come jittered
-        self.calls = CallLog(faults=self.faults)
+        quotas = AwsQuotas.of_stack(self.stack.parameters) if aws_quotas else None
+        self.calls = CallLog(faults=self.faults, quotas=quotas)
         self.hosts = {logical_id: FunctionHost(spec, self.calls) for logical_id, spec in self.stack.functions.items()}
         # Each REST API's web ACL at work (none: a firewall without rules lets every request through).
         self._firewalls = {api.logical_id: Firewall(api.web_acl or WebAcl(rules=())) for api in self.stack.apis}

@@ -102,11 +102,13 @@ class LocalServer:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def ready(self) -> dict[str, str]:
+    def ready(self) -> dict[str, str | bool]:
         """What a client needs, as printed on stdout once the endpoint answers: with the console's address and the
-        administrator the server created, whose password is permanent (signing in asks for no new one)."""
+        administrator the server created, whose password is permanent (signing in asks for no new one); and, with
+        --aws-quotas, that the stack's calls are held to AWS's rate quotas."""
         stack = self.runtime.stack
         console = self.console_administrator or ("", "")
+        quotas: dict[str, str | bool] = {"awsQuotas": True} if self.runtime.calls.quotas is not None else {}
         return {
             "consoleUrl": stack.console_url,
             "consoleUsername": console[0],
@@ -120,6 +122,7 @@ class LocalServer:
             "userPoolId": stack.user_pool_id,
             "userPoolClientId": stack.user_pool_client_id,
             "portalUrl": stack.portal_url,
+            **quotas,
         }
 
     def start(self) -> None:
@@ -280,6 +283,7 @@ def serve(args: argparse.Namespace, template: Path, log_path: Path) -> int:
                 f"aws --endpoint-url {server.endpoint} s3 cp FILE.csv s3://{runtime.stack.bucket}/imports/ "
                 f"(function logs: {log_path}); activation links open {runtime.stack.portal_url}/activate"
                 + (f", and each email sent is written to {args.outbox}" if args.outbox else "")
+                + ("; the functions' calls over AWS's rate quotas are refused" if args.aws_quotas else "")
                 + "; Ctrl-C stops"
             )
             server.serve_forever()

@@ -1,5 +1,6 @@
 """What `local run` and `local serve` both do before any file arrives: provision the template with the command line's
-stack parameters, send the functions' logs to their file, verify the sender, and seed the directory."""
+stack parameters (and AWS's quotas, with --aws-quotas), send the functions' logs to their file, verify the sender,
+and seed the directory."""
 
 from __future__ import annotations
 
@@ -39,8 +40,10 @@ def running_stack(
 ) -> Iterator[LocalRuntime]:
     """The stack of `template` provisioned on the (already active) moto with the command line's parameters, its
     sender verified and `directory` loaded; its functions log into `logs` (and to `echo` too, if given) until the
-    block ends."""
-    runtime = LocalRuntime(template, stack_parameters(args), faults, api_endpoint=api_endpoint)
+    block ends, their calls held to AWS's rate quotas with --aws-quotas."""
+    runtime = LocalRuntime(
+        template, stack_parameters(args), faults, api_endpoint=api_endpoint, aws_quotas=args.aws_quotas
+    )
     with logs.open("a" if append else "w", encoding="utf-8") as log_file:
         runtime.send_function_logs_to(_Tee(log_file, echo) if echo else log_file)
         runtime.verify_sender(runtime.stack.parameters["SenderAddress"])

@@ -130,6 +130,7 @@ def test_summary_and_json_report_agree_and_add_up(mixed_import: tuple[Any, Path]
     assert report["awsRequests"]["SES.SendBulkTemplatedEmail"] == 5
     assert report["awsRequests"]["SNS.Publish"] == 2  # results ready, then all activation emails sent
     assert len(report["emailSendTimes"]) == 21 and report["wallSeconds"] > 0
+    assert report["awsThrottles"] == {}  # without --aws-quotas the local AWS refuses nothing
 
 
 def test_send_times_respect_the_email_rate(mixed_import: tuple[Any, Path]) -> None:
