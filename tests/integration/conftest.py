@@ -155,6 +155,15 @@ class Cloud:
     def aggregate_messages(self) -> list[dict[str, Any]]:
         return [json.loads(body) for body in self.drain(self.queue_of("AggregatorFunction"))]
 
+    def group_pass(self) -> int:
+        """The group pass over every request waiting on the group queue (one invocation each, as its mapping's
+        batch size says); how many requests it took."""
+        bodies = self.drain(self.queue_of("GroupFunction"))
+        for body in bodies:
+            event = with_bodies(_load_event("sqs_rows"), body)
+            assert self.hosts["GroupFunction"].invoke(event) == {"batchItemFailures": []}
+        return len(bodies)
+
     # The bucket
 
     def upload(self, key: str, body: bytes, metadata: dict[str, str]) -> dict[str, Any]:

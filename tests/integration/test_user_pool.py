@@ -1,6 +1,7 @@
 """The Cognito adapter and the worker's pool users on moto: each created row is one pool user with the Contact's
-attributes, in exactly its Role's group; a retry or redelivery finishes what an earlier attempt started and never
-makes a second user; a missing group is created; throttling is retried, never a row's error."""
+attributes, in exactly its Role's group once the group pass is through (at once when it has no valid email); a retry
+or redelivery finishes what an earlier attempt started and never makes a second user; a missing group is created;
+throttling is retried, never a row's error."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from portal_import.aws.ratelimit import COGNITO_LIMITER, Pace
-from portal_import.aws.userpool import UserPool, attributes_of
+from portal_import.aws.ratelimit import Pace, cognito_limiter
+from portal_import.aws.userpool import USER_CREATION, UserPool, attributes_of
 from portal_import.domain.people import PoolUser
 from portal_import.errors import OutOfPace, UserPoolConflict
 from portal_import_local.stack import REGION, provision
@@ -45,8 +46,10 @@ def test_a_user_is_created_with_its_attributes_in_its_roles_group(cloud: Any) ->
     # Given the stack's pool, and a Role whose group does not exist yet
     pool = cloud.pool()
 
-    # When the user is ensured
-    pool.ensure_users([(USER, "Partner User")])
+    # When the user is created, then put in its Role's group
+    pool.create_users([USER])
+    assert pool_user(cloud, USER.user_id)["groups"] == []
+    assert pool.add_to_groups([(USER.user_id, "Partner User")]) == 1
 
     # Then it is in the pool without a password, with the Contact's attributes, in exactly that group
     assert pool_user(cloud, USER.user_id) == {
@@ -66,9 +69,10 @@ def test_ensuring_a_user_again_changes_nothing_and_makes_no_second_user(cloud: A
         MessageAction="SUPPRESS",
     )
 
-    # When a retry ensures it twice
-    pool.ensure_users([(USER, "Customer")])
-    pool.ensure_users([(USER, "Customer")])
+    # When a retry makes it and puts it in its group twice
+    for _ in range(2):
+        pool.create_users([USER])
+        pool.add_to_groups([(USER.user_id, "Customer")])
 
     # Then there is still one user, now in its group
     assert usernames(cloud) == [USER.user_id]
@@ -79,11 +83,12 @@ def test_a_username_held_for_another_contact_is_a_conflict_and_is_left_alone(clo
     # Given a pool user under the same username, for another Contact
     pool = cloud.pool()
     other = PoolUser(user_id=USER.user_id, contact_id="003t7RWpmtcuVPw0001")
-    pool.ensure_users([(other, "Customer")])
+    pool.create_users([other])
+    pool.add_to_groups([(other.user_id, "Customer")])
 
     # When / Then
     with pytest.raises(UserPoolConflict):
-        pool.ensure_users([(USER, "Partner User")])
+        pool.create_users([USER])
     assert pool_user(cloud, USER.user_id)["attributes"]["custom:contact_id"] == "003t7RWpmtcuVPw0001"
     assert pool_user(cloud, USER.user_id)["groups"] == ["Customer"]
 
@@ -91,7 +96,7 @@ def test_a_username_held_for_another_contact_is_a_conflict_and_is_left_alone(clo
 def test_an_email_that_is_not_valid_is_left_out_and_names_of_any_alphabet_kept(cloud: Any) -> None:
     # Given / When
     user = PoolUser(user_id="005a", contact_id=CONTACT, email="bob@", first_name="Zoë", last_name="Ōta")
-    cloud.pool().ensure_users([(user, "Customer")])
+    cloud.pool().create_users([user])
 
     # Then
     assert pool_user(cloud, "005a")["attributes"] == {
@@ -107,8 +112,12 @@ def test_an_email_that_is_not_valid_is_left_out_and_names_of_any_alphabet_kept(c
 def test_what_cognito_refuses_is_refused_before_any_call(cloud: Any, username: str, role: str) -> None:
     # Given / When / Then (moto checks none of it)
     with pytest.raises(ValueError):
-        cloud.pool().ensure_users([(PoolUser(user_id=username, contact_id=CONTACT), role)])
+        cloud.pool().add_to_groups([(username, role)])
+    if role == "Customer":  # the username is the one at fault
+        with pytest.raises(ValueError):
+            cloud.pool().create_users([PoolUser(user_id=username, contact_id=CONTACT)])
     assert usernames(cloud) == []
+    assert cloud.session.client("cognito-idp").list_groups(UserPoolId=cloud.stack.user_pool_id)["Groups"] == []
 
 
 def test_throttling_is_retried_until_it_passes(cloud: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,7 +137,7 @@ def test_throttling_is_retried_until_it_passes(cloud: Any, monkeypatch: pytest.M
     monkeypatch.setattr("portal_import.retry.time.sleep", lambda seconds: None)
 
     # When
-    pool.ensure_users([(USER, "Customer")])
+    pool.create_users([USER])
 
     # Then
     assert throttled == [USER.user_id] * 2
@@ -144,13 +153,13 @@ def test_calls_go_at_the_slots_of_the_shared_limiter_and_stop_at_the_deadline(cl
         slept.append(round(seconds, 3))
         now[0] += seconds
 
-    limiter = Pace(cloud.stack.jobs_table, 10, key=COGNITO_LIMITER, clock=lambda: now[0])
-    pool = UserPool(cloud.stack.user_pool_id, pace=limiter, clock=lambda: now[0], sleep=sleep)
-    users = [(PoolUser(user_id=f"005{n}", contact_id=CONTACT), "Customer") for n in range(5)]
+    limiter = Pace(cloud.stack.jobs_table, 10, key=cognito_limiter(USER_CREATION), clock=lambda: now[0])
+    pool = UserPool(cloud.stack.user_pool_id, pacers={USER_CREATION: limiter}, clock=lambda: now[0], sleep=sleep)
+    users = [PoolUser(user_id=f"005{n}", contact_id=CONTACT) for n in range(5)]
 
-    # When five users are ensured: two slots fit before the deadline (at 0 s and 0.1 s)
+    # When five users are created: two slots fit before the deadline (at 0 s and 0.1 s)
     with pytest.raises(OutOfPace):
-        pool.ensure_users(users, deadline=1_000.25)
+        pool.create_users(users, deadline=1_000.25)
 
     # Then the calls waited for their slots, and the users the slots allowed are done
     assert usernames(cloud) == ["0050", "0051"]
@@ -159,8 +168,8 @@ def test_calls_go_at_the_slots_of_the_shared_limiter_and_stop_at_the_deadline(cl
 
 def test_the_limiter_hands_out_consecutive_slots_to_concurrent_workers(cloud: Any) -> None:
     # Given two workers' limiters on one item, the clock frozen
-    first = Pace(cloud.stack.jobs_table, 20, key=COGNITO_LIMITER, clock=lambda: 500.0)
-    second = Pace(cloud.stack.jobs_table, 20, key=COGNITO_LIMITER, clock=lambda: 500.0)
+    first = Pace(cloud.stack.jobs_table, 20, key=cognito_limiter(USER_CREATION), clock=lambda: 500.0)
+    second = Pace(cloud.stack.jobs_table, 20, key=cognito_limiter(USER_CREATION), clock=lambda: 500.0)
 
     # When each reserves, the second while the first's slots are still ahead
     a = first.reserve(4).slots
@@ -215,13 +224,22 @@ def test_every_created_row_is_one_pool_user_in_its_roles_group(cloud: Any, load_
     cloud.worker(load_event("sqs_rows"))
     cloud.worker(load_event("sqs_rows"))
 
-    # Then each created row's UserId is a new pool user for its Contact, in its Role's group, and no other appeared
+    # Then each created row's UserId is a new pool user for its Contact, and no other appeared; one with no valid
+    # email (whom no link will ever activate) is in its Role's group already, the others are not yet
     created = {o.user_id: o for o in outcomes_by_row(cloud).values() if o.error is None}
     assert set(usernames(cloud)) - before == set(created)
+    without_email = {user_id for user_id, o in created.items() if o.activation_email == "No valid email"}
+    assert without_email != set(created)
     for user_id, outcome in created.items():
         user = pool_user(cloud, user_id)
         assert user["attributes"]["custom:contact_id"] == outcome.contact_id
-        assert user["groups"] == [outcome.role]
+        assert user["groups"] == ([outcome.role] if user_id in without_email else [])
+
+    # And once the group pass has taken its requests (two deliveries' worth: adding a member again changes nothing),
+    # each is in exactly its Role's group
+    assert cloud.group_pass() == 2
+    for user_id, outcome in created.items():
+        assert pool_user(cloud, user_id)["groups"] == [outcome.role]
 
 
 def test_a_crash_between_the_claim_and_the_pool_user_is_finished_by_the_redelivery(
@@ -236,7 +254,7 @@ def test_a_crash_between_the_claim_and_the_pool_user_is_finished_by_the_redelive
         raise RuntimeError("the invocation died")
 
     with monkeypatch.context() as patch:
-        patch.setattr(UserPool, "ensure_users", crash)
+        patch.setattr(UserPool, "create_users", crash)
         response = cloud.worker(load_event("sqs_rows"))
     assert len(response["batchItemFailures"]) == 2
     assert set(usernames(cloud)) == before
@@ -257,6 +275,7 @@ def test_a_user_created_by_an_import_signs_in_with_its_role_in_the_id_token(clou
     cloud.seed_directory()
     cloud.start_job(SAMPLE_JOB_ID, chunks=2, rows=9)
     cloud.worker(load_event("sqs_rows"))
+    cloud.group_pass()
     outcome = next(o for o in outcomes_by_row(cloud).values() if o.error is None)
     cognito = cloud.session.client("cognito-idp")
     cognito.admin_set_user_password(
@@ -291,10 +310,9 @@ def test_an_email_cognito_refuses_makes_the_user_without_it(cloud: Any, monkeypa
 
     monkeypatch.setattr(inner, "admin_create_user", strict)
 
-    # When / Then the user is made, in its group, without the address
-    pool.ensure_users([(USER, "Customer")])
+    # When / Then the user is made without the address
+    pool.create_users([USER])
     assert pool_user(cloud, USER.user_id)["attributes"] == {"given_name": "Ana", "custom:contact_id": CONTACT}
-    assert pool_user(cloud, USER.user_id)["groups"] == ["Customer"]
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics")  # an invocation whose every chunk went back
@@ -305,10 +323,10 @@ def test_a_chunk_short_of_cognito_slots_goes_back_to_the_queue_and_no_row_fails(
     # slots taken by others for the next 350 s) has one for it
     cloud.seed_directory()
     cloud.start_job(SAMPLE_JOB_ID, chunks=2, rows=9)
-    Pace(cloud.stack.jobs_table, 2, key=COGNITO_LIMITER).reserve(700)
-    monkeypatch.setenv("COGNITO_REQUESTS_PER_SECOND", "2")
+    Pace(cloud.stack.jobs_table, 2, key=cognito_limiter(USER_CREATION)).reserve(700)
     host = cloud.hosts["WorkerFunction"]
-    monkeypatch.setitem(host._environment, "COGNITO_REQUESTS_PER_SECOND", "2")
+    rates = host._environment["COGNITO_RATES"]
+    monkeypatch.setitem(host._environment, "COGNITO_RATES", rates.replace("UserCreation=1000", "UserCreation=2"))
     before = set(usernames(cloud))
 
     # When SQS delivers the chunks
@@ -320,8 +338,9 @@ def test_a_chunk_short_of_cognito_slots_goes_back_to_the_queue_and_no_row_fails(
     assert set(usernames(cloud)) == before
 
     # And once the limiter has slots again (here: reset), the redelivery creates them all
-    cloud.session.client("dynamodb").delete_item(TableName=cloud.stack.jobs_table, Key={"pk": {"S": COGNITO_LIMITER}})
-    monkeypatch.setitem(host._environment, "COGNITO_REQUESTS_PER_SECOND", "1000")
+    limiter = {"pk": {"S": cognito_limiter(USER_CREATION)}}
+    cloud.session.client("dynamodb").delete_item(TableName=cloud.stack.jobs_table, Key=limiter)
+    monkeypatch.setitem(host._environment, "COGNITO_RATES", rates)
     host._handler = None  # its cached deps hold the old pace
     assert cloud.worker(load_event("sqs_rows")) == {"batchItemFailures": []}
     outcomes = outcomes_by_row(cloud)

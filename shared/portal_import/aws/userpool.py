@@ -114,7 +114,8 @@ class UserPool:
         changes nothing, so a pair may come more than once. A missing group is created. A user no longer in the
         pool (deleted since) is passed over. Returns how many users are in their groups; raises OutOfPace when the
         limiter has no slot left before `deadline` (those done by then stay done)."""
-        for _, role in memberships:
+        for username, role in memberships:
+            _check_username(username)
             check_group_name(role)
         placed = 0
         for username, role in self._paced(USER_UPDATE, memberships, deadline):
