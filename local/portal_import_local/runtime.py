@@ -443,8 +443,11 @@ class LocalRuntime:
         job = Jobs(self.stack.jobs_table).get(job_id)
         return job is None or job.emails_accounted
 
-    def queues_empty(self) -> bool:
+    def queues_empty(self, *, besides: Sequence[str] = ()) -> bool:
+        """Whether every event source mapping's queue is drained (those of the functions `besides` aside)."""
         for trigger in self.stack.queue_triggers:
+            if trigger.function in besides:
+                continue
             attributes = self._sqs.get_queue_attributes(
                 QueueUrl=trigger.queue_url,
                 AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
@@ -511,29 +514,33 @@ class LocalRuntime:
         listed = self._s3.list_objects_v2(Bucket=self.stack.bucket, Prefix=results_prefix(job_id) + SUMMARY_FILE)
         return bool(listed.get("KeyCount"))
 
-    def run_until_done(self, job_id: str, timeout: float) -> Notification:
-        """Delivers events until the job's results and notification exist and every queue is drained."""
+    def run_until_done(self, job_id: str, timeout: float, *, besides: Sequence[str] = ()) -> Notification:
+        """Delivers events until the job's results and notification exist and every queue is drained, but those of
+        the functions `besides`, which may still hold work that follows the job (the group pass's)."""
         deadline = time.monotonic() + timeout
         sweeps = 0
         while True:
-            if self.pump():
+            delivered = self.pump()
+            if (delivered and not besides) or not self.queues_empty(besides=besides):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"job {job_id} did not finish within {timeout:.0f} seconds")
+                if not delivered:
+                    time.sleep(_IDLE_SLEEP)
                 continue
-            if self.queues_empty():
-                notice = self.completion_notice(job_id) if self.results_exist(job_id) else None
-                if notice is not None:
-                    return notice
-                if sweeps < _MAX_SWEEPS:
-                    sweeps += 1
-                    self.run_schedules()
-                    continue
-                raise JobStalled(
-                    f"job {job_id} stopped before its results were written "
-                    f"({self.dead_letters()} message(s) in dead-letter queues, "
-                    f"{len(self.stuck)} that failed every retry)"
-                )
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"job {job_id} did not finish within {timeout:.0f} seconds")
-            time.sleep(_IDLE_SLEEP)
+            notice = self.completion_notice(job_id) if self.results_exist(job_id) else None
+            if notice is not None:
+                return notice
+            if delivered:
+                continue  # the queues `besides` are still at work: the job's own may fill again
+            if sweeps < _MAX_SWEEPS:
+                sweeps += 1
+                self.run_schedules()
+                continue
+            raise JobStalled(
+                f"job {job_id} stopped before its results were written "
+                f"({self.dead_letters()} message(s) in dead-letter queues, "
+                f"{len(self.stuck)} that failed every retry)"
+            )
 
     def run_schedules(self) -> None:
         """Nothing is left to deliver but the job is not done: let the stall period pass (on the local clock)
