@@ -22,9 +22,13 @@ from portal_import import wiring
 from portal_import.config import ActivationSettings
 from portal_import.domain.activation_page import HTML, SECURITY_HEADERS
 from portal_import.flows.activate import ActivationDeps, Answer, activate, bad_request, open_link, renew
+from portal_import.invocation import calls_until, deadline_of
 from portal_import.observability import logger, metrics, tracer
 
 _JSON = "application/json"
+# Time kept at the end of a request after its last Cognito call's slot: the link marked used, the page answered. Until
+# then a call waits for its quota's slot (many people activating at once); past it the page answers 503, busy.
+ANSWER_MARGIN_SECONDS = 5
 
 
 @lru_cache(maxsize=1)
@@ -106,4 +110,5 @@ def ask_for_a_new_link() -> Response[str]:
 @tracer.capture_lambda_handler(capture_response=False)  # the page holds the token: never in a trace
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    with calls_until(deadline_of(context) - ANSWER_MARGIN_SECONDS):
+        return app.resolve(event, context)

@@ -82,6 +82,17 @@ def install_call_counting() -> None:
     install_patches([CALL_COUNTING])
 
 
+@contextlib.contextmanager
+def as_function_code(log: CallLog) -> Iterator[None]:
+    """Within the block, this thread's AWS calls are function code's: counted in `log`, faulted and held to its
+    quotas (a test that runs a flow on threads of its own, as Lambda runs instances side by side)."""
+    token = _current.set(log)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
 class LambdaContext:
     """The parts of Lambda's context object that Powertools and handlers read."""
 

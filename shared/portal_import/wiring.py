@@ -71,10 +71,6 @@ def _split_deps(settings: SplitterSettings, jobs: Jobs, *, results_bucket: str |
     )
 
 
-# How long an activation's Cognito call may wait for its slot: the page is answered within API Gateway's 30 seconds.
-ACTIVATION_LONGEST_WAIT_SECONDS = 4.0
-
-
 def _pacers(jobs_table: str, rates: tuple[tuple[str, float], ...]) -> dict[str, Pace]:
     """The limiter of each of Cognito's quota categories, shared by every function of the stack that calls it."""
     return {category: Pace(jobs_table, rate, key=cognito_limiter(category)) for category, rate in rates}
@@ -191,10 +187,10 @@ def aggregate_deps(settings: AggregatorSettings) -> AggregateDeps:
 
 
 def activation_deps(settings: ActivationSettings) -> ActivationDeps:
-    """The activation page's: each Cognito call paced with the imports' (a call that would wait too long is not
-    made: the person is asked to try again in a moment, and the link stays valid)."""
+    """The activation page's: each Cognito call paced with the imports' (a call whose slot comes after the request's
+    deadline is not made: the person is asked to try again in a moment, and the link stays valid)."""
     pacers = _pacers(settings.jobs_table, settings.cognito_rates)
-    pool = UserPool(settings.user_pool_id, pacers=pacers, longest_wait=ACTIVATION_LONGEST_WAIT_SECONDS)
+    pool = UserPool(settings.user_pool_id, pacers=pacers)
     return ActivationDeps(
         links=Links(settings.directory_table, settings.jobs_table),
         accounts=pool,

@@ -27,6 +27,7 @@ from portal_import.aws.clients import client, error_code
 from portal_import.domain.people import PoolAccount, PoolUser
 from portal_import.domain.rules import is_valid_email
 from portal_import.errors import OutOfPace, PasswordRefused, UserPoolConflict
+from portal_import.invocation import calls_deadline
 from portal_import.ports import Pace
 
 CONTACT_ID_ATTRIBUTE = "custom:contact_id"
@@ -79,17 +80,16 @@ class UserPool:
         user_pool_id: str,
         *,
         pacers: Mapping[str, Pace] | None = None,
-        longest_wait: float | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """`pacers`: the limiter of each quota category (none: unpaced); `longest_wait`: how long one call may wait
-        for its slot (None: as long as it takes), beyond which it raises OutOfPace rather than wait."""
+        """`pacers`: the limiter of each quota category (none: unpaced). A call made without a deadline of its own
+        takes the one of the request being answered (invocation.calls_until), and raises OutOfPace rather than wait
+        past it."""
         if not user_pool_id:
             raise ValueError("no user pool id: the stack's USER_POOL_ID is empty")
         self.user_pool_id = user_pool_id
         self._pacers = dict(pacers or {})
-        self._longest_wait = longest_wait
         self._clock = clock
         self._sleep = sleep
         self._cognito = client("cognito-idp")
@@ -140,8 +140,8 @@ class UserPool:
         pace = self._pacers.get(category)
         if pace is None:
             return [None] * count
-        if deadline is None and self._longest_wait is not None:
-            deadline = self._clock() + self._longest_wait
+        if deadline is None:
+            deadline = calls_deadline()
         slots: list[float | None] = list(pace.reserve(count, deadline=deadline).slots)
         if not slots:
             raise OutOfPace(f"no {category} call slot is free before the deadline")
