@@ -47,7 +47,8 @@ LAYERS: dict[str, set[str]] = {
     "portal_import.records": {"portal_import.domain"},
     "portal_import.retry": {"portal_import.errors", "portal_import.observability"},
     "portal_import.flows": {"portal_import.domain", *_VOCABULARY},
-    "portal_import.aws": {"portal_import.domain", *_VOCABULARY},
+    # the Cognito adapter reads the deadline of the request it answers (invocation.calls_deadline)
+    "portal_import.aws": {"portal_import.domain", "portal_import.invocation", *_VOCABULARY},
     "portal_import.wiring": {"portal_import.domain", "portal_import.flows", "portal_import.aws", *_VOCABULARY},
     "functions": {
         "portal_import.domain",
