@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(
 )
 # The smallest sizes that still run every measurement (none skipped): 1, 2 and 6 share one metered run.
 SMALLEST = ["--rows-small", "200", "--rows-large", "200", "--split-rows", "200"]
-SMALLEST += ["--email-rows", "50", "--email-rate", "50", "--cognito-rows", "60", "--cognito-rate", "40"]
+SMALLEST += ["--email-rows", "50", "--email-rate", "50", "--cognito-rows", "60"]
 
 
 def test_every_measurement_of_the_bench_is_taken_with_exact_counts(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ accounted for."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -14,6 +14,7 @@ from portal_import.domain.messages import AggregateRequest, ChunkRow, EmailBatch
 from portal_import.domain.people import Contact, PortalUser
 from portal_import.domain.results import NO_VALID_EMAIL, QUEUED
 from portal_import.errors import Transient
+from portal_import.flows.groups import GroupDeps, place_in_groups
 from portal_import.flows.work import WorkDeps, account_dead_chunk, process_chunk
 
 from .fakes import Channels, ChunkTally, Directory, JobReader, JobTable, Queue, Storage, UserPool
@@ -204,3 +205,27 @@ def test_a_dead_chunk_reports_the_users_its_attempts_created_and_fails_the_rest(
     assert world.recipients() == [(2, ANA.contact_id)]
     # and the chunk is counted, so the job can finish
     assert (world.table[JOB_ID].chunks_done, world.table[JOB_ID].succeeded) == ({0}, 1)
+
+
+def test_the_users_with_an_address_go_to_the_group_pass_25_a_request_and_it_places_each_once_created() -> None:
+    # Given a chunk of 60 rows whose Contacts all have an address
+    world = World()
+    contacts = [replace(ANA, contact_id=f"00320000000000{n:05d}", email=f"p{n}@example.com") for n in range(60)]
+    world.directory.with_contacts(*contacts)
+    chunk = _chunk(*((contact.contact_id, "Customer") for contact in contacts))
+
+    # When the worker processes it
+    process_chunk(chunk, world.deps, deadline=DEADLINE)
+
+    # Then no user is in a group yet, and their group requests hold 25, 25 and 10 of them, every user once
+    assert world.pool.groups == {}
+    requests = [GroupRequest.model_validate_json(body) for body in world.groups.bodies]
+    assert [len(request.members) for request in requests] == [25, 25, 10]
+    assert sorted(world.group_requests()) == sorted((username, "Customer") for username in world.pool.users)
+
+    # And the group pass places them, one request at a time (a user deleted from the pool since is passed over)
+    gone = requests[2].members[0].user_id
+    del world.pool.users[gone]
+    placed = [place_in_groups(request, GroupDeps(user_pool=world.pool), deadline=DEADLINE) for request in requests]
+    assert placed == [25, 25, 9]
+    assert world.pool.groups == {username: "Customer" for username in world.pool.users}
