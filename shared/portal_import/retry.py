@@ -39,7 +39,11 @@ def with_retries(
         except Transient as error:
             if attempt == attempts:
                 raise
-            delay = min(max_delay, base_delay * 2**attempt) * (0.5 + random.random() / 2)  # noqa: S311 - jitter
             logger.warning("Call failed; retrying", extra={"attempt": attempt, "error": error})
-            sleep(delay)
+            sleep(backoff(attempt, base_delay=base_delay, max_delay=max_delay))
     raise AssertionError("unreachable")
+
+
+def backoff(attempt: int, *, base_delay: float = 0.05, max_delay: float = 2.0) -> float:
+    """How long to wait after the `attempt`-th failed try: exponential, capped, with jitter."""
+    return min(max_delay, base_delay * 2**attempt) * (0.5 + random.random() / 2)  # noqa: S311 - jitter

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from portal_import_local.template import load_template
 
@@ -21,15 +22,10 @@ EXPECTED = ROOT / "tests" / "fixtures" / "mixed" / "expected.csv"
 PACING = ("CognitoUserCreationRate", "CognitoUserUpdateRate")
 
 
-def test_a_stack_paced_faster_than_cognito_allows_is_throttled_and_imports_the_sample_all_the_same(
-    tmp_path: Path,
-) -> None:
-    # Given the stack told to create users far faster than Cognito's quotas let it
-    declared = load_template(ROOT / "template.yaml")["Parameters"]
-    assert set(PACING) <= set(declared)
-    fast = [f"--parameter={name}=1000" for name in PACING]
-    # When the bundled sample is imported on the local AWS holding AWS's quotas (SES's are the integration tests')
-    command = [sys.executable, "-m", "portal_import_cli", "local", "run", str(SAMPLE), *fast, "--aws-quotas"]
+def local_run_with_quotas(tmp_path: Path, *arguments: str) -> dict[str, Any]:
+    """`portal-import local run ARGUMENTS --aws-quotas --json --stats` into tmp_path/r, as an administrator runs it;
+    its report."""
+    command = [sys.executable, "-m", "portal_import_cli", "local", "run", *arguments, "--aws-quotas"]
     command += ["--out", str(tmp_path / "r"), "--json", "--stats"]
     result = subprocess.run(
         command,
@@ -40,7 +36,19 @@ def test_a_stack_paced_faster_than_cognito_allows_is_throttled_and_imports_the_s
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT / 'shared'}:{ROOT / 'local'}", "HOME": str(tmp_path)},
     )
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def test_a_stack_paced_faster_than_cognito_allows_is_throttled_and_imports_the_sample_all_the_same(
+    tmp_path: Path,
+) -> None:
+    # Given the stack told to create users far faster than Cognito's quotas let it
+    declared = load_template(ROOT / "template.yaml")["Parameters"]
+    assert set(PACING) <= set(declared)
+    fast = [f"--parameter={name}=1000" for name in PACING]
+    # When the bundled sample is imported on the local AWS holding AWS's quotas (SES's are the integration tests')
+    report = local_run_with_quotas(tmp_path, str(SAMPLE), *fast)
     # Then the local Cognito refused user creations (UserCreation, 50 a second) as Cognito would, and the stack retried
     assert report["awsThrottles"].get("Cognito.UserCreation", 0) > 0, report["awsThrottles"]
     assert set(report["awsThrottles"]) <= {"Cognito.UserCreation", "Cognito.UserUpdate"}
@@ -73,19 +81,8 @@ def test_under_cognitos_default_quotas_users_are_created_at_their_rate_and_all_j
     (tmp_path / "quota.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
 
     # When they are imported on the local AWS holding Cognito's default quotas, the stack at the template's pacing
-    command = [sys.executable, "-m", "portal_import_cli", "local", "run", str(tmp_path / "quota.csv"), "--aws-quotas"]
-    command += ["--contacts", str(tmp_path / "contacts.csv"), "--roles", str(tmp_path / "roles.csv")]
-    command += ["--out", str(tmp_path / "r"), "--json", "--stats"]
-    result = subprocess.run(
-        command,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT / 'shared'}:{ROOT / 'local'}", "HOME": str(tmp_path)},
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    files = ["--contacts", str(tmp_path / "contacts.csv"), "--roles", str(tmp_path / "roles.csv")]
+    report = local_run_with_quotas(tmp_path, str(tmp_path / "quota.csv"), *files)
 
     # Then every row created its user, at 90 % of UserCreation's 50 a second or more, never more than the rate and
     # the local Cognito's burst (5) in any second, and no call was refused

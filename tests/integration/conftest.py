@@ -417,16 +417,21 @@ def runtime(
         fresh=request.node.get_closest_marker("fresh_stack") is not None,
     )
     with (tmp_path / "logs.jsonl").open("w") as logs:
-        local = LocalRuntime(TEMPLATE, stack_parameters, stack=stack)
-        local.send_function_logs_to(logs)
-        local.verify_sender(local.stack.parameters["SenderAddress"])
-        load_directory(
-            Directory(local.stack.directory_table),
-            read_directory(MIXED / "contacts.csv", MIXED / "roles.csv"),
-            UserPool(local.stack.user_pool_id),
-        )
+        local = seeded(LocalRuntime(TEMPLATE, stack_parameters, stack=stack), logs)
         yield local
         local.send_function_logs_to(sys.stderr)  # the log file closes with this test
+
+
+def seeded(local: LocalRuntime, logs: Any) -> LocalRuntime:
+    """The runtime with its functions logging to `logs`, its sender verified and the worked example's directory."""
+    local.send_function_logs_to(logs)
+    local.verify_sender(local.stack.parameters["SenderAddress"])
+    load_directory(
+        Directory(local.stack.directory_table),
+        read_directory(MIXED / "contacts.csv", MIXED / "roles.csv"),
+        UserPool(local.stack.user_pool_id),
+    )
+    return local
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -17,9 +17,10 @@ from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from portal_import.aws.ratelimit import Pace, cognito_limiter
-from portal_import.aws.userpool import USER_CREATION, UserPool, attributes_of
+from portal_import.aws.userpool import USER_CREATION, USER_UPDATE, UserPool, attributes_of
 from portal_import.domain.people import PoolUser
 from portal_import.errors import OutOfPace, UserPoolConflict
+from portal_import.ports import Reservation
 from portal_import_local.stack import REGION, provision
 
 from .conftest import SAMPLE_JOB_ID, TEMPLATE
@@ -142,6 +143,40 @@ def test_throttling_is_retried_until_it_passes(cloud: Any, monkeypatch: pytest.M
     # Then
     assert throttled == [USER.user_id] * 2
     assert usernames(cloud) == [USER.user_id]
+
+
+def test_a_throttled_call_is_made_again_at_a_new_slot_of_its_category(
+    cloud: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a pool paced by a limiter that counts its slots, whose group adds are throttled twice, then answer
+    reserved: list[int] = []
+
+    class Counting:
+        def reserve(self, count: int, *, deadline: float | None = None) -> Reservation:
+            reserved.append(count)
+            return Reservation([0.0] * count)
+
+    pool = UserPool(cloud.stack.user_pool_id, pacers={USER_UPDATE: Counting()}, sleep=lambda seconds: None)
+    pool.create_users([USER])
+    pool.ensure_group("Customer")
+    inner = pool._cognito.raw
+    real = inner.admin_add_user_to_group
+    throttled: list[str] = []
+
+    def flaky(**kwargs: Any) -> Any:
+        if len(throttled) < 2:
+            throttled.append(kwargs["Username"])
+            raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}}, "X")
+        return real(**kwargs)
+
+    monkeypatch.setattr(inner, "admin_add_user_to_group", flaky)
+
+    # When it is put in its group
+    assert pool.add_to_groups([(USER.user_id, "Customer")]) == 1
+
+    # Then each retry waited for a slot of its own (the first came with the user's), and the third try went through
+    assert reserved == [1, 1, 1]
+    assert pool_user(cloud, USER.user_id)["groups"] == ["Customer"]
 
 
 def test_calls_go_at_the_slots_of_the_shared_limiter_and_stop_at_the_deadline(cloud: Any) -> None:

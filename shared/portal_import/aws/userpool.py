@@ -26,9 +26,11 @@ from botocore.exceptions import ClientError
 from portal_import.aws.clients import client, error_code
 from portal_import.domain.people import PoolAccount, PoolUser
 from portal_import.domain.rules import is_valid_email
-from portal_import.errors import OutOfPace, PasswordRefused, UserPoolConflict
+from portal_import.errors import OutOfPace, PasswordRefused, Transient, UserPoolConflict
 from portal_import.invocation import calls_deadline
+from portal_import.observability import logger
 from portal_import.ports import Pace
+from portal_import.retry import CALL_ATTEMPTS, backoff
 
 CONTACT_ID_ATTRIBUTE = "custom:contact_id"
 # Cognito's quota categories of the calls the stack's functions make, and AWS's default rate of each (calls a second,
@@ -93,6 +95,7 @@ class UserPool:
         self._clock = clock
         self._sleep = sleep
         self._cognito = client("cognito-idp")
+        self._once = self._cognito.once  # the paced calls, retried by `_call` at slots of their own
         self._known_groups: set[str] = set()
         self._description: dict[str, Any] | None = None  # DescribeUserPool's, read once
 
@@ -151,25 +154,47 @@ class UserPool:
         """Waits for one slot of the category's limiter."""
         self._at(self._slots(category, 1, None)[0])
 
+    def _call(self, category: str, operation: str, *, slot_taken: bool = False, **params: Any) -> Any:
+        """One call of a paced category, at a slot of its limiter (`slot_taken`: the caller waited for it). Throttled
+        (another application of the account calls the category too, or calls bunched after a pause), or failing
+        otherwise for a moment, it is made again after a backoff, at a new slot: its retries keep to the rate too.
+        The last Transient is raised."""
+        for attempt in range(1, CALL_ATTEMPTS + 1):
+            if not slot_taken:
+                self._take(category)
+            try:
+                return getattr(self._once, operation)(**params)
+            except Transient as error:
+                if attempt == CALL_ATTEMPTS:
+                    raise
+                logger.warning(
+                    "Cognito call failed; retrying at a new slot", extra={"attempt": attempt, "error": error}
+                )
+                self._sleep(backoff(attempt))
+                slot_taken = False
+        raise AssertionError("unreachable")
+
     def _at(self, moment: float | None) -> None:
         if moment is not None and (delay := moment - self._clock()) > 0:
             self._sleep(delay)
 
-    def _create(self, user: PoolUser) -> None:
-        """One user, its UserCreation slot taken."""
+    def _create(self, user: PoolUser, *, slot_taken: bool = True) -> None:
+        """One user (`slot_taken`: its UserCreation slot was waited for)."""
         try:
-            self._create_with(user, attributes_of(user))
+            self._create_with(user, attributes_of(user), slot_taken=slot_taken)
         except ClientError as error:
             if error_code(error) != "InvalidParameterException" or "email" not in str(error).lower() or not user.email:
                 raise
             # Cognito refuses an address the import's own rule accepts: the user is made without it (the
             # activation email does not depend on it), rather than the row failing with its claim already made.
-            self._take(USER_CREATION)
-            self._create_with(user, [item for item in attributes_of(user) if item["Name"] != "email"])
+            self._create_with(user, [item for item in attributes_of(user) if item["Name"] != "email"], slot_taken=False)
 
-    def _create_with(self, user: PoolUser, attributes: list[dict[str, str]]) -> None:
+    def _create_with(self, user: PoolUser, attributes: list[dict[str, str]], *, slot_taken: bool) -> None:
         try:
-            self._cognito.admin_create_user(
+            self._call(
+                USER_CREATION,
+                "admin_create_user",
+                slot_taken=slot_taken,
                 UserPoolId=self.user_pool_id,
                 Username=user.user_id,
                 UserAttributes=attributes,
@@ -185,20 +210,19 @@ class UserPool:
         """Makes `user` exist in the pool, in no group: a portal user that existed before the stack, whose Role
         is not known."""
         _check_username(user.user_id)
-        self._take(USER_CREATION)
-        self._create(user)
+        self._create(user, slot_taken=False)
 
     def _add_to_group(self, username: str, group: str) -> int:
         """1 once the user is in the group (its UserUpdate slot taken), 0 when there is no such user."""
         try:
+            membership: dict[str, Any] = {"UserPoolId": self.user_pool_id, "Username": username, "GroupName": group}
             try:
-                self._cognito.admin_add_user_to_group(UserPoolId=self.user_pool_id, Username=username, GroupName=group)
+                self._call(USER_UPDATE, "admin_add_user_to_group", slot_taken=True, **membership)
             except ClientError as error:
                 if error_code(error) != "ResourceNotFoundException" or group in self._known_groups:
                     raise
                 self.ensure_group(group)
-                self._take(USER_UPDATE)
-                self._cognito.admin_add_user_to_group(UserPoolId=self.user_pool_id, Username=username, GroupName=group)
+                self._call(USER_UPDATE, "admin_add_user_to_group", **membership)
         except ClientError as error:
             if error_code(error) != "UserNotFoundException":
                 raise
@@ -219,9 +243,8 @@ class UserPool:
 
     def _get_user(self, username: str) -> tuple[dict[str, Any], dict[str, str]] | None:
         """AdminGetUser's answer and the user's attributes by name, or None when there is no such user."""
-        self._take(USER_READ)
         try:
-            found = self._cognito.admin_get_user(UserPoolId=self.user_pool_id, Username=username)
+            found = self._call(USER_READ, "admin_get_user", UserPoolId=self.user_pool_id, Username=username)
         except ClientError as error:
             if error_code(error) == "UserNotFoundException":
                 return None
@@ -265,10 +288,14 @@ class UserPool:
     def set_password(self, username: str, password: str) -> None:
         """Sets the user's password for good (the user is CONFIRMED and can sign in); PasswordRefused when the
         pool's policy refuses it."""
-        self._take(USER_ACCOUNT_RECOVERY)
         try:
-            self._cognito.admin_set_user_password(
-                UserPoolId=self.user_pool_id, Username=username, Password=password, Permanent=True
+            self._call(
+                USER_ACCOUNT_RECOVERY,
+                "admin_set_user_password",
+                UserPoolId=self.user_pool_id,
+                Username=username,
+                Password=password,
+                Permanent=True,
             )
         except ClientError as error:
             if error_code(error) in ("InvalidPasswordException", "PasswordHistoryPolicyViolationException"):
@@ -297,9 +324,10 @@ class UserPool:
         becomes the recovery channel and, where the pool has email as a sign-in alias, what they sign in with; in
         the same call, so the pool's verify-before-update setting lets it through. False, and nothing changed, when
         another user already signs in with the address (AliasExistsException): this one signs in by username."""
-        self._take(USER_UPDATE)
         try:
-            self._cognito.admin_update_user_attributes(
+            self._call(
+                USER_UPDATE,
+                "admin_update_user_attributes",
                 UserPoolId=self.user_pool_id,
                 Username=username,
                 UserAttributes=[{"Name": "email", "Value": address}, {"Name": "email_verified", "Value": "true"}],
