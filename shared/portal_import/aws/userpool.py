@@ -11,8 +11,8 @@ UserCreation (50 a second by default, adjustable), AdminAddUserToGroup and Admin
 Every call of those categories first takes a slot of its category's limiter (ratelimit.Pace), one limiter per
 category shared by every function of the stack, so that the calls of a category never exceed the rate the stack
 was given for it; a TooManyRequestsException that still comes (another application of the account calling the
-same category) is retried with backoff (portal_import.retry, through aws.clients). moto checks none of Cognito's
-limits on names and attributes, so they are checked here.
+same category, or calls bunched after a pause) is retried with backoff, each retry at a new slot (`_call`). moto
+checks none of Cognito's limits on names and attributes, so they are checked here.
 """
 
 from __future__ import annotations
