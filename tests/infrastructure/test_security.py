@@ -764,6 +764,11 @@ class _RecordingCognito:
         self._users = dict(users)  # username -> custom:contact_id
         self._groups = set(groups)
 
+    @property
+    def once(self) -> _RecordingCognito:
+        """The same client, as the adapter makes its paced calls (retrying them itself)."""
+        return self
+
     def _record(self, action: str, call: dict[str, Any]) -> None:
         self.calls.append((f"cognito-idp:{action}", call["UserPoolId"]))
 
