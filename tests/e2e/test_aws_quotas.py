@@ -67,12 +67,12 @@ def test_a_stack_paced_faster_than_cognito_allows_is_throttled_and_imports_the_s
 def test_under_cognitos_default_quotas_users_are_created_at_their_rate_and_all_join_their_groups(
     tmp_path: Path,
 ) -> None:
-    # Given 300 Contacts, each named by one row: 240 with an address (the group pass places them), 60 without
+    # Given 150 Contacts, each named by one row: 120 with an address (the group pass places them), 30 without
     # (the worker places them at import), in three Roles
     roles = ["Partner User", "Customer", "Distributor Admin"]
     contacts = ["ContactId,SalesforceId,Email,FirstName,LastName,PortalUserId"]
     rows = ["ContactId,Role"]
-    for n in range(300):
+    for n in range(150):
         contact_id = f"00340000000000{n:05d}"
         contacts.append(f"{contact_id},,{f'p{n}@example.com' if n % 5 else ''},First{n},Last{n},")
         rows.append(f"{contact_id},{roles[n % 3]}")
@@ -86,18 +86,18 @@ def test_under_cognitos_default_quotas_users_are_created_at_their_rate_and_all_j
 
     # Then every row created its user, at 90 % of UserCreation's 50 a second or more, never more than the rate and
     # the local Cognito's burst (5) in any second, and no call was refused
-    assert (report["succeeded"], report["failed"]) == (300, 0)
+    assert (report["succeeded"], report["failed"]) == (150, 0)
     times = sorted(report["userCreationTimes"])
-    assert len(times) == 300
+    assert len(times) == 150
     assert (len(times) - 1) / (times[-1] - times[0]) >= 45
     assert max(sum(1 for later in times[i:] if later < start + 1) for i, start in enumerate(times)) <= 55
     assert report["awsThrottles"] == {}
-    # one AdminCreateUser a user, and one AdminAddUserToGroup: the worker's for the 60, the group pass's for the rest
+    # one AdminCreateUser a user, and one AdminAddUserToGroup: the worker's for the 30, the group pass's for the rest
     requests = report["awsRequests"]
-    assert requests["Cognito Identity Provider.AdminCreateUser"] == 300
-    assert requests["Cognito Identity Provider.AdminAddUserToGroup"] == 300
+    assert requests["Cognito Identity Provider.AdminCreateUser"] == 150
+    assert requests["Cognito Identity Provider.AdminAddUserToGroup"] == 150
     # And the pool the run leaves has each in exactly its Role's group
     pool = {user["username"]: user for user in json.loads((tmp_path / "r" / "pool-users.json").read_text())}
     success = list(csv.DictReader((tmp_path / "r" / "success.csv").read_text(encoding="utf-8-sig").splitlines()))
-    assert len(success) == 300
+    assert len(success) == 150
     assert all(pool[row["UserId"]]["groups"] == [row["Role"]] for row in success)
