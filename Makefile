@@ -56,9 +56,10 @@ demo: $(STAMP)
 	$(BIN)/portal-import local run local/portal_import_local/sample/import.csv --send-activation-email
 
 ## test: lint, type-check, checkov, the strict docs build, then every suite (unit, infrastructure incl. cfn-lint,
-## integration, end-to-end), on every core (pytest-xdist): one core runs them in some 18 minutes, two in 11
+## integration, end-to-end), on every core (pytest-xdist), a module to one worker (--dist loadscope: a module's
+## fixtures, its local runs and servers, are set up once, not once per worker that gets one of its tests)
 test: lint typecheck checkov awscli chromium docs
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto --dist loadscope
 
 ## check: the loop to run while you work: lint, types, and the unit tests (the architecture's among them), in under
 ## two minutes on two cores; `make test` is the whole suite
