@@ -44,6 +44,9 @@ sys.path.insert(0, str(BENCH))
 from data import DataFiles, generate  # noqa: E402 - bench/ is not a package
 from split_memory import server_available  # noqa: E402
 
+from portal_import.aws.userpool import DEFAULT_RATES, USER_CREATION, USER_UPDATE  # noqa: E402 - after sys.path, as bench/'s own
+from portal_import_local.quotas import burst_of  # noqa: E402 - likewise
+
 # Targets
 MAX_REQUESTS_PER_1000_ROWS = 50  # SES excluded
 MIN_SPEEDUP = 5.0
@@ -53,11 +56,10 @@ MIN_SUSTAINED_SHARE = 0.95
 # Measurement 7: Cognito calls per created user at import (AdminCreateUser; AdminAddUserToGroup only for users with
 # no valid email, none in the bench's data); the group pass's one call a user is reported beside it.
 MAX_COGNITO_CALLS_PER_USER = 1.0
-# AWS's default rates of the two categories an import's users cost, and the local Cognito's burst (a tenth of a
-# second's calls: portal_import_local.quotas). The pace before issue 27: both calls a user at 20 users a second.
-USER_CREATION_RATE = 50.0
-USER_UPDATE_RATE = 25.0
-COGNITO_BURST_SECONDS = 0.1
+# AWS's default rates of the two categories an import's users cost; the pace before issue 27: both calls a user at
+# 20 users a second.
+USER_CREATION_RATE = DEFAULT_RATES[USER_CREATION]
+USER_UPDATE_RATE = DEFAULT_RATES[USER_UPDATE]
 MIN_CREATION_SHARE = 0.9  # users created a second, of UserCreation's rate
 RATE_BEFORE = 20.0
 PREDICTED_USERS = (100_000, 1_000_000)
@@ -415,7 +417,7 @@ def measure_cognito_pace(run: LocalRun) -> Measurement:
     per_user = import_calls / created if created else math.inf
     times: list[float] = sorted(run.report.get("userCreationTimes", []))
     sustained = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
-    burst = math.ceil(USER_CREATION_RATE * COGNITO_BURST_SECONDS)
+    burst = burst_of(USER_CREATION_RATE)  # the local Cognito's, as it refuses calls
     most = most_in_window(times, 1.0)
     throttled: dict[str, int] = run.report.get("awsThrottles", {})
     problems = count_problems(run.report, run.rows, emails=False)

@@ -20,6 +20,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from portal_import.aws.userpool import DEFAULT_RATES
+
 BURST_SECONDS = 0.1
 SES_BURST_SECONDS = 1.0
 COGNITO_SERVICE = "Cognito Identity Provider"  # botocore's service id of cognito-idp
@@ -30,10 +32,7 @@ SES_CATEGORY = "SES.Sending"
 # (https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html; /work/shared/notes/cognito-quotas.md).
 # An operation of no category here is not limited.
 COGNITO_RATES: dict[str, float] = {
-    "UserCreation": 50,
-    "UserUpdate": 25,
-    "UserAccountRecovery": 30,
-    "UserRead": 120,
+    **DEFAULT_RATES,  # the four the stack calls and paces, at the defaults its parameters take
     "UserList": 30,
     "UserResourceRead": 50,
     "UserPoolRead": 15,
