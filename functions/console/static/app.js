@@ -213,7 +213,9 @@
     stopPolling();
     generation += 1;
     if (!token()) {
-      showSignIn();
+      // a session that ended while the page was away says so; a first visit just asks
+      if (sessionStorage.getItem("idToken")) signOut("Your session ended: sign in again.");
+      else showSignIn();
       return;
     }
     showWho();
