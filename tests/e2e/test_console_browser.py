@@ -247,6 +247,10 @@ def test_the_pages_read_at_320_px_without_scrolling_sideways(
     page.goto(page.url)
     page.get_by_role("progressbar").wait_for()
     assert page.get_by_role("heading", level=2).first.inner_text().startswith("Job ")
+    # (the page's last call has answered: a call still on its way when the session is spoiled below would sign out
+    # before the reload, and the reload would find no session to say anything about)
+    idle = page.get_by_text("A validation creates no users.")
+    idle.wait_for()
     # a session that ended while the page was away brings the sign-in back, saying why, and then the same job
     page.evaluate("sessionStorage.setItem('expiresAt', '1')")
     page.reload()
@@ -256,6 +260,7 @@ def test_the_pages_read_at_320_px_without_scrolling_sideways(
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("progressbar").wait_for(timeout=15_000)
     assert page.get_by_role("heading", level=2).first.inner_text().startswith("Job ")
+    idle.wait_for()
     # and so does a token the API no longer takes (401)
     page.evaluate("sessionStorage.setItem('idToken', 'a.forged.token')")
     page.reload()

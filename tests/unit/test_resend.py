@@ -106,7 +106,7 @@ def test_a_user_being_sent_a_link_right_now_is_left_to_that_send() -> None:
     ("job_changes", "contacts", "pending", "sentence"),
     [
         ({}, [ANA], True, "resend takes --pending or --contact, not both"),
-        ({"mode": "validate"}, [], False, f"job {JOB_ID} was a validation: it created no users for resend."),
+        ({"mode": "validate"}, [], False, f"job {JOB_ID} was a validation: it created no users."),
         ({"status": JobStatus.PROCESSING}, [], False, f"job {JOB_ID} is PROCESSING: resend works on a completed job"),
         ({"status": JobStatus.FAILED}, [], False, f"job {JOB_ID} is FAILED: resend works on a completed job."),
         ({"emails_queued": 4, "emails_sent": 1}, [], False, "is still sending its activation emails (1 of 4 done)"),

@@ -732,7 +732,8 @@
       );
       resume.hidden = !(job.emailsHeld > 0 || job.emailsHeldWhy);
       if (job.finished) {
-        if (!usersShown) loadUsers();
+        if (job.mode === "validate") users.replaceChildren(el("p", { text: "A validation creates no users." }));
+        else if (!usersShown) loadUsers();
         return;
       }
       pollTimer = setTimeout(refresh, POLL_MS);

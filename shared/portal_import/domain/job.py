@@ -109,7 +109,7 @@ def why_no_users_yet(job: Job, command: str) -> str | None:
     """Why `command` (resend, users) cannot work on the job's users yet, in one sentence; None when it can: a
     validation created none, and a job that has not completed has no success file to read them from."""
     if job.mode == "validate":
-        return f"job {job.job_id} was a validation: it created no users for {command}."
+        return f"job {job.job_id} was a validation: it created no users."
     if job.status is not JobStatus.COMPLETED:
         return f"job {job.job_id} is {job.status.value}: {command} works on a completed job" + (
             "." if job.status is JobStatus.FAILED else f" (`portal-import watch {job.job_id}` follows it)."
