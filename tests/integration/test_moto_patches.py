@@ -313,3 +313,17 @@ def test_the_local_sesv2_routes_what_it_answers_behind_local_serve(aws: boto3.Se
     # Then the operations answered here reach SESv2's handler (moto's "/v2/.*" is a literal path to the server)
     endpoint, _ = routes.match(path, method="GET")
     assert endpoint.startswith("SESV2Response.dispatch")
+
+
+def test_a_stack_reads_a_json_template_as_json_and_a_yaml_one_as_moto_does(aws: boto3.Session) -> None:
+    moto_patches.install()
+    cloudformation = aws.client("cloudformation")
+    json_body = '{"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "from-json"}}}}'
+    yaml_body = (
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: !Sub from-${AWS::Region}\n"
+    )
+    for name, body in (("json", json_body), ("yaml", yaml_body)):
+        cloudformation.create_stack(StackName=name, TemplateBody=body)
+    queues = sorted(url.rsplit("/", 1)[-1] for url in aws.client("sqs").list_queues()["QueueUrls"])
+    assert queues == ["from-json", "from-us-east-1"]
+    assert cloudformation.get_template(StackName="json")["TemplateBody"]["Resources"]["Q"]["Type"] == "AWS::SQS::Queue"
