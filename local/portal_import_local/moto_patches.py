@@ -48,6 +48,10 @@ moto's CloudFormation reads every template with PyYAML's pure-Python loader, JSO
 transformed template (JSON, as the local stack sends it) took 1.4 s of each stack's 5. A template that is JSON is
 now read as JSON; any other goes moto's way. JSON is YAML, so the result is the same.
 
+moto's Cognito imports the same static signing key (its jwks-private.json) for every user pool it creates: 0.3 s
+of RSA arithmetic a pool, two pools a stack. Here a key is imported once per process and reused: signing reads it
+and never changes it.
+
 Each of these rewrites a moto internal, which a moto release may change without notice. So each is a `Patch`
 (PATCHES, at the end) that says which moto it was written for and when it can go, and `install()` first checks that
 every target still has the shape its replacement expects: it refuses to install any of them, naming the patch, when
@@ -69,13 +73,16 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
+import moto.cognitoidp.models as cognitoidp_models
 import moto.dynamodb.models as dynamodb_models
 import moto.dynamodb.models.table as dynamodb_tables
 import moto.dynamodb.responses as dynamodb_responses
 import moto.s3.urls as s3_urls
 import moto.sesv2.urls as sesv2_urls
 import moto.sqs.models as sqs_models
+from joserfc import jwk
 from moto.cloudformation.models import Stack
+from moto.cognitoidp.models import CognitoIdpUserPool
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.dynamodb.comparisons import ConditionExpressionParser
@@ -93,6 +100,7 @@ from moto.sesv2.responses import SESV2Response
 
 MOTO_WRITTEN_FOR = "5.2.6"  # the moto every patch here was written for and checked against
 
+_original_cognito_pool_init = CognitoIdpUserPool.__init__  # before cognito_aliases wraps it
 _original_transact_write_items = DynamoDBBackend.transact_write_items
 _original_put_item = DynamoDBBackend.put_item
 _original_delete_item = DynamoDBBackend.delete_item
@@ -706,6 +714,23 @@ def _parse_stack_template(self: Stack) -> None:
         self.template_dict = Stack.parse_template(template)
 
 
+_imported_keys: dict[str, jwk.RSAKey] = {}
+
+
+def _import_key_once(value: Any, parameters: Any = None, password: Any = None) -> jwk.RSAKey:
+    """joserfc's RSAKey.import_key as moto's Cognito calls it, each key imported once per process."""
+    if not isinstance(value, dict) or parameters is not None or password is not None:
+        return jwk.RSAKey.import_key(value, parameters, password)
+    name = json.dumps(value, sort_keys=True)
+    key = _imported_keys.get(name)
+    if key is None:  # two threads may both import it: either key signs the same
+        key = _imported_keys[name] = jwk.RSAKey.import_key(value)
+    return key
+
+
+_cognito_jwk = SimpleNamespace(RSAKey=SimpleNamespace(import_key=_import_key_once))  # the jwk moto's Cognito uses
+
+
 PATCHES = (
     Patch(
         "TransactWriteItems saves only the items it touches",
@@ -916,6 +941,23 @@ PATCHES = (
             ),
             _code_has("yaml.load(template, Loader=yaml.Loader)", "what JSON skips", lambda _: Stack.parse_template),
         ),
+    ),
+    Patch(
+        "Cognito's static signing key imported once",
+        cognitoidp_models,
+        "jwk",
+        _cognito_jwk,
+        ("value", "parameters", "password"),
+        "when moto's Cognito imports its signing key once rather than for every user pool",
+        relies_on=(
+            _code_has(
+                "jwk.RSAKey.import_key(jwks_file)",
+                "the module's one use of jwk, answered here",
+                lambda _: _original_cognito_pool_init,
+            ),
+        ),
+        signature_of=lambda module: module.RSAKey.import_key,
+        shape="a module with RSAKey.import_key",
     ),
 )
 
