@@ -36,6 +36,7 @@ KEEP_SCREENSHOT = os.environ.get("PORTAL_IMPORT_KEEP_SCREENSHOT") == "1"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HEADER = "Contact: Contact ID,Portal Role,Notes"
 MAPPING = ("--contact-id-column", "Contact: Contact ID", "--role-column", "Portal Role")
+SESSION_ENDED = "Your session ended: sign in again."  # what the sign-in says when a session stops working
 
 
 @pytest.fixture(scope="module")
@@ -105,10 +106,15 @@ def picture(page: Page, step: str, tmp_path: Path) -> None:
 
 def sign_in(page: Page, ready: dict[str, str]) -> None:
     page.goto(ready["consoleUrl"])
+    submit_sign_in(page, ready)
+    page.get_by_role("heading", name="New import").wait_for(timeout=15_000)
+
+
+def submit_sign_in(page: Page, ready: dict[str, str]) -> None:
+    """The sign-in form, as the page shows it, filled with the ready line's administrator and sent."""
     page.get_by_label("Username").fill(ready["consoleUsername"])
     page.get_by_label("Password").fill(ready["consolePassword"])
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name="New import").wait_for(timeout=15_000)
 
 
 def rows_of(data: bytes, *, ignored: tuple[str, ...] = ("UserId",)) -> list[dict[str, str]]:
@@ -254,10 +260,8 @@ def test_the_pages_read_at_320_px_without_scrolling_sideways(
     # a session that ended while the page was away brings the sign-in back, saying why, and then the same job
     page.evaluate("sessionStorage.setItem('expiresAt', '1')")
     page.reload()
-    expect(page.get_by_role("alert")).to_contain_text("Your session ended: sign in again.", timeout=15_000)
-    page.get_by_label("Username").fill(ready["consoleUsername"])
-    page.get_by_label("Password").fill(ready["consolePassword"])
-    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text(SESSION_ENDED, timeout=15_000)
+    submit_sign_in(page, ready)
     page.get_by_role("progressbar").wait_for()
     assert page.get_by_role("heading", level=2).first.inner_text().startswith("Job ")
     idle.wait_for()
@@ -265,7 +269,7 @@ def test_the_pages_read_at_320_px_without_scrolling_sideways(
     page.evaluate("sessionStorage.setItem('idToken', 'a.forged.token')")
     page.reload()
     # (the API's answer, from a server that may be busy: as long as any other wait here)
-    expect(page.get_by_role("alert")).to_contain_text("Your session ended: sign in again.", timeout=120_000)
+    expect(page.get_by_role("alert")).to_contain_text(SESSION_ENDED, timeout=120_000)
     page.get_by_role("button", name="Sign in").wait_for()
     context.close()
 

@@ -11,6 +11,7 @@
   const BASE = config.base || "/";
   const PREFIX_BYTES = 64 * 1024;
   const POLL_MS = 2000;
+  const SESSION_ENDED = "Your session ended: sign in again.";
   const main = document.getElementById("main");
   const who = document.getElementById("who");
   let pollTimer = null;
@@ -166,7 +167,7 @@
   async function api(method, path, body) {
     const held = token();
     if (!held) {
-      signOut("Your session ended: sign in again.");
+      signOut(SESSION_ENDED);
       throw new SignedOut();
     }
     const headers = { Authorization: `Bearer ${held}` };
@@ -183,7 +184,7 @@
       throw new Error("The console could not be reached: check your connection and try again.");
     }
     if (answer.status === 401) {
-      signOut("Your session ended: sign in again.");
+      signOut(SESSION_ENDED);
       throw new SignedOut();
     }
     if (!answer.ok) {
@@ -214,7 +215,7 @@
     generation += 1;
     if (!token()) {
       // a session that ended while the page was away says so; a first visit just asks
-      if (sessionStorage.getItem("idToken")) signOut("Your session ended: sign in again.");
+      if (sessionStorage.getItem("idToken")) signOut(SESSION_ENDED);
       else showSignIn();
       return;
     }
