@@ -82,7 +82,6 @@ import moto.sesv2.urls as sesv2_urls
 import moto.sqs.models as sqs_models
 from joserfc import jwk
 from moto.cloudformation.models import Stack
-from moto.cognitoidp.models import CognitoIdpUserPool
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.dynamodb.comparisons import ConditionExpressionParser
@@ -100,7 +99,6 @@ from moto.sesv2.responses import SESV2Response
 
 MOTO_WRITTEN_FOR = "5.2.6"  # the moto every patch here was written for and checked against
 
-_original_cognito_pool_init = CognitoIdpUserPool.__init__  # before cognito_aliases wraps it
 _original_transact_write_items = DynamoDBBackend.transact_write_items
 _original_put_item = DynamoDBBackend.put_item
 _original_delete_item = DynamoDBBackend.delete_item
@@ -953,7 +951,7 @@ PATCHES = (
             _code_has(
                 "jwk.RSAKey.import_key(jwks_file)",
                 "the module's one use of jwk, answered here",
-                lambda _: _original_cognito_pool_init,
+                lambda _: cognitoidp_models,
             ),
         ),
         signature_of=lambda module: module.RSAKey.import_key,
